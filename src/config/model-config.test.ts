@@ -1,0 +1,85 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../errors.ts';
+import { parseModelConfig } from './model-config.ts';
+
+const fixture = (name: string) => JSON.parse(readFileSync(`kernels-test/fixtures/${name}/config.json`, 'utf8'));
+
+function expectConfigError(json: unknown, field: string, message?: RegExp) {
+  let error: unknown;
+  try {
+    parseModelConfig(json, 'dir/config.json');
+  } catch (e) {
+    error = e;
+  }
+  expect(error).toBeInstanceOf(ConfigError);
+  expect((error as ConfigError).field).toBe(field);
+  expect((error as Error).message).toContain('dir/config.json');
+  expect((error as Error).message).toContain(field);
+  if (message) expect((error as Error).message).toMatch(message);
+}
+
+describe('parseModelConfig', () => {
+  it('reads tiny-v3 (FP8, noaux_tc, MTP, YaRN)', () => {
+    const c = parseModelConfig(fixture('tiny-v3'));
+    expect(c.architecture).toBe('DeepseekV3ForCausalLM');
+    expect(c.qLoraRank).toBe(192);
+    expect(c.topkMethod).toBe('noaux_tc');
+    expect(c.scoringFunc).toBe('sigmoid');
+    expect(c.quantization).toEqual({ method: 'fp8', fmt: 'e4m3', weightBlockSize: [128, 128] });
+    expect(c.numNextnPredictLayers).toBe(1);
+    expect(c.latentDim).toBe(128 + 16);
+    expect(c.eosTokenIds).toEqual([1]);
+    // golden.json hf_semantics_checks.softmax_scale_model_py
+    expect(c.softmaxScale).toBeCloseTo(0.18713033519502428, 15);
+    expect([0, 1, 2].map((l) => c.isMoeLayer(l))).toEqual([false, true, true]);
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('reads tiny-v2lite (BF16, no q_lora, softmax greedy)', () => {
+    const c = parseModelConfig(fixture('tiny-v2lite'));
+    expect(c.architecture).toBe('DeepseekV2ForCausalLM');
+    expect(c.qLoraRank).toBeNull();
+    expect(c.quantization).toBeNull();
+    expect(c.topkMethod).toBe('greedy');
+    expect(c.scaleAfterNormalise).toBe(false);
+    expect(c.ropeScaling?.mscaleAllDim).toBe(0.707);
+  });
+
+  it('applies the YaRN ramp between the correction dims', () => {
+    const c = parseModelConfig(fixture('tiny-v3'));
+    // d=16, theta=1e4, L0=64, beta_fast 32, beta_slow 1: golden.json yarn_correction_range [0, 3]
+    const d = 16;
+    const base = (i: number) => 1 / Math.pow(10000, (2 * i) / d);
+    expect(c.ropeInvFreq[0]).toBe(base(0)); // ramp 0: unscaled
+    expect(c.ropeInvFreq[1]).toBeCloseTo(base(1) / 4 / 3 + (base(1) * 2) / 3, 15);
+    expect(c.ropeInvFreq[7]).toBeCloseTo(base(7) / 4, 15); // ramp 1: divided by the factor
+  });
+
+  it('accepts look-alikes such as Kimi-K2 (model_type kimi_k2, V3 architecture)', () => {
+    const c = parseModelConfig({ ...fixture('tiny-v3'), model_type: 'kimi_k2', n_group: 1, topk_group: 1 });
+    expect(c.modelType).toBe('kimi_k2');
+  });
+
+  it('names the field of every unsupported or malformed value', () => {
+    const v3 = fixture('tiny-v3');
+    expectConfigError('nope', '(root)');
+    expectConfigError({ ...v3, architectures: ['LlamaForCausalLM'] }, 'architectures', /supported/);
+    expectConfigError({ ...v3, topk_method: 'random' }, 'topk_method', /noaux_tc/);
+    expectConfigError({ ...v3, scoring_func: 'relu' }, 'scoring_func');
+    expectConfigError({ ...v3, hidden_size: '256' }, 'hidden_size', /expected a number/);
+    expectConfigError({ ...v3, kv_lora_rank: 12.5 }, 'kv_lora_rank', /integer/);
+    expectConfigError({ ...v3, vocab_size: undefined }, 'vocab_size', /missing/);
+    expectConfigError({ ...v3, qk_rope_head_dim: 15 }, 'qk_rope_head_dim', /even/);
+    expectConfigError({ ...v3, rope_scaling: { ...v3.rope_scaling, type: 'linear' } }, 'rope_scaling.type');
+    expectConfigError({ ...v3, quantization_config: { ...v3.quantization_config, fmt: 'e5m2' } }, 'quantization_config.fmt');
+    expectConfigError({ ...v3, quantization_config: { ...v3.quantization_config, weight_block_size: [128] } }, 'quantization_config.weight_block_size');
+    expectConfigError({ ...v3, n_group: 3 }, 'n_group', /divide/);
+    expectConfigError({ ...v3, topk_group: 5 }, 'topk_group');
+    expectConfigError({ ...v3, num_experts_per_tok: 17 }, 'num_experts_per_tok');
+    expectConfigError({ ...v3, num_key_value_heads: 1 }, 'num_key_value_heads');
+    expectConfigError({ ...v3, num_nextn_predict_layers: 2 }, 'num_nextn_predict_layers');
+    expectConfigError({ ...v3, hidden_act: 'gelu' }, 'hidden_act');
+    expectConfigError({ ...v3, norm_topk_prob: 'yes' }, 'norm_topk_prob');
+  });
+});

@@ -1,0 +1,105 @@
+// defineKernel(): the only place dispatch boilerplate lives. A kernel declares its shader, its storage
+// bindings (in @binding order), its uniform params (must equal the shader's `struct Params`, checked when
+// the pipeline is first built), its override constants, a shape check and its dispatch grid.
+// Model code then calls kernel.record(recorder, buffers, params).
+import { ShaderError } from '../errors.ts';
+import type { BindingAccess, PipelineKey } from './pipelines.ts';
+import { asRange, type Bindable, type Recorder } from './recorder.ts';
+
+export type ParamType = 'u32' | 'i32' | 'f32';
+export type Grid = [number, number?, number?];
+
+export interface KernelSpec<B extends string, P extends string, O extends string> {
+  /** Stem of shaders/<shader>.wgsl. */
+  shader: string;
+  bindings: Record<B, BindingAccess>;
+  params: Record<P, ParamType>;
+  overrides: Record<O, number>;
+  flags?: Record<string, boolean>;
+  /** Throws (ShaderError via expectBytes/expect*) when buffers and params disagree. */
+  check?: (buffers: Record<B, Bindable>, p: Record<P, number>, o: Record<O, number>) => void;
+  grid: (p: Record<P, number>, o: Record<O, number>) => Grid;
+}
+
+export interface Kernel<B extends string, P extends string, O extends string> {
+  readonly spec: KernelSpec<B, P, O>;
+  record(rec: Recorder, buffers: Record<B, Bindable>, params: Record<P, number>, overrides?: Partial<Record<O, number>>): void;
+}
+
+export function defineKernel<B extends string, P extends string, O extends string = never>(
+  spec: KernelSpec<B, P, O>,
+): Kernel<B, P, O> {
+  const bindingNames = Object.keys(spec.bindings) as B[];
+  const paramNames = Object.keys(spec.params) as P[];
+  const paramBytes = Math.ceil((paramNames.length * 4) / 16) * 16; // 4-byte scalars, struct padded to 16
+  const verified = new WeakSet<object>();
+
+  return {
+    spec,
+    record(rec, buffers, params, overrides) {
+      const o = { ...spec.overrides, ...overrides } as Record<O, number>;
+      spec.check?.(buffers, params, o);
+      const key: PipelineKey = {
+        shader: spec.shader,
+        bindings: bindingNames.map((b) => spec.bindings[b]),
+        hasParams: paramNames.length > 0,
+        overrides: o,
+        flags: spec.flags ?? {},
+      };
+      const pipeline = rec.pipelines.get(key);
+      if (!verified.has(pipeline)) {
+        verifyParamsStruct(spec.shader, pipeline.source.code, spec.params);
+        verified.add(pipeline);
+      }
+      const packed = new DataView(new ArrayBuffer(paramBytes));
+      paramNames.forEach((name, i) => {
+        const v = params[name];
+        if (v === undefined || !Number.isFinite(v)) throw new ShaderError(`kernel '${spec.shader}': param '${name}' is ${v}`);
+        const type = spec.params[name];
+        if (type === 'f32') packed.setFloat32(i * 4, v, true);
+        else if (!Number.isInteger(v) || (type === 'u32' ? v < 0 || v > 0xffffffff : v < -(2 ** 31) || v >= 2 ** 31)) {
+          throw new ShaderError(`kernel '${spec.shader}': param '${name}' = ${v} is not a valid ${type}`);
+        } else if (type === 'u32') packed.setUint32(i * 4, v, true);
+        else packed.setInt32(i * 4, v, true);
+      });
+      const [x, y = 1, z = 1] = spec.grid(params, o);
+      const ranges = bindingNames.map((name) => {
+        const b = buffers[name];
+        if (!b) throw new ShaderError(`kernel '${spec.shader}': binding '${name}' is missing`);
+        return asRange(b);
+      });
+      rec.dispatch(pipeline, ranges, new Uint8Array(packed.buffer), [x, y, z], spec.shader);
+    },
+  };
+}
+
+/** The TS params list must equal the shader's `struct Params` field for field: the one uniform layout. */
+function verifyParamsStruct(shader: string, code: string, params: Record<string, ParamType>): void {
+  const body = code.match(/struct\s+Params\s*\{([^}]*)\}/)?.[1];
+  const expected = Object.entries(params).map(([n, t]) => `${n}: ${t}`);
+  if (body === undefined) {
+    if (expected.length) throw new ShaderError(`kernel '${shader}': the wrapper declares params but the shader has no struct Params`);
+    return;
+  }
+  const fields = body
+    .split('\n')
+    .map((l) => l.replace(/\/\/.*$/, '').trim())
+    .join(' ')
+    .split(',')
+    .map((f) => f.trim().replace(/\s+/g, ' ').replace(/ :/, ':'))
+    .filter(Boolean);
+  if (fields.join(', ') !== expected.join(', ')) {
+    throw new ShaderError(`kernel '${shader}': struct Params is { ${fields.join(', ')} } but the wrapper declares { ${expected.join(', ')} }`);
+  }
+}
+
+/** Shape checks for kernel wrappers: a binding must hold at least `bytes` bytes. */
+export function expectBytes(shader: string, name: string, b: Bindable, bytes: number): void {
+  const size = asRange(b).size;
+  if (size < bytes) throw new ShaderError(`kernel '${shader}': binding '${name}' has ${size} bytes, needs ${bytes}`);
+}
+
+/** Shape checks for kernel wrappers: a named condition on params. */
+export function expectThat(shader: string, ok: boolean, what: string): void {
+  if (!ok) throw new ShaderError(`kernel '${shader}': ${what}`);
+}

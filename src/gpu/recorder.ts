@@ -1,0 +1,137 @@
+// One command encoder and compute pass per step. Kernels record dispatches into it; their uniform params
+// land in one arena that is written with a single writeBuffer right before the one submit. Bind groups are
+// cached on (pipeline, buffers, arena slot), so re-recording the same step sequence (the decode loop)
+// allocates nothing after the first step.
+import type { PipelineCache } from './pipelines.ts';
+
+/** A buffer, or a byte range of one, bound to a kernel. */
+export interface BufferRange {
+  buffer: GPUBuffer;
+  offset?: number;
+  size?: number;
+}
+export type Bindable = GPUBuffer | BufferRange;
+
+export function asRange(b: Bindable): Required<BufferRange> {
+  if ('buffer' in b) return { buffer: b.buffer, offset: b.offset ?? 0, size: b.size ?? b.buffer.size - (b.offset ?? 0) };
+  return { buffer: b, offset: 0, size: b.size };
+}
+
+const UNIFORM_ALIGN = 256; // minUniformBufferOffsetAlignment's guaranteed maximum
+const MAX_CACHED_BIND_GROUPS = 16384;
+
+export class Recorder {
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private arena: GPUBuffer | null = null;
+  private readonly arenaBytes: Uint8Array<ArrayBuffer>;
+  private arenaUsed = 0;
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextBufferId = 0;
+  /** Dispatches recorded since the last submit (and in total), for dispatches-per-token figures. */
+  dispatchesThisStep = 0;
+  dispatchesTotal = 0;
+
+  /**
+   * `maxDispatches` bounds the parameterized dispatches of one step (256 bytes of uniform arena each);
+   * the arena is fixed so bind groups recorded earlier in the step stay valid.
+   */
+  constructor(
+    readonly device: GPUDevice,
+    readonly pipelines: PipelineCache,
+    readonly maxDispatches = 4096,
+  ) {
+    this.arenaBytes = new Uint8Array(maxDispatches * UNIFORM_ALIGN);
+  }
+
+  /** Records one dispatch; `params` are the packed uniform bytes (empty when the kernel has none). */
+  dispatch(
+    pipeline: { id: number; pipeline: GPUComputePipeline; layout: GPUBindGroupLayout },
+    buffers: Required<BufferRange>[],
+    params: Uint8Array,
+    grid: [number, number, number],
+    label: string,
+  ): void {
+    if (grid.some((n) => n === 0)) return; // nothing to do: a zero-sized dispatch
+    let slot = -1;
+    if (params.length) {
+      slot = this.arenaUsed;
+      this.arenaUsed += Math.ceil(params.length / UNIFORM_ALIGN) * UNIFORM_ALIGN;
+      if (this.arenaUsed > this.arenaBytes.length) {
+        throw new Error(`Recorder: more than ${this.maxDispatches} dispatches in one step (at '${label}'); submit() more often or raise maxDispatches`);
+      }
+      this.arenaBytes.set(params, slot);
+    }
+    const arena = slot >= 0 ? this.ensureArena() : null;
+    const key = [pipeline.id, slot, ...buffers.map((b) => `${this.idOf(b.buffer)}:${b.offset}:${b.size}`)].join('|');
+    let group = this.bindGroups.get(key);
+    if (!group) {
+      const entries: GPUBindGroupEntry[] = buffers.map((b, binding) => ({ binding, resource: b }));
+      if (arena) entries.push({ binding: entries.length, resource: { buffer: arena, offset: slot, size: params.length } });
+      group = this.device.createBindGroup({ label, layout: pipeline.layout, entries });
+      // A steady decode loop reuses a fixed set; only one-off work (tests, prefill of many sizes) can grow it.
+      if (this.bindGroups.size >= MAX_CACHED_BIND_GROUPS) this.bindGroups.clear();
+      this.bindGroups.set(key, group);
+    }
+    const pass = this.computePass();
+    pass.setPipeline(pipeline.pipeline);
+    pass.setBindGroup(0, group);
+    pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
+    this.dispatchesThisStep++;
+    this.dispatchesTotal++;
+  }
+
+  /** Buffer-to-buffer copy (ends the current compute pass; the next dispatch opens a new one). */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, size: number): void {
+    this.endPass();
+    this.commandEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, size);
+  }
+
+  /** Writes the uniform arena, then submits everything recorded as one command buffer. */
+  submit(): void {
+    this.endPass();
+    if (this.arenaUsed) this.device.queue.writeBuffer(this.ensureArena(), 0, this.arenaBytes, 0, this.arenaUsed);
+    if (this.encoder) this.device.queue.submit([this.encoder.finish()]);
+    this.encoder = null;
+    this.arenaUsed = 0;
+    this.dispatchesThisStep = 0;
+  }
+
+  /** Frees the arena and forgets cached bind groups (buffers they point at may be gone). */
+  destroy(): void {
+    this.arena?.destroy();
+    this.arena = null;
+    this.bindGroups.clear();
+  }
+
+  private ensureArena(): GPUBuffer {
+    if (!this.arena) {
+      this.arena = this.device.createBuffer({
+        label: 'uniform arena',
+        size: this.arenaBytes.length,
+        usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      });
+    }
+    return this.arena;
+  }
+
+  private idOf(buffer: GPUBuffer): number {
+    let id = this.bufferIds.get(buffer);
+    if (id === undefined) this.bufferIds.set(buffer, (id = this.nextBufferId++));
+    return id;
+  }
+
+  private commandEncoder(): GPUCommandEncoder {
+    return (this.encoder ??= this.device.createCommandEncoder());
+  }
+
+  private computePass(): GPUComputePassEncoder {
+    return (this.pass ??= this.commandEncoder().beginComputePass());
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = null;
+  }
+}

@@ -1,0 +1,1 @@
+export const SHADER_SOURCES: Record<string, string> = {};

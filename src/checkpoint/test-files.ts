@@ -32,7 +32,7 @@ export function buildSafetensors(
 }
 
 /** Length prefix + header text + data, with the prefix overridable to lie about the header length. */
-export function rawSafetensors(headerText: string | Uint8Array, data = new Uint8Array(), declaredLength?: bigint): Uint8Array {
+export function rawSafetensors(headerText: string | Uint8Array, data: Uint8Array = new Uint8Array(), declaredLength?: bigint): Uint8Array {
   const header = typeof headerText === 'string' ? new TextEncoder().encode(headerText) : headerText;
   const prefix = new Uint8Array(8);
   new DataView(prefix.buffer).setBigUint64(0, declaredLength ?? BigInt(header.length), true);

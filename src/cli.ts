@@ -1,0 +1,46 @@
+// deepseek-webgpu command line: builds the commander program; each subcommand lives in src/cli/<name>.ts and
+// exports register(program). Environment variables are read here and nowhere else.
+
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command, Option } from 'commander';
+import { CheckpointError, ConfigError, GpuError, InputError, ShaderError } from './errors.ts';
+import type { NodeFallback } from './gpu/node-webgpu.ts';
+import * as info from './cli/info.ts';
+
+// To add a subcommand: import its module above and list it here.
+const SUBCOMMANDS: { register(program: Command): void }[] = [info];
+
+/** Options every subcommand sees through `command.optsWithGlobals<GlobalOptions>()`. */
+export interface GlobalOptions {
+  fallback: NodeFallback;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('deepseek-webgpu')
+    .description('DeepSeek (V2, V3, R1) inference on WebGPU')
+    .addOption(
+      new Option('--fallback <mode>', 'use the bundled SwiftShader CPU driver: auto (when no GPU driver), swiftshader, system')
+        .choices(['auto', 'swiftshader', 'system'])
+        .env('DEEPSEEK_WEBGPU_FALLBACK')
+        .default('auto'),
+    )
+    .showHelpAfterError();
+  for (const subcommand of SUBCOMMANDS) subcommand.register(program);
+  return program;
+}
+
+/** Runs the CLI; errors the engine throws on purpose print as one line, others with their stack. */
+export async function main(argv: string[] = process.argv): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    const expected = [ConfigError, CheckpointError, GpuError, ShaderError, InputError].some((c) => err instanceof c);
+    const text = expected ? `${(err as Error).name}: ${(err as Error).message}` : ((err as Error)?.stack ?? String(err));
+    console.error(`deepseek-webgpu: ${text}`);
+    process.exitCode = 1;
+  }
+}
+
+// `tsx src/cli.ts ...` runs it directly; bin/deepseek-webgpu.js imports it and calls main().
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) await main();

@@ -1,0 +1,96 @@
+// `deepseek-webgpu info`: which adapter, backend, features and limits this machine gives the engine.
+
+import type { Command } from 'commander';
+import type { GlobalOptions } from '../cli.ts';
+import type { Gpu } from '../gpu/device.ts';
+import { createNodeGpu, planNodeGpu, type NodeGpuPlan } from '../gpu/node-webgpu.ts';
+
+/** Optional features the kernels use when present. */
+const FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as const;
+/** Limits the engine sizes buffers and dispatches from; byte-valued ones also print in MiB/GiB. */
+const LIMITS = [
+  'maxBufferSize',
+  'maxStorageBufferBindingSize',
+  'maxStorageBuffersPerShaderStage',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupsPerDimension',
+] as const;
+const BYTE_LIMITS = new Set<string>(['maxBufferSize', 'maxStorageBufferBindingSize', 'maxComputeWorkgroupStorageSize']);
+
+export interface InfoReport {
+  adapter: { vendor: string; architecture: string; device: string; description: string; isFallbackAdapter: boolean };
+  backend: string | null;
+  driver: string;
+  features: Record<(typeof FEATURES)[number], boolean>;
+  otherFeatures: string[];
+  limits: Record<string, number>;
+}
+
+export function register(program: Command): void {
+  program
+    .command('info')
+    .description('show the WebGPU adapter, backend, features and limits')
+    .option('--json', 'print as JSON')
+    .action(async (options: { json?: boolean }, command: Command) => {
+      const { fallback } = command.optsWithGlobals<GlobalOptions>();
+      const plan = planNodeGpu(fallback);
+      const gpu = await createNodeGpu({ fallback });
+      try {
+        const report = infoReport(gpu, plan);
+        console.log(options.json ? JSON.stringify(report, null, 2) : formatInfo(report));
+      } finally {
+        gpu.destroy();
+      }
+    });
+}
+
+export function infoReport(gpu: Gpu, plan: NodeGpuPlan): InfoReport {
+  const { vendor, architecture, device, description, isFallbackAdapter } = gpu.adapterInfo;
+  const limits: Record<string, number> = {};
+  for (const name of LIMITS) limits[name] = gpu.limits[name];
+  if (gpu.adapterInfo.subgroupMinSize !== undefined) limits.subgroupMinSize = gpu.adapterInfo.subgroupMinSize;
+  if (gpu.adapterInfo.subgroupMaxSize !== undefined) limits.subgroupMaxSize = gpu.adapterInfo.subgroupMaxSize;
+  return {
+    adapter: { vendor, architecture, device, description, isFallbackAdapter },
+    backend: gpu.adapterInfo.backend ?? null,
+    driver: plan.reason,
+    features: Object.fromEntries(FEATURES.map((f) => [f, gpu.features.includes(f)])) as InfoReport['features'],
+    otherFeatures: gpu.features.filter((f) => !(FEATURES as readonly string[]).includes(f)),
+    limits,
+  };
+}
+
+export function formatInfo(r: InfoReport): string {
+  const section = (title: string, rows: [string, string][]) => {
+    const width = Math.max(...rows.map(([k]) => k.length)) + 2;
+    return [title, ...rows.map(([k, v]) => `  ${k.padEnd(width)}${v}`)].join('\n');
+  };
+  const limitRows = Object.entries(r.limits).map(([name, value]): [string, string] => {
+    const text = String(value).padStart(12);
+    return [name, BYTE_LIMITS.has(name) ? `${text}  (${bytes(value)})` : text];
+  });
+  return [
+    section('Adapter', [
+      ['vendor', r.adapter.vendor || '-'],
+      ['architecture', r.adapter.architecture || '-'],
+      ['device', r.adapter.device || '-'],
+      ['description', r.adapter.description || '-'],
+      ['fallback', r.adapter.isFallbackAdapter ? 'yes (software adapter, runs on the CPU)' : 'no'],
+      ['backend', r.backend ?? 'unknown'],
+      ['driver', r.driver],
+    ]),
+    section('Features', [
+      ...Object.entries(r.features).map(([f, on]): [string, string] => [f, on ? 'yes' : 'no']),
+      ['other', r.otherFeatures.join(' ') || '-'],
+    ]),
+    section('Limits', limitRows),
+  ].join('\n\n');
+}
+
+function bytes(n: number): string {
+  if (n >= 2 ** 30 && n % 2 ** 30 === 0) return `${n / 2 ** 30} GiB`;
+  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(n % 2 ** 20 ? 1 : 0)} MiB`;
+  return `${(n / 1024).toFixed(n % 1024 ? 1 : 0)} KiB`;
+}

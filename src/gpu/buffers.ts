@@ -1,10 +1,11 @@
 // GPU buffer creation, upload and read-back. Storage buffers are always COPY_SRC | COPY_DST so any of
 // them can be uploaded to, read back or copied; sizes are rounded up to 4 bytes (WebGPU's copy granule).
 
-export const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+// Read at call time, not import time: in Node the GPUBufferUsage global exists only once src/gpu/node-webgpu.ts ran.
+export const storageUsage = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
 export function createStorage(device: GPUDevice, bytes: number, label: string): GPUBuffer {
-  return device.createBuffer({ label, size: Math.max(4, Math.ceil(bytes / 4) * 4), usage: STORAGE_USAGE });
+  return device.createBuffer({ label, size: Math.max(4, Math.ceil(bytes / 4) * 4), usage: storageUsage() });
 }
 
 /** A new storage buffer holding `data` (padded with zeros to a multiple of 4 bytes). */

@@ -1,0 +1,12 @@
+// deepseek-webgpu, browser-safe public API (no Node imports). Node users import src/node.ts, which adds
+// file-system checkpoints and the Dawn / SwiftShader device bootstrap.
+export * from './errors.ts';
+export { parseModelConfig, type ModelConfig } from './config/model-config.ts';
+export { openCheckpoint, Checkpoint } from './checkpoint/checkpoint.ts';
+export type { ByteSource, FolderSource } from './checkpoint/byte-source.ts';
+export type { TensorInfo } from './checkpoint/safetensors.ts';
+export type { DType } from './checkpoint/dtypes.ts';
+export { openModelFolder, type ModelFolder } from './checkpoint/model-folder.ts';
+export { encodeSafetensors, type OutputTensor } from './checkpoint/safetensors-writer.ts';
+export { ReferenceModel, type ReferenceState, type ForwardResult } from './reference/model.ts';
+export { createGpu, type Gpu, type GpuOptions } from './gpu/device.ts';

@@ -1,0 +1,5 @@
+// deepseek-webgpu for Node: the browser-safe API plus checkpoint folders on disk and the WebGPU device
+// bootstrap (Dawn, with the bundled SwiftShader driver on machines without a GPU).
+export * from './index.ts';
+export { nodeFolder, openCheckpointDir, openNodeFile } from './checkpoint/sources/node-file.ts';
+export { createNodeGpu, getNodeGpu, planNodeGpu, type NodeGpuOptions } from './gpu/node-webgpu.ts';

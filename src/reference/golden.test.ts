@@ -22,9 +22,10 @@ function expectRowsMatch(actual: ArrayLike<number>, golden: Float32Array, rows: 
   }
 }
 
-for (const fixture of ['tiny-v3', 'tiny-v2lite']) {
-  describe(`reference model vs official outputs: ${fixture}`, () => {
-    const dir = `kernels-test/fixtures/${fixture}`;
+const FOLDERS = ['kernels-test/fixtures/tiny-v3', 'kernels-test/fixtures/tiny-v2lite', 'weights/tiny-v3-trained'];
+
+for (const dir of FOLDERS) {
+  describe(`reference model vs official outputs: ${dir}`, () => {
     let model: ModelFolder;
     let golden: Checkpoint;
     let ref: ReferenceModel;
@@ -40,7 +41,7 @@ for (const fixture of ['tiny-v3', 'tiny-v2lite']) {
     });
 
     for (const k of [0, 1, 2, 3]) {
-      it(`seq${k}: logits, final hidden state${fixture === 'tiny-v3' ? ' and MTP logits' : ''}`, async () => {
+      it(`seq${k}: logits, final hidden state and MTP logits where the model has them`, async () => {
         const tokens = Array.from(await golden.readIntegers(`seq${k}.tokens`));
         const T = tokens.length;
         const state = ref.newState();

@@ -1,0 +1,15 @@
+// A small seeded random number generator (mulberry32): runs with the same seed sample the same tokens.
+// Sampling needs one uniform number per token, so a 32-bit state is plenty.
+export type Random = () => number;
+
+/** Uniform numbers in [0, 1) from a 32-bit seed. */
+export function seededRandom(seed: number): Random {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

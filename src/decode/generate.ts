@@ -1,0 +1,164 @@
+// The decode loop: prefill the prompt in chunks, then one token per step until a stop condition. Yields
+// each token with its newly completed text; `result` resolves with the whole output, why it stopped and
+// the speed figures. The model chooses each token on its device; only token ids cross to the CPU.
+import { InputError } from '../errors.ts';
+import type { CausalLM } from './causal-lm.ts';
+import { resolveSampling, Sampler, type SamplingOptions } from './sampling.ts';
+import { findStopString, type FinishReason } from './stopping.ts';
+
+/** Turns generated ids into text incrementally (a tokenizer's streaming decoder). */
+export interface IncrementalDecoder {
+  /** Text completed by this token (may be '' while a multi-byte character is incomplete). */
+  push(id: number): string;
+}
+
+export interface GenerateOptions extends SamplingOptions {
+  /** Default 256. */
+  maxNewTokens?: number;
+  /** Ids that end generation (default: the config's eos_token_id). The id itself is not part of the output. */
+  eosTokenIds?: readonly number[];
+  stopStrings?: readonly string[];
+  /** Prompt positions per prefill call; default 64. */
+  prefillChunk?: number;
+  decoder?: IncrementalDecoder;
+  signal?: AbortSignal;
+}
+
+export interface GenerateStats {
+  prompt_tokens: number;
+  generated_tokens: number;
+  /** Prompt tokens per second, including choosing the first token. */
+  prefill_tokens_per_s: number;
+  /** Tokens per second after the first. */
+  decode_tokens_per_s: number;
+}
+
+export interface GenerateResult {
+  tokens: number[];
+  text: string;
+  finishReason: FinishReason | 'aborted';
+  stats: GenerateStats;
+}
+
+export interface GenerateEvent {
+  /** The generated id; null for the last event when it only carries text held back for stop strings. */
+  token: number | null;
+  /** Text this token completed (after stop-string handling). */
+  text: string;
+}
+
+export interface Generation extends AsyncIterable<GenerateEvent> {
+  readonly result: Promise<GenerateResult>;
+}
+
+/** Checks the prompt against the model before anything runs. */
+export function validatePrompt(lm: CausalLM, prompt: readonly number[], argument = 'prompt'): void {
+  if (prompt.length === 0) throw new InputError(argument, 'is empty; give at least one token');
+  const vocab = lm.config.vocabSize;
+  const bad = prompt.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= vocab);
+  if (bad >= 0) throw new InputError(argument, `token id ${prompt[bad]} at index ${bad} is outside the vocabulary [0, ${vocab})`);
+  const room = lm.maxLength - lm.length;
+  if (prompt.length > room) {
+    throw new InputError(argument, `${prompt.length} tokens do not fit the context: ${room} of ${lm.maxLength} positions are free`);
+  }
+}
+
+export function generate(lm: CausalLM, prompt: readonly number[], options: GenerateOptions = {}): Generation {
+  validatePrompt(lm, prompt);
+  const sampler = new Sampler(resolveSampling(options));
+  const maxNew = options.maxNewTokens ?? 256;
+  if (!Number.isInteger(maxNew) || maxNew < 0) throw new InputError('max-new-tokens', `must be an integer >= 0, got ${maxNew}`);
+  const eos = new Set(options.eosTokenIds ?? lm.config.eosTokenIds);
+  const chunk = options.prefillChunk ?? 64;
+  const stops = options.stopStrings ?? [];
+  const holdBack = Math.max(0, ...stops.map((s) => s.length - 1));
+
+  const tokens: number[] = [];
+  const history = [...prompt];
+  let text = ''; // all decoded text, including a tail held back while it may start a stop string
+  let emitted = 0; // characters of `text` already yielded
+  let finish: GenerateResult['finishReason'] = 'aborted'; // until the loop says otherwise
+  const t0 = performance.now();
+  let tFirst = t0;
+  let resolve!: (r: GenerateResult) => void;
+  const result = new Promise<GenerateResult>((res) => (resolve = res));
+  const settle = () => {
+    const decodeSteps = Math.max(0, tokens.length - 1);
+    const seconds = (from: number) => (performance.now() - from) / 1000;
+    resolve({
+      tokens,
+      text,
+      finishReason: finish,
+      stats: {
+        prompt_tokens: prompt.length,
+        generated_tokens: tokens.length,
+        prefill_tokens_per_s: tFirst > t0 ? prompt.length / ((tFirst - t0) / 1000) : 0,
+        decode_tokens_per_s: decodeSteps > 0 ? decodeSteps / seconds(tFirst) : 0,
+      },
+    });
+  };
+
+  /** The part of the new text that can be shown now, after stop-string handling. */
+  const accept = (piece: string): string => {
+    const searchFrom = text.length;
+    text += piece;
+    const hit = stops.length ? findStopString(text, stops, searchFrom) : null;
+    if (hit) {
+      text = text.slice(0, hit.index);
+      finish = 'stop';
+    }
+    const safe = hit ? text.length : Math.max(emitted, text.length - holdBack);
+    const out = text.slice(emitted, safe);
+    emitted = safe;
+    return out;
+  };
+
+  async function* run(): AsyncGenerator<GenerateEvent> {
+    if (maxNew === 0) {
+      finish = 'length';
+      return;
+    }
+    let next: number | null = null;
+    for (let i = 0; i < prompt.length; i += chunk) {
+      const last = i + chunk >= prompt.length;
+      next = await lm.append(prompt.slice(i, i + chunk), last ? sampler.next(history) : null);
+    }
+    tFirst = performance.now();
+
+    for (;;) {
+      if (next === null) throw new Error('the model returned no token for a sampled step');
+      if (eos.has(next)) {
+        finish = 'eos';
+        break;
+      }
+      tokens.push(next);
+      history.push(next);
+      const piece = accept(options.decoder?.push(next) ?? '');
+      yield { token: next, text: piece };
+      if (finish === 'stop') return;
+      if (tokens.length >= maxNew) {
+        finish = 'length';
+        break;
+      }
+      if (lm.length >= lm.maxLength) {
+        finish = 'context';
+        break;
+      }
+      if (options.signal?.aborted) return; // finish stays 'aborted'
+      next = await lm.append([next], sampler.next(history));
+    }
+    if (emitted < text.length) {
+      yield { token: null, text: text.slice(emitted) }; // the held-back tail: no stop string came
+      emitted = text.length;
+    }
+  }
+
+  const iterator = (async function* () {
+    try {
+      yield* run();
+    } finally {
+      settle(); // also when the consumer stops early or the model throws (the error reaches the consumer)
+    }
+  })();
+  return { result, [Symbol.asyncIterator]: () => iterator };
+}

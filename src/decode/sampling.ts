@@ -1,0 +1,73 @@
+// Sampling options as a user gives them, and the per-step requests made from them. The rules themselves
+// run on the device (GPU kernel or src/reference/sample.ts); this file owns the seeded randomness and the
+// window of tokens the repetition penalty looks at.
+import { InputError } from '../errors.ts';
+import type { SampleRequest } from './causal-lm.ts';
+import { seededRandom, type Random } from './rng.ts';
+
+export interface SamplingOptions {
+  /** 0 (default) = greedy. */
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  minP?: number;
+  /** 1 (default) = off. */
+  repetitionPenalty?: number;
+  /** How many of the most recent tokens (prompt included) the penalty applies to; default 64. */
+  repetitionWindow?: number;
+  /** Seed of the random numbers; the same seed and options give the same tokens. Default: random. */
+  seed?: number;
+}
+
+export type ResolvedSampling = Required<SamplingOptions>;
+
+export function resolveSampling(o: SamplingOptions = {}): ResolvedSampling {
+  const r: ResolvedSampling = {
+    temperature: o.temperature ?? 0,
+    topK: o.topK ?? 0,
+    topP: o.topP ?? 1,
+    minP: o.minP ?? 0,
+    repetitionPenalty: o.repetitionPenalty ?? 1,
+    repetitionWindow: o.repetitionWindow ?? 64,
+    seed: o.seed ?? Math.floor(Math.random() * 2 ** 32),
+  };
+  const check = (ok: boolean, name: string, what: string, value: number) => {
+    if (!ok) throw new InputError(name, `${what}, got ${value}`);
+  };
+  check(Number.isFinite(r.temperature) && r.temperature >= 0, 'temperature', 'must be >= 0', r.temperature);
+  check(Number.isInteger(r.topK) && r.topK >= 0, 'top-k', 'must be an integer >= 0 (0 = off)', r.topK);
+  check(r.topP > 0 && r.topP <= 1, 'top-p', 'must be in (0, 1]', r.topP);
+  check(r.minP >= 0 && r.minP < 1, 'min-p', 'must be in [0, 1)', r.minP);
+  check(Number.isFinite(r.repetitionPenalty) && r.repetitionPenalty > 0, 'repetition-penalty', 'must be > 0 (1 = off)', r.repetitionPenalty);
+  check(Number.isInteger(r.repetitionWindow) && r.repetitionWindow >= 0, 'repetition-window', 'must be an integer >= 0', r.repetitionWindow);
+  check(Number.isInteger(r.seed) && r.seed >= 0 && r.seed < 2 ** 32, 'seed', 'must be an integer in [0, 2^32)', r.seed);
+  return r;
+}
+
+/** Makes one SampleRequest per generated token from the options and the token history. */
+export class Sampler {
+  private readonly random: Random;
+
+  constructor(readonly options: ResolvedSampling) {
+    this.random = seededRandom(options.seed);
+  }
+
+  get greedy(): boolean {
+    return this.options.temperature === 0;
+  }
+
+  /** `history`: every token so far (prompt and generated). One random number is drawn per call. */
+  next(history: readonly number[]): SampleRequest {
+    const o = this.options;
+    const penalized = o.repetitionPenalty !== 1 && o.repetitionWindow > 0 ? [...new Set(history.slice(-o.repetitionWindow))] : [];
+    return {
+      temperature: o.temperature,
+      topK: o.topK,
+      topP: o.topP,
+      minP: o.minP,
+      repetitionPenalty: o.repetitionPenalty,
+      penalizedTokens: penalized,
+      random: this.random(),
+    };
+  }
+}

@@ -1,0 +1,151 @@
+// Text <-> token ids for a checkpoint's tokenizer.json + tokenizer_config.json, over @huggingface/tokenizers.
+// Browser-safe: takes the parsed JSON objects; reading them from a folder is load.ts's job.
+// See ../../shared/REFERENCE.md, "Tokenizer and chat template".
+import { Tokenizer } from '@huggingface/tokenizers';
+import { CheckpointError, InputError } from '../errors.ts';
+import { StreamingDecoder } from './stream-decoder.ts';
+
+export interface EncodeOptions {
+  /** Prepend the BOS token. Default: tokenizer_config.json's `add_bos_token` (as Python's LlamaTokenizerFast). */
+  addBos?: boolean;
+}
+
+export interface DecodeOptions {
+  /** Drop special tokens (BOS, EOS, <｜User｜>, ...) from the text. Default false. */
+  skipSpecialTokens?: boolean;
+}
+
+/** File labels used in error messages (a path, URL or bare file name). */
+export interface TokenizerSources {
+  tokenizerFile?: string;
+  configFile?: string;
+}
+
+/** A parsed tokenizer_config.json; only the fields this module reads are typed. */
+export interface TokenizerConfig {
+  add_bos_token?: boolean;
+  bos_token?: unknown;
+  eos_token?: unknown;
+  chat_template?: unknown;
+  [field: string]: unknown;
+}
+
+/**
+ * A checkpoint's tokenizer. `encode` parses special-token text (`<｜User｜>`) into its single id, so a rendered
+ * chat prompt encodes exactly as the model was trained on it.
+ */
+export class TextTokenizer {
+  readonly bosId: number | null;
+  readonly eosId: number | null;
+  /** Number of ids the tokenizer knows: highest id + 1 (the embedding may have more, padded rows). */
+  readonly vocabSize: number;
+  /** Contents of the added tokens marked special, plus the config's `additional_special_tokens`. */
+  readonly specialTokens: ReadonlySet<string>;
+  readonly specialIds: ReadonlySet<number>;
+  /** Whether `encode` adds BOS when not told otherwise. */
+  readonly addsBosByDefault: boolean;
+  readonly config: Readonly<TokenizerConfig>;
+  readonly configFile: string;
+  private readonly inner: Tokenizer;
+
+  constructor(tokenizerJson: unknown, tokenizerConfig: unknown, sources: TokenizerSources = {}) {
+    const tokenizerFile = sources.tokenizerFile ?? 'tokenizer.json';
+    this.configFile = sources.configFile ?? 'tokenizer_config.json';
+    if (!isObject(tokenizerJson) || !isObject(tokenizerJson.model)) {
+      throw new CheckpointError(tokenizerFile, 'not a tokenizer.json: expected an object with a "model" field');
+    }
+    if (!isObject(tokenizerConfig)) throw new CheckpointError(this.configFile, 'expected a JSON object');
+    // The library indexes added_tokens unconditionally; older files may omit the list.
+    const json = { added_tokens: [], ...tokenizerJson };
+    try {
+      this.inner = new Tokenizer(json, tokenizerConfig);
+    } catch (e) {
+      throw new CheckpointError(tokenizerFile, `the tokenizer cannot be built from it: ${(e as Error).message}`);
+    }
+    this.config = tokenizerConfig;
+    this.bosId = this.configTokenId('bos_token');
+    this.eosId = this.configTokenId('eos_token');
+
+    let maxId = -1;
+    for (const id of this.inner.get_vocab(true).values()) maxId = Math.max(maxId, id);
+    this.vocabSize = maxId + 1;
+
+    const special = new Map<string, number>();
+    for (const [id, token] of this.inner.get_added_tokens_decoder()) if (token.special) special.set(token.content, id);
+    const extra = tokenizerConfig.additional_special_tokens;
+    for (const token of Array.isArray(extra) ? extra : []) {
+      const content = tokenContent(token);
+      const id = content === null ? undefined : this.inner.token_to_id(content);
+      if (content !== null && id !== undefined) special.set(content, id);
+    }
+    this.specialTokens = new Set(special.keys());
+    this.specialIds = new Set(special.values());
+
+    // @huggingface/tokenizers ignores add_bos_token: it adds only what tokenizer.json's post_processor adds, and
+    // DeepSeek's post_processor is a plain ByteLevel that adds nothing. Python's LlamaTokenizerFast rebuilds the
+    // post-processor from add_bos_token, so BOS comes from the config. We always encode without the library's
+    // special tokens and add BOS ourselves, which cannot double it; without add_bos_token in the config we
+    // follow what the post-processor would have done.
+    const configured = tokenizerConfig.add_bos_token;
+    this.addsBosByDefault =
+      typeof configured === 'boolean' ? configured : this.bosId !== null && this.inner.encode('').ids[0] === this.bosId;
+    if (this.addsBosByDefault && this.bosId === null) {
+      throw new CheckpointError(this.configFile, 'add_bos_token is set but bos_token is missing or not in the vocabulary');
+    }
+  }
+
+  encode(text: string, options: EncodeOptions = {}): number[] {
+    if (typeof text !== 'string') throw new InputError('text', `expected a string, got ${typeof text}`);
+    const addBos = options.addBos ?? this.addsBosByDefault;
+    if (addBos && this.bosId === null) throw new InputError('addBos', `${this.configFile} defines no bos_token`);
+    const ids = text === '' ? [] : this.inner.encode(text, { add_special_tokens: false }).ids;
+    return addBos ? [this.bosId as number, ...ids] : ids;
+  }
+
+  decode(ids: readonly number[], options: DecodeOptions = {}): string {
+    for (let i = 0; i < ids.length; i++) {
+      // The library silently drops ids it does not know; an unknown id here is a caller bug worth naming.
+      if (!Number.isInteger(ids[i]) || this.inner.id_to_token(ids[i]) === undefined) {
+        throw new InputError('ids', `token id ${ids[i]} at index ${i} is not in the tokenizer (vocab size ${this.vocabSize})`);
+      }
+    }
+    if (ids.length === 0) return ''; // the library throws on an empty list
+    return this.inner.decode(ids as number[], { skip_special_tokens: options.skipSpecialTokens ?? false });
+  }
+
+  /** A decoder for ids arriving one at a time that never emits half a UTF-8 character. */
+  streamDecoder(options: DecodeOptions = {}): StreamingDecoder {
+    return new StreamingDecoder((ids) => this.decode(ids, options));
+  }
+
+  /** The vocabulary string of an id (byte-level form, e.g. 'Ġthe'), or undefined when out of range. */
+  idToToken(id: number): string | undefined {
+    return this.inner.id_to_token(id);
+  }
+
+  tokenToId(token: string): number | undefined {
+    return this.inner.token_to_id(token);
+  }
+
+  private configTokenId(field: 'bos_token' | 'eos_token'): number | null {
+    const content = tokenContent(this.config[field]);
+    if (content === null) return null;
+    const id = this.inner.token_to_id(content);
+    if (id === undefined) throw new CheckpointError(this.configFile, `${field} '${content}' is not in the vocabulary`);
+    return id;
+  }
+}
+
+/**
+ * The text of a tokenizer_config.json token field, which is either a plain string or a serialised AddedToken
+ * (`{"__type": "AddedToken", "content": ...}`); null when absent.
+ */
+export function tokenContent(value: unknown): string | null {
+  if (typeof value === 'string') return value;
+  if (isObject(value) && typeof value.content === 'string') return value.content;
+  return null;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -2,6 +2,8 @@
 // or the 128 block) and the real layer shapes of DeepSeek-V3 and DeepSeek-V2-Lite (../shared/REFERENCE.md
 // "Real model shapes"). Tests trim the real shapes where SwiftShader would take too long.
 
+import type { RoutingConfig } from '../../src/reference/moe-route.ts';
+
 export interface ModelShapes {
   model: 'v3' | 'v2-lite';
   hidden: number;
@@ -68,3 +70,16 @@ export const MATMUL_SHAPES = {
 
 /** Context lengths for attention benchmarks. */
 export const CONTEXT_LENGTHS = [256, 1024, 4096] as const;
+
+/** Routing configs (RoutingConfig fields) for moe-route tests and benches: name, config, has a bias. */
+export const MOE_ROUTE_CASES = {
+  // tiny-v3's routing: noaux_tc over 4 groups of 2, top-2 groups, top-3.
+  tiny: { nRoutedExperts: 8, numExpertsPerTok: 3, nGroup: 4, topkGroup: 2, topkMethod: 'noaux_tc', scoringFunc: 'sigmoid', normTopkProb: true, routedScalingFactor: 2.5, scaleAfterNormalise: true },
+  // Odd sizes: 3 groups of 7 (group_limited_greedy); 15 experts, top-5 greedy sigmoid; 5 groups of 3 noaux_tc.
+  oddGlg: { nRoutedExperts: 21, numExpertsPerTok: 5, nGroup: 3, topkGroup: 2, topkMethod: 'group_limited_greedy', scoringFunc: 'softmax', normTopkProb: false, routedScalingFactor: 1.5, scaleAfterNormalise: false },
+  oddGreedy: { nRoutedExperts: 15, numExpertsPerTok: 5, nGroup: 1, topkGroup: 1, topkMethod: 'greedy', scoringFunc: 'sigmoid', normTopkProb: true, routedScalingFactor: 3, scaleAfterNormalise: false },
+  oddNoaux: { nRoutedExperts: 15, numExpertsPerTok: 4, nGroup: 5, topkGroup: 3, topkMethod: 'noaux_tc', scoringFunc: 'softmax', normTopkProb: true, routedScalingFactor: 2, scaleAfterNormalise: true },
+  v3: { nRoutedExperts: V3.experts, numExpertsPerTok: V3.topK, nGroup: 8, topkGroup: 4, topkMethod: 'noaux_tc', scoringFunc: 'sigmoid', normTopkProb: true, routedScalingFactor: 2.5, scaleAfterNormalise: true },
+  v2Lite: { nRoutedExperts: V2_LITE.experts, numExpertsPerTok: V2_LITE.topK, nGroup: 1, topkGroup: 1, topkMethod: 'greedy', scoringFunc: 'softmax', normTopkProb: false, routedScalingFactor: 1, scaleAfterNormalise: false },
+  v2: { nRoutedExperts: 160, numExpertsPerTok: 6, nGroup: 8, topkGroup: 3, topkMethod: 'group_limited_greedy', scoringFunc: 'softmax', normTopkProb: false, routedScalingFactor: 16, scaleAfterNormalise: false },
+} as const satisfies Record<string, RoutingConfig>;

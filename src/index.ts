@@ -10,3 +10,12 @@ export { openModelFolder, type ModelFolder } from './checkpoint/model-folder.ts'
 export { encodeSafetensors, type OutputTensor } from './checkpoint/safetensors-writer.ts';
 export { ReferenceModel, type ReferenceState, type ForwardResult } from './reference/model.ts';
 export { createGpu, type Gpu, type GpuOptions } from './gpu/device.ts';
+export { TextTokenizer } from './tokenizer/tokenizer.ts';
+export { ChatTemplate, encodeChat, type ChatMessage } from './tokenizer/chat-template.ts';
+export { ThinkSplitter, splitReasoning } from './tokenizer/think.ts';
+export { loadTokenizerFrom } from './tokenizer/load.ts';
+export { generate, type Generation, type GenerateOptions, type GenerateResult, type GenerateEvent } from './decode/generate.ts';
+export type { CausalLM, SampleRequest } from './decode/causal-lm.ts';
+export type { SamplingOptions } from './decode/sampling.ts';
+export { countParameters, type ParameterCount } from './model/parameter-count.ts';
+export { quantizeFp8Blocks } from './checkpoint/fp8-quantize.ts';

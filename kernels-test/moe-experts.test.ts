@@ -1,0 +1,133 @@
+// The MoE experts (moe-gate-up, moe-down, moe-combine via recordMoeExperts) against the CPU reference
+// moeForward / mlpForward, with random FP8 block-scaled experts, routed on the GPU by moe-route.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dequantFp8Block } from '../src/checkpoint/fp8-blocks.ts';
+import type { ModelConfig } from '../src/config/model-config.ts';
+import { recordMoeExperts, type ExpertPart, type ExpertWeights } from '../src/kernels/moe-experts.ts';
+import { moeDown } from '../src/kernels/moe-down.ts';
+import { moeGateUp } from '../src/kernels/moe-gate-up.ts';
+import { recordMoeRoute } from '../src/kernels/moe-route.ts';
+import { linear } from '../src/reference/matmul.ts';
+import { mlpForward, moeForward, routeRows } from '../src/reference/moe-experts.ts';
+import type { RoutingConfig } from '../src/reference/moe-route.ts';
+import type { Matrix, MlpWeights, MoeWeights } from '../src/reference/weights.ts';
+import { describeDiff, relL2 } from './helpers/compare.ts';
+import { MOE_EXPERT_CASES, type MoeExpertCase } from './helpers/cases.ts';
+import { getTestGpu } from './helpers/gpu.ts';
+import { KernelHarness } from './helpers/harness.ts';
+import { randomF32, rng } from './helpers/rand.ts';
+
+const gpu = await getTestGpu();
+const BLOCK = 128;
+
+/** Random FP8 codes (never the NaN codes 0x7F / 0xFF) and block scales of an [out, in] projection. */
+function randomFp8(out: number, inDim: number, seed: number): { codes: Uint8Array; scale: Float32Array; matrix: Matrix } {
+  const r = rng(seed);
+  const codes = Uint8Array.from({ length: out * inDim }, () => {
+    const c = Math.floor(r() * 256);
+    return (c & 0x7f) === 0x7f ? c - 1 : c;
+  });
+  // |W| <= 448 * scale ~ 0.1 / sqrt(in/128): outputs of order 1 whatever the width.
+  const scale = Float32Array.from({ length: Math.ceil(out / BLOCK) * Math.ceil(inDim / BLOCK) }, () => ((0.5 + r()) * 0.2) / 448 / Math.sqrt(inDim / 128));
+  return { codes, scale, matrix: { data: dequantFp8Block(codes, out, inDim, scale, BLOCK, BLOCK), rows: out, cols: inDim } };
+}
+
+type Projection = ReturnType<typeof randomFp8>;
+
+/** Upload experts [0, n) of one projection split into parts of `perPart` experts. */
+function uploadParts(h: KernelHarness, projections: Projection[], perPart: number): ExpertPart[] {
+  const parts: ExpertPart[] = [];
+  for (let first = 0; first < projections.length; first += perPart) {
+    const chunk = projections.slice(first, first + perPart);
+    const codes = new Uint8Array(chunk.reduce((n, p) => n + p.codes.length, 0));
+    const scale = new Float32Array(chunk.reduce((n, p) => n + p.scale.length, 0));
+    chunk.reduce((o, p) => (codes.set(p.codes, o), o + p.codes.length), 0);
+    chunk.reduce((o, p) => (scale.set(p.scale, o), o + p.scale.length), 0);
+    parts.push({ firstExpert: first, count: chunk.length, weight: h.input(codes, 'fp8 codes'), scale: h.input(scale, 'scales') });
+  }
+  return parts;
+}
+
+function randomMlp(hidden: number, inter: number, seed: number) {
+  const gate = randomFp8(inter, hidden, seed);
+  const up = randomFp8(inter, hidden, seed + 1);
+  const down = randomFp8(hidden, inter, seed + 2);
+  return { gate, up, down, ref: { gate: gate.matrix, up: up.matrix, down: down.matrix } as MlpWeights };
+}
+
+function uploadMlps(h: KernelHarness, mlps: ReturnType<typeof randomMlp>[], gateUpPerPart: number, downPerPart: number): ExpertWeights {
+  return {
+    gate: uploadParts(h, mlps.map((m) => m.gate), gateUpPerPart),
+    up: uploadParts(h, mlps.map((m) => m.up), gateUpPerPart),
+    down: uploadParts(h, mlps.map((m) => m.down), downPerPart),
+  };
+}
+
+describe.skipIf(!gpu)('moe-experts', () => {
+  let h: KernelHarness;
+  beforeAll(() => void (h = new KernelHarness(gpu!.device)));
+  afterAll(() => h.destroy());
+
+  // f32 products and sums over up to 7168 terms per output (two chained projections) against float64:
+  // rounding ~1e-6 at most; a wrong expert, slot, scale block or weight moves the output by O(1).
+  const TOL = 1e-5;
+
+  it.each(Object.entries(MOE_EXPERT_CASES))('%s', async (_, c: MoeExpertCase) => {
+    const { hidden, inter, experts: n, topK, shared, rows } = c;
+    const routing: RoutingConfig = { ...c.routing, nRoutedExperts: n, numExpertsPerTok: topK };
+    const cfg = { ...routing, hiddenSize: hidden } as ModelConfig;
+    const mlps = Array.from({ length: n }, (_, e) => randomMlp(hidden, inter, 100 + 3 * e));
+    const sharedMlp = shared ? randomMlp(hidden, shared * inter, 7) : null;
+    const router: Matrix = { data: randomF32(n * hidden, 11, 1 / Math.sqrt(hidden)), rows: n, cols: hidden };
+    const bias = routing.topkMethod === 'noaux_tc' ? randomF32(n, 12, 0.05) : undefined;
+    const x = randomF32(rows * hidden, 13);
+    const w: MoeWeights = { router, correctionBias: bias, experts: mlps.map((m) => m.ref), shared: sharedMlp?.ref };
+
+    // Router logits on the CPU (the matmul kernel is tested elsewhere), routed on the GPU.
+    const logits = Float32Array.from(linear(x, rows, hidden, router.data, n));
+    const expertIdx = h.output(rows * topK, 'experts');
+    const weights = h.output(rows * topK, 'weights');
+    recordMoeRoute(h.rec, routing, { logits: h.input(logits), bias: bias && h.input(bias), experts: expertIdx, weights }, rows);
+
+    const out = h.output(rows * hidden, 'out');
+    const routedW = uploadMlps(h, mlps, c.gateUpPerPart, c.downPerPart);
+    const sharedW = sharedMlp ? uploadMlps(h, [sharedMlp], 1, 1) : null;
+    recordMoeExperts(
+      h.rec,
+      routedW,
+      sharedW,
+      {
+        x: h.input(x),
+        experts: expertIdx,
+        weights,
+        out,
+        h: h.output(rows * topK * inter, 'h'),
+        y: h.output(rows * topK * hidden, 'y'),
+        hShared: shared ? h.output(rows * shared * inter, 'h shared') : undefined,
+      },
+      { rows, hidden, inter, topK, sharedInter: shared * inter },
+    );
+    const got = await h.run(out);
+    const gotExperts = await h.readU32(expertIdx);
+    // The routes must agree before the outputs can (exact integers).
+    expect(Array.from(gotExperts)).toEqual(routeRows(x, rows, w, cfg).flatMap((r) => r.experts));
+    const want = moeForward(Float64Array.from(x), rows, w, cfg);
+    expect(relL2(got, want), describeDiff(got, want)).toBeLessThanOrEqual(TOL);
+  });
+
+  it('shared-expert mode alone equals mlpForward (odd shape: partial 128-blocks both ways)', async () => {
+    const [hidden, inter, rows] = [192, 200, 5];
+    const m = randomMlp(hidden, inter, 21);
+    const xs = randomF32(rows * hidden, 22);
+    const x = h.input(xs);
+    const hs = h.output(rows * inter, 'h');
+    const out = h.output(rows * hidden, 'out');
+    const [g, u, d] = [uploadParts(h, [m.gate], 1)[0], uploadParts(h, [m.up], 1)[0], uploadParts(h, [m.down], 1)[0]];
+    const dense = { first_expert: 0, part_experts: 1, routed: 0 }; // every row uses expert 0; `experts` is not read
+    moeGateUp.record(h.rec, { x, experts: x, gate_w: g.weight, gate_s: g.scale, up_w: u.weight, up_s: u.scale, h: hs }, { rows, slots: 1, hidden, inter, ...dense });
+    moeDown.record(h.rec, { h: hs, experts: x, down_w: d.weight, down_s: d.scale, y: out }, { pairs: rows, hidden, inter, ...dense });
+    const got = await h.run(out);
+    const want = mlpForward(xs, rows, m.ref);
+    expect(relL2(got, want), describeDiff(got, want)).toBeLessThanOrEqual(TOL);
+  });
+});

@@ -1,0 +1,72 @@
+// moe-gate-up: h[p, i] = silu(gate_e[i] · x[r]) * (up_e[i] · x[r]) for every (token r, slot k) pair
+// p = r * slots + k whose expert e = experts[p] lives in this part of the expert weights (decode path:
+// each pair reads its own expert's rows; only the chosen experts are read, and the indices never leave
+// the GPU). With routed == 0 every token uses expert 0 of the part (slots 1): the shared expert(s).
+// gate_w, up_w: this part's experts [part_experts, inter, hidden] FP8 e4m3, 4 codes per u32 (little
+// endian, the checkpoint's byte order) · gate_s, up_s: [part_experts, ceil(inter/128), ceil(hidden/128)]
+// f32 (weight_scale_inv) · W[i, j] = e4m3(q[i, j]) * s[i/128, j/128] (../shared/REFERENCE.md "FP8").
+// dispatch: (ceil(inter / WG_SIZE), rows * slots); one thread per output i of one pair. A workgroup whose
+// pair's expert is in another part returns at once (the wrapper dispatches once per part).
+// needs: hidden % 4 == 0 (checked in src/kernels/moe-gate-up.ts) · reference: src/reference/moe-experts.ts
+
+#include "common/fp8.wgsl"
+
+override WG_SIZE: u32 = 64;
+const BLOCK = 128u;
+
+struct Params {
+  rows: u32,
+  slots: u32,          // top_k (routed) or 1 (shared)
+  hidden: u32,
+  inter: u32,
+  first_expert: u32,   // global index of this part's expert 0
+  part_experts: u32,
+  routed: u32,         // 0: every token uses the part's expert 0
+}
+
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;       // [rows, hidden / 4]
+@group(0) @binding(1) var<storage, read> experts: array<u32>;       // [rows, slots] (routed)
+@group(0) @binding(2) var<storage, read> gate_w: array<u32>;        // [part_experts, inter, hidden / 4]
+@group(0) @binding(3) var<storage, read> gate_s: array<f32>;        // [part_experts, ceil(inter/128), ceil(hidden/128)]
+@group(0) @binding(4) var<storage, read> up_w: array<u32>;          // [part_experts, inter, hidden / 4]
+@group(0) @binding(5) var<storage, read> up_s: array<f32>;          // [part_experts, ceil(inter/128), ceil(hidden/128)]
+@group(0) @binding(6) var<storage, read_write> h: array<f32>;       // [rows * slots, inter]
+@group(0) @binding(7) var<uniform> params: Params;
+
+@compute @workgroup_size(WG_SIZE)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let pair = wg.y;
+  let i = wg.x * WG_SIZE + lid;
+  var e = 0u;
+  if (params.routed == 1u) {
+    e = experts[pair] - params.first_expert; // wraps above part_experts when e < first_expert
+  }
+  if (e >= params.part_experts || i >= params.inter) {
+    return;
+  }
+  let r = pair / params.slots;
+  let words = params.hidden / 4u;
+  let w_row = (e * params.inter + i) * words;            // row i of expert e, in u32 words
+  let s_cols = (params.hidden + BLOCK - 1u) / BLOCK;
+  let s_row = (e * ((params.inter + BLOCK - 1u) / BLOCK) + i / BLOCK) * s_cols;
+  let x_row = r * words;
+
+  var g = 0.0;
+  var u = 0.0;
+  // One 128-column block at a time: sum q * x in vec4 lanes, then scale once per block.
+  for (var b = 0u; b < s_cols; b++) {
+    let start = b * (BLOCK / 4u);
+    let end = min(start + BLOCK / 4u, words);
+    var acc_g = vec4<f32>(0.0);
+    var acc_u = vec4<f32>(0.0);
+    for (var j = start; j < end; j++) {
+      let xv = x[x_row + j];
+      acc_g += e4m3x4_to_vec4(gate_w[w_row + j]) * xv;
+      acc_u += e4m3x4_to_vec4(up_w[w_row + j]) * xv;
+    }
+    g += gate_s[s_row + b] * dot(acc_g, vec4<f32>(1.0));
+    u += up_s[s_row + b] * dot(acc_u, vec4<f32>(1.0));
+  }
+  // silu(g) = g / (1 + exp(-g)); exp(-g) = +inf for g < -88 gives -0, the right limit.
+  h[pair * params.inter + i] = g / (1.0 + exp(-g)) * u;
+}

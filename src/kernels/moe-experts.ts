@@ -1,0 +1,81 @@
+// The MoE block's experts on the GPU: y = shared(x) + Σ_k w_k · expert_k(x) (../shared/REFERENCE.md
+// "MoE block"), with the chosen experts and weights already on the GPU (moe-route). Reference:
+// src/reference/moe-experts.ts (moeForward, mlpForward).
+//
+// Weight layout. One projection's experts are stacked as [n_experts, out, in] FP8 e4m3 codes (each
+// expert's checkpoint tensor, row-major, 4 codes per u32, little endian) with weight_scale_inv stacked as
+// [n_experts, ceil(out/128), ceil(in/128)] f32. A projection too large for one binding (V3: 256 x 2048 x
+// 7168 B = 3.76 GB) is split into parts of whole experts; each part is one (weight, scale) buffer pair
+// and the kernels are dispatched once per part (2 bindings per projection per dispatch, far from the
+// 10-binding limit). gate and up must be split the same way; down may be split differently.
+import type { Bindable, Recorder } from '../gpu/recorder.ts';
+import { expectThat } from '../gpu/kernel.ts';
+import { moeCombine } from './moe-combine.ts';
+import { moeDown } from './moe-down.ts';
+import { moeGateUp } from './moe-gate-up.ts';
+
+/** Experts [firstExpert, firstExpert + count) of one projection, in one buffer. */
+export interface ExpertPart {
+  firstExpert: number;
+  count: number;
+  /** FP8 e4m3 codes [count, out, in], 4 per u32. */
+  weight: Bindable;
+  /** f32 weight_scale_inv [count, ceil(out / 128), ceil(in / 128)]. */
+  scale: Bindable;
+}
+
+/** A layer's routed experts (or its shared expert: one part of count 1). gate[i] and up[i] hold the same experts. */
+export interface ExpertWeights {
+  gate: ExpertPart[];
+  up: ExpertPart[];
+  down: ExpertPart[];
+}
+
+export interface MoeShape {
+  rows: number;
+  hidden: number;
+  /** moe_intermediate_size. */
+  inter: number;
+  topK: number;
+  /** n_shared_experts * moe_intermediate_size; 0 when the layer has no shared expert. */
+  sharedInter: number;
+}
+
+export interface MoeBuffers {
+  x: Bindable; //        [rows, hidden] f32 (the post-attention RMSNorm output)
+  experts: Bindable; //  [rows, topK] u32 (moe-route)
+  weights: Bindable; //  [rows, topK] f32 (moe-route)
+  out: Bindable; //      [rows, hidden] f32, overwritten with the block's output
+  h: Bindable; //        scratch [rows * topK, inter] f32
+  y: Bindable; //        scratch [rows * topK, hidden] f32
+  hShared?: Bindable; // scratch [rows, sharedInter] f32 (when sharedInter > 0)
+}
+
+/** How many experts of an [out, in] FP8 projection fit in one binding of `maxBindingBytes`. */
+export function expertsPerPart(maxBindingBytes: number, out: number, inDim: number): number {
+  return Math.max(1, Math.floor(maxBindingBytes / (out * inDim)));
+}
+
+/** Records the experts (and shared expert) of one MoE layer for `s.rows` tokens. */
+export function recordMoeExperts(rec: Recorder, routed: ExpertWeights, shared: ExpertWeights | null, b: MoeBuffers, s: MoeShape): void {
+  expectThat('moe-experts', routed.gate.length === routed.up.length && routed.gate.every((g, i) => g.firstExpert === routed.up[i].firstExpert && g.count === routed.up[i].count), 'gate and up must be split into the same parts');
+  expectThat('moe-experts', (shared !== null) === s.sharedInter > 0 && (!shared || b.hShared !== undefined), 'shared weights, sharedInter and hShared go together');
+  const pairs = s.rows * s.topK;
+  if (shared) {
+    // The shared expert first, straight into out: it is the base the routed experts are added to.
+    const [g, u, d] = [shared.gate[0], shared.up[0], shared.down[0]];
+    const one = { first_expert: 0, part_experts: 1, routed: 0 };
+    moeGateUp.record(rec, { x: b.x, experts: b.x, gate_w: g.weight, gate_s: g.scale, up_w: u.weight, up_s: u.scale, h: b.hShared! }, { rows: s.rows, slots: 1, hidden: s.hidden, inter: s.sharedInter, ...one });
+    moeDown.record(rec, { h: b.hShared!, experts: b.x, down_w: d.weight, down_s: d.scale, y: b.out }, { pairs: s.rows, hidden: s.hidden, inter: s.sharedInter, ...one });
+  }
+  routed.gate.forEach((g, i) => {
+    const u = routed.up[i];
+    const part = { first_expert: g.firstExpert, part_experts: g.count, routed: 1 };
+    moeGateUp.record(rec, { x: b.x, experts: b.experts, gate_w: g.weight, gate_s: g.scale, up_w: u.weight, up_s: u.scale, h: b.h }, { rows: s.rows, slots: s.topK, hidden: s.hidden, inter: s.inter, ...part });
+  });
+  for (const d of routed.down) {
+    const part = { first_expert: d.firstExpert, part_experts: d.count, routed: 1 };
+    moeDown.record(rec, { h: b.h, experts: b.experts, down_w: d.weight, down_s: d.scale, y: b.y }, { pairs, hidden: s.hidden, inter: s.inter, ...part });
+  }
+  moeCombine.record(rec, { y: b.y, weights: b.weights, out: b.out }, { rows: s.rows, slots: s.topK, hidden: s.hidden, accumulate: shared !== null });
+}

@@ -84,6 +84,28 @@ export const MOE_ROUTE_CASES = {
   v2: { nRoutedExperts: 160, numExpertsPerTok: 6, nGroup: 8, topkGroup: 3, topkMethod: 'group_limited_greedy', scoringFunc: 'softmax', normTopkProb: false, routedScalingFactor: 16, scaleAfterNormalise: false },
 } as const satisfies Record<string, RoutingConfig>;
 
+/** MLA attention shapes (mla-*, kv-append tests and tools/bench/kernels/mla.bench.ts). */
+export interface MlaShape {
+  heads: number;
+  kvLora: number;
+  nope: number;
+  rope: number;
+  vHead: number;
+}
+
+export const MLA_SHAPES = {
+  tiny: { heads: 2, kvLora: 16, nope: 8, rope: 4, vHead: 8 },
+  // kv_lora 72 and nope 13 / v 11: not multiples of 8, 128 or the workgroup; rope 8 (kv_lora and rope % 4 == 0 are
+  // preconditions of the kernels, as in every DeepSeek model).
+  odd: { heads: 3, kvLora: 72, nope: 13, rope: 8, vHead: 11 },
+  v3: { heads: V3.heads, kvLora: V3.kvLoraRank, nope: V3.qkNope, rope: V3.qkRope, vHead: V3.vHead },
+  v2Lite: { heads: V2_LITE.heads, kvLora: V2_LITE.kvLoraRank, nope: V2_LITE.qkNope, rope: V2_LITE.qkRope, vHead: V2_LITE.vHead },
+} as const satisfies Record<string, MlaShape>;
+
+/** Odd sequence lengths for the MLA attention tests, and query-row counts (decode, 2-row verify, prefill chunk). */
+export const MLA_SEQ_LENGTHS = [1, 7, 129] as const;
+export const MLA_QUERY_ROWS = [1, 2, 5] as const;
+
 /** An MoE layer for the experts tests: shapes, how the experts are split over buffers, and routing. */
 export interface MoeExpertCase {
   hidden: number;

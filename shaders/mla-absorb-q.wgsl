@@ -1,0 +1,106 @@
+// mla-absorb-q: the absorbed query of every (row, head), laid out like a latent cache row:
+//   q_abs[r, h] = [ W_UK[h]ᵀ q_nope[r, h] (kv_lora) ; rope(q_pe[r, h], first_pos + r) (rope) ]
+// so that score = q_abs[r, h] · cache[t] * softmax_scale in mla-decode (../shared/REFERENCE.md "MLA, written out").
+// The rotary part is done here (q is read unrotated, straight from q_proj / q_b_proj), which saves a q-rope
+// dispatch: nothing else reads the rotated q.
+// q: [rows, heads, nope + rope] f32 · inv_freq: [rope/2] f32 (YaRN applied) · kv_b_proj: see common/mla-kv-b.wgsl
+// q_abs: [rows, heads, (kv_lora + rope) / 4] vec4
+// dispatch: one thread per (head, 4 consecutive q_abs columns), linear over heads * (kv_lora + rope) / 4, WG_SIZE
+// per workgroup, wrapped into y past groups_x. A W_UK thread walks the nope rows of its 4 columns (the "transposed
+// GEMV" layout: consecutive threads read consecutive weights) and applies each decoded weight vec4 to 4 query rows
+// at once, so kv_b_proj's W_UK half is decoded ceil(rows / 4) times in one dispatch and read from memory once.
+// A rope thread rotates 2 pairs for every row.
+// needs: kv_lora % 4 == 0, rope % 4 == 0 (checked in src/kernels/mla-absorb-q.ts)
+// reference: src/reference/mla-absorbed.ts absorbQuery (and rotatePairs for the rope part)
+#include "common/fp8.wgsl"
+#include "common/mla-kv-b.wgsl"
+#include "common/rope.wgsl"
+
+override WG_SIZE: u32 = 64;
+override BLOCK_ROWS: u32 = 128; // FP8 scale block [rows, cols]
+override BLOCK_COLS: u32 = 128;
+
+struct Params {
+  rows: u32,
+  heads: u32,
+  kv_lora: u32,
+  nope: u32,          // qk_nope_head_dim
+  rope: u32,          // qk_rope_head_dim
+  v_head: u32,        // v_head_dim (kv_b_proj has nope + v_head rows per head)
+  first_pos: u32,     // position of row 0
+  scale_cols: u32,    // ceil(kv_lora / BLOCK_COLS) (FP8 only)
+  groups_x: u32,
+  cos_sin_scale: f32,
+}
+
+@group(0) @binding(0) var<storage, read> q: array<f32>;                   // [rows, heads, nope + rope]
+@group(0) @binding(1) var<storage, read> inv_freq: array<f32>;            // [rope / 2]
+#if F32
+@group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;             // [heads * (nope + v_head), kv_lora / 4]
+#else
+@group(0) @binding(2) var<storage, read> w: array<u32>;                   // FP8 [.., kv_lora / 4] · BF16 [.., kv_lora / 2]
+#endif
+#if FP8
+@group(0) @binding(3) var<storage, read> w_scale: array<f32>;             // [ceil(rows_w / BLOCK_ROWS), scale_cols]
+#endif
+@group(0) @binding(4) var<storage, read_write> q_abs: array<vec4<f32>>;   // [rows, heads, (kv_lora + rope) / 4]
+@group(0) @binding(5) var<uniform> params: Params;
+
+@compute @workgroup_size(WG_SIZE)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let kv4 = params.kv_lora / 4u;
+  let l4 = kv4 + params.rope / 4u;        // vec4s per q_abs (head) row
+  let gid = (wg.y * params.groups_x + wg.x) * WG_SIZE + lid;
+  if (gid >= params.heads * l4) {
+    return;
+  }
+  let head = gid / l4;
+  let c4 = gid % l4;
+  let q_head = params.nope + params.rope;
+  let q_row = params.heads * q_head;
+  let last = params.rows - 1u;
+
+  if (c4 >= kv4) {
+    // Rotary part: q_pe elements 4j .. 4j+3 = pairs 2j, 2j+1, at position first_pos + r.
+    let j = c4 - kv4;
+    let f0 = inv_freq[2u * j];
+    let f1 = inv_freq[2u * j + 1u];
+    for (var r = 0u; r < params.rows; r++) {
+      let at = r * q_row + head * q_head + params.nope + 4u * j;
+      let pos = params.first_pos + r;
+      let cs0 = rope_cos_sin(pos, f0) * params.cos_sin_scale;
+      let cs1 = rope_cos_sin(pos, f1) * params.cos_sin_scale;
+      let a = rotate_pair(vec2<f32>(q[at], q[at + 1u]), cs0);
+      let b = rotate_pair(vec2<f32>(q[at + 2u], q[at + 3u]), cs1);
+      q_abs[(r * params.heads + head) * l4 + c4] = vec4<f32>(a, b);
+    }
+    return;
+  }
+
+  // W_UK part: q_abs[r, head, 4*c4 .. 4*c4+3] = sum_i q_nope[r, head, i] * W_UK[head][i, 4*c4 ..].
+  let w_row0 = head * (params.nope + params.v_head);
+  for (var r0 = 0u; r0 < params.rows; r0 += 4u) {
+    // Rows past the end repeat the last row (valid reads); they are not written.
+    let q0 = min(r0, last) * q_row + head * q_head;
+    let q1 = min(r0 + 1u, last) * q_row + head * q_head;
+    let q2 = min(r0 + 2u, last) * q_row + head * q_head;
+    let q3 = min(r0 + 3u, last) * q_row + head * q_head;
+    var a0 = vec4<f32>(0.0);
+    var a1 = vec4<f32>(0.0);
+    var a2 = vec4<f32>(0.0);
+    var a3 = vec4<f32>(0.0);
+    for (var i = 0u; i < params.nope; i++) {
+      let wv = kv_b_load4(w_row0 + i, c4, kv4, params.scale_cols);
+      a0 += q[q0 + i] * wv;
+      a1 += q[q1 + i] * wv;
+      a2 += q[q2 + i] * wv;
+      a3 += q[q3 + i] * wv;
+    }
+    let out = (r0 * params.heads + head) * l4 + c4;
+    let step = params.heads * l4;
+    q_abs[out] = a0;
+    if (r0 + 1u <= last) { q_abs[out + step] = a1; }
+    if (r0 + 2u <= last) { q_abs[out + 2u * step] = a2; }
+    if (r0 + 3u <= last) { q_abs[out + 3u * step] = a3; }
+  }
+}

@@ -1,0 +1,143 @@
+// mla-decode: causal attention over the latent cache, absorbed form, one split of the sequence per workgroup
+// (flash-decoding; mla-merge combines the splits). For query vector n = r * heads + h (row r at position
+// first_pos + r, which sees cache rows 0 .. first_pos + r) and split s (cache rows s*chunk .. s*chunk + chunk):
+//   score[n, t] = q_abs[n] · cache[t] * scale              (q_abs = [W_UKᵀ q_nope ; q_pe], cache = [c_kv ; k_pe])
+//   m[n, s] = max_t score,  l[n, s] = Σ_t exp(score - m),  o_part[n, s] = Σ_t exp(score - m) c_kv[t]
+// A split with no visible row writes m = NEG, l = 0, o_part = 0. (../shared/REFERENCE.md "MLA, written out")
+// q_abs: [rows * heads, (kv_lora + rope) / 4] vec4 · cache: [>= first_pos + rows, (kv_lora + rope) / 4] vec4
+// o_part: [rows * heads, splits, kv_lora / 4] vec4 · ml: [rows * heads, splits] (m, l)
+// dispatch: one workgroup per (4 query vectors, split), linear index qb * splits + s wrapped into y past groups_x.
+// The split is walked in tiles of TILE = 4 * WG_SIZE cache rows, with an online softmax across tiles:
+//   1. scores: thread i takes rows 4i .. 4i+3 of the tile for all 4 query vectors (16 dot products, vec4 x mat4
+//      over the whole latent row; reads are straight from storage, no workgroup memory in the loop);
+//   2. tile max over the workgroup (one barrier), weights exp(score - m) written back (one barrier);
+//   3. o: thread i owns o columns 8i .. 8i+7 for the 4 query vectors (8 vec4 accumulators) and walks the tile.
+// Three barriers per tile of 256 rows, none inside a loop over the latent dimension.
+// needs: kv_lora % 4 == 0, rope % 4 == 0, kv_lora <= 8 * WG_SIZE, chunk * splits >= first_pos + rows
+// (checked in src/kernels/mla-decode.ts) · reference: src/reference/mla-absorbed.ts latentAttention
+
+override WG_SIZE: u32 = 64;
+const NEG: f32 = -3.0e38; // a masked score; exp(NEG - m) == 0 for any real m
+
+struct Params {
+  rows: u32,
+  heads: u32,
+  kv_lora: u32,
+  rope: u32,
+  first_pos: u32,     // position of query row 0; the cache holds rows 0 .. first_pos + rows - 1
+  splits: u32,
+  chunk: u32,         // cache rows per split
+  groups_x: u32,
+  scale: f32,         // softmax_scale
+}
+
+@group(0) @binding(0) var<storage, read> q_abs: array<vec4<f32>>;          // [rows * heads, (kv_lora + rope) / 4]
+@group(0) @binding(1) var<storage, read> cache: array<vec4<f32>>;          // [max_seq, (kv_lora + rope) / 4]
+@group(0) @binding(2) var<storage, read_write> o_part: array<vec4<f32>>;   // [rows * heads, splits, kv_lora / 4]
+@group(0) @binding(3) var<storage, read_write> ml: array<vec2<f32>>;       // [rows * heads, splits]
+@group(0) @binding(4) var<uniform> params: Params;
+
+// Tile scores, then weights, per cache row of the tile; .x .. .w are the 4 query vectors.
+var<workgroup> tile_p: array<vec4<f32>, 4 * WG_SIZE>;
+var<workgroup> tile_max: array<vec4<f32>, WG_SIZE>;
+
+@compute @workgroup_size(WG_SIZE)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let nq = params.rows * params.heads;
+  let lin = wg.y * params.groups_x + wg.x;
+  let split = lin % params.splits;
+  let qb = lin / params.splits;
+  if (qb * 4u >= nq) {
+    return; // past the grid's end: the whole workgroup leaves
+  }
+  let l4 = (params.kv_lora + params.rope) / 4u;
+  let kv4 = params.kv_lora / 4u;
+  // The 4 query vectors (clamped: a partial last block repeats its last one and does not write it) and the last
+  // cache row each may see.
+  let qn = min(vec4<u32>(qb * 4u) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(nq - 1u));
+  let seen = vec4<u32>(params.first_pos) + qn / vec4<u32>(params.heads);
+  let q_at = qn * l4;
+  let t_begin = split * params.chunk;
+  let t_end = min(min(t_begin + params.chunk, params.first_pos + params.rows), seen.w + 1u);
+
+  var m_run = vec4<f32>(NEG);
+  var l_run = vec4<f32>(0.0);
+  var o0a = vec4<f32>(0.0); var o0b = vec4<f32>(0.0);   // query vector .x, columns 8*lid .. +3 and +4 .. +7
+  var o1a = vec4<f32>(0.0); var o1b = vec4<f32>(0.0);
+  var o2a = vec4<f32>(0.0); var o2b = vec4<f32>(0.0);
+  var o3a = vec4<f32>(0.0); var o3b = vec4<f32>(0.0);
+  let col = 2u * lid;                                     // first owned o column, in vec4s
+
+  for (var t0 = t_begin; t0 < t_end; t0 += 4u * WG_SIZE) {
+    // 1. Scores of cache rows t0 + 4*lid + j (j = 0..3; rows past t_end read the last one and are masked).
+    let tok = vec4<u32>(t0 + 4u * lid) + vec4<u32>(0u, 1u, 2u, 3u);
+    let k_at = min(tok, vec4<u32>(t_end - 1u)) * l4;
+    var s0 = vec4<f32>(0.0); // query vector .x against the 4 rows
+    var s1 = vec4<f32>(0.0);
+    var s2 = vec4<f32>(0.0);
+    var s3 = vec4<f32>(0.0);
+    for (var c = 0u; c < l4; c++) {
+      let k = mat4x4<f32>(cache[k_at.x + c], cache[k_at.y + c], cache[k_at.z + c], cache[k_at.w + c]);
+      s0 += q_abs[q_at.x + c] * k; // vec x mat: (q · row j) for each column j
+      s1 += q_abs[q_at.y + c] * k;
+      s2 += q_abs[q_at.z + c] * k;
+      s3 += q_abs[q_at.w + c] * k;
+    }
+    let in_split = tok < vec4<u32>(t_end);
+    s0 = select(vec4<f32>(NEG), s0 * params.scale, in_split & (tok <= vec4<u32>(seen.x)));
+    s1 = select(vec4<f32>(NEG), s1 * params.scale, in_split & (tok <= vec4<u32>(seen.y)));
+    s2 = select(vec4<f32>(NEG), s2 * params.scale, in_split & (tok <= vec4<u32>(seen.z)));
+    s3 = select(vec4<f32>(NEG), s3 * params.scale, in_split & (tok <= vec4<u32>(seen.w)));
+    let by_row = transpose(mat4x4<f32>(s0, s1, s2, s3)); // by_row[j] = the 4 query vectors' scores of row j
+    tile_max[lid] = max(max(by_row[0], by_row[1]), max(by_row[2], by_row[3]));
+    workgroupBarrier();
+
+    // 2. Running max; this thread's 16 weights (masked ones exactly 0) go to workgroup memory.
+    var m_tile = tile_max[0];
+    for (var i = 1u; i < WG_SIZE; i++) {
+      m_tile = max(m_tile, tile_max[i]);
+    }
+    let m_new = max(m_run, m_tile);
+    let alpha = exp(m_run - m_new); // 1 while both are NEG (nothing accumulated yet)
+    m_run = m_new;
+    for (var j = 0u; j < 4u; j++) {
+      tile_p[4u * lid + j] = select(vec4<f32>(0.0), exp(by_row[j] - m_new), by_row[j] > vec4<f32>(NEG));
+    }
+    workgroupBarrier();
+
+    // 3. Rescale, then accumulate the weighted c_kv rows of the tile into this thread's columns.
+    l_run *= alpha;
+    o0a *= alpha.x; o0b *= alpha.x;
+    o1a *= alpha.y; o1b *= alpha.y;
+    o2a *= alpha.z; o2b *= alpha.z;
+    o3a *= alpha.w; o3b *= alpha.w;
+    let tile_rows = min(4u * WG_SIZE, t_end - t0);
+    if (col < kv4) { // (thread 0 always is: it carries l_run to the output)
+      for (var j = 0u; j < tile_rows; j++) {
+        let p = tile_p[j];
+        let at = (t0 + j) * l4 + col;
+        let va = cache[at];
+        let vb = cache[at + 1u]; // past kv_lora (odd kv4) this is k_pe: in bounds, never written out
+        l_run += p;
+        o0a += p.x * va; o0b += p.x * vb;
+        o1a += p.y * va; o1b += p.y * vb;
+        o2a += p.z * va; o2b += p.z * vb;
+        o3a += p.w * va; o3b += p.w * vb;
+      }
+    }
+    workgroupBarrier(); // tile_p and tile_max are rewritten by the next tile
+  }
+
+  // Write the split's partial results for the valid query vectors.
+  let wa = array<vec4<f32>, 4>(o0a, o1a, o2a, o3a);
+  let wb = array<vec4<f32>, 4>(o0b, o1b, o2b, o3b);
+  for (var k = 0u; k < 4u; k++) {
+    let qv = qb * 4u + k;
+    if (qv < nq) {
+      let at = (qv * params.splits + split) * kv4 + col;
+      if (col < kv4) { o_part[at] = wa[k]; }
+      if (col + 1u < kv4) { o_part[at + 1u] = wb[k]; }
+      if (lid == 0u) { ml[qv * params.splits + split] = vec2<f32>(m_run[k], l_run[k]); }
+    }
+  }
+}

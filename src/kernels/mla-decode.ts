@@ -1,0 +1,73 @@
+// Causal latent attention, one split of the cache per workgroup: shaders/mla-decode.wgsl (then mla-merge).
+// Reference: src/reference/mla-absorbed.ts latentAttention.
+import { defineKernel, expectBytes, expectThat } from '../gpu/kernel.ts';
+import { grid2d, MAX_GROUPS_PER_DIM } from './grid.ts';
+import type { MlaDims } from './mla-kv-b.ts';
+
+const SHADER = 'mla-decode';
+
+/**
+ * `mlaDecode.record(rec, { q_abs, cache, o_part, ml }, mlaDecodeParams(...))`.
+ * q_abs: [rows, heads, kv_lora + rope] f32 (mla-absorb-q) · cache: the layer's latent cache [max_seq, kv_lora + rope]
+ * f32, rows 0 .. first_pos + rows - 1 written (kv-append runs first) · o_part: [rows * heads, splits, kv_lora] f32
+ * · ml: [rows * heads, splits, 2] f32 (running max, sum). Sizes: mlaDecodeScratch().
+ */
+export const mlaDecode = defineKernel({
+  shader: SHADER,
+  bindings: { q_abs: 'read', cache: 'read', o_part: 'read_write', ml: 'read_write' },
+  params: {
+    rows: 'u32', heads: 'u32', kv_lora: 'u32', rope: 'u32', first_pos: 'u32',
+    splits: 'u32', chunk: 'u32', groups_x: 'u32', scale: 'f32',
+  },
+  overrides: { WG_SIZE: 64 },
+  check: (b, p, o) => {
+    const latent = p.kv_lora + p.rope;
+    const nq = p.rows * p.heads;
+    expectThat(SHADER, p.kv_lora % 4 === 0 && p.rope % 4 === 0, `kv_lora ${p.kv_lora} and rope ${p.rope} must be multiples of 4`);
+    expectThat(SHADER, p.kv_lora <= 8 * o.WG_SIZE, `kv_lora ${p.kv_lora} > 8 * WG_SIZE (${o.WG_SIZE}): each thread owns 8 columns`);
+    expectThat(SHADER, p.rows > 0 && p.splits > 0 && p.chunk * p.splits >= p.first_pos + p.rows, `${p.splits} splits of ${p.chunk} rows do not cover ${p.first_pos + p.rows} cache rows`);
+    expectBytes(SHADER, 'q_abs', b.q_abs, nq * latent * 4);
+    expectBytes(SHADER, 'cache', b.cache, (p.first_pos + p.rows) * latent * 4);
+    expectBytes(SHADER, 'o_part', b.o_part, nq * p.splits * p.kv_lora * 4);
+    expectBytes(SHADER, 'ml', b.ml, nq * p.splits * 8);
+  },
+  grid: (p) => grid2d(Math.ceil((p.rows * p.heads) / 4) * p.splits, p.groups_x),
+});
+
+export interface MlaSplitPlan {
+  splits: number;
+  /** Cache rows per split. */
+  chunk: number;
+}
+
+/**
+ * Splits of `kvLen` cache rows: enough (4-query-vector, split) workgroups to reach `targetWorkgroups`, but no split
+ * shorter than `minChunk` rows (a score tile is 256) and at most `maxSplits` (the o_part scratch is sized for it).
+ */
+export function mlaSplitPlan(kvLen: number, queryVectors: number, targetWorkgroups = 128, maxSplits = 64, minChunk = 256): MlaSplitPlan {
+  const blocks = Math.ceil(queryVectors / 4);
+  const splits = Math.max(1, Math.min(Math.ceil(targetWorkgroups / blocks), Math.ceil(kvLen / minChunk), maxSplits));
+  return { splits, chunk: Math.ceil(kvLen / splits) };
+}
+
+/** Params for `rows` query rows at positions firstPos.. (softmaxScale: ModelConfig.softmaxScale). */
+export function mlaDecodeParams(d: MlaDims, rows: number, firstPos: number, softmaxScale: number, plan: MlaSplitPlan) {
+  const groups = Math.ceil((rows * d.numAttentionHeads) / 4) * plan.splits;
+  return {
+    rows,
+    heads: d.numAttentionHeads,
+    kv_lora: d.kvLoraRank,
+    rope: d.qkRopeHeadDim,
+    first_pos: firstPos,
+    splits: plan.splits,
+    chunk: plan.chunk,
+    groups_x: Math.min(groups, MAX_GROUPS_PER_DIM),
+    scale: softmaxScale,
+  };
+}
+
+/** f32 element counts of the scratch buffers for `rows` query rows and up to `splits` splits. */
+export function mlaDecodeScratch(d: MlaDims, rows: number, splits: number): { oPart: number; ml: number } {
+  const nq = rows * d.numAttentionHeads;
+  return { oPart: nq * splits * d.kvLoraRank, ml: nq * splits * 2 };
+}

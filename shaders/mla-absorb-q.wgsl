@@ -8,7 +8,7 @@
 // dispatch: one thread per (head, 4 consecutive q_abs columns), linear over heads * (kv_lora + rope) / 4, WG_SIZE
 // per workgroup, wrapped into y past groups_x. A W_UK thread walks the nope rows of its 4 columns (the "transposed
 // GEMV" layout: consecutive threads read consecutive weights) and applies each decoded weight vec4 to 4 query rows
-// at once, so kv_b_proj's W_UK half is decoded ceil(rows / 4) times in one dispatch and read from memory once.
+// at once (single rows for the rest), so W_UK is read from memory once per dispatch and decoded ceil(rows / 4) times.
 // A rope thread rotates 2 pairs for every row.
 // needs: kv_lora % 4 == 0, rope % 4 == 0 (checked in src/kernels/mla-absorb-q.ts)
 // reference: src/reference/mla-absorbed.ts absorbQuery (and rotatePairs for the rope part)
@@ -58,7 +58,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let c4 = gid % l4;
   let q_head = params.nope + params.rope;
   let q_row = params.heads * q_head;
-  let last = params.rows - 1u;
 
   if (c4 >= kv4) {
     // Rotary part: q_pe elements 4j .. 4j+3 = pairs 2j, 2j+1, at position first_pos + r.
@@ -77,30 +76,66 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     return;
   }
 
-  // W_UK part: q_abs[r, head, 4*c4 .. 4*c4+3] = sum_i q_nope[r, head, i] * W_UK[head][i, 4*c4 ..].
+  // W_UK part: q_abs[r, head, 4*c4 .. 4*c4+3] = sum_i q_nope[r, head, i] * W_UK[head][i, 4*c4 ..], 4 rows at a
+  // time while 4 are left (each decoded weight vec4 feeds 4 rows), then one at a time.
   let w_row0 = head * (params.nope + params.v_head);
-  for (var r0 = 0u; r0 < params.rows; r0 += 4u) {
-    // Rows past the end repeat the last row (valid reads); they are not written.
-    let q0 = min(r0, last) * q_row + head * q_head;
-    let q1 = min(r0 + 1u, last) * q_row + head * q_head;
-    let q2 = min(r0 + 2u, last) * q_row + head * q_head;
-    let q3 = min(r0 + 3u, last) * q_row + head * q_head;
-    var a0 = vec4<f32>(0.0);
-    var a1 = vec4<f32>(0.0);
-    var a2 = vec4<f32>(0.0);
-    var a3 = vec4<f32>(0.0);
-    for (var i = 0u; i < params.nope; i++) {
-      let wv = kv_b_load4(w_row0 + i, c4, kv4, params.scale_cols);
-      a0 += q[q0 + i] * wv;
-      a1 += q[q1 + i] * wv;
-      a2 += q[q2 + i] * wv;
-      a3 += q[q3 + i] * wv;
-    }
+  let q_at = head * q_head;
+  let step = params.heads * l4; // one query row further in q_abs
+  var r0 = 0u;
+  for (; r0 + 4u <= params.rows; r0 += 4u) {
+    let acc = absorb_4_rows(w_row0, c4, kv4, vec4<u32>(r0, r0 + 1u, r0 + 2u, r0 + 3u) * q_row + q_at);
     let out = (r0 * params.heads + head) * l4 + c4;
-    let step = params.heads * l4;
-    q_abs[out] = a0;
-    if (r0 + 1u <= last) { q_abs[out + step] = a1; }
-    if (r0 + 2u <= last) { q_abs[out + 2u * step] = a2; }
-    if (r0 + 3u <= last) { q_abs[out + 3u * step] = a3; }
+    q_abs[out] = acc[0];
+    q_abs[out + step] = acc[1];
+    q_abs[out + 2u * step] = acc[2];
+    q_abs[out + 3u * step] = acc[3];
   }
+  for (; r0 < params.rows; r0++) {
+    q_abs[(r0 * params.heads + head) * l4 + c4] = absorb_1_row(w_row0, c4, kv4, r0 * q_row + q_at);
+  }
+}
+
+// W_UK rows w_row0 .. w_row0 + nope - 1 go in runs that share one FP8 scale (BLOCK_ROWS rows; the thread's 4
+// columns lie in one column block); each run's raw sum is scaled once.
+fn run_end(i: u32, row: u32) -> u32 {
+  return min(params.nope, i + BLOCK_ROWS - row % BLOCK_ROWS);
+}
+
+// Columns 4*c4 .. +3 of W_UKᵀ q_nope for the 4 query rows whose q_nope start at q_at.x .. q_at.w (result column k).
+fn absorb_4_rows(w_row0: u32, c4: u32, kv4: u32, q_at: vec4<u32>) -> mat4x4<f32> {
+  var acc = mat4x4<f32>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
+  var i = 0u;
+  while (i < params.nope) {
+    let end = run_end(i, w_row0 + i);
+    let scale = kv_b_scale(w_row0 + i, c4, params.scale_cols);
+    var t0 = vec4<f32>(0.0);
+    var t1 = vec4<f32>(0.0);
+    var t2 = vec4<f32>(0.0);
+    var t3 = vec4<f32>(0.0);
+    for (; i < end; i++) {
+      let wv = kv_b_raw4(w_row0 + i, c4, kv4);
+      t0 += q[q_at.x + i] * wv;
+      t1 += q[q_at.y + i] * wv;
+      t2 += q[q_at.z + i] * wv;
+      t3 += q[q_at.w + i] * wv;
+    }
+    acc += mat4x4<f32>(t0, t1, t2, t3) * scale;
+  }
+  return acc;
+}
+
+// The same for one query row (decode: no work for rows that are not there).
+fn absorb_1_row(w_row0: u32, c4: u32, kv4: u32, q_at: u32) -> vec4<f32> {
+  var acc = vec4<f32>(0.0);
+  var i = 0u;
+  while (i < params.nope) {
+    let end = run_end(i, w_row0 + i);
+    let scale = kv_b_scale(w_row0 + i, c4, params.scale_cols);
+    var t = vec4<f32>(0.0);
+    for (; i < end; i++) {
+      t += q[q_at + i] * kv_b_raw4(w_row0 + i, c4, kv4);
+    }
+    acc += t * scale;
+  }
+  return acc;
 }

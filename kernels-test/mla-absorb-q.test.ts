@@ -27,13 +27,16 @@ interface Case {
   firstPos: number;
   block?: [number, number];
   cosSinScale?: number;
+  /** Force the grid to wrap into y (as past 65535 workgroups) at this width, with small workgroups of `wg`. */
+  groupsX?: number;
+  wg?: number;
 }
 
 const CASES: Case[] = [
   ...(['F32', 'BF16', 'F8_E4M3'] as const).flatMap((dtype) => [
     { name: 'tiny', shape: MLA_SHAPES.tiny, dtype, rows: 1, firstPos: 0 },
     { name: 'odd', shape: MLA_SHAPES.odd, dtype, rows: 5, firstPos: 7, cosSinScale: 0.9, block: [16, 8] as [number, number] },
-    { name: 'odd', shape: MLA_SHAPES.odd, dtype, rows: 2, firstPos: 100_000 },
+    { name: 'odd, wrapped grid', shape: MLA_SHAPES.odd, dtype, rows: 2, firstPos: 100_000, wg: 8, groupsX: 2 },
   ]),
   // Real shapes, heads trimmed for time (the kernel is per head; 8 heads still span 16 FP8 row blocks).
   { name: 'V3 (8 of 128 heads)', shape: { ...MLA_SHAPES.v3, heads: 8 }, dtype: 'F8_E4M3', rows: 1, firstPos: 4095 },
@@ -54,13 +57,13 @@ describe.skipIf(!gpu)('mla-absorb-q', () => {
 
       const h = new KernelHarness(gpu!.device);
       try {
-        const overrides = { BLOCK_ROWS: block[0], BLOCK_COLS: block[1] };
+        const overrides = { BLOCK_ROWS: block[0], BLOCK_COLS: block[1], ...(c.wg && { WG_SIZE: c.wg }) };
         const w = h.input(kvB.packed, 'kv_b_proj');
         const qAbs = h.output(c.rows * H * (kvLora + rope), 'q_abs');
         mlaAbsorbQ[c.dtype].record(
           h.rec,
           { q: h.input(q), inv_freq: h.input(Float32Array.from(invFreq)), w, w_scale: kvB.scale ? h.input(kvB.scale) : w, q_abs: qAbs },
-          mlaAbsorbQParams(d, c.rows, c.firstPos, cosSinScale, { ...mlaAbsorbQ.F32.spec.overrides, ...overrides }),
+          { ...mlaAbsorbQParams(d, c.rows, c.firstPos, cosSinScale, { ...mlaAbsorbQ.F32.spec.overrides, ...overrides }), ...(c.groupsX && { groups_x: c.groupsX }) },
           overrides,
         );
         const got = await h.run(qAbs);

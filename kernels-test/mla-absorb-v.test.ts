@@ -23,13 +23,16 @@ interface Case {
   dtype: KvBDtype;
   rows: number;
   block?: [number, number];
+  /** Force the grid to wrap into y (as past 65535 workgroups) at this width, with small workgroups of `wg`. */
+  groupsX?: number;
+  wg?: number;
 }
 
 const CASES: Case[] = [
   ...(['F32', 'BF16', 'F8_E4M3'] as const).flatMap((dtype) => [
     { name: 'tiny', shape: MLA_SHAPES.tiny, dtype, rows: 1 },
     { name: 'odd', shape: MLA_SHAPES.odd, dtype, rows: 2, block: [16, 8] as [number, number] },
-    { name: 'odd', shape: MLA_SHAPES.odd, dtype, rows: 5 },
+    { name: 'odd, wrapped grid', shape: MLA_SHAPES.odd, dtype, rows: 5, wg: 4, groupsX: 1 },
   ]),
   { name: 'V3 (16 of 128 heads)', shape: { ...MLA_SHAPES.v3, heads: 16 }, dtype: 'F8_E4M3', rows: 1 },
   { name: 'V3 (16 of 128 heads)', shape: { ...MLA_SHAPES.v3, heads: 16 }, dtype: 'F8_E4M3', rows: 5 },
@@ -47,13 +50,13 @@ describe.skipIf(!gpu)('mla-absorb-v', () => {
 
       const h = new KernelHarness(gpu!.device);
       try {
-        const overrides = { BLOCK_ROWS: block[0], BLOCK_COLS: block[1] };
+        const overrides = { BLOCK_ROWS: block[0], BLOCK_COLS: block[1], ...(c.wg && { WG_SIZE: c.wg }) };
         const w = h.input(kvB.packed, 'kv_b_proj');
         const o = h.output(c.rows * H * vHead, 'o');
         mlaAbsorbV[c.dtype].record(
           h.rec,
           { o_lat: h.input(oLat), w, w_scale: kvB.scale ? h.input(kvB.scale) : w, o },
-          mlaAbsorbVParams(d, c.rows, { ...mlaAbsorbV.F32.spec.overrides, ...overrides }),
+          { ...mlaAbsorbVParams(d, c.rows, { ...mlaAbsorbV.F32.spec.overrides, ...overrides }), ...(c.groupsX && { groups_x: c.groupsX }) },
           overrides,
         );
         const got = await h.run(o);

@@ -26,6 +26,8 @@ interface Case {
   rows: number;
   kvLen: number; // = first_pos + rows
   splits: number | 'plan';
+  /** Force the grid to wrap into y (as past 65535 workgroups) at this width. */
+  groupsX?: number;
 }
 
 const CASES: Case[] = [
@@ -37,7 +39,7 @@ const CASES: Case[] = [
   { name: 'tiny', shape: MLA_SHAPES.tiny, rows: 1, kvLen: 5, splits: 2 },
   // Across the 256-row score tile: one split of 3 tiles (online softmax), splits that end mid-tile.
   { name: 'odd, tile edges', shape: MLA_SHAPES.odd, rows: 2, kvLen: 513, splits: 1 },
-  { name: 'odd, tile edges', shape: MLA_SHAPES.odd, rows: 5, kvLen: 600, splits: 7 },
+  { name: 'odd, tile edges, wrapped grid', shape: MLA_SHAPES.odd, rows: 5, kvLen: 600, splits: 7, groupsX: 3 },
   // Real: kv_lora 512, rope 64 at >= 1024 rows (heads trimmed where several rows make it slow on the CPU).
   { name: 'V3', shape: MLA_SHAPES.v3, rows: 1, kvLen: 1024, splits: 'plan' },
   { name: 'V3 (8 of 128 heads)', shape: { ...MLA_SHAPES.v3, heads: 8 }, rows: 2, kvLen: 1031, splits: 1 },
@@ -93,8 +95,8 @@ describe.skipIf(!gpu)('mla-decode + mla-merge', () => {
         const oPart = h.output(scratch.oPart, 'o_part');
         const ml = h.output(scratch.ml, 'ml');
         const oLat = h.output(nq * kvLora, 'o_lat');
-        mlaDecode.record(h.rec, { q_abs: h.input(qAbs), cache: h.input(cache), o_part: oPart, ml }, mlaDecodeParams(d, c.rows, firstPos, SCALE, plan));
-        mlaMerge.record(h.rec, { o_part: oPart, ml, o_lat: oLat }, mlaMergeParams(nq, kvLora, plan.splits));
+        mlaDecode.record(h.rec, { q_abs: h.input(qAbs), cache: h.input(cache), o_part: oPart, ml }, { ...mlaDecodeParams(d, c.rows, firstPos, SCALE, plan), ...(c.groupsX && { groups_x: c.groupsX }) });
+        mlaMerge.record(h.rec, { o_part: oPart, ml, o_lat: oLat }, { ...mlaMergeParams(nq, kvLora, plan.splits), ...(c.groupsX && { groups_x: c.groupsX }) });
         const got = await h.run(oLat);
 
         // The merged output against the reference (q_abs split back into q_lat and q_pe; nope 0 so q is q_pe).

@@ -5,14 +5,17 @@
 // gate_w, up_w: this part's experts [part_experts, inter, hidden] FP8 e4m3, 4 codes per u32 (little
 // endian, the checkpoint's byte order) · gate_s, up_s: [part_experts, ceil(inter/128), ceil(hidden/128)]
 // f32 (weight_scale_inv) · W[i, j] = e4m3(q[i, j]) * s[i/128, j/128] (../shared/REFERENCE.md "FP8").
-// dispatch: (ceil(inter / WG_SIZE), rows * slots); one thread per output i of one pair. A workgroup whose
-// pair's expert is in another part returns at once (the wrapper dispatches once per part).
+// dispatch: (ceil(inter / (WG_SIZE * ROWS)), rows * slots); each thread computes ROWS outputs of one pair,
+// sharing each x load over 8 decoded words. A workgroup whose pair's expert is in another part returns
+// at once (the wrapper dispatches once per part).
 // needs: hidden % 4 == 0 (checked in src/kernels/moe-gate-up.ts) · reference: src/reference/moe-experts.ts
 
 #include "common/fp8.wgsl"
 
 override WG_SIZE: u32 = 64;
 const BLOCK = 128u;
+const ROWS = 4u;   // output rows per thread (register blocking: 8 named vec4 accumulators measured best)
+const ONE = vec4<f32>(1.0);
 
 struct Params {
   rows: u32,
@@ -33,40 +36,68 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> h: array<f32>;       // [rows * slots, inter]
 @group(0) @binding(7) var<uniform> params: Params;
 
+fn silu_mul(g: f32, u: f32) -> f32 {
+  // silu(g) = g / (1 + exp(-g)); exp(-g) = +inf for g < -88 gives -0, the right limit.
+  return g / (1.0 + exp(-g)) * u;
+}
+
 @compute @workgroup_size(WG_SIZE)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let pair = wg.y;
-  let i = wg.x * WG_SIZE + lid;
+  let i0 = wg.x * WG_SIZE * ROWS + lid;
   var e = 0u;
   if (params.routed == 1u) {
     e = experts[pair] - params.first_expert; // wraps above part_experts when e < first_expert
   }
-  if (e >= params.part_experts || i >= params.inter) {
+  if (e >= params.part_experts || i0 >= params.inter) {
     return;
   }
   let r = pair / params.slots;
   let words = params.hidden / 4u;
-  let w_row = (e * params.inter + i) * words;            // row i of expert e, in u32 words
-  let s_cols = (params.hidden + BLOCK - 1u) / BLOCK;
-  let s_row = (e * ((params.inter + BLOCK - 1u) / BLOCK) + i / BLOCK) * s_cols;
   let x_row = r * words;
+  // This thread's ROWS output rows i0 + k * WG_SIZE. Rows past the end are clamped to the last row:
+  // computed (every load in bounds) but never stored.
+  let last = params.inter - 1u;
+  let rows = vec4<u32>(i0, min(i0 + WG_SIZE, last), min(i0 + 2u * WG_SIZE, last), min(i0 + 3u * WG_SIZE, last));
+  let w_row = (vec4<u32>(e * params.inter) + rows) * words;        // each row's first u32 word
+  let s_cols = (params.hidden + BLOCK - 1u) / BLOCK;
+  let s_row = (vec4<u32>(e * ((params.inter + BLOCK - 1u) / BLOCK)) + rows / BLOCK) * s_cols;
 
-  var g = 0.0;
-  var u = 0.0;
+  var g = vec4<f32>(0.0); // g[k], u[k]: row k's gate and up dot products
+  var u = vec4<f32>(0.0);
   // One 128-column block at a time: sum q * x in vec4 lanes, then scale once per block.
   for (var b = 0u; b < s_cols; b++) {
     let start = b * (BLOCK / 4u);
     let end = min(start + BLOCK / 4u, words);
-    var acc_g = vec4<f32>(0.0);
-    var acc_u = vec4<f32>(0.0);
+    var g0 = vec4<f32>(0.0);
+    var g1 = vec4<f32>(0.0);
+    var g2 = vec4<f32>(0.0);
+    var g3 = vec4<f32>(0.0);
+    var u0 = vec4<f32>(0.0);
+    var u1 = vec4<f32>(0.0);
+    var u2 = vec4<f32>(0.0);
+    var u3 = vec4<f32>(0.0);
     for (var j = start; j < end; j++) {
       let xv = x[x_row + j];
-      acc_g += e4m3x4_to_vec4(gate_w[w_row + j]) * xv;
-      acc_u += e4m3x4_to_vec4(up_w[w_row + j]) * xv;
+      g0 += e4m3x4_to_vec4(gate_w[w_row.x + j]) * xv;
+      u0 += e4m3x4_to_vec4(up_w[w_row.x + j]) * xv;
+      g1 += e4m3x4_to_vec4(gate_w[w_row.y + j]) * xv;
+      u1 += e4m3x4_to_vec4(up_w[w_row.y + j]) * xv;
+      g2 += e4m3x4_to_vec4(gate_w[w_row.z + j]) * xv;
+      u2 += e4m3x4_to_vec4(up_w[w_row.z + j]) * xv;
+      g3 += e4m3x4_to_vec4(gate_w[w_row.w + j]) * xv;
+      u3 += e4m3x4_to_vec4(up_w[w_row.w + j]) * xv;
     }
-    g += gate_s[s_row + b] * dot(acc_g, vec4<f32>(1.0));
-    u += up_s[s_row + b] * dot(acc_u, vec4<f32>(1.0));
+    let gs = vec4<f32>(gate_s[s_row.x + b], gate_s[s_row.y + b], gate_s[s_row.z + b], gate_s[s_row.w + b]);
+    let us = vec4<f32>(up_s[s_row.x + b], up_s[s_row.y + b], up_s[s_row.z + b], up_s[s_row.w + b]);
+    g += gs * vec4<f32>(dot(g0, ONE), dot(g1, ONE), dot(g2, ONE), dot(g3, ONE));
+    u += us * vec4<f32>(dot(u0, ONE), dot(u1, ONE), dot(u2, ONE), dot(u3, ONE));
   }
-  // silu(g) = g / (1 + exp(-g)); exp(-g) = +inf for g < -88 gives -0, the right limit.
-  h[pair * params.inter + i] = g / (1.0 + exp(-g)) * u;
+  let out = pair * params.inter;
+  for (var k = 0u; k < ROWS; k++) {
+    let i = i0 + k * WG_SIZE;
+    if (i < params.inter) {
+      h[out + i] = silu_mul(g[k], u[k]);
+    }
+  }
 }

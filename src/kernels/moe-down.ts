@@ -18,5 +18,5 @@ export const moeDown = defineKernel({
     expectBytes('moe-down', 'down_s', b.down_s, p.part_experts * Math.ceil(p.hidden / BLOCK) * Math.ceil(p.inter / BLOCK) * 4);
     expectBytes('moe-down', 'y', b.y, p.pairs * p.hidden * 4);
   },
-  grid: (p, o) => [Math.ceil(p.hidden / o.WG_SIZE), p.pairs],
+  grid: (p, o) => [Math.ceil(p.hidden / (o.WG_SIZE * 8)), p.pairs], // 8 rows per thread (ROWS in the shader)
 });

@@ -22,5 +22,5 @@ export const moeGateUp = defineKernel({
     expectBytes('moe-gate-up', 'up_s', b.up_s, scaleBytes);
     expectBytes('moe-gate-up', 'h', b.h, p.rows * p.slots * p.inter * 4);
   },
-  grid: (p, o) => [Math.ceil(p.inter / o.WG_SIZE), p.rows * p.slots],
+  grid: (p, o) => [Math.ceil(p.inter / (o.WG_SIZE * 4)), p.rows * p.slots], // 4 rows per thread (ROWS in the shader)
 });

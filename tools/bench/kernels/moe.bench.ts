@@ -1,0 +1,103 @@
+// MoE routing and experts at the real V3 / V2-Lite layer shapes.
+// moe-route: bytes = logits read (rows x experts x 4) + indices and weights written (rows x top_k x 8).
+// moe-experts-decode: bytes = the FP8 weights + f32 block scales of the experts actually read (top-k routed
+// and the shared expert, gate + up + down), + activations (small). Only 16 routed experts are allocated (a
+// V3 layer's 256 would take 11 GB); the routes pick top_k distinct ones among them, which reads exactly as
+// much as routing among 256 does. Weights are zeros: the exact FP8 decode has no data-dependent cost.
+import { createStorage, uploadStorage } from '../../../src/gpu/buffers.ts';
+import type { Gpu } from '../../../src/gpu/device.ts';
+import { recordMoeExperts, type ExpertPart, type ExpertWeights } from '../../../src/kernels/moe-experts.ts';
+import { recordMoeRoute } from '../../../src/kernels/moe-route.ts';
+import { MOE_ROUTE_CASES, V2_LITE, V3, type ModelShapes } from '../../../kernels-test/helpers/cases.ts';
+import type { RoutingConfig } from '../../../src/reference/moe-route.ts';
+import type { KernelBench } from '../kernel-bench.ts';
+
+const ALLOCATED = 16;
+const scaleCount = (out: number, inDim: number) => Math.ceil(out / 128) * Math.ceil(inDim / 128);
+
+function routeBench(model: 'v3' | 'v2-lite', cfg: RoutingConfig, rows: number): KernelBench {
+  const n = cfg.nRoutedExperts;
+  const k = cfg.numExpertsPerTok;
+  return {
+    kernel: 'moe-route',
+    model,
+    shape: `${rows} rows · top-${k} of ${n} ${cfg.topkMethod}`,
+    bytes: rows * n * 4 + rows * k * 8,
+    flops: 0,
+    inner: rows === 1 ? 20 : 1,
+    setup(gpu, rec) {
+      const logits = uploadStorage(gpu.device, new Float32Array(rows * n).map((_, i) => Math.sin(i * 0.37)), 'logits');
+      const bias = createStorage(gpu.device, n * 4, 'bias');
+      const experts = createStorage(gpu.device, rows * k * 4, 'experts');
+      const weights = createStorage(gpu.device, rows * k * 4, 'weights');
+      const b = { logits, bias: cfg.topkMethod === 'noaux_tc' ? bias : undefined, experts, weights };
+      return {
+        record: () => recordMoeRoute(rec, cfg, b, rows),
+        destroy: () => [logits, bias, experts, weights].forEach((x) => x.destroy()),
+      };
+    },
+  };
+}
+
+function projection(gpu: Gpu, count: number, out: number, inDim: number, buffers: GPUBuffer[]): ExpertPart[] {
+  const weight = createStorage(gpu.device, count * out * inDim, 'fp8 experts');
+  const scale = createStorage(gpu.device, count * scaleCount(out, inDim) * 4, 'scales');
+  buffers.push(weight, scale);
+  return [{ firstExpert: 0, count, weight, scale }];
+}
+
+function expertsBench(s: ModelShapes, rows: number): KernelBench {
+  const { hidden, moeIntermediate: inter, topK } = s;
+  const sharedInter = s.sharedExperts * inter;
+  // Per expert of width w: gate + up + down = 3 w hidden FP8 bytes and their scales.
+  const expertBytes = (w: number) => 3 * w * hidden + 4 * (2 * scaleCount(w, hidden) + scaleCount(hidden, w));
+  const read = rows * topK * expertBytes(inter) + expertBytes(sharedInter) * (rows > 0 ? 1 : 0);
+  return {
+    kernel: 'moe-experts-decode',
+    model: s.model,
+    shape: `${rows}x${hidden} · top-${topK} of ${ALLOCATED} allocated (of ${s.experts}) · ${inter}x${hidden} + shared ${sharedInter}`,
+    bytes: read + rows * hidden * 8,
+    flops: 2 * 3 * hidden * (rows * topK * inter + rows * sharedInter),
+    setup(gpu, rec) {
+      const bufs: GPUBuffer[] = [];
+      const routed: ExpertWeights = {
+        gate: projection(gpu, ALLOCATED, inter, hidden, bufs),
+        up: projection(gpu, ALLOCATED, inter, hidden, bufs),
+        down: projection(gpu, ALLOCATED, hidden, inter, bufs),
+      };
+      const shared: ExpertWeights = {
+        gate: projection(gpu, 1, sharedInter, hidden, bufs),
+        up: projection(gpu, 1, sharedInter, hidden, bufs),
+        down: projection(gpu, 1, hidden, sharedInter, bufs),
+      };
+      // Each row takes top_k distinct experts; rows differ (worst case for a decode batch).
+      const idx = Uint32Array.from({ length: rows * topK }, (_, i) => (i * 5 + Math.floor(i / topK)) % ALLOCATED);
+      const make = (bytes: number, label: string) => (bufs.push(createStorage(gpu.device, bytes, label)), bufs.at(-1)!);
+      const experts = uploadStorage(gpu.device, idx, 'experts');
+      bufs.push(experts);
+      const b = {
+        x: make(rows * hidden * 4, 'x'),
+        experts,
+        weights: make(rows * topK * 4, 'weights'),
+        out: make(rows * hidden * 4, 'out'),
+        h: make(rows * topK * inter * 4, 'h'),
+        y: make(rows * topK * hidden * 4, 'y'),
+        hShared: make(rows * sharedInter * 4, 'h shared'),
+      };
+      return {
+        record: () => recordMoeExperts(rec, routed, shared, b, { rows, hidden, inter, topK, sharedInter }),
+        destroy: () => bufs.forEach((x) => x.destroy()),
+      };
+    },
+  };
+}
+
+export const benches: KernelBench[] = [
+  routeBench('v3', MOE_ROUTE_CASES.v3, 1),
+  routeBench('v3', MOE_ROUTE_CASES.v3, 512),
+  routeBench('v2-lite', MOE_ROUTE_CASES.v2Lite, 1),
+  routeBench('v2-lite', MOE_ROUTE_CASES.v2Lite, 512),
+  expertsBench(V3, 1),
+  expertsBench(V2_LITE, 1),
+  expertsBench(V2_LITE, 4),
+];

@@ -1,0 +1,134 @@
+// A DeepSeek model on the GPU: weights uploaded, latent cache and scratch allocated once, and the
+// CausalLM operations the decode loop needs. A step is one command submission; the only read-back is the
+// sampled token id (or the logits, when the caller asks for them).
+import type { ModelFolder } from '../checkpoint/model-folder.ts';
+import type { ModelConfig } from '../config/model-config.ts';
+import type { CausalLM, SampleRequest } from '../decode/causal-lm.ts';
+import { InputError } from '../errors.ts';
+import type { Gpu } from '../gpu/device.ts';
+import { readStorage, uploadStorage, writeStorage } from '../gpu/buffers.ts';
+import { PipelineCache } from '../gpu/pipelines.ts';
+import { Recorder } from '../gpu/recorder.ts';
+import { Activations } from './activations.ts';
+import { recordForward, recordLogits, type ForwardContext } from './forward.ts';
+import { LatentCache } from './kv-cache.ts';
+import { uploadWeights, type GpuWeights } from './weights.ts';
+
+export interface ModelLoadOptions {
+  /** Positions the latent cache holds; default min(max_position_embeddings, 4096). */
+  contextLength?: number;
+  /** Positions per forward call when prefilling; default 64. */
+  prefillChunk?: number;
+  /** Quantize BF16/F32 linear weights to FP8 blocks at load. */
+  quantize?: 'fp8';
+  /** Load the MTP module when the checkpoint has one (default true). */
+  mtp?: boolean;
+  /** Checkpoint bytes read so far, of `total`. */
+  onProgress?: (bytes: number, total: number) => void;
+}
+
+export class DeepseekModel implements CausalLM {
+  readonly maxLength: number;
+  private readonly rec: Recorder;
+  private readonly f: ForwardContext;
+  private disposed = false;
+
+  private constructor(
+    readonly gpu: Gpu,
+    readonly config: ModelConfig,
+    readonly weights: GpuWeights,
+    readonly cache: LatentCache,
+    private readonly act: Activations,
+    invFreq: GPUBuffer,
+  ) {
+    this.maxLength = cache.capacity;
+    this.rec = new Recorder(gpu.device, new PipelineCache(gpu.device));
+    this.f = {
+      c: config,
+      weights,
+      cacheLayers: cache.layers,
+      act,
+      invFreq,
+      // SwiftShader runs a workgroup per core: splitting the sequence only adds merge work there.
+      attentionWorkgroups: gpu.adapterInfo.isFallbackAdapter ? 1 : 128,
+    };
+  }
+
+  static async load(gpu: Gpu, folder: ModelFolder, options: ModelLoadOptions = {}): Promise<DeepseekModel> {
+    const c = folder.config;
+    const contextLength = options.contextLength ?? Math.min(c.maxPositionEmbeddings, 4096);
+    if (!Number.isInteger(contextLength) || contextLength < 1 || contextLength > c.maxPositionEmbeddings) {
+      throw new InputError('context-length', `must be an integer in [1, ${c.maxPositionEmbeddings}] (max_position_embeddings), got ${contextLength}`);
+    }
+    const chunk = options.prefillChunk ?? 64;
+    const total = folder.checkpoint.names().reduce((n, name) => n + folder.checkpoint.info(name).end - folder.checkpoint.info(name).begin, 0);
+    const weights = await gpu.captureErrors('upload weights', () =>
+      uploadWeights(gpu, folder.checkpoint, c, {
+        quantize: options.quantize,
+        mtp: options.mtp,
+        onBytes: (bytes) => options.onProgress?.(bytes, total),
+      }),
+    );
+    const cache = new LatentCache(gpu, c.latentDim, c.numHiddenLayers, contextLength);
+    const act = new Activations(gpu, c, chunk, chunk);
+    const invFreq = uploadStorage(gpu.device, Float32Array.from(c.ropeInvFreq), 'rope inverse frequencies');
+    return new DeepseekModel(gpu, c, weights, cache, act, invFreq);
+  }
+
+  get length(): number {
+    return this.cache.length;
+  }
+
+  async append(tokens: readonly number[], sample: SampleRequest | null): Promise<number | null> {
+    void tokens;
+    void sample;
+    throw new Error('GPU sampling is not wired yet');
+  }
+
+  async appendLogits(tokens: readonly number[]): Promise<Float32Array> {
+    this.checkTokens(tokens);
+    const V = this.config.vocabSize;
+    const out = new Float32Array(tokens.length * V);
+    for (let i = 0; i < tokens.length; i += this.act.rows) {
+      const rows = Math.min(this.act.rows, tokens.length - i);
+      this.runForward(tokens.slice(i, i + rows));
+      recordLogits(this.rec, this.f, 0, rows);
+      this.rec.submit();
+      out.set(new Float32Array(await readStorage(this.gpu.device, this.act.logits, 0, rows * V * 4)), i * V);
+    }
+    await this.rec.pipelines.check();
+    return out;
+  }
+
+  truncate(length: number): void {
+    this.cache.truncate(length);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.rec.destroy();
+    this.act.destroy();
+    this.cache.destroy();
+    this.f.invFreq.destroy();
+    for (const b of this.weights.buffers) b.destroy();
+  }
+
+  /** Records the forward pass of `tokens` at the end of the sequence (not yet submitted). */
+  private runForward(tokens: readonly number[]): void {
+    const pos = this.cache.length;
+    writeStorage(this.gpu.device, this.act.tokens, 0, Uint32Array.from(tokens));
+    recordForward(this.rec, this.f, tokens.length, pos);
+    this.cache.length = pos + tokens.length;
+  }
+
+  private checkTokens(tokens: readonly number[]): void {
+    if (this.disposed) throw new InputError('model', 'has been disposed');
+    const V = this.config.vocabSize;
+    const bad = tokens.findIndex((t) => !Number.isInteger(t) || t < 0 || t >= V);
+    if (bad >= 0) throw new InputError('tokens', `token id ${tokens[bad]} at index ${bad} is outside the vocabulary [0, ${V})`);
+    if (this.cache.length + tokens.length > this.maxLength) {
+      throw new InputError('tokens', `${this.cache.length + tokens.length} positions exceed the context of ${this.maxLength}`);
+    }
+  }
+}

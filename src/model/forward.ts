@@ -1,0 +1,100 @@
+// The forward graph on the GPU: embed → decoder layers (MLA + dense MLP or MoE) → final norm, recorded
+// into one Recorder for `rows` positions starting at `pos`. Reads the token ids from act.tokens and leaves
+// the final-norm hidden states in act.x (lm_head's input, and the MTP module's h).
+// Every dispatch reads and writes preallocated buffers; nothing here allocates or reads back.
+import type { ModelConfig } from '../config/model-config.ts';
+import type { Recorder } from '../gpu/recorder.ts';
+import { recordEmbed } from '../kernels/embed.ts';
+import { kvAppend } from '../kernels/kv-append.ts';
+import { recordMatmul } from '../kernels/matmul.ts';
+import { mlaAbsorbQ, mlaAbsorbQParams } from '../kernels/mla-absorb-q.ts';
+import { mlaAbsorbV, mlaAbsorbVParams } from '../kernels/mla-absorb-v.ts';
+import { mlaDecode, mlaDecodeParams, mlaSplitPlan } from '../kernels/mla-decode.ts';
+import type { KvBDtype } from '../kernels/mla-kv-b.ts';
+import { mlaMerge, mlaMergeParams } from '../kernels/mla-merge.ts';
+import { recordMoeExperts } from '../kernels/moe-experts.ts';
+import { recordMoeRoute } from '../kernels/moe-route.ts';
+import { residualAdd } from '../kernels/residual-add.ts';
+import { rmsnorm } from '../kernels/rmsnorm.ts';
+import { swiglu } from '../kernels/swiglu.ts';
+import { MAX_ATTENTION_SPLITS, type Activations } from './activations.ts';
+import type { GpuAttention, GpuLayer, GpuWeights } from './weights.ts';
+
+/** What one forward pass reads: config, weights, cache, scratch, and how to split attention. */
+export interface ForwardContext {
+  c: ModelConfig;
+  weights: GpuWeights;
+  /** One latent cache buffer per decoder layer. */
+  cacheLayers: GPUBuffer[];
+  act: Activations;
+  /** ModelConfig.ropeInvFreq as f32 [qk_rope_head_dim / 2]. */
+  invFreq: GPUBuffer;
+  /** Workgroups the attention aims to fill (splits the sequence when the query alone can't). */
+  attentionWorkgroups: number;
+}
+
+export function recordForward(rec: Recorder, f: ForwardContext, rows: number, pos: number): void {
+  const { c, act, weights } = f;
+  recordEmbed(rec, weights.embed.dtype, weights.embed.parts, act.tokens, act.h, { rows, hidden: c.hiddenSize, vocab: c.vocabSize });
+  weights.layers.forEach((layer, l) => recordLayer(rec, f, layer, f.cacheLayers[l], rows, pos));
+  rmsnorm.record(rec, { x: act.h, weight: weights.finalNorm, out: act.x }, { rows, dim: c.hiddenSize, eps: c.rmsNormEps });
+}
+
+/** One pre-norm block: h += attn(norm(h)); h += mlp(norm(h)). Also the MTP module's layer. */
+export function recordLayer(rec: Recorder, f: ForwardContext, w: GpuLayer, cache: GPUBuffer, rows: number, pos: number): void {
+  const { c, act } = f;
+  const H = c.hiddenSize;
+  rmsnorm.record(rec, { x: act.h, weight: w.inputNorm, out: act.x }, { rows, dim: H, eps: c.rmsNormEps });
+  recordAttention(rec, f, w.attention, cache, rows, pos);
+  rmsnorm.record(rec, { x: act.h, weight: w.postAttentionNorm, out: act.x }, { rows, dim: H, eps: c.rmsNormEps });
+  if (w.dense) {
+    recordMatmul(rec, w.dense.gate, act.x, act.gate, rows); // gate: [rows, I]
+    recordMatmul(rec, w.dense.up, act.x, act.up, rows); //     up:   [rows, I]
+    swiglu.record(rec, { gate: act.gate, up: act.up, out: act.act }, { n: rows * c.intermediateSize });
+    recordMatmul(rec, w.dense.down, act.act, act.h, rows, { accumulate: true }); // h += down(act)
+    return;
+  }
+  const moe = w.moe!;
+  recordMatmul(rec, moe.router, act.x, act.routerLogits, rows); // [rows, E]
+  recordMoeRoute(rec, c, { logits: act.routerLogits, bias: moe.correctionBias, experts: act.experts, weights: act.expertWeights }, rows);
+  recordMoeExperts(
+    rec,
+    moe.experts,
+    moe.shared,
+    { x: act.x, experts: act.experts, weights: act.expertWeights, out: act.moeOut, h: act.expertH, y: act.expertY, hShared: act.gate },
+    { rows, hidden: H, inter: c.moeIntermediateSize, topK: c.numExpertsPerTok, sharedInter: moe.shared ? c.nSharedExperts * c.moeIntermediateSize : 0 },
+  );
+  residualAdd.record(rec, { delta: act.moeOut, h: act.h }, { n: rows * H });
+}
+
+/** MLA in the absorbed form over the latent cache: the new rows are appended first, then attended over. */
+function recordAttention(rec: Recorder, f: ForwardContext, w: GpuAttention, cache: GPUBuffer, rows: number, pos: number): void {
+  const { c, act } = f;
+  if (w.q) {
+    recordMatmul(rec, w.q, act.x, act.q, rows); // q: [rows, heads * qHeadDim]
+  } else {
+    recordMatmul(rec, w.qA!, act.x, act.qA, rows); // [rows, qLora]
+    rmsnorm.record(rec, { x: act.qA, weight: w.qANorm!, out: act.qAn }, { rows, dim: c.qLoraRank!, eps: c.rmsNormEps });
+    recordMatmul(rec, w.qB!, act.qAn, act.q, rows);
+  }
+  recordMatmul(rec, w.kvA, act.x, act.kvA, rows); // [rows, kvLora + rope], before its norm and rope
+  kvAppend.record(
+    rec,
+    { kv_a: act.kvA, norm_w: w.kvANorm, inv_freq: f.invFreq, cache },
+    { rows, kv_lora: c.kvLoraRank, rope: c.qkRopeHeadDim, pos, eps: c.rmsNormEps, cos_sin_scale: c.ropeCosSinScale },
+  );
+  const dtype = w.kvB.dtype as KvBDtype;
+  const kvB = { w: w.kvB.w, w_scale: w.kvB.scale ?? w.kvB.w };
+  mlaAbsorbQ[dtype].record(rec, { q: act.q, inv_freq: f.invFreq, ...kvB, q_abs: act.qAbs }, mlaAbsorbQParams(c, rows, pos, c.ropeCosSinScale));
+  const plan = mlaSplitPlan(pos + rows, rows * c.numAttentionHeads, f.attentionWorkgroups, MAX_ATTENTION_SPLITS);
+  mlaDecode.record(rec, { q_abs: act.qAbs, cache, o_part: act.oPart, ml: act.ml }, mlaDecodeParams(c, rows, pos, c.softmaxScale, plan));
+  mlaMerge.record(rec, { o_part: act.oPart, ml: act.ml, o_lat: act.oLat }, mlaMergeParams(rows * c.numAttentionHeads, c.kvLoraRank, plan.splits));
+  mlaAbsorbV[dtype].record(rec, { o_lat: act.oLat, ...kvB, o: act.o }, mlaAbsorbVParams(c, rows));
+  recordMatmul(rec, w.o, act.o, act.h, rows, { accumulate: true }); // h += o_proj(o)
+}
+
+/** logits[r] = lm_head(x[fromRow + r]) for `count` rows of the final-norm hidden states. */
+export function recordLogits(rec: Recorder, f: ForwardContext, fromRow: number, count: number): void {
+  const H = f.c.hiddenSize;
+  recordMatmul(rec, f.weights.lmHead, { buffer: f.act.x, offset: fromRow * H * 4, size: count * H * 4 }, f.act.logits, count);
+}

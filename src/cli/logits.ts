@@ -4,61 +4,82 @@
 // `hidden_final_norm` F32 [T, hidden], and with --mtp `mtp_logits` F32 [T-1, vocab] (row i predicts
 // token i+2 from the hidden state at i and token i+1).
 import { rename, rm, writeFile } from 'node:fs/promises';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { openModelFolder } from '../checkpoint/model-folder.ts';
 import { encodeSafetensors, type OutputTensor } from '../checkpoint/safetensors-writer.ts';
 import { nodeFolder } from '../checkpoint/sources/node-file.ts';
 import { InputError } from '../errors.ts';
 import { ReferenceModel } from '../reference/model.ts';
+import type { GlobalOptions } from '../cli.ts';
 import { parseTokenList } from './arguments.ts';
+import { addModelOptions, DEFAULT_MODEL, loadModelFromCli, type ModelCliOptions } from './load-model.ts';
 
-interface LogitsOptions {
-  model: string;
+interface LogitsOptions extends ModelCliOptions {
   tokens: string;
   out: string;
-  backend: 'reference';
+  backend: 'webgpu' | 'reference';
   mtp?: boolean;
 }
 
 export function register(program: Command): void {
-  program
-    .command('logits')
-    .description('write the logits of every position of a token sequence to a safetensors file')
-    .requiredOption('--model <dir>', 'Hugging Face checkpoint folder (config.json + safetensors)')
-    .requiredOption('--tokens <ids>', 'comma-separated token ids, e.g. 0,15,27')
-    .requiredOption('--out <file>', 'output .safetensors file')
-    .option('--backend <name>', 'reference: the plain-TypeScript CPU model (the GPU backend arrives with the model)', 'reference')
-    .option('--mtp', 'also run the multi-token-prediction module and write mtp_logits')
-    .action(async (options: LogitsOptions) => {
-      if (options.backend !== 'reference') throw new InputError('--backend', `got '${options.backend}'; available: reference`);
-      const tokens = parseTokenList(options.tokens);
-      const tensors = await referenceLogits(options.model, tokens, Boolean(options.mtp));
-      await writeAtomically(options.out, encodeSafetensors(tensors, { backend: options.backend, model: options.model }));
-      console.error(`wrote ${tensors.map((t) => `${t.name} [${t.shape}]`).join(', ')} to ${options.out}`);
-    });
+  addModelOptions(
+    program
+      .command('logits')
+      .description('write the logits of every position of a token sequence to a safetensors file')
+      .requiredOption('--tokens <ids>', 'comma-separated token ids, e.g. 0,15,27')
+      .requiredOption('--out <file>', 'output .safetensors file')
+      .addOption(
+        new Option('--backend <name>', 'webgpu: the engine; reference: the plain-TypeScript CPU model').choices(['webgpu', 'reference']).default('webgpu'),
+      )
+      .option('--mtp', 'also run the multi-token-prediction module and write mtp_logits'),
+  ).action(async (options: LogitsOptions, command: Command) => {
+    const tokens = parseTokenList(options.tokens);
+    const { fallback } = command.optsWithGlobals<GlobalOptions>();
+    const tensors = options.backend === 'reference' ? await referenceOutputs(options, tokens) : await gpuOutputs(options, tokens, fallback);
+    const model = options.model ?? DEFAULT_MODEL;
+    await writeAtomically(options.out, encodeSafetensors(tensors, { backend: options.backend, model }));
+    if (!options.quiet) console.error(`wrote ${tensors.map((t) => `${t.name} [${t.shape}]`).join(', ')} to ${options.out}`);
+  });
 }
 
-async function referenceLogits(dir: string, tokens: number[], mtp: boolean): Promise<OutputTensor[]> {
+function outputTensors(tokens: number[], vocab: number, hiddenSize: number, logits: Float32Array, hidden: ArrayLike<number>): OutputTensor[] {
+  const T = tokens.length;
+  return [
+    { name: 'tokens', dtype: 'I32', shape: [T], data: Int32Array.from(tokens) },
+    { name: 'logits', dtype: 'F32', shape: [T, vocab], data: logits },
+    { name: 'hidden_final_norm', dtype: 'F32', shape: [T, hiddenSize], data: Float32Array.from(hidden) },
+  ];
+}
+
+async function referenceOutputs(options: LogitsOptions, tokens: number[]): Promise<OutputTensor[]> {
+  const dir = options.model ?? DEFAULT_MODEL;
   const { config, checkpoint } = await openModelFolder(nodeFolder(dir));
   try {
-    if (mtp && config.numNextnPredictLayers === 0) throw new InputError('--mtp', `${dir} has no MTP module (num_nextn_predict_layers is 0)`);
-    const model = await ReferenceModel.load(checkpoint, config, { mtp });
+    if (options.mtp && config.numNextnPredictLayers === 0) throw new InputError('--mtp', `${dir} has no MTP module (num_nextn_predict_layers is 0)`);
+    const model = await ReferenceModel.load(checkpoint, config, { mtp: Boolean(options.mtp) });
     const state = model.newState();
-    const T = tokens.length;
     const { logits, hidden } = model.forward(state, tokens);
-    const out: OutputTensor[] = [
-      { name: 'tokens', dtype: 'I32', shape: [T], data: Int32Array.from(tokens) },
-      { name: 'logits', dtype: 'F32', shape: [T, config.vocabSize], data: logits },
-      { name: 'hidden_final_norm', dtype: 'F32', shape: [T, config.hiddenSize], data: Float32Array.from(hidden) },
-    ];
-    if (mtp) {
-      const rows = T - 1;
-      const mtpLogits = rows > 0 ? model.mtp(state, hidden.subarray(0, rows * config.hiddenSize), tokens.slice(1)) : new Float32Array(0);
-      out.push({ name: 'mtp_logits', dtype: 'F32', shape: [rows, config.vocabSize], data: mtpLogits });
+    const out = outputTensors(tokens, config.vocabSize, config.hiddenSize, logits, hidden);
+    if (options.mtp) {
+      const rows = tokens.length - 1;
+      const mtp = rows > 0 ? model.mtp(state, hidden.subarray(0, rows * config.hiddenSize), tokens.slice(1)) : new Float32Array(0);
+      out.push({ name: 'mtp_logits', dtype: 'F32', shape: [rows, config.vocabSize], data: mtp });
     }
     return out;
   } finally {
     await checkpoint.close();
+  }
+}
+
+async function gpuOutputs(options: LogitsOptions, tokens: number[], fallback: GlobalOptions['fallback']): Promise<OutputTensor[]> {
+  if (options.mtp) throw new InputError('--mtp', 'the MTP module runs on the reference backend for now: add --backend reference');
+  const loaded = await loadModelFromCli(options, fallback);
+  try {
+    const c = loaded.folder.config;
+    const { logits, hidden } = await loaded.model.appendOutputs(tokens);
+    return outputTensors(tokens, c.vocabSize, c.hiddenSize, logits, hidden);
+  } finally {
+    await loaded.close();
   }
 }
 

@@ -86,18 +86,31 @@ export class DeepseekModel implements CausalLM {
   }
 
   async appendLogits(tokens: readonly number[]): Promise<Float32Array> {
+    return (await this.appendOutputs(tokens)).logits;
+  }
+
+  /**
+   * Appends `tokens` and reads back, for every appended position, the logits [T, vocab] and the hidden
+   * state after the final norm [T, hidden] (what lm_head and the MTP module consume).
+   */
+  async appendOutputs(tokens: readonly number[]): Promise<{ logits: Float32Array; hidden: Float32Array }> {
     this.checkTokens(tokens);
     const V = this.config.vocabSize;
-    const out = new Float32Array(tokens.length * V);
+    const H = this.config.hiddenSize;
+    const logits = new Float32Array(tokens.length * V);
+    const hidden = new Float32Array(tokens.length * H);
     for (let i = 0; i < tokens.length; i += this.act.rows) {
       const rows = Math.min(this.act.rows, tokens.length - i);
       this.runForward(tokens.slice(i, i + rows));
       recordLogits(this.rec, this.f, 0, rows);
       this.rec.submit();
-      out.set(new Float32Array(await readStorage(this.gpu.device, this.act.logits, 0, rows * V * 4)), i * V);
+      const device = this.gpu.device;
+      const [l, h] = await Promise.all([readStorage(device, this.act.logits, 0, rows * V * 4), readStorage(device, this.act.x, 0, rows * H * 4)]);
+      logits.set(new Float32Array(l), i * V);
+      hidden.set(new Float32Array(h), i * H);
     }
     await this.rec.pipelines.check();
-    return out;
+    return { logits, hidden };
   }
 
   truncate(length: number): void {

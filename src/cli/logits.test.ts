@@ -15,6 +15,7 @@ const run = (...args: string[]) => buildProgram().exitOverride().parseAsync(['no
 
 describe.each([
   ['reference', ['--mtp']],
+  ['webgpu', ['--mtp']],
   ['webgpu', []],
 ])('logits --backend %s', (backend, extra) => {
   it('writes outputs that match the official ones for seq1', async () => {
@@ -40,7 +41,9 @@ describe.each([
     await out.close();
     await golden.close();
   });
+});
 
+describe('logits: bad input', () => {
   it('refuses a token id outside the vocabulary, naming it, and writes nothing', async () => {
     const target = join(dir, 'bad.safetensors');
     for (const backend of ['reference', 'webgpu']) {

@@ -72,12 +72,18 @@ async function referenceOutputs(options: LogitsOptions, tokens: number[]): Promi
 }
 
 async function gpuOutputs(options: LogitsOptions, tokens: number[], fallback: GlobalOptions['fallback']): Promise<OutputTensor[]> {
-  if (options.mtp) throw new InputError('--mtp', 'the MTP module runs on the reference backend for now: add --backend reference');
   const loaded = await loadModelFromCli(options, fallback);
   try {
     const c = loaded.folder.config;
+    if (options.mtp && c.numNextnPredictLayers === 0) throw new InputError('--mtp', `${loaded.folder.folder.name} has no MTP module (num_nextn_predict_layers is 0)`);
     const { logits, hidden } = await loaded.model.appendOutputs(tokens);
-    return outputTensors(tokens, c.vocabSize, c.hiddenSize, logits, hidden);
+    const out = outputTensors(tokens, c.vocabSize, c.hiddenSize, logits, hidden);
+    if (options.mtp) {
+      const rows = tokens.length - 1;
+      const mtp = rows > 0 ? await loaded.model.appendMtpLogits(hidden.subarray(0, rows * c.hiddenSize), tokens.slice(1)) : new Float32Array(0);
+      out.push({ name: 'mtp_logits', dtype: 'F32', shape: [rows, c.vocabSize], data: mtp });
+    }
+    return out;
   } finally {
     await loaded.close();
   }

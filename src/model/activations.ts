@@ -31,6 +31,11 @@ export class Activations {
   readonly expertY: GPUBuffer; //  [rows * topK, H]
   readonly moeOut: GPUBuffer; //   [rows, H]
   readonly logits: GPUBuffer; //   [logitRows, V]
+  // The MTP module's inputs: main-model hidden states (after the final norm) and the next token of each row.
+  readonly mtpTokens: GPUBuffer; // [rows] u32
+  readonly mtpHidden: GPUBuffer; // [rows, H]
+  readonly mtpE: GPUBuffer; //      [rows, H] enorm(embed(next token))
+  readonly mtpHn: GPUBuffer; //     [rows, H] hnorm(hidden)
   private readonly all: GPUBuffer[] = [];
 
   constructor(
@@ -72,6 +77,11 @@ export class Activations {
     this.expertY = f32(rows * c.numExpertsPerTok * H, 'expert outputs');
     this.moeOut = f32(rows * H, 'moe output');
     this.logits = f32(logitRows * c.vocabSize, 'logits');
+    const mtpRows = c.numNextnPredictLayers ? rows : 0;
+    this.mtpTokens = f32(mtpRows, 'mtp tokens');
+    this.mtpHidden = f32(mtpRows * H, 'mtp hidden');
+    this.mtpE = f32(mtpRows * H, 'mtp enorm(e)');
+    this.mtpHn = f32(mtpRows * H, 'mtp hnorm(h)');
   }
 
   get bytes(): number {

@@ -11,6 +11,7 @@ import { PipelineCache } from '../gpu/pipelines.ts';
 import { Recorder } from '../gpu/recorder.ts';
 import { Activations } from './activations.ts';
 import { recordForward, recordLogits, type ForwardContext } from './forward.ts';
+import { recordMtp, recordMtpLogits } from './mtp.ts';
 import { LatentCache } from './kv-cache.ts';
 import { uploadWeights, type GpuWeights } from './weights.ts';
 
@@ -38,6 +39,8 @@ export class DeepseekModel implements CausalLM {
     readonly config: ModelConfig,
     readonly weights: GpuWeights,
     readonly cache: LatentCache,
+    /** The MTP module's own latent cache (one layer), when the model has one. */
+    readonly mtpCache: LatentCache | null,
     private readonly act: Activations,
     invFreq: GPUBuffer,
   ) {
@@ -70,9 +73,10 @@ export class DeepseekModel implements CausalLM {
       }),
     );
     const cache = new LatentCache(gpu, c.latentDim, c.numHiddenLayers, contextLength);
+    const mtpCache = weights.mtp.length ? new LatentCache(gpu, c.latentDim, 1, contextLength, 'mtp latent cache') : null;
     const act = new Activations(gpu, c, chunk, chunk);
     const invFreq = uploadStorage(gpu.device, Float32Array.from(c.ropeInvFreq), 'rope inverse frequencies');
-    return new DeepseekModel(gpu, c, weights, cache, act, invFreq);
+    return new DeepseekModel(gpu, c, weights, cache, mtpCache, act, invFreq);
   }
 
   get length(): number {
@@ -113,8 +117,37 @@ export class DeepseekModel implements CausalLM {
     return { logits, hidden };
   }
 
+  /**
+   * Runs MTP rows after those already in the MTP cache: row i takes `hidden` row i (main-model hidden
+   * state after the final norm, [T, H]) and `nextTokens[i]`, and its logits [T, vocab] predict the token
+   * after nextTokens[i].
+   */
+  async appendMtpLogits(hidden: Float32Array, nextTokens: readonly number[]): Promise<Float32Array> {
+    const mtp = this.weights.mtp[0];
+    if (!mtp || !this.mtpCache) throw new InputError('mtp', 'this model has no MTP module loaded (num_nextn_predict_layers is 0, or loaded with mtp: false)');
+    this.checkTokens(nextTokens, this.mtpCache.length);
+    const V = this.config.vocabSize;
+    const H = this.config.hiddenSize;
+    if (hidden.length !== nextTokens.length * H) throw new InputError('hidden', `has ${hidden.length} values, expected ${nextTokens.length} x ${H}`);
+    const out = new Float32Array(nextTokens.length * V);
+    for (let i = 0; i < nextTokens.length; i += this.act.rows) {
+      const rows = Math.min(this.act.rows, nextTokens.length - i);
+      const pos = this.mtpCache.length;
+      writeStorage(this.gpu.device, this.act.mtpTokens, 0, Uint32Array.from(nextTokens.slice(i, i + rows)));
+      writeStorage(this.gpu.device, this.act.mtpHidden, 0, hidden.subarray(i * H, (i + rows) * H));
+      recordMtp(this.rec, this.f, mtp, this.mtpCache.layers[0], rows, pos);
+      recordMtpLogits(this.rec, this.f, mtp, rows);
+      this.mtpCache.length = pos + rows;
+      this.rec.submit();
+      out.set(new Float32Array(await readStorage(this.gpu.device, this.act.logits, 0, rows * V * 4)), i * V);
+    }
+    await this.rec.pipelines.check();
+    return out;
+  }
+
   truncate(length: number): void {
     this.cache.truncate(length);
+    if (this.mtpCache && this.mtpCache.length > length) this.mtpCache.truncate(length);
   }
 
   dispose(): void {
@@ -123,6 +156,7 @@ export class DeepseekModel implements CausalLM {
     this.rec.destroy();
     this.act.destroy();
     this.cache.destroy();
+    this.mtpCache?.destroy();
     this.f.invFreq.destroy();
     for (const b of this.weights.buffers) b.destroy();
   }
@@ -135,13 +169,13 @@ export class DeepseekModel implements CausalLM {
     this.cache.length = pos + tokens.length;
   }
 
-  private checkTokens(tokens: readonly number[]): void {
+  private checkTokens(tokens: readonly number[], length = this.cache.length): void {
     if (this.disposed) throw new InputError('model', 'has been disposed');
     const V = this.config.vocabSize;
     const bad = tokens.findIndex((t) => !Number.isInteger(t) || t < 0 || t >= V);
     if (bad >= 0) throw new InputError('tokens', `token id ${tokens[bad]} at index ${bad} is outside the vocabulary [0, ${V})`);
-    if (this.cache.length + tokens.length > this.maxLength) {
-      throw new InputError('tokens', `${this.cache.length + tokens.length} positions exceed the context of ${this.maxLength}`);
+    if (length + tokens.length > this.maxLength) {
+      throw new InputError('tokens', `${length + tokens.length} positions exceed the context of ${this.maxLength}`);
     }
   }
 }

@@ -87,6 +87,32 @@ export class WeightUploader {
     return weight;
   }
 
+  /**
+   * Columns [c0, c1) of a BF16/F32 Linear weight [out, in] as its own matmul weight: y = W[:, c0:c1] · x.
+   * (eh_proj multiplies the concatenation [enorm(e) ; hnorm(h)]; its two halves become two matmuls.)
+   */
+  async linearColumns(name: string, outDim: number, inDim: number, c0: number, c1: number): Promise<MatmulWeight> {
+    this.expectShape(name, [outDim, inDim]);
+    const info = this.ckpt.info(name);
+    if (info.dtype !== 'BF16' && info.dtype !== 'F32') {
+      throw new CheckpointError(info.file, `splitting columns needs a BF16 or F32 weight, got ${info.dtype}`, name);
+    }
+    const size = info.dtype === 'BF16' ? 2 : 4;
+    const format: MatmulFormat = info.dtype === 'BF16' ? 'bf16' : 'f32';
+    const width = c1 - c0;
+    const buffer = this.create(name, matmulLayoutBytes(format, outDim, width));
+    const rowsPerPiece = Math.max(LAYOUT_ROW_ALIGN, Math.floor(PIECE_BYTES / (inDim * size) / LAYOUT_ROW_ALIGN) * LAYOUT_ROW_ALIGN);
+    for (let r0 = 0; r0 < outDim; r0 += rowsPerPiece) {
+      const r1 = Math.min(outDim, r0 + rowsPerPiece);
+      const rows = await this.read(name, r0 * inDim * size, r1 * inDim * size);
+      const cols = new Uint8Array((r1 - r0) * width * size);
+      for (let r = 0; r < r1 - r0; r++) cols.set(rows.subarray((r * inDim + c0) * size, (r * inDim + c1) * size), r * width * size);
+      const piece = toMatmulLayout(format, cols, r0, outDim, width);
+      writeStorage(this.gpu.device, buffer, piece.offset, piece.bytes);
+    }
+    return { format, outDim, inDim: width, w: buffer };
+  }
+
   /** The GPU format of a Linear weight: FP8 stays FP8; BF16 stays BF16 unless quantizing; others become f32. */
   formatOf(name: string, keepFormat = false): MatmulFormat {
     const dtype = this.ckpt.info(name).dtype;

@@ -46,7 +46,9 @@ export interface GpuLayer {
 export interface GpuMtp {
   enorm: GPUBuffer;
   hnorm: GPUBuffer;
-  ehProj: MatmulWeight; // [H, 2H]
+  /** eh_proj [H, 2H] split by columns: y = ehE · enorm(e) + ehH · hnorm(h). */
+  ehE: MatmulWeight; // [H, H]
+  ehH: MatmulWeight; // [H, H]
   layer: GpuLayer;
   headNorm: GPUBuffer;
   head: MatmulWeight; // [V, H]
@@ -79,7 +81,9 @@ export async function uploadWeights(gpu: Gpu, ckpt: Checkpoint, c: ModelConfig, 
       mtp.push({
         enorm: await up.vector(m.enorm, c.hiddenSize),
         hnorm: await up.vector(m.hnorm, c.hiddenSize),
-        ehProj: await up.linear(m.ehProj, c.hiddenSize, 2 * c.hiddenSize),
+        // The embedding comes first in the concatenation (../shared/REFERENCE.md "MTP").
+        ehE: await up.linearColumns(m.ehProj, c.hiddenSize, 2 * c.hiddenSize, 0, c.hiddenSize),
+        ehH: await up.linearColumns(m.ehProj, c.hiddenSize, 2 * c.hiddenSize, c.hiddenSize, 2 * c.hiddenSize),
         layer: await layer(up, c, m.layer),
         headNorm: await up.vector(m.headNorm, c.hiddenSize),
         head: await up.linear(m.head, c.vocabSize, c.hiddenSize, true),
@@ -148,7 +152,7 @@ async function layer(up: WeightUploader, c: ModelConfig, n: LayerNames): Promise
   if (n.dense) l.dense = await mlp(up, n.dense, c.hiddenSize, c.intermediateSize);
   if (n.moe) {
     l.moe = {
-      // Routing picks experts by comparing scores: f32 router weights keep the choice identical to the reference's.
+      // Routing picks experts by comparing scores: the router keeps its stored precision (never quantized).
       router: await up.linear(n.moe.router, c.nRoutedExperts, c.hiddenSize, true),
       correctionBias: n.moe.correctionBias ? await up.vector(n.moe.correctionBias, c.nRoutedExperts) : undefined,
       experts: await experts(up, n.moe.experts, c, c.moeIntermediateSize),

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Checkpoint } from '../src/checkpoint/checkpoint.ts';
 import { openModelFolder, type ModelFolder } from '../src/checkpoint/model-folder.ts';
 import { nodeFolder, openCheckpointDir } from '../src/checkpoint/sources/node-file.ts';
+import { generate } from '../src/decode/generate.ts';
 import { DeepseekModel } from '../src/model/deepseek-model.ts';
 import { argmax, describeDiff, relL2 } from './helpers/compare.ts';
 import { getTestGpu } from './helpers/gpu.ts';
@@ -55,5 +56,16 @@ describe.skipIf(!gpu).each(FOLDERS)('GPU engine vs official outputs: %s', (dir) 
       const mtp = await model.appendMtpLogits(hidden.subarray(0, (T - 1) * H), tokens.slice(1));
       expectRows(mtp, await golden.readF32(`seq${k}.mtp_logits`), T - 1, 'mtp_logits');
     }
+  });
+
+  it('greedy generation reproduces the official continuation token for token', async () => {
+    const prompt = Array.from(await golden.readIntegers('greedy.prompt'));
+    const expected = Array.from(await golden.readIntegers('greedy.tokens'));
+    model.truncate(0);
+    const gen = generate(model, prompt, { maxNewTokens: expected.length, eosTokenIds: [], prefillChunk: 16 });
+    for await (const _ of gen);
+    const result = await gen.result;
+    expect(result.tokens).toEqual(expected);
+    expect(result.finishReason).toBe('length');
   });
 });

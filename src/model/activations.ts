@@ -4,6 +4,7 @@ import type { ModelConfig } from '../config/model-config.ts';
 import type { Gpu } from '../gpu/device.ts';
 import { createStorage } from '../gpu/buffers.ts';
 import { mlaDecodeScratch } from '../kernels/mla-decode.ts';
+import { argmaxScratchBytes } from '../kernels/sample.ts';
 
 /** Most splits of the sequence the attention uses (flash-decoding style); sizes its scratch. */
 export const MAX_ATTENTION_SPLITS = 64;
@@ -31,6 +32,8 @@ export class Activations {
   readonly expertY: GPUBuffer; //  [rows * topK, H]
   readonly moeOut: GPUBuffer; //   [rows, H]
   readonly logits: GPUBuffer; //   [logitRows, V]
+  readonly sampled: GPUBuffer; //  [logitRows] u32 chosen token ids
+  readonly argmaxPartial: GPUBuffer; // scratch of the two-stage argmax
   // The MTP module's inputs: main-model hidden states (after the final norm) and the next token of each row.
   readonly mtpTokens: GPUBuffer; // [rows] u32
   readonly mtpHidden: GPUBuffer; // [rows, H]
@@ -77,6 +80,8 @@ export class Activations {
     this.expertY = f32(rows * c.numExpertsPerTok * H, 'expert outputs');
     this.moeOut = f32(rows * H, 'moe output');
     this.logits = f32(logitRows * c.vocabSize, 'logits');
+    this.sampled = f32(logitRows, 'sampled tokens');
+    this.argmaxPartial = f32(argmaxScratchBytes(1, c.vocabSize) / 4, 'argmax partials');
     const mtpRows = c.numNextnPredictLayers ? rows : 0;
     this.mtpTokens = f32(mtpRows, 'mtp tokens');
     this.mtpHidden = f32(mtpRows * H, 'mtp hidden');

@@ -6,7 +6,9 @@ import type { ModelConfig } from '../config/model-config.ts';
 import type { CausalLM, SampleRequest } from '../decode/causal-lm.ts';
 import { InputError } from '../errors.ts';
 import type { Gpu } from '../gpu/device.ts';
-import { readStorage, uploadStorage, writeStorage } from '../gpu/buffers.ts';
+import { createStorage, readStorage, uploadStorage, writeStorage } from '../gpu/buffers.ts';
+import { Readback } from '../gpu/readback.ts';
+import { recordSample } from '../kernels/sample.ts';
 import { PipelineCache } from '../gpu/pipelines.ts';
 import { Recorder } from '../gpu/recorder.ts';
 import { Activations } from './activations.ts';
@@ -32,6 +34,8 @@ export class DeepseekModel implements CausalLM {
   readonly maxLength: number;
   private readonly rec: Recorder;
   private readonly f: ForwardContext;
+  private readonly readback: Readback;
+  private penalized: GPUBuffer | undefined;
   private disposed = false;
 
   private constructor(
@@ -46,6 +50,7 @@ export class DeepseekModel implements CausalLM {
   ) {
     this.maxLength = cache.capacity;
     this.rec = new Recorder(gpu.device, new PipelineCache(gpu.device));
+    this.readback = new Readback(gpu.device, 16);
     this.f = {
       c: config,
       weights,
@@ -84,9 +89,25 @@ export class DeepseekModel implements CausalLM {
   }
 
   async append(tokens: readonly number[], sample: SampleRequest | null): Promise<number | null> {
-    void tokens;
-    void sample;
-    throw new Error('GPU sampling is not wired yet');
+    this.checkTokens(tokens);
+    for (let i = 0; i < tokens.length; i += this.act.rows) {
+      const rows = Math.min(this.act.rows, tokens.length - i);
+      this.runForward(tokens.slice(i, i + rows));
+      if (i + rows < tokens.length || !sample) this.rec.submit();
+    }
+    if (!sample) return null;
+    // One submission: the last chunk's forward, lm_head on its last row, the sampler, the token copy.
+    const rows = tokens.length - Math.floor((tokens.length - 1) / this.act.rows) * this.act.rows;
+    recordLogits(this.rec, this.f, rows - 1, 1);
+    recordSample(this.rec, { logits: this.act.logits, token: this.act.sampled, partial: this.act.argmaxPartial, penalized: this.penalizedBuffer(sample) }, sample, {
+      vocab: this.config.vocabSize,
+      row: 0,
+    });
+    this.readback.record(this.rec, this.act.sampled, 0, 4);
+    this.rec.submit();
+    const [token] = await this.readback.readU32(1);
+    await this.rec.pipelines.check();
+    return token;
   }
 
   async appendLogits(tokens: readonly number[]): Promise<Float32Array> {
@@ -154,6 +175,8 @@ export class DeepseekModel implements CausalLM {
     if (this.disposed) return;
     this.disposed = true;
     this.rec.destroy();
+    this.readback.destroy();
+    this.penalized?.destroy();
     this.act.destroy();
     this.cache.destroy();
     this.mtpCache?.destroy();
@@ -167,6 +190,18 @@ export class DeepseekModel implements CausalLM {
     writeStorage(this.gpu.device, this.act.tokens, 0, Uint32Array.from(tokens));
     recordForward(this.rec, this.f, tokens.length, pos);
     this.cache.length = pos + tokens.length;
+  }
+
+  /** The penalized token ids on the GPU (grown when a request lists more than fit). */
+  private penalizedBuffer(sample: SampleRequest): GPUBuffer | undefined {
+    if (sample.repetitionPenalty === 1 || sample.penalizedTokens.length === 0) return undefined;
+    const ids = Uint32Array.from(new Set(sample.penalizedTokens));
+    if (!this.penalized || this.penalized.size < ids.byteLength) {
+      this.penalized?.destroy();
+      this.penalized = createStorage(this.gpu.device, Math.max(256, ids.byteLength), 'penalized tokens');
+    }
+    writeStorage(this.gpu.device, this.penalized, 0, ids);
+    return this.penalized;
   }
 
   private checkTokens(tokens: readonly number[], length = this.cache.length): void {

@@ -1,0 +1,33 @@
+// A small persistent read-back buffer: the decode loop copies the sampled token ids into it at the end of
+// the step's command buffer and maps it once per step — the only GPU->CPU transfer of a step.
+import type { Recorder } from './recorder.ts';
+
+export class Readback {
+  private readonly staging: GPUBuffer;
+
+  constructor(
+    private readonly device: GPUDevice,
+    readonly bytes: number,
+  ) {
+    this.staging = device.createBuffer({ label: 'read-back', size: Math.ceil(bytes / 4) * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  }
+
+  /** Records the copy of `size` bytes at `offset` of `src` (call before rec.submit()). */
+  record(rec: Recorder, src: GPUBuffer, offset = 0, size = this.bytes): void {
+    rec.copy(src, offset, this.staging, 0, Math.ceil(size / 4) * 4);
+  }
+
+  /** Waits for the submitted copy and returns the bytes as u32 values. */
+  async readU32(count: number): Promise<Uint32Array> {
+    await this.staging.mapAsync(GPUMapMode.READ, 0, this.staging.size);
+    try {
+      return new Uint32Array(this.staging.getMappedRange(0, this.staging.size).slice(0, count * 4));
+    } finally {
+      this.staging.unmap();
+    }
+  }
+
+  destroy(): void {
+    this.staging.destroy();
+  }
+}

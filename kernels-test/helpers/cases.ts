@@ -135,3 +135,16 @@ export const MOE_EXPERT_CASES: Record<string, MoeExpertCase> = {
   'v3 trimmed': { hidden: V3.hidden, inter: V3.moeIntermediate, experts: 3, topK: 2, shared: 0, rows: 1, gateUpPerPart: 2, downPerPart: 1, routing: { ...NOAUX, nGroup: 1, topkGroup: 1 } },
   'v2-lite trimmed': { hidden: V2_LITE.hidden, inter: V2_LITE.moeIntermediate, experts: 6, topK: 4, shared: V2_LITE.sharedExperts, rows: 2, gateUpPerPart: 6, downPerPart: 4, routing: GREEDY },
 };
+
+/** matmul (shaders/matmul.wgsl) tests and benches: row counts per path and the benchmark shapes [out, in]. */
+export const MATMUL_CASES = {
+  decodeRows: [1, 2, 3, 8], // rows <= 8: every row in one thread, weights read once
+  prefillRows: [5, 64, 77], // 5 with the prefill blocking forced: a partial block of 8
+  // Decode benches: a square 4096 layer and the V3 expert gate/up shape.
+  benchDecode: [
+    [4096, 4096],
+    [V3.moeIntermediate, V3.hidden],
+  ],
+  benchPeak: 1024, // the f32 FLOP ceiling: M = N = K
+  benchPrefill: { rows: 256, shape: [V3.moeIntermediate, V3.hidden] },
+} as const;

@@ -1,0 +1,94 @@
+// y = x · Wᵀ (or y += x · Wᵀ) for FP8 block-scaled, BF16 and F32 weights: shaders/matmul.wgsl, weights in the
+// layout of ./matmul-layout.ts. Reference: src/reference/matmul.ts `linear`.
+import { defineKernel, expectBytes, expectThat } from '../gpu/kernel.ts';
+import type { Bindable, Recorder } from '../gpu/recorder.ts';
+import { matmulLayoutBytes, type MatmulFormat } from './matmul-layout.ts';
+
+/** A Linear weight on the GPU. */
+export interface MatmulWeight {
+  format: MatmulFormat;
+  outDim: number;
+  inDim: number;
+  /** [out, in] in the GPU layout (toMatmulLayout). */
+  w: Bindable;
+  /** FP8: weight_scale_inv as in the checkpoint, [ceil(out / block[0]), ceil(in / block[1])] f32. */
+  scale?: Bindable;
+  /** FP8: quantization_config.weight_block_size; [128, 128] when absent. */
+  block?: readonly [number, number];
+}
+
+/** Rows per thread at most: decode (rows <= 8) puts every row in one thread; prefill uses blocks of 8. */
+export const MAX_ROWS_PER_THREAD = 8;
+
+const params = { rows: 'u32', in_dim: 'u32', out_dim: 'u32', y_stride: 'u32', k_tiles: 'u32', scale_cols: 'u32' } as const;
+type Params = Record<keyof typeof params, number>;
+const overrides = { WG_SIZE: 64, ROWS: MAX_ROWS_PER_THREAD, BLOCK_ROWS: 128, BLOCK_COLS: 128, ACCUMULATE: 0 };
+const grid = (p: Params, o: typeof overrides): [number, number] => [Math.ceil(Math.ceil(p.out_dim / 8) / o.WG_SIZE), Math.ceil(p.rows / o.ROWS)];
+
+function checkCommon(format: MatmulFormat, w: Bindable, x: Bindable, y: Bindable, p: Params, o: typeof overrides): void {
+  expectThat('matmul', Number.isInteger(o.ROWS) && o.ROWS >= 1 && o.ROWS <= MAX_ROWS_PER_THREAD, `ROWS ${o.ROWS} must be 1..${MAX_ROWS_PER_THREAD}`);
+  expectThat('matmul', p.y_stride >= p.out_dim, `y_stride ${p.y_stride} < out_dim ${p.out_dim}`);
+  expectBytes('matmul', 'w', w, matmulLayoutBytes(format, p.out_dim, p.in_dim));
+  expectBytes('matmul', 'x', x, p.rows * p.in_dim * 4);
+  expectBytes('matmul', 'y', y, ((p.rows - 1) * p.y_stride + p.out_dim) * 4);
+}
+
+const fp8 = defineKernel({
+  shader: 'matmul',
+  bindings: { w: 'read', scale: 'read', x: 'read', y: 'read_write' },
+  params,
+  overrides,
+  flags: { FP8: true },
+  check: ({ w, scale, x, y }, p, o) => {
+    checkCommon('fp8', w, x, y, p, o);
+    expectThat('matmul', o.BLOCK_ROWS % 8 === 0 && o.BLOCK_COLS % 4 === 0, `FP8 block [${o.BLOCK_ROWS}, ${o.BLOCK_COLS}] must be multiples of [8, 4]`);
+    expectBytes('matmul', 'scale', scale, Math.ceil(p.out_dim / o.BLOCK_ROWS) * p.scale_cols * 4);
+  },
+  grid,
+});
+const plain = (format: 'bf16' | 'f32') =>
+  defineKernel({
+    shader: 'matmul',
+    bindings: { w: 'read', x: 'read', y: 'read_write' },
+    params,
+    overrides,
+    flags: { BF16: format === 'bf16' },
+    check: ({ w, x, y }, p, o) => checkCommon(format, w, x, y, p, o),
+    grid,
+  });
+const kernels = { fp8, bf16: plain('bf16'), f32: plain('f32') };
+
+/** Options of recordMatmul. */
+export interface MatmulOptions {
+  /** y += x · Wᵀ: the fused residual add, in place in y (the residual stream). */
+  accumulate?: boolean;
+  /** Row stride of y in elements (>= outDim), to write a column slice of a wider y; outDim by default. */
+  yStride?: number;
+  /** Rows per thread (1..8); by default min(rows, 8). Tests use it to force the prefill blocking. */
+  rowsPerThread?: number;
+}
+
+/**
+ * Records y = x · Wᵀ (y += x · Wᵀ with `accumulate`). x: [rows, inDim] f32 · y: [rows, yStride] f32.
+ * Up to 8 rows share every weight read (decode); more rows go in blocks of 8 (prefill).
+ */
+export function recordMatmul(rec: Recorder, weight: MatmulWeight, x: Bindable, y: Bindable, rows: number, options: MatmulOptions = {}): void {
+  if (rows === 0) return;
+  const { format, outDim, inDim } = weight;
+  const [blockRows, blockCols] = weight.block ?? [128, 128];
+  const p = { rows, in_dim: inDim, out_dim: outDim, y_stride: options.yStride ?? outDim, k_tiles: Math.ceil(inDim / 4), scale_cols: Math.ceil(inDim / blockCols) };
+  const rowsPerThread = options.rowsPerThread ?? Math.min(rows, MAX_ROWS_PER_THREAD);
+  // Enough workgroups to keep every core busy (SwiftShader runs one workgroup per core at a time);
+  // the workgroup size itself made no difference to the time per weight (64 vs 4..32, 4096x4096).
+  const octets = Math.ceil(outDim / 8);
+  const rowBlocks = Math.ceil(rows / rowsPerThread);
+  let wgSize = 64;
+  while (wgSize > 4 && Math.ceil(octets / wgSize) * rowBlocks < 16) wgSize /= 2;
+  const o = { ROWS: rowsPerThread, WG_SIZE: wgSize, BLOCK_ROWS: blockRows, BLOCK_COLS: blockCols, ACCUMULATE: options.accumulate ? 1 : 0 };
+  if (format === 'fp8') {
+    expectThat('matmul', weight.scale !== undefined, 'an FP8 weight needs its scale');
+    kernels.fp8.record(rec, { w: weight.w, scale: weight.scale!, x, y }, p, o);
+  } else {
+    kernels[format].record(rec, { w: weight.w, x, y }, p, o);
+  }
+}

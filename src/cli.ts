@@ -6,11 +6,12 @@ import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { CheckpointError, ConfigError, GpuError, InputError, ShaderError } from './errors.ts';
 import type { NodeFallback } from './gpu/node-webgpu.ts';
+import * as generate from './cli/generate.ts';
 import * as info from './cli/info.ts';
 import * as logits from './cli/logits.ts';
 
 // To add a subcommand: import its module above and list it here.
-const SUBCOMMANDS: { register(program: Command): void }[] = [info, logits];
+const SUBCOMMANDS: { register(program: Command): void }[] = [generate, logits, info];
 
 /** Options every subcommand sees through `command.optsWithGlobals<GlobalOptions>()`. */
 export interface GlobalOptions {

@@ -26,6 +26,8 @@ export interface ModelLoadOptions {
   quantize?: 'fp8';
   /** Load the MTP module when the checkpoint has one (default true). */
   mtp?: boolean;
+  /** Run one throw-away step at load so pipelines are compiled before the first real one (default true). */
+  warmup?: boolean;
   /** Checkpoint bytes read so far, of `total`. */
   onProgress?: (bytes: number, total: number) => void;
 }
@@ -81,7 +83,16 @@ export class DeepseekModel implements CausalLM {
     const mtpCache = weights.mtp.length ? new LatentCache(gpu, c.latentDim, 1, contextLength, 'mtp latent cache') : null;
     const act = new Activations(gpu, c, chunk, chunk);
     const invFreq = uploadStorage(gpu.device, Float32Array.from(c.ropeInvFreq), 'rope inverse frequencies');
-    return new DeepseekModel(gpu, c, weights, cache, mtpCache, act, invFreq);
+    const model = new DeepseekModel(gpu, c, weights, cache, mtpCache, act, invFreq);
+    if (options.warmup ?? true) await model.warmup();
+    return model;
+  }
+
+  /** Builds every pipeline of a decode step once (a one-token step, then forgotten), so the first real step is not slower. */
+  async warmup(): Promise<void> {
+    const greedy = { temperature: 0, topK: 0, topP: 1, minP: 0, repetitionPenalty: 1, penalizedTokens: [], random: 0 };
+    await this.append([0], greedy);
+    this.truncate(0);
   }
 
   get length(): number {

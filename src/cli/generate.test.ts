@@ -1,0 +1,75 @@
+import { execFileSync } from 'node:child_process';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { CheckpointError, InputError } from '../errors.ts';
+import { buildProgram } from '../cli.ts';
+
+const FIXTURE = 'kernels-test/fixtures/tiny-v3';
+
+/** Runs the CLI in-process and returns what it printed to stdout. */
+async function run(...args: string[]): Promise<string> {
+  let out = '';
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+    return true;
+  });
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  try {
+    await buildProgram().exitOverride().parseAsync(['node', 'deepseek-webgpu', ...args]);
+  } finally {
+    spy.mockRestore();
+    err.mockRestore();
+  }
+  return out;
+}
+
+afterEach(() => vi.restoreAllMocks());
+
+describe('generate', () => {
+  it('--json with --tokens gives the greedy ids of the golden continuation', async () => {
+    // tiny-v3's golden greedy.prompt and the first 8 of greedy.tokens (golden.json "greedy")
+    const prompt = '963,1038,928,1326,1113,553,957,1969,1845,841,351,1097,2028,129,143,218,540';
+    const json = JSON.parse(await run('generate', '--model', FIXTURE, '--tokens', prompt, '--max-new-tokens', '8', '--json', '--quiet'));
+    expect(json.tokens).toEqual([1343, 1897, 1045, 328, 1857, 568, 1297, 1185]);
+    expect(json.finish_reason).toBe('length');
+    expect(json.stats.prompt_tokens).toBe(17);
+    expect(json.stats.generated_tokens).toBe(8);
+    expect(json.stats.decode_tokens_per_s).toBeGreaterThan(0);
+  });
+
+  it('streams English text from the embedded default model, the prompt first', async () => {
+    const out = await run('generate', 'In the beginning', '--max-new-tokens', '12', '--quiet');
+    expect(out.startsWith('In the beginning')).toBe(true);
+    expect(out.slice('In the beginning'.length)).toMatch(/^[ a-zA-Z,.;:'\n]+$/);
+  });
+
+  it('--chat goes through the chat template; the same seed gives the same sample', async () => {
+    const a = JSON.parse(await run('generate', 'What is a river?', '--chat', '--temperature', '0.9', '--seed', '3', '--max-new-tokens', '10', '--json', '--quiet'));
+    const b = JSON.parse(await run('generate', 'What is a river?', '--chat', '--temperature', '0.9', '--seed', '3', '--max-new-tokens', '10', '--json', '--quiet'));
+    expect(a.tokens).toEqual(b.tokens);
+    // <｜begin▁of▁sentence｜><｜User｜>What is a river?<｜Assistant｜>: BOS, User, ..., Assistant
+    expect(a.stats.prompt_tokens).toBeGreaterThan(4);
+  });
+
+  it('refuses bad input with errors that name the argument or file', async () => {
+    await expect(run('generate', '--model', FIXTURE, '--tokens', '5,2048', '--quiet')).rejects.toThrow(/token id 2048 at index 1/);
+    await expect(run('generate', '--model', FIXTURE, 'hello', '--quiet')).rejects.toThrow(/no tokenizer.json/);
+    await expect(run('generate', '--quiet')).rejects.toThrow(InputError);
+    await expect(run('generate', '--model', FIXTURE, '--tokens', '5,6,7', '--context-length', '2', '--quiet')).rejects.toThrow(/3 tokens do not fit the context: 2 of 2 positions are free/);
+    await expect(run('generate', '--model', 'no/such/folder', '--tokens', '5', '--quiet')).rejects.toThrow(CheckpointError);
+    await expect(run('generate', '--model', FIXTURE, '--tokens', '5', '--temperature', 'hot', '--quiet')).rejects.toThrow(/--temperature: expected a number/);
+    await expect(run('generate', '--model', 'kernels-test/fixtures', '--tokens', '5', '--quiet')).rejects.toThrow(/no config.json/);
+  });
+
+  it('stops at the context limit with what it generated', async () => {
+    const json = JSON.parse(await run('generate', '--model', FIXTURE, '--tokens', '5,6,7', '--context-length', '6', '--max-new-tokens', '50', '--json', '--quiet'));
+    expect(json.finish_reason).toBe('context');
+    expect(json.tokens).toHaveLength(4); // 3 prompt positions + 3 generated appended; the 4th needs no position
+  });
+});
+
+describe('the installed command', () => {
+  it('bin/deepseek-webgpu.js runs generate as the Quick start does', () => {
+    const out = execFileSync('node', ['bin/deepseek-webgpu.js', 'generate', 'In the beginning', '--max-new-tokens', '5', '--quiet'], { encoding: 'utf8' });
+    expect(out.startsWith('In the beginning')).toBe(true);
+  });
+});

@@ -148,3 +148,17 @@ export const MATMUL_CASES = {
   benchPeak: 1024, // the f32 FLOP ceiling: M = N = K
   benchPrefill: { rows: 256, shape: [V3.moeIntermediate, V3.hidden] },
 } as const;
+
+/** Sampling cases: vocabulary sizes (tiny, odd, real) and request settings for sample tests and benches. */
+export const SAMPLE_CASES = {
+  vocabs: { tiny: 10, odd: 4099, v2Lite: V2_LITE.vocab, v3: V3.vocab },
+  requests: {
+    plain: { temperature: 1, topK: 0, topP: 1, minP: 0 },
+    deepseek: { temperature: 0.6, topK: 0, topP: 0.95, minP: 0 }, // DeepSeek's recommended settings
+    topK: { temperature: 0.8, topK: 40, topP: 1, minP: 0 },
+    all: { temperature: 1.3, topK: 50, topP: 0.9, minP: 0.05 },
+    topK1: { temperature: 1, topK: 1, topP: 1, minP: 0 },
+    narrowP: { temperature: 1, topK: 0, topP: 0.3, minP: 0 },
+    minP: { temperature: 1, topK: 0, topP: 1, minP: 0.2 }, // binds: flat logits keep p >= 0.2 p_max only
+  },
+} as const;

@@ -2,6 +2,7 @@
 // step) and get the next token chosen on the device. Implemented by the GPU engine and by the CPU
 // reference, so the loop, sampling rules and stopping are tested the same way on both.
 import type { ModelConfig } from '../config/model-config.ts';
+import type { Speculator } from './speculative.ts';
 
 /** How the next token is chosen from the last position's logits (see src/decode/sampling.ts). */
 export interface SampleRequest {
@@ -37,4 +38,6 @@ export interface CausalLM {
   truncate(length: number): void;
   /** Frees device memory; the instance is unusable afterwards. */
   dispose(): void;
+  /** A draft-and-verify interface over the same caches, when the model has a draft head (MTP). */
+  speculator?(): Speculator | null;
 }

@@ -4,6 +4,7 @@
 import { InputError } from '../errors.ts';
 import type { CausalLM } from './causal-lm.ts';
 import { resolveSampling, Sampler, type SamplingOptions } from './sampling.ts';
+import { plainSteps, speculativeSteps, type StepContext, type StepCounters } from './steps.ts';
 import { findStopString, type FinishReason } from './stopping.ts';
 
 /** Turns generated ids into text incrementally (a tokenizer's streaming decoder). */
@@ -22,6 +23,14 @@ export interface GenerateOptions extends SamplingOptions {
   prefillChunk?: number;
   decoder?: IncrementalDecoder;
   signal?: AbortSignal;
+  /**
+   * 'mtp': draft with the model's multi-token-prediction head and verify the drafts in one pass (the
+   * default when the model has one); 'none': one token per step. Greedy output is identical either way;
+   * sampled output has the same distribution.
+   */
+  speculative?: 'mtp' | 'none';
+  /** Drafts per step with 'mtp' (the MTP head applied to its own output after the first); default 1. */
+  draftTokens?: number;
 }
 
 export interface GenerateStats {
@@ -31,6 +40,13 @@ export interface GenerateStats {
   prefill_tokens_per_s: number;
   /** Tokens per second after the first. */
   decode_tokens_per_s: number;
+  /** 'mtp' or 'none': how the tokens were produced. */
+  speculative: 'mtp' | 'none';
+  /** Speculative decoding: drafts proposed and kept, their ratio, and tokens per model step. */
+  drafted: number;
+  accepted: number;
+  acceptance_rate: number;
+  tokens_per_step: number;
 }
 
 export interface GenerateResult {
@@ -72,6 +88,9 @@ export function generate(lm: CausalLM, prompt: readonly number[], options: Gener
   const chunk = options.prefillChunk ?? 64;
   const stops = options.stopStrings ?? [];
   const holdBack = Math.max(0, ...stops.map((s) => s.length - 1));
+  const draftTokens = options.draftTokens ?? 1;
+  if (!Number.isInteger(draftTokens) || draftTokens < 1) throw new InputError('draft-tokens', `must be an integer >= 1, got ${draftTokens}`);
+  const speculator = chooseSpeculator(lm, options.speculative, sampler);
 
   const tokens: number[] = [];
   const history = [...prompt];
@@ -79,12 +98,12 @@ export function generate(lm: CausalLM, prompt: readonly number[], options: Gener
   let emitted = 0; // characters of `text` already yielded
   let finish: GenerateResult['finishReason'] = 'aborted'; // until the loop says otherwise
   const t0 = performance.now();
-  let tFirst = t0;
+  const counters: StepCounters = { firstTokenAt: t0, steps: 0, drafted: 0, accepted: 0 };
   let resolve!: (r: GenerateResult) => void;
   const result = new Promise<GenerateResult>((res) => (resolve = res));
   const settle = () => {
-    const decodeSteps = Math.max(0, tokens.length - 1);
-    const seconds = (from: number) => (performance.now() - from) / 1000;
+    const tFirst = counters.firstTokenAt;
+    const decoded = Math.max(0, tokens.length - 1); // tokens after the one prefill chose
     resolve({
       tokens,
       text,
@@ -93,7 +112,12 @@ export function generate(lm: CausalLM, prompt: readonly number[], options: Gener
         prompt_tokens: prompt.length,
         generated_tokens: tokens.length,
         prefill_tokens_per_s: tFirst > t0 ? prompt.length / ((tFirst - t0) / 1000) : 0,
-        decode_tokens_per_s: decodeSteps > 0 ? decodeSteps / seconds(tFirst) : 0,
+        decode_tokens_per_s: decoded > 0 ? decoded / ((performance.now() - tFirst) / 1000) : 0,
+        speculative: speculator ? 'mtp' : 'none',
+        drafted: counters.drafted,
+        accepted: counters.accepted,
+        acceptance_rate: counters.drafted ? counters.accepted / counters.drafted : 0,
+        tokens_per_step: counters.steps ? decoded / counters.steps : 0,
       },
     });
   };
@@ -118,34 +142,31 @@ export function generate(lm: CausalLM, prompt: readonly number[], options: Gener
       finish = 'length';
       return;
     }
-    let next: number | null = null;
-    for (let i = 0; i < prompt.length; i += chunk) {
-      const last = i + chunk >= prompt.length;
-      next = await lm.append(prompt.slice(i, i + chunk), last ? sampler.next(history) : null);
-    }
-    tFirst = performance.now();
-
+    const ctx: StepContext = { lm, prompt, history, sampler, prefillChunk: chunk, remaining: () => maxNew - tokens.length, counters };
+    const steps = speculator ? speculativeSteps(ctx, speculator, draftTokens) : plainSteps(ctx);
     for (;;) {
-      if (next === null) throw new Error('the model returned no token for a sampled step');
-      if (eos.has(next)) {
-        finish = 'eos';
+      const step = await steps.next();
+      if (step.done) {
+        finish = step.value;
         break;
       }
-      tokens.push(next);
-      history.push(next);
-      const piece = accept(options.decoder?.push(next) ?? '');
-      yield { token: next, text: piece };
-      if (finish === 'stop') return;
-      if (tokens.length >= maxNew) {
-        finish = 'length';
-        break;
+      for (const token of step.value) {
+        if (eos.has(token)) {
+          finish = 'eos';
+          break;
+        }
+        tokens.push(token);
+        history.push(token);
+        const piece = accept(options.decoder?.push(token) ?? '');
+        yield { token, text: piece };
+        if (finish === 'stop') return;
+        if (tokens.length >= maxNew) {
+          finish = 'length';
+          break;
+        }
       }
-      if (lm.length >= lm.maxLength) {
-        finish = 'context';
-        break;
-      }
+      if (finish !== 'aborted') break;
       if (options.signal?.aborted) return; // finish stays 'aborted'
-      next = await lm.append([next], sampler.next(history));
     }
     if (emitted < text.length) {
       yield { token: null, text: text.slice(emitted) }; // the held-back tail: no stop string came
@@ -161,4 +182,20 @@ export function generate(lm: CausalLM, prompt: readonly number[], options: Gener
     }
   })();
   return { result, [Symbol.asyncIterator]: () => iterator };
+}
+
+/** The speculator to use, or null for plain decoding. */
+function chooseSpeculator(lm: CausalLM, wanted: GenerateOptions['speculative'], sampler: Sampler) {
+  const spec = lm.speculator?.() ?? null;
+  if (wanted === 'none') return null;
+  if (!spec) {
+    if (wanted === 'mtp') throw new InputError('speculative', 'this model has no MTP module to draft with (num_nextn_predict_layers is 0)');
+    return null;
+  }
+  if (sampler.options.repetitionPenalty !== 1) {
+    // Each verified row would need its own penalized set, including drafts only the GPU knows.
+    if (wanted === 'mtp') throw new InputError('speculative', 'mtp does not combine with a repetition penalty yet; use --speculative none');
+    return null;
+  }
+  return spec;
 }

@@ -56,6 +56,11 @@ export class Sampler {
     return this.options.temperature === 0;
   }
 
+  /** A uniform number in [0, 1) from the same seeded stream (speculative acceptance draws). */
+  uniform(): number {
+    return this.random();
+  }
+
   /** `history`: every token so far (prompt and generated). One random number is drawn per call. */
   next(history: readonly number[]): SampleRequest {
     const o = this.options;

@@ -12,9 +12,9 @@ export class Readback {
     this.staging = device.createBuffer({ label: 'read-back', size: Math.ceil(bytes / 4) * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   }
 
-  /** Records the copy of `size` bytes at `offset` of `src` (call before rec.submit()). */
-  record(rec: Recorder, src: GPUBuffer, offset = 0, size = this.bytes): void {
-    rec.copy(src, offset, this.staging, 0, Math.ceil(size / 4) * 4);
+  /** Records the copy of `size` bytes at `offset` of `src` to `dstOffset` of the read-back (before rec.submit()). */
+  record(rec: Recorder, src: GPUBuffer, offset = 0, size = this.bytes, dstOffset = 0): void {
+    rec.copy(src, offset, this.staging, dstOffset, Math.ceil(size / 4) * 4);
   }
 
   /** Waits for the submitted copy and returns the bytes as u32 values. */

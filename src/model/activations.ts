@@ -4,7 +4,7 @@ import type { ModelConfig } from '../config/model-config.ts';
 import type { Gpu } from '../gpu/device.ts';
 import { createStorage } from '../gpu/buffers.ts';
 import { mlaDecodeScratch } from '../kernels/mla-decode.ts';
-import { argmaxScratchBytes } from '../kernels/sample.ts';
+import { sampleScratchBytes } from '../kernels/sample.ts';
 
 /** Most splits of the sequence the attention uses (flash-decoding style); sizes its scratch. */
 export const MAX_ATTENTION_SPLITS = 64;
@@ -33,10 +33,10 @@ export class Activations {
   readonly moeOut: GPUBuffer; //   [rows, H]
   readonly logits: GPUBuffer; //   [logitRows, V]
   readonly sampled: GPUBuffer; //  [logitRows] u32 chosen token ids
-  readonly argmaxPartial: GPUBuffer; // scratch of the two-stage argmax
+  readonly sampleScratch: GPUBuffer; // the sampler's scratch (candidate ids, argmax partials)
   // The MTP module's inputs: main-model hidden states (after the final norm) and the next token of each row.
-  readonly mtpTokens: GPUBuffer; // [rows] u32
-  readonly mtpHidden: GPUBuffer; // [rows, H]
+  readonly mtpTokens: GPUBuffer; // [rows + 2] u32
+  readonly mtpHidden: GPUBuffer; // [rows + 2, H]
   readonly mtpE: GPUBuffer; //      [rows, H] enorm(embed(next token))
   readonly mtpHn: GPUBuffer; //     [rows, H] hnorm(hidden)
   private readonly all: GPUBuffer[] = [];
@@ -81,8 +81,9 @@ export class Activations {
     this.moeOut = f32(rows * H, 'moe output');
     this.logits = f32(logitRows * c.vocabSize, 'logits');
     this.sampled = f32(logitRows, 'sampled tokens');
-    this.argmaxPartial = f32(argmaxScratchBytes(1, c.vocabSize) / 4, 'argmax partials');
-    const mtpRows = c.numNextnPredictLayers ? rows : 0;
+    this.sampleScratch = f32(sampleScratchBytes(c.vocabSize) / 4, 'sampler scratch');
+    // MTP inputs hold a chunk's rows plus the speculative loop's pending and chained-draft rows.
+    const mtpRows = c.numNextnPredictLayers ? rows + 2 : 0;
     this.mtpTokens = f32(mtpRows, 'mtp tokens');
     this.mtpHidden = f32(mtpRows * H, 'mtp hidden');
     this.mtpE = f32(mtpRows * H, 'mtp enorm(e)');

@@ -14,6 +14,7 @@ import { Recorder } from '../gpu/recorder.ts';
 import { Activations } from './activations.ts';
 import { recordForward, recordLogits, type ForwardContext } from './forward.ts';
 import { recordMtp, recordMtpLogits } from './mtp.ts';
+import { MtpSpeculator } from './mtp-speculator.ts';
 import { LatentCache } from './kv-cache.ts';
 import { uploadWeights, type GpuWeights } from './weights.ts';
 
@@ -38,6 +39,7 @@ export class DeepseekModel implements CausalLM {
   private readonly f: ForwardContext;
   private readonly readback: Readback;
   private penalized: GPUBuffer | undefined;
+  private mtpSpeculator: MtpSpeculator | null = null;
   private disposed = false;
 
   private constructor(
@@ -52,7 +54,7 @@ export class DeepseekModel implements CausalLM {
   ) {
     this.maxLength = cache.capacity;
     this.rec = new Recorder(gpu.device, new PipelineCache(gpu.device));
-    this.readback = new Readback(gpu.device, 16);
+    this.readback = new Readback(gpu.device, 512); // up to 63 drafts and 64 choices per speculative step
     this.f = {
       c: config,
       weights,
@@ -110,7 +112,7 @@ export class DeepseekModel implements CausalLM {
     // One submission: the last chunk's forward, lm_head on its last row, the sampler, the token copy.
     const rows = tokens.length - Math.floor((tokens.length - 1) / this.act.rows) * this.act.rows;
     recordLogits(this.rec, this.f, rows - 1, 1);
-    recordSample(this.rec, { logits: this.act.logits, token: this.act.sampled, partial: this.act.argmaxPartial, penalized: this.penalizedBuffer(sample) }, sample, {
+    recordSample(this.rec, { logits: this.act.logits, token: this.act.sampled, scratch: this.act.sampleScratch, penalized: this.penalizedBuffer(sample) }, sample, {
       vocab: this.config.vocabSize,
       row: 0,
     });
@@ -167,14 +169,32 @@ export class DeepseekModel implements CausalLM {
       const pos = this.mtpCache.length;
       writeStorage(this.gpu.device, this.act.mtpTokens, 0, Uint32Array.from(nextTokens.slice(i, i + rows)));
       writeStorage(this.gpu.device, this.act.mtpHidden, 0, hidden.subarray(i * H, (i + rows) * H));
-      recordMtp(this.rec, this.f, mtp, this.mtpCache.layers[0], rows, pos);
-      recordMtpLogits(this.rec, this.f, mtp, rows);
+      recordMtp(this.rec, this.f, mtp, this.mtpCache.layers[0], { hidden: this.act.mtpHidden, tokens: this.act.mtpTokens }, rows, pos);
+      recordMtpLogits(this.rec, mtp, this.act.x, this.act.logits, rows);
       this.mtpCache.length = pos + rows;
       this.rec.submit();
       out.set(new Float32Array(await readStorage(this.gpu.device, this.act.logits, 0, rows * V * 4)), i * V);
     }
     await this.rec.pipelines.check();
     return out;
+  }
+
+  /** Speculative decoding with the MTP head, over this model's caches; null without an MTP module. */
+  speculator(): MtpSpeculator | null {
+    const mtp = this.weights.mtp[0];
+    if (!mtp || !this.mtpCache) return null;
+    this.mtpSpeculator ??= new MtpSpeculator({
+      gpu: this.gpu,
+      rec: this.rec,
+      f: this.f,
+      act: this.act,
+      cache: this.cache,
+      mtpCache: this.mtpCache,
+      mtp,
+      readback: this.readback,
+      penalized: (sample) => this.penalizedBuffer(sample),
+    });
+    return this.mtpSpeculator;
   }
 
   truncate(length: number): void {
@@ -185,6 +205,7 @@ export class DeepseekModel implements CausalLM {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.mtpSpeculator?.destroy();
     this.rec.destroy();
     this.readback.destroy();
     this.penalized?.destroy();

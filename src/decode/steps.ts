@@ -1,0 +1,79 @@
+// Where generated tokens come from, one model step at a time: plain decoding (one token per step) or
+// speculative decoding with a draft head (several per step). Both prefill the prompt first. The caller
+// (src/decode/generate.ts) appends each emitted token to `history` before asking for the next step.
+import type { CausalLM, SampleRequest } from './causal-lm.ts';
+import type { Sampler } from './sampling.ts';
+import { acceptGreedy, acceptSampled, distribution, type Speculator } from './speculative.ts';
+
+export interface StepCounters {
+  /** Set when the first token is known (prefill done). */
+  firstTokenAt: number;
+  steps: number;
+  drafted: number;
+  accepted: number;
+}
+
+export interface StepContext {
+  lm: CausalLM;
+  prompt: readonly number[];
+  history: number[];
+  sampler: Sampler;
+  prefillChunk: number;
+  /** Tokens still wanted, so a step does not draft past the budget. */
+  remaining: () => number;
+  counters: StepCounters;
+}
+
+/** Yields the tokens of each step; returns 'context' when the cache is full. */
+export async function* plainSteps(s: StepContext): AsyncGenerator<number[], 'context'> {
+  let next: number | null = null;
+  for (let i = 0; i < s.prompt.length; i += s.prefillChunk) {
+    const last = i + s.prefillChunk >= s.prompt.length;
+    next = await s.lm.append(s.prompt.slice(i, i + s.prefillChunk), last ? s.sampler.next(s.history) : null);
+  }
+  s.counters.firstTokenAt = performance.now();
+  for (;;) {
+    yield [next!];
+    if (s.lm.length >= s.lm.maxLength) return 'context';
+    next = await s.lm.append([next!], s.sampler.next(s.history));
+    s.counters.steps++;
+  }
+}
+
+export async function* speculativeSteps(s: StepContext, spec: Speculator, draftTokens: number): AsyncGenerator<number[], 'context'> {
+  let t = await spec.prefill(s.prompt, s.sampler.next(s.history));
+  s.counters.firstTokenAt = performance.now();
+  yield [t];
+  const greedy = s.sampler.greedy;
+  for (;;) {
+    const room = s.lm.maxLength - spec.length; // t needs one position, each draft one more
+    if (room < 1) return 'context';
+    const K = Math.min(draftTokens, spec.maxDrafts, room - 1, s.remaining() - 1);
+    if (K < 1) {
+      // The last token wanted or the last free position: a plain step (no draft is worth verifying).
+      t = (await s.lm.append([t], s.sampler.next(s.history)))!;
+      s.counters.steps++;
+      yield [t];
+      continue;
+    }
+    const draft = Array.from({ length: K }, () => s.sampler.next(s.history));
+    const base = s.sampler.next(s.history); // the main model's rule (its random number is unused)
+    const verify: SampleRequest[] = Array.from({ length: K + 1 }, () => (greedy ? base : { ...base, temperature: 0 }));
+    const step = await spec.step(t, draft, verify, !greedy);
+    const V = s.lm.config.vocabSize;
+    const verdict = greedy
+      ? acceptGreedy(step)
+      : acceptSampled(
+          step.drafts,
+          (i) => distribution(step.mainLogits!.subarray(i * V, (i + 1) * V), base),
+          (i) => distribution(step.draftLogits!.subarray(i * V, (i + 1) * V), draft[i]),
+          () => s.sampler.uniform(),
+        );
+    spec.commit(step, verdict.accepted, verdict.next);
+    s.counters.steps++;
+    s.counters.drafted += K;
+    s.counters.accepted += verdict.accepted;
+    t = verdict.next;
+    yield [...step.drafts.slice(0, verdict.accepted), t];
+  }
+}

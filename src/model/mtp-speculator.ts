@@ -1,0 +1,199 @@
+// Speculative decoding with the MTP module, the GPU half: drafting with the MTP head and verifying the drafts
+// with the main model in one submission per step. The acceptance rule lives in src/decode/speculative.ts.
+//
+// Conventions (../shared/REFERENCE.md "MTP"): MTP row i = (h_i, t[i+1]) predicts t[i+2], at rotary position i,
+// over the MTP's own latent cache. The MTP only ever runs on confirmed tokens except for chained drafts:
+// - "pending" rows are confirmed (hidden row, next token) pairs not yet in the MTP cache; their hidden rows
+//   sit in act.mtpHidden[0..m) (copied there by the previous verify or prefill chunk);
+// - a step appends the pending rows (their last row yields draft 1), chains drafts 2..K by feeding the MTP's
+//   own output state (shared_head.norm(y)) back with the previous draft (SGLang's convention; those rows are
+//   dropped from the MTP cache after the step), then runs the main model on [t, d1..dK] and samples each row.
+// Cache rollback is a length change: rows past `length` are never read.
+import type { SampleRequest } from '../decode/causal-lm.ts';
+import { InputError } from '../errors.ts';
+import type { Gpu } from '../gpu/device.ts';
+import { createStorage, readStorage, writeStorage } from '../gpu/buffers.ts';
+import type { Readback } from '../gpu/readback.ts';
+import type { Recorder } from '../gpu/recorder.ts';
+import { recordSample } from '../kernels/sample.ts';
+import type { Activations } from './activations.ts';
+import { recordForward, recordLogits, type ForwardContext } from './forward.ts';
+import type { LatentCache } from './kv-cache.ts';
+import { recordMtp, recordMtpLogits } from './mtp.ts';
+import type { GpuMtp } from './weights.ts';
+
+export interface SpeculatorParts {
+  gpu: Gpu;
+  rec: Recorder;
+  f: ForwardContext;
+  act: Activations;
+  cache: LatentCache;
+  mtpCache: LatentCache;
+  mtp: GpuMtp;
+  readback: Readback;
+  /** The penalized-token buffer for a request (src/kernels/sample.ts), or undefined. */
+  penalized(sample: SampleRequest): GPUBuffer | undefined;
+}
+
+export interface SpeculativeStep {
+  /** The drafted tokens d1..dK. */
+  drafts: number[];
+  /** The main model's choice after t, d1, ..., dK (K+1 tokens), under the verify requests. */
+  predictions: number[];
+  /** With `logits`: the main model's logits [K+1, vocab] and the drafts' [K, vocab] (after no penalty). */
+  mainLogits?: Float32Array;
+  draftLogits?: Float32Array;
+}
+
+export class MtpSpeculator {
+  private pending: number[] = []; // tokens of the pending rows; hidden rows in act.mtpHidden[0..)
+  private draftLogits: GPUBuffer | null = null;
+  /** A chunk's last hidden row, kept while the MTP inputs are busy with the chunk's other rows. */
+  private readonly savedRow: GPUBuffer;
+
+  constructor(private readonly p: SpeculatorParts) {
+    this.savedRow = createStorage(p.gpu.device, p.f.c.hiddenSize * 4, 'mtp saved hidden row');
+  }
+
+  /** Most drafts one step can verify (the verify pass is one forward call). */
+  get maxDrafts(): number {
+    return this.p.act.rows - 1;
+  }
+
+  get length(): number {
+    return this.p.cache.length;
+  }
+
+  /**
+   * Prefills the prompt through the main model and the MTP (filling both caches), samples the first token.
+   * The last prompt row stays pending until that token is known.
+   */
+  async prefill(prompt: readonly number[], sample: SampleRequest): Promise<number> {
+    const { gpu, rec, f, act, cache, mtpCache, mtp } = this.p;
+    const H = f.c.hiddenSize;
+    if (mtpCache.length !== cache.length) {
+      throw new InputError('speculative', `the MTP cache holds ${mtpCache.length} rows for ${cache.length} positions: start from an empty cache (truncate(0)) or decode without speculation`);
+    }
+    this.pending = [];
+    for (let a = 0; a < prompt.length; a += act.rows) {
+      const n = Math.min(act.rows, prompt.length - a);
+      const last = a + n >= prompt.length;
+      writeStorage(gpu.device, act.tokens, 0, Uint32Array.from(prompt.slice(a, a + n)));
+      recordForward(rec, f, n, cache.length);
+      cache.length += n;
+      if (last) {
+        recordLogits(rec, f, n - 1, 1); // logits row 0 <- the last prompt position
+        this.recordChoice(act.logits, 0, sample, act.sampled);
+      }
+      // MTP rows (h_j, t[j+1]) for j = a-1 (pending) .. a+n-2: hidden rows go after the pending one.
+      const m = this.pending.length; // 0 or 1
+      rec.copy(act.x, 0, act.mtpHidden, m * H * 4, (n - 1) * H * 4);
+      rec.copy(act.x, (n - 1) * H * 4, this.savedRow, 0, H * 4);
+      const tokens = [...this.pending, ...prompt.slice(a + 1, a + n)];
+      if (tokens.length) {
+        writeStorage(gpu.device, act.mtpTokens, 0, Uint32Array.from(tokens));
+        recordMtp(rec, f, mtp, mtpCache.layers[0], { hidden: act.mtpHidden, tokens: act.mtpTokens }, tokens.length, mtpCache.length);
+        mtpCache.length += tokens.length;
+      }
+      rec.copy(this.savedRow, 0, act.mtpHidden, 0, H * 4);
+      this.pending = last ? [] : [prompt[a + n]];
+      if (last) this.p.readback.record(rec, act.sampled, 0, 4);
+      rec.submit();
+    }
+    const [first] = await this.p.readback.readU32(1);
+    this.pending = [first];
+    await rec.pipelines.check();
+    return first;
+  }
+
+  /**
+   * Drafts `draft.length` tokens after `t` and verifies them: `t` is the last confirmed token (not yet in
+   * the main cache), the pending rows end with it. `verify` has one request per main row (K+1); with
+   * `logits`, both models' logits are read back (the sampling acceptance rule needs p and q).
+   */
+  async step(t: number, draft: SampleRequest[], verify: SampleRequest[], logits: boolean): Promise<SpeculativeStep> {
+    const { gpu, rec, f, act, cache, mtpCache, mtp } = this.p;
+    const K = draft.length;
+    const H = f.c.hiddenSize;
+    const V = f.c.vocabSize;
+    if (K < 1 || K > this.maxDrafts || verify.length !== K + 1) throw new Error(`speculative step: ${K} drafts with ${verify.length} verify requests`);
+    if (this.pending.at(-1) !== t) throw new Error('speculative step: t must be the last pending token');
+    // Draft k's logits go to row k, so the sampler (which writes token[row] from logits row `row`) puts d_k
+    // straight into act.tokens[k], the verify pass's input. Row 0 is unused.
+    if (!this.draftLogits || this.draftLogits.size < (K + 1) * V * 4) {
+      this.draftLogits?.destroy();
+      this.draftLogits = createStorage(gpu.device, (K + 1) * V * 4, 'draft logits');
+    }
+    const m = this.pending.length;
+    const mtpStart = mtpCache.length;
+    writeStorage(gpu.device, act.mtpTokens, 0, Uint32Array.from(this.pending));
+    writeStorage(gpu.device, act.tokens, 0, Uint32Array.of(t));
+
+    // Draft 1 from the pending rows; drafts 2..K from the MTP's own output and the previous draft, fed
+    // through row 0 of the MTP inputs (the pending rows there have been consumed by then).
+    recordMtp(rec, f, mtp, mtpCache.layers[0], { hidden: act.mtpHidden, tokens: act.mtpTokens }, m, mtpStart);
+    let lastRow = m - 1;
+    for (let k = 1; k <= K; k++) {
+      const out = { buffer: this.draftLogits, offset: k * V * 4, size: V * 4 };
+      recordMtpLogits(rec, mtp, { buffer: act.x, offset: lastRow * H * 4, size: H * 4 }, out, 1);
+      this.recordChoice(this.draftLogits, k, draft[k - 1], act.tokens); // d_k -> act.tokens[k]
+      if (k === K) break;
+      rec.copy(act.x, lastRow * H * 4, act.mtpHidden, 0, H * 4);
+      rec.copy(act.tokens, k * 4, act.mtpTokens, 0, 4);
+      recordMtp(rec, f, mtp, mtpCache.layers[0], { hidden: act.mtpHidden, tokens: act.mtpTokens }, 1, mtpStart + m + k - 1);
+      lastRow = 0;
+    }
+
+    // Verify [t, d1..dK] in one forward pass, choose after every row, keep the hidden rows for the next step.
+    recordForward(rec, f, K + 1, cache.length);
+    recordLogits(rec, f, 0, K + 1);
+    for (let i = 0; i <= K; i++) this.recordChoice(act.logits, i, verify[i], act.sampled); // -> act.sampled[i]
+    rec.copy(act.x, 0, act.mtpHidden, 0, (K + 1) * H * 4);
+    // One read-back: [d1..dK | the K+1 choices].
+    this.p.readback.record(rec, act.tokens, 4, K * 4);
+    this.p.readback.record(rec, act.sampled, 0, (K + 1) * 4, K * 4);
+    rec.submit();
+    const ids = Array.from(await this.p.readback.readU32(2 * K + 1));
+    await rec.pipelines.check();
+    const drafts = ids.slice(0, K);
+    const predictions = ids.slice(K);
+    const result: SpeculativeStep = { drafts, predictions };
+    if (logits) {
+      const [main, q] = await Promise.all([readStorage(gpu.device, act.logits, 0, (K + 1) * V * 4), readStorage(gpu.device, this.draftLogits, V * 4, K * V * 4)]);
+      result.mainLogits = new Float32Array(main);
+      result.draftLogits = new Float32Array(q);
+    }
+    // Provisional lengths: every verified row and only the pending MTP rows; commit() settles them.
+    cache.length += K + 1;
+    mtpCache.length = mtpStart + m;
+    return result;
+  }
+
+  /**
+   * After a step: `accepted` drafts were kept and `next` is the token chosen after them. The main cache
+   * keeps t and the accepted drafts; the pending rows become those positions with their next tokens.
+   */
+  commit(step: SpeculativeStep, accepted: number, next: number): void {
+    const K = step.drafts.length;
+    this.p.cache.length -= K - accepted; // rows of rejected drafts
+    this.pending = [...step.drafts.slice(0, accepted), next];
+  }
+
+  /** Forget everything (a new sequence). */
+  reset(): void {
+    this.p.cache.truncate(0);
+    this.p.mtpCache.truncate(0);
+    this.pending = [];
+  }
+
+  destroy(): void {
+    this.draftLogits?.destroy();
+    this.savedRow.destroy();
+  }
+
+  /** Chooses token[row] from row `row` of `logits` under `sample` (the penalty edits that row in place). */
+  private recordChoice(logits: GPUBuffer, row: number, sample: SampleRequest, token: GPUBuffer): void {
+    const args = { logits, token, scratch: this.p.act.sampleScratch, penalized: this.p.penalized(sample) };
+    recordSample(this.p.rec, args, sample, { vocab: this.p.f.c.vocabSize, row });
+  }
+}

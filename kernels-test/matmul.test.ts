@@ -136,12 +136,12 @@ describe.skipIf(!gpu)('matmul on the GPU', () => {
   beforeAll(() => void (h = new KernelHarness(gpu!.device)));
   afterAll(() => h.destroy());
 
-  async function check(format: MatmulFormat, out: number, inDim: number, rows: number, rowsPerThread?: number) {
+  async function check(format: MatmulFormat, out: number, inDim: number, rows: number, rowsPerThread?: number, subgroups?: boolean) {
     const { bytes, dense, scale } = randomWeight(format, out, inDim, 3 * out + inDim);
     const weight = upload(h, format, bytes, out, inDim, scale);
     const x = randomF32(rows * inDim, rows + out, 2);
     const y = h.output(rows * out, 'y');
-    recordMatmul(h.rec, weight, h.input(x, 'x'), y, rows, { rowsPerThread });
+    recordMatmul(h.rec, weight, h.input(x, 'x'), y, rows, { rowsPerThread, subgroups });
     const got = await h.run(y);
     return worstRow(got, linear(x, rows, inDim, dense, out), rows, out);
   }
@@ -168,6 +168,16 @@ describe.skipIf(!gpu)('matmul on the GPU', () => {
       expect(err, diff).toBeLessThanOrEqual(TOL);
     });
   });
+
+  // The cases above use subgroups when the device has them (SwiftShader does); the other x load, briefly.
+  const otherX = !gpu?.features.includes('subgroups');
+  it.each(FORMATS.flatMap((f) => [[f, 1, 45, 65], [f, 3, 129, 257], [f, 8, 200, 130], [f, 77, 7, 13]] as const))(
+    `%s with subgroups ${otherX}: %i rows x [%i, %i]`,
+    async (format, rows, out, inDim) => {
+      const { err, diff } = await check(format, out, inDim, rows, undefined, otherX);
+      expect(err, diff).toBeLessThanOrEqual(TOL);
+    },
+  );
 
   it.each([
     ['fp8', 3, 129, 257],

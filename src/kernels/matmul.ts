@@ -33,30 +33,32 @@ function checkCommon(format: MatmulFormat, w: Bindable, x: Bindable, y: Bindable
   expectBytes('matmul', 'y', y, ((p.rows - 1) * p.y_stride + p.out_dim) * 4);
 }
 
-const fp8 = defineKernel({
-  shader: 'matmul',
-  bindings: { w: 'read', scale: 'read', x: 'read', y: 'read_write' },
-  params,
-  overrides,
-  flags: { FP8: true },
-  check: ({ w, scale, x, y }, p, o) => {
-    checkCommon('fp8', w, x, y, p, o);
-    expectThat('matmul', o.BLOCK_ROWS % 8 === 0 && o.BLOCK_COLS % 4 === 0, `FP8 block [${o.BLOCK_ROWS}, ${o.BLOCK_COLS}] must be multiples of [8, 4]`);
-    expectBytes('matmul', 'scale', scale, Math.ceil(p.out_dim / o.BLOCK_ROWS) * p.scale_cols * 4);
-  },
-  grid,
-});
-const plain = (format: 'bf16' | 'f32') =>
+const fp8 = (subgroups: boolean) =>
+  defineKernel({
+    shader: 'matmul',
+    bindings: { w: 'read', scale: 'read', x: 'read', y: 'read_write' },
+    params,
+    overrides,
+    flags: { FP8: true, SUBGROUPS: subgroups },
+    check: ({ w, scale, x, y }, p, o) => {
+      checkCommon('fp8', w, x, y, p, o);
+      expectThat('matmul', o.BLOCK_ROWS % 8 === 0 && o.BLOCK_COLS % 4 === 0, `FP8 block [${o.BLOCK_ROWS}, ${o.BLOCK_COLS}] must be multiples of [8, 4]`);
+      expectBytes('matmul', 'scale', scale, Math.ceil(p.out_dim / o.BLOCK_ROWS) * p.scale_cols * 4);
+    },
+    grid,
+  });
+const plain = (format: 'bf16' | 'f32', subgroups: boolean) =>
   defineKernel({
     shader: 'matmul',
     bindings: { w: 'read', x: 'read', y: 'read_write' },
     params,
     overrides,
-    flags: { BF16: format === 'bf16' },
+    flags: { BF16: format === 'bf16', SUBGROUPS: subgroups },
     check: ({ w, x, y }, p, o) => checkCommon(format, w, x, y, p, o),
     grid,
   });
-const kernels = { fp8, bf16: plain('bf16'), f32: plain('f32') };
+// [without, with] the `subgroups` feature (x is loaded once per subgroup and broadcast).
+const kernels = { fp8: [fp8(false), fp8(true)], bf16: [plain('bf16', false), plain('bf16', true)], f32: [plain('f32', false), plain('f32', true)] } as const;
 
 /** Options of recordMatmul. */
 export interface MatmulOptions {
@@ -66,6 +68,8 @@ export interface MatmulOptions {
   yStride?: number;
   /** Rows per thread (1..8); by default min(rows, 8). Tests use it to force the prefill blocking. */
   rowsPerThread?: number;
+  /** Use subgroup operations; by default when the device has the `subgroups` feature. */
+  subgroups?: boolean;
 }
 
 /**
@@ -85,10 +89,11 @@ export function recordMatmul(rec: Recorder, weight: MatmulWeight, x: Bindable, y
   let wgSize = 64;
   while (wgSize > 4 && Math.ceil(octets / wgSize) * rowBlocks < 16) wgSize /= 2;
   const o = { ROWS: rowsPerThread, WG_SIZE: wgSize, BLOCK_ROWS: blockRows, BLOCK_COLS: blockCols, ACCUMULATE: options.accumulate ? 1 : 0 };
+  const sg = Number(options.subgroups ?? rec.device.features.has('subgroups'));
   if (format === 'fp8') {
     expectThat('matmul', weight.scale !== undefined, 'an FP8 weight needs its scale');
-    kernels.fp8.record(rec, { w: weight.w, scale: weight.scale!, x, y }, p, o);
+    kernels.fp8[sg].record(rec, { w: weight.w, scale: weight.scale!, x, y }, p, o);
   } else {
-    kernels[format].record(rec, { w: weight.w, x, y }, p, o);
+    kernels[format][sg].record(rec, { w: weight.w, x, y }, p, o);
   }
 }

@@ -1,6 +1,6 @@
 // `deepseek-webgpu generate [PROMPT]`: streams a continuation (or a chat answer) as it is produced, then
 // prints prefill and decode speed. --json prints one JSON object instead.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { GlobalOptions } from '../cli.ts';
 import { generate, type GenerateOptions } from '../decode/generate.ts';
 import { InputError } from '../errors.ts';
@@ -24,6 +24,8 @@ interface GenerateCliOptions extends ModelCliOptions {
   stop: string[];
   json?: boolean;
   hideReasoning?: boolean;
+  speculative?: 'mtp' | 'none';
+  draftTokens?: string;
 }
 
 export function register(program: Command): void {
@@ -44,6 +46,8 @@ export function register(program: Command): void {
       .option('--seed <n>', 'random seed: the same seed and options give the same output')
       .option('--stop <text>', 'stop when this text is produced (repeatable)', (v: string, all: string[]) => [...all, v], [])
       .option('--hide-reasoning', 'hide the <think> part of R1-style answers')
+      .addOption(new Option('--speculative <mode>', 'mtp: draft with the MTP head and verify (default when the model has one); none').choices(['mtp', 'none']))
+      .option('--draft-tokens <k>', 'drafts per step with --speculative mtp (the MTP head chained on its own output)', '1')
       .option('--json', 'print one JSON object (tokens, text, stats) instead of streaming text'),
   ).action(async (prompt: string | undefined, options: GenerateCliOptions, command: Command) => {
     const { fallback } = command.optsWithGlobals<GlobalOptions>();
@@ -60,19 +64,23 @@ export function register(program: Command): void {
         seed: parseIntOption(options.seed, '--seed'),
         stopStrings: options.stop,
         decoder: loaded.tokenizer?.streamDecoder({ skipSpecialTokens: true }),
+        speculative: options.speculative,
+        draftTokens: parseIntOption(options.draftTokens, '--draft-tokens', 1),
       };
       const gen = generate(loaded.model, promptTokens, genOptions);
       const out = new TextSink(options.json ? null : process.stdout, Boolean(options.hideReasoning), promptText !== null && promptOpensThinking(promptText));
       if (!options.json && !options.chat && prompt !== undefined) process.stdout.write(prompt); // a continuation reads on from its prompt
       for await (const event of gen) out.write(event.text);
       out.end();
+      if (!options.json) process.stdout.write('\n');
       const r = await gen.result;
       if (options.json) {
         process.stdout.write(`${JSON.stringify({ tokens: r.tokens, text: r.text, finish_reason: r.finishReason, stats: r.stats })}\n`);
       } else {
         const s = r.stats;
+        const mtp = s.speculative === 'mtp' ? ` · MTP acceptance ${(100 * s.acceptance_rate).toFixed(1)}% (${s.accepted}/${s.drafted}), ${s.tokens_per_step.toFixed(2)} tokens/step` : '';
         console.error(
-          `\n[prefill ${s.prompt_tokens} tokens, ${s.prefill_tokens_per_s.toFixed(1)} tok/s · decode ${s.generated_tokens} tokens, ${s.decode_tokens_per_s.toFixed(1)} tok/s · ${r.finishReason}]`,
+          `\n[prefill ${s.prompt_tokens} tokens, ${s.prefill_tokens_per_s.toFixed(1)} tok/s · decode ${s.generated_tokens} tokens, ${s.decode_tokens_per_s.toFixed(1)} tok/s${mtp} · ${r.finishReason}]`,
         );
       }
     } finally {

@@ -3,9 +3,10 @@
 // Both paths in one shader: a thread owns ROWS rows x 8 outputs (two 4x4 weight tiles per k step, 2 * ROWS
 // named vec4 accumulators), so each weight tile it reads and decodes serves ROWS rows.
 //   decode, 1..8 rows: ROWS = rows, a single row block: every weight is read once.
-//   prefill: ROWS = 8, the register block is 8 rows x 8 outputs (8 beat 3..6 and 4 by 20-25% per flop).
-// The weight format is a flag (FP8 e4m3 with f32 block scales, BF16, else F32): the formats differ only in
-// weight_tile(), so one file keeps the loop, the accumulators and the epilogue in one place.
+//   prefill: ROWS = 8, the register block is 8 rows x 8 outputs (SwiftShader CPU time per flop: 22% below
+//   ROWS = 4, 12-15% below 3 or 6).
+// Flags: the weight format (FP8 e4m3 with f32 block scales, BF16, else F32; they differ only in weight_tile(),
+// so one file keeps the loop, accumulators and epilogue in one place) and SUBGROUPS (x4 below).
 //
 // W (layout and CPU conversion: src/kernels/matmul-layout.ts): [groups][k_tiles][4 k][4 o], groups =
 // 2 * ceil(out / 8) groups of 4 output rows, k_tiles = ceil(in / 4); element (o, k) sits in tile
@@ -98,14 +99,10 @@ fn x4(row: u32, k: u32, s: f32, tail: bool) -> vec4<f32> {
 }
 
 // Accumulators a<row><group>: row of the block, group 0 / 1 of the thread (named: an array would live in memory).
-var<private> a00: vec4<f32>; var<private> a01: vec4<f32>;
-var<private> a10: vec4<f32>; var<private> a11: vec4<f32>;
-var<private> a20: vec4<f32>; var<private> a21: vec4<f32>;
-var<private> a30: vec4<f32>; var<private> a31: vec4<f32>;
-var<private> a40: vec4<f32>; var<private> a41: vec4<f32>;
-var<private> a50: vec4<f32>; var<private> a51: vec4<f32>;
-var<private> a60: vec4<f32>; var<private> a61: vec4<f32>;
-var<private> a70: vec4<f32>; var<private> a71: vec4<f32>;
+var<private> a00: vec4<f32>; var<private> a01: vec4<f32>; var<private> a10: vec4<f32>; var<private> a11: vec4<f32>;
+var<private> a20: vec4<f32>; var<private> a21: vec4<f32>; var<private> a30: vec4<f32>; var<private> a31: vec4<f32>;
+var<private> a40: vec4<f32>; var<private> a41: vec4<f32>; var<private> a50: vec4<f32>; var<private> a51: vec4<f32>;
+var<private> a60: vec4<f32>; var<private> a61: vec4<f32>; var<private> a70: vec4<f32>; var<private> a71: vec4<f32>;
 var<private> lane: u32;  // subgroup_invocation_id (SUBGROUPS)
 
 // y[row, o0..o0+7] (=|+=) (lo, hi), skipping rows and outputs past the end.

@@ -19,3 +19,5 @@ export type { CausalLM, SampleRequest } from './decode/causal-lm.ts';
 export type { SamplingOptions } from './decode/sampling.ts';
 export { countParameters, type ParameterCount } from './model/parameter-count.ts';
 export { quantizeFp8Blocks } from './checkpoint/fp8-quantize.ts';
+export { Engine, type EngineOptions, type Prompt } from './engine.ts';
+export type { ModelLoadOptions } from './model/deepseek-model.ts';

@@ -4,3 +4,4 @@ export * from './index.ts';
 export { nodeFolder, openCheckpointDir, openNodeFile } from './checkpoint/sources/node-file.ts';
 export { createNodeGpu, getNodeGpu, planNodeGpu, type NodeGpuOptions } from './gpu/node-webgpu.ts';
 export { loadTokenizer } from './tokenizer/load-node.ts';
+export { loadModel, DEFAULT_MODEL_DIR, type LoadModelOptions } from './engine-node.ts';

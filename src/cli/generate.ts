@@ -2,11 +2,11 @@
 // prints prefill and decode speed. --json prints one JSON object instead.
 import { Option, type Command } from 'commander';
 import type { GlobalOptions } from '../cli.ts';
-import { generate, type GenerateOptions } from '../decode/generate.ts';
+import type { GenerateOptions } from '../decode/generate.ts';
+import type { Engine } from '../engine.ts';
 import { InputError } from '../errors.ts';
-import { ChatTemplate, encodeChat, type ChatMessage } from '../tokenizer/chat-template.ts';
+import type { ChatMessage } from '../tokenizer/chat-template.ts';
 import { promptOpensThinking, ThinkSplitter } from '../tokenizer/think.ts';
-import type { TextTokenizer } from '../tokenizer/tokenizer.ts';
 import { parseTokenList } from './arguments.ts';
 import { addModelOptions, loadModelFromCli, parseIntOption, parseNumberOption, type ModelCliOptions } from './load-model.ts';
 
@@ -51,9 +51,9 @@ export function register(program: Command): void {
       .option('--json', 'print one JSON object (tokens, text, stats) instead of streaming text'),
   ).action(async (prompt: string | undefined, options: GenerateCliOptions, command: Command) => {
     const { fallback } = command.optsWithGlobals<GlobalOptions>();
-    const loaded = await loadModelFromCli(options, fallback);
+    const engine = await loadModelFromCli(options, fallback);
     try {
-      const { tokens: promptTokens, text: promptText } = buildPrompt(prompt, options, loaded.tokenizer);
+      const { tokens: promptTokens, text: promptText } = buildPrompt(prompt, options, engine);
       const genOptions: GenerateOptions = {
         maxNewTokens: parseIntOption(options.maxNewTokens, '--max-new-tokens'),
         temperature: parseNumberOption(options.temperature, '--temperature'),
@@ -63,11 +63,11 @@ export function register(program: Command): void {
         repetitionPenalty: parseNumberOption(options.repetitionPenalty, '--repetition-penalty'),
         seed: parseIntOption(options.seed, '--seed'),
         stopStrings: options.stop,
-        decoder: loaded.tokenizer?.streamDecoder({ skipSpecialTokens: true }),
+        decoder: engine.tokenizer?.streamDecoder({ skipSpecialTokens: true }),
         speculative: options.speculative,
         draftTokens: parseIntOption(options.draftTokens, '--draft-tokens', 1),
       };
-      const gen = generate(loaded.model, promptTokens, genOptions);
+      const gen = engine.generate({ tokens: promptTokens }, genOptions);
       const out = new TextSink(options.json ? null : process.stdout, Boolean(options.hideReasoning), promptText !== null && promptOpensThinking(promptText));
       if (!options.json && !options.chat && prompt !== undefined) process.stdout.write(prompt); // a continuation reads on from its prompt
       for await (const event of gen) out.write(event.text);
@@ -84,26 +84,25 @@ export function register(program: Command): void {
         );
       }
     } finally {
-      await loaded.close();
+      await engine.dispose();
     }
   });
 }
 
-/** The prompt as token ids, from --tokens, a chat message or plain text; `text` is the rendered prompt. */
-function buildPrompt(prompt: string | undefined, o: GenerateCliOptions, tokenizer: TextTokenizer | null): { tokens: number[]; text: string | null } {
+/** The prompt from --tokens, a chat message or plain text; `text` is what the model reads, when known. */
+function buildPrompt(prompt: string | undefined, o: GenerateCliOptions, engine: Engine): { tokens: number[]; text: string | null } {
   if (o.tokens !== undefined) {
     if (prompt !== undefined || o.chat) throw new InputError('--tokens', 'give either token ids or a text prompt, not both');
     return { tokens: parseTokenList(o.tokens), text: null };
   }
   if (prompt === undefined) throw new InputError('prompt', 'give a prompt text (or --tokens 1,2,3)');
-  if (!tokenizer) throw new InputError('prompt', 'this model folder has no tokenizer.json / tokenizer_config.json: give the prompt as --tokens');
+  if (!engine.tokenizer) throw new InputError('prompt', 'this model folder has no tokenizer.json / tokenizer_config.json: give the prompt as --tokens');
   if (!o.chat) {
     if (o.system !== undefined) throw new InputError('--system', 'needs --chat');
-    return { tokens: tokenizer.encode(prompt), text: prompt };
+    return { tokens: engine.encode(prompt), text: prompt };
   }
-  const template = ChatTemplate.fromConfig(tokenizer.config, tokenizer.configFile);
   const messages: ChatMessage[] = [...(o.system !== undefined ? [{ role: 'system' as const, content: o.system }] : []), { role: 'user', content: prompt }];
-  return { tokens: encodeChat(tokenizer, template, messages), text: template.render(messages) };
+  return { tokens: engine.encode(messages), text: engine.renderChat(messages) };
 }
 
 /** Writes generated text to the terminal; R1-style reasoning is dimmed (or hidden). */

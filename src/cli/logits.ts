@@ -12,7 +12,8 @@ import { InputError } from '../errors.ts';
 import { ReferenceModel } from '../reference/model.ts';
 import type { GlobalOptions } from '../cli.ts';
 import { parseTokenList } from './arguments.ts';
-import { addModelOptions, DEFAULT_MODEL, loadModelFromCli, type ModelCliOptions } from './load-model.ts';
+import { DEFAULT_MODEL_DIR } from '../engine-node.ts';
+import { addModelOptions, loadModelFromCli, type ModelCliOptions } from './load-model.ts';
 
 interface LogitsOptions extends ModelCliOptions {
   tokens: string;
@@ -36,7 +37,7 @@ export function register(program: Command): void {
     const tokens = parseTokenList(options.tokens);
     const { fallback } = command.optsWithGlobals<GlobalOptions>();
     const tensors = options.backend === 'reference' ? await referenceOutputs(options, tokens) : await gpuOutputs(options, tokens, fallback);
-    const model = options.model ?? DEFAULT_MODEL;
+    const model = options.model ?? DEFAULT_MODEL_DIR;
     await writeAtomically(options.out, encodeSafetensors(tensors, { backend: options.backend, model }));
     if (!options.quiet) console.error(`wrote ${tensors.map((t) => `${t.name} [${t.shape}]`).join(', ')} to ${options.out}`);
   });
@@ -52,7 +53,7 @@ function outputTensors(tokens: number[], vocab: number, hiddenSize: number, logi
 }
 
 async function referenceOutputs(options: LogitsOptions, tokens: number[]): Promise<OutputTensor[]> {
-  const dir = options.model ?? DEFAULT_MODEL;
+  const dir = options.model ?? DEFAULT_MODEL_DIR;
   const { config, checkpoint } = await openModelFolder(nodeFolder(dir));
   try {
     if (options.mtp && config.numNextnPredictLayers === 0) throw new InputError('--mtp', `${dir} has no MTP module (num_nextn_predict_layers is 0)`);
@@ -72,20 +73,20 @@ async function referenceOutputs(options: LogitsOptions, tokens: number[]): Promi
 }
 
 async function gpuOutputs(options: LogitsOptions, tokens: number[], fallback: GlobalOptions['fallback']): Promise<OutputTensor[]> {
-  const loaded = await loadModelFromCli(options, fallback);
+  const engine = await loadModelFromCli(options, fallback);
   try {
-    const c = loaded.folder.config;
-    if (options.mtp && c.numNextnPredictLayers === 0) throw new InputError('--mtp', `${loaded.folder.folder.name} has no MTP module (num_nextn_predict_layers is 0)`);
-    const { logits, hidden } = await loaded.model.appendOutputs(tokens);
+    const c = engine.config;
+    if (options.mtp && c.numNextnPredictLayers === 0) throw new InputError('--mtp', `${engine.folder.folder.name} has no MTP module (num_nextn_predict_layers is 0)`);
+    const { logits, hidden } = await engine.model.appendOutputs(tokens);
     const out = outputTensors(tokens, c.vocabSize, c.hiddenSize, logits, hidden);
     if (options.mtp) {
       const rows = tokens.length - 1;
-      const mtp = rows > 0 ? await loaded.model.appendMtpLogits(hidden.subarray(0, rows * c.hiddenSize), tokens.slice(1)) : new Float32Array(0);
+      const mtp = rows > 0 ? await engine.model.appendMtpLogits(hidden.subarray(0, rows * c.hiddenSize), tokens.slice(1)) : new Float32Array(0);
       out.push({ name: 'mtp_logits', dtype: 'F32', shape: [rows, c.vocabSize], data: mtp });
     }
     return out;
   } finally {
-    await loaded.close();
+    await engine.dispose();
   }
 }
 

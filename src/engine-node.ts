@@ -1,0 +1,27 @@
+// loadModel() for Node: a checkpoint folder on disk, a WebGPU device through Dawn (SwiftShader on machines
+// without a GPU driver), and the engine over them.
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { nodeFolder } from './checkpoint/sources/node-file.ts';
+import { Engine, type EngineOptions } from './engine.ts';
+import type { Gpu } from './gpu/device.ts';
+import { createNodeGpu, type NodeGpuOptions } from './gpu/node-webgpu.ts';
+
+/** The embedded default model: a small DeepSeek-V3-architecture model trained on public-domain English. */
+export const DEFAULT_MODEL_DIR = join(dirname(dirname(fileURLToPath(import.meta.url))), 'weights', 'tiny-v3-trained');
+
+export interface LoadModelOptions extends EngineOptions, NodeGpuOptions {
+  /** An existing device to load onto (it stays yours to destroy); default: a new one the engine owns. */
+  gpu?: Gpu;
+}
+
+/** Loads the model in `dir` (default: the embedded tiny-v3-trained) onto the GPU. */
+export async function loadModel(dir: string = DEFAULT_MODEL_DIR, options: LoadModelOptions = {}): Promise<Engine> {
+  const gpu = options.gpu ?? (await createNodeGpu({ fallback: options.fallback, poll: options.poll }));
+  try {
+    return await Engine.load(gpu, nodeFolder(dir), { ...options, ownsGpu: !options.gpu });
+  } catch (e) {
+    if (!options.gpu) gpu.destroy();
+    throw e;
+  }
+}

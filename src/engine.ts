@@ -1,0 +1,106 @@
+// The library's main object: a loaded model with its tokenizer and chat template, generating text from a
+// prompt string, chat messages or token ids. Browser-safe; loadModel() in src/node.ts (Node) builds one from
+// a folder on disk.
+import type { FolderSource } from './checkpoint/byte-source.ts';
+import { openModelFolder, type ModelFolder } from './checkpoint/model-folder.ts';
+import type { ModelConfig } from './config/model-config.ts';
+import { generate, type GenerateOptions, type Generation } from './decode/generate.ts';
+import { InputError } from './errors.ts';
+import type { Gpu } from './gpu/device.ts';
+import { DeepseekModel, type ModelLoadOptions } from './model/deepseek-model.ts';
+import { countParameters, type ParameterCount } from './model/parameter-count.ts';
+import { ChatTemplate, encodeChat, type ChatMessage } from './tokenizer/chat-template.ts';
+import { loadTokenizerFrom } from './tokenizer/load.ts';
+import type { TextTokenizer } from './tokenizer/tokenizer.ts';
+
+/** A prompt: text (tokenized, BOS added), chat messages (through the chat template) or token ids. */
+export type Prompt = string | readonly ChatMessage[] | { tokens: readonly number[] };
+
+export interface EngineOptions extends ModelLoadOptions {
+  /** Free the GPU device on dispose() (true when the engine created it). */
+  ownsGpu?: boolean;
+}
+
+export class Engine {
+  private template: ChatTemplate | undefined;
+
+  private constructor(
+    readonly gpu: Gpu,
+    readonly folder: ModelFolder,
+    readonly model: DeepseekModel,
+    /** Null when the folder has no tokenizer.json / tokenizer_config.json: prompts must be token ids. */
+    readonly tokenizer: TextTokenizer | null,
+    private readonly ownsGpu: boolean,
+  ) {}
+
+  /** Reads config.json and the checkpoint headers, uploads the weights and loads the tokenizer. */
+  static async load(gpu: Gpu, source: FolderSource, options: EngineOptions = {}): Promise<Engine> {
+    const folder = await openModelFolder(source);
+    try {
+      const tokenizer = await loadTokenizerFrom(source);
+      const model = await DeepseekModel.load(gpu, folder, options);
+      return new Engine(gpu, folder, model, tokenizer, options.ownsGpu ?? false);
+    } catch (e) {
+      await folder.checkpoint.close();
+      throw e;
+    }
+  }
+
+  get config(): ModelConfig {
+    return this.folder.config;
+  }
+
+  get parameters(): ParameterCount {
+    return countParameters(this.config);
+  }
+
+  /** The prompt as token ids (text gets BOS as tokenizer_config says; chat goes through the template). */
+  encode(prompt: Prompt): number[] {
+    if (typeof prompt === 'object' && 'tokens' in prompt) return [...prompt.tokens];
+    const tokenizer = this.requireTokenizer();
+    if (typeof prompt === 'string') return tokenizer.encode(prompt);
+    return encodeChat(tokenizer, this.chatTemplate(), prompt);
+  }
+
+  /** The chat template's text for `messages` (with the assistant's opening). */
+  renderChat(messages: readonly ChatMessage[]): string {
+    return this.chatTemplate().render(messages);
+  }
+
+  private chatTemplate(): ChatTemplate {
+    const tokenizer = this.requireTokenizer();
+    this.template ??= ChatTemplate.fromConfig(tokenizer.config, tokenizer.configFile);
+    return this.template;
+  }
+
+  private requireTokenizer(): TextTokenizer {
+    if (!this.tokenizer) throw new InputError('prompt', `${this.folder.folder.name} has no tokenizer: give token ids ({ tokens: [...] })`);
+    return this.tokenizer;
+  }
+
+  /**
+   * Generates after `prompt` from an empty context. Iterate the result for tokens and text as they come;
+   * `result` resolves with all tokens, the text, the finish reason and speed figures.
+   */
+  generate(prompt: Prompt, options: GenerateOptions = {}): Generation {
+    const tokens = this.encode(prompt);
+    this.model.truncate(0);
+    return generate(this.model, tokens, {
+      decoder: this.tokenizer?.streamDecoder({ skipSpecialTokens: true }),
+      ...options,
+    });
+  }
+
+  /** Logits of every position of `tokens` from an empty context: [T, vocab]. */
+  async logits(tokens: readonly number[]): Promise<Float32Array> {
+    this.model.truncate(0);
+    return this.model.appendLogits(tokens);
+  }
+
+  /** Frees every GPU buffer (and the device, when the engine created it) and closes the checkpoint files. */
+  async dispose(): Promise<void> {
+    this.model.dispose();
+    await this.folder.checkpoint.close();
+    if (this.ownsGpu) this.gpu.destroy();
+  }
+}

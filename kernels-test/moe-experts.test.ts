@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dequantFp8Block } from '../src/checkpoint/fp8-blocks.ts';
 import type { ModelConfig } from '../src/config/model-config.ts';
-import { recordMoeExperts, type ExpertPart, type ExpertWeights } from '../src/kernels/moe-experts.ts';
+import { moeGroupBytes, recordMoeExperts, type ExpertPart, type ExpertWeights } from '../src/kernels/moe-experts.ts';
 import { moeDown } from '../src/kernels/moe-down.ts';
 import { moeGateUp } from '../src/kernels/moe-gate-up.ts';
 import { recordMoeRoute } from '../src/kernels/moe-route.ts';
@@ -89,30 +89,35 @@ describe.skipIf(!gpu)('moe-experts', () => {
     const weights = h.output(rows * topK, 'weights');
     recordMoeRoute(h.rec, routing, { logits: h.input(logits), bias: bias && h.input(bias), experts: expertIdx, weights }, rows);
 
-    const out = h.output(rows * hidden, 'out');
     const routedW = uploadMlps(h, mlps, c.gateUpPerPart, c.downPerPart);
     const sharedW = sharedMlp ? uploadMlps(h, [sharedMlp], 1, 1) : null;
-    recordMoeExperts(
-      h.rec,
-      routedW,
-      sharedW,
-      {
-        x: h.input(x),
+    const xBuf = h.input(x);
+    // The decode path always; the grouped (prefill) path too where recordMoeExperts would take it
+    // (>= 2 pairs per expert): both must match the reference.
+    const paths = rows * topK >= 2 * n ? ['decode', 'grouped'] : ['decode'];
+    const outs = paths.map((path) => {
+      const out = h.output(rows * hidden, `out (${path})`);
+      const buffers = {
+        x: xBuf,
         experts: expertIdx,
         weights,
         out,
         h: h.output(rows * topK * inter, 'h'),
         y: h.output(rows * topK * hidden, 'y'),
         hShared: shared ? h.output(rows * shared * inter, 'h shared') : undefined,
-      },
-      { rows, hidden, inter, topK, sharedInter: shared * inter },
-    );
-    const got = await h.run(out);
+        group: path === 'grouped' ? h.output(moeGroupBytes(rows, topK, n) / 4, 'group') : undefined,
+      };
+      recordMoeExperts(h.rec, routedW, sharedW, buffers, { rows, hidden, inter, topK, sharedInter: shared * inter });
+      return out;
+    });
     const gotExperts = await h.readU32(expertIdx);
     // The routes must agree before the outputs can (exact integers).
     expect(Array.from(gotExperts)).toEqual(routeRows(x, rows, w, cfg).flatMap((r) => r.experts));
     const want = moeForward(Float64Array.from(x), rows, w, cfg);
-    expect(relL2(got, want), describeDiff(got, want)).toBeLessThanOrEqual(TOL);
+    for (const [i, out] of outs.entries()) {
+      const got = await h.run(out);
+      expect(relL2(got, want), `${paths[i]} path: ${describeDiff(got, want)}`).toBeLessThanOrEqual(TOL);
+    }
   });
 
   it('shared-expert mode alone equals mlpForward (odd shape: partial 128-blocks both ways)', async () => {

@@ -12,7 +12,12 @@ import type { Bindable, Recorder } from '../gpu/recorder.ts';
 import { expectThat } from '../gpu/kernel.ts';
 import { moeCombine } from './moe-combine.ts';
 import { moeDown } from './moe-down.ts';
+import { moeDownGrouped } from './moe-down-grouped.ts';
 import { moeGateUp } from './moe-gate-up.ts';
+import { moeGateUpGrouped } from './moe-gate-up-grouped.ts';
+import { MOE_TILE, moeGroup, moeMaxTiles } from './moe-group.ts';
+
+export { moeGroupBytes } from './moe-group.ts';
 
 /** Experts [firstExpert, firstExpert + count) of one projection, in one buffer. */
 export interface ExpertPart {
@@ -49,6 +54,7 @@ export interface MoeBuffers {
   h: Bindable; //        scratch [rows * topK, inter] f32
   y: Bindable; //        scratch [rows * topK, hidden] f32
   hShared?: Bindable; // scratch [rows, sharedInter] f32 (when sharedInter > 0)
+  group?: Bindable; //   prefill scratch of moeGroupBytes(rows, topK, nExperts) bytes (u32)
 }
 
 /** How many experts of an [out, in] FP8 projection fit in one binding of `maxBindingBytes`. */
@@ -56,26 +62,54 @@ export function expertsPerPart(maxBindingBytes: number, out: number, inDim: numb
   return Math.max(1, Math.floor(maxBindingBytes / (out * inDim)));
 }
 
-/** Records the experts (and shared expert) of one MoE layer for `s.rows` tokens. */
+/**
+ * Records the experts (and shared expert) of one MoE layer for `s.rows` tokens. With `b.group` (prefill
+ * scratch of moeGroupBytes(rows, topK, nExperts) bytes) and at least 2 pairs per expert on average, the
+ * pairs are grouped by expert on the GPU and each expert's weights are decoded once per tile of 4 pairs;
+ * otherwise each pair reads its expert's rows (the decode path). Both write the same h, y and out.
+ */
 export function recordMoeExperts(rec: Recorder, routed: ExpertWeights, shared: ExpertWeights | null, b: MoeBuffers, s: MoeShape): void {
   expectThat('moe-experts', routed.gate.length === routed.up.length && routed.gate.every((g, i) => g.firstExpert === routed.up[i].firstExpert && g.count === routed.up[i].count), 'gate and up must be split into the same parts');
   expectThat('moe-experts', (shared !== null) === s.sharedInter > 0 && (!shared || b.hShared !== undefined), 'shared weights, sharedInter and hShared go together');
   const pairs = s.rows * s.topK;
+  const nExperts = Math.max(0, ...routed.gate.map((p) => p.firstExpert + p.count), ...routed.down.map((p) => p.firstExpert + p.count));
   if (shared) {
     // The shared expert first, straight into out: it is the base the routed experts are added to.
-    const [g, u, d] = [shared.gate[0], shared.up[0], shared.down[0]];
-    const one = { first_expert: 0, part_experts: 1, routed: 0 };
-    moeGateUp.record(rec, { x: b.x, experts: b.x, gate_w: g.weight, gate_s: g.scale, up_w: u.weight, up_s: u.scale, h: b.hShared! }, { rows: s.rows, slots: 1, hidden: s.hidden, inter: s.sharedInter, ...one });
-    moeDown.record(rec, { h: b.hShared!, experts: b.x, down_w: d.weight, down_s: d.scale, y: b.out }, { pairs: s.rows, hidden: s.hidden, inter: s.sharedInter, ...one });
+    const dense = { rows: s.rows, slots: 1, inter: s.sharedInter, first_expert: 0, part_experts: 1, routed: 0 };
+    const tiles = Math.ceil(s.rows / MOE_TILE);
+    recordGateUp(rec, s.rows > 1 ? tiles : 0, shared.gate[0], shared.up[0], { x: b.x, experts: b.x, h: b.hShared! }, { ...dense, hidden: s.hidden });
+    recordDown(rec, s.rows > 1 ? tiles : 0, shared.down[0], { h: b.hShared!, experts: b.x, y: b.out }, { ...dense, hidden: s.hidden });
   }
+  let tiles = 0; // 0: the decode path
+  if (b.group && pairs >= 2 * nExperts) {
+    tiles = moeMaxTiles(pairs, nExperts);
+    moeGroup.record(rec, { experts: b.experts, group: b.group }, { pairs, n_experts: nExperts, max_tiles: tiles });
+  }
+  const index = tiles ? b.group! : b.experts;
   routed.gate.forEach((g, i) => {
-    const u = routed.up[i];
-    const part = { first_expert: g.firstExpert, part_experts: g.count, routed: 1 };
-    moeGateUp.record(rec, { x: b.x, experts: b.experts, gate_w: g.weight, gate_s: g.scale, up_w: u.weight, up_s: u.scale, h: b.h }, { rows: s.rows, slots: s.topK, hidden: s.hidden, inter: s.inter, ...part });
+    const part = { rows: s.rows, slots: s.topK, hidden: s.hidden, inter: s.inter, first_expert: g.firstExpert, part_experts: g.count, routed: 1 };
+    recordGateUp(rec, tiles, g, routed.up[i], { x: b.x, experts: index, h: b.h }, part);
   });
   for (const d of routed.down) {
-    const part = { first_expert: d.firstExpert, part_experts: d.count, routed: 1 };
-    moeDown.record(rec, { h: b.h, experts: b.experts, down_w: d.weight, down_s: d.scale, y: b.y }, { pairs, hidden: s.hidden, inter: s.inter, ...part });
+    const part = { rows: s.rows, slots: s.topK, hidden: s.hidden, inter: s.inter, first_expert: d.firstExpert, part_experts: d.count, routed: 1 };
+    recordDown(rec, tiles, d, { h: b.h, experts: index, y: b.y }, part);
   }
   moeCombine.record(rec, { y: b.y, weights: b.weights, out: b.out }, { rows: s.rows, slots: s.topK, hidden: s.hidden, accumulate: shared !== null });
+}
+
+type PartParams = { rows: number; slots: number; hidden: number; inter: number; first_expert: number; part_experts: number; routed: number };
+
+/** gate/up + SwiGLU of one part: grouped over `tiles` tiles, or the decode kernel when tiles is 0. */
+function recordGateUp(rec: Recorder, tiles: number, g: ExpertPart, u: ExpertPart, b: { x: Bindable; experts: Bindable; h: Bindable }, p: PartParams): void {
+  const w = { gate_w: g.weight, gate_s: g.scale, up_w: u.weight, up_s: u.scale };
+  if (tiles) moeGateUpGrouped.record(rec, { x: b.x, group: b.experts, ...w, h: b.h }, { ...p, max_tiles: tiles });
+  else moeGateUp.record(rec, { x: b.x, experts: b.experts, ...w, h: b.h }, p);
+}
+
+/** down of one part, per pair p = r * slots + k. */
+function recordDown(rec: Recorder, tiles: number, d: ExpertPart, b: { h: Bindable; experts: Bindable; y: Bindable }, p: PartParams): void {
+  const { rows, slots, ...rest } = p;
+  const w = { down_w: d.weight, down_s: d.scale };
+  if (tiles) moeDownGrouped.record(rec, { h: b.h, group: b.experts, ...w, y: b.y }, { pairs: rows * slots, ...rest, max_tiles: tiles });
+  else moeDown.record(rec, { h: b.h, experts: b.experts, ...w, y: b.y }, { pairs: rows * slots, ...rest });
 }

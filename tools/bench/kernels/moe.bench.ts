@@ -6,7 +6,7 @@
 // much as routing among 256 does. Weights are zeros: the exact FP8 decode has no data-dependent cost.
 import { createStorage, uploadStorage } from '../../../src/gpu/buffers.ts';
 import type { Gpu } from '../../../src/gpu/device.ts';
-import { recordMoeExperts, type ExpertPart, type ExpertWeights } from '../../../src/kernels/moe-experts.ts';
+import { moeGroupBytes, recordMoeExperts, type ExpertPart, type ExpertWeights } from '../../../src/kernels/moe-experts.ts';
 import { recordMoeRoute } from '../../../src/kernels/moe-route.ts';
 import { MOE_ROUTE_CASES, V2_LITE, V3, type ModelShapes } from '../../../kernels-test/helpers/cases.ts';
 import type { RoutingConfig } from '../../../src/reference/moe-route.ts';
@@ -46,14 +46,26 @@ function projection(gpu: Gpu, count: number, out: number, inDim: number, buffers
   return [{ firstExpert: 0, count, weight, scale }];
 }
 
-function expertsBench(s: ModelShapes, rows: number): KernelBench {
+// Each row takes top_k distinct experts; rows differ (the worst case for a decode batch).
+const routes = (rows: number, topK: number) => Uint32Array.from({ length: rows * topK }, (_, i) => (i * 5 + Math.floor(i / topK)) % ALLOCATED);
+
+/**
+ * Decode (each pair reads its expert) or prefill (grouped: each tile of <= 4 pairs sharing an expert reads
+ * it once; the shared expert once per 4 rows). bytes = the FP8 weights and scales those reads cover.
+ */
+function expertsBench(s: ModelShapes, rows: number, grouped: boolean): KernelBench {
   const { hidden, moeIntermediate: inter, topK } = s;
   const sharedInter = s.sharedExperts * inter;
   // Per expert of width w: gate + up + down = 3 w hidden FP8 bytes and their scales.
   const expertBytes = (w: number) => 3 * w * hidden + 4 * (2 * scaleCount(w, hidden) + scaleCount(hidden, w));
-  const read = rows * topK * expertBytes(inter) + expertBytes(sharedInter) * (rows > 0 ? 1 : 0);
+  const perExpert = new Array<number>(ALLOCATED).fill(0);
+  for (const e of routes(rows, topK)) perExpert[e]++;
+  const tiles = perExpert.reduce((n, c) => n + Math.ceil(c / 4), 0);
+  const read = grouped
+    ? tiles * expertBytes(inter) + Math.ceil(rows / 4) * expertBytes(sharedInter)
+    : rows * topK * expertBytes(inter) + (rows > 1 ? Math.ceil(rows / 4) : 1) * expertBytes(sharedInter);
   return {
-    kernel: 'moe-experts-decode',
+    kernel: grouped ? 'moe-experts-prefill' : 'moe-experts-decode',
     model: s.model,
     shape: `${rows}x${hidden} · top-${topK} of ${ALLOCATED} allocated (of ${s.experts}) · ${inter}x${hidden} + shared ${sharedInter}`,
     bytes: read + rows * hidden * 8,
@@ -70,8 +82,7 @@ function expertsBench(s: ModelShapes, rows: number): KernelBench {
         up: projection(gpu, 1, sharedInter, hidden, bufs),
         down: projection(gpu, 1, hidden, sharedInter, bufs),
       };
-      // Each row takes top_k distinct experts; rows differ (worst case for a decode batch).
-      const idx = Uint32Array.from({ length: rows * topK }, (_, i) => (i * 5 + Math.floor(i / topK)) % ALLOCATED);
+      const idx = routes(rows, topK);
       const make = (bytes: number, label: string) => (bufs.push(createStorage(gpu.device, bytes, label)), bufs.at(-1)!);
       const experts = uploadStorage(gpu.device, idx, 'experts');
       bufs.push(experts);
@@ -83,6 +94,7 @@ function expertsBench(s: ModelShapes, rows: number): KernelBench {
         h: make(rows * topK * inter * 4, 'h'),
         y: make(rows * topK * hidden * 4, 'y'),
         hShared: make(rows * sharedInter * 4, 'h shared'),
+        group: grouped ? make(moeGroupBytes(rows, topK, ALLOCATED), 'group') : undefined,
       };
       return {
         record: () => recordMoeExperts(rec, routed, shared, b, { rows, hidden, inter, topK, sharedInter }),
@@ -97,7 +109,10 @@ export const benches: KernelBench[] = [
   routeBench('v3', MOE_ROUTE_CASES.v3, 512),
   routeBench('v2-lite', MOE_ROUTE_CASES.v2Lite, 1),
   routeBench('v2-lite', MOE_ROUTE_CASES.v2Lite, 512),
-  expertsBench(V3, 1),
-  expertsBench(V2_LITE, 1),
-  expertsBench(V2_LITE, 4),
+  expertsBench(V3, 1, false),
+  expertsBench(V2_LITE, 1, false),
+  expertsBench(V2_LITE, 4, false),
+  expertsBench(V3, 8, true), // 64 pairs over 16 experts: 4 per expert, one full tile each
+  expertsBench(V2_LITE, 32, true),
+  expertsBench(V2_LITE, 32, false),
 ];

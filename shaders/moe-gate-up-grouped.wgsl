@@ -1,0 +1,140 @@
+// moe-gate-up-grouped: moe-gate-up.wgsl for prefill: h[p, i] = silu(gate_e[i] · x[r]) * (up_e[i] · x[r])
+// for the pairs p = r * slots + k of each tile (moe-group.wgsl: up to TILE pairs sharing expert e), so each
+// decoded weight word serves TILE tokens. Only tiles whose expert lives in this part do anything (the
+// wrapper dispatches once per part). With routed == 0 tile t is rows [t * TILE, t * TILE + TILE) on the
+// part's expert 0 (the shared expert), and `group` is not read.
+// x: [rows, hidden] f32 · group: moe-group's [1 + 3 * max_tiles + pairs] u32 · gate_w, up_w: this part's
+// experts [part_experts, inter, hidden] FP8 e4m3, 4 codes per u32 · gate_s, up_s: [part_experts,
+// ceil(inter/128), ceil(hidden/128)] f32 · h: [pairs, inter] f32
+// dispatch: (ceil(inter / (2 * WG_SIZE)), max_tiles); each thread computes rows i and i + WG_SIZE of one
+// tile: 2 rows x TILE pairs x (gate, up) = 16 named vec4 accumulators, each decoded word serving 4 pairs
+// and each x load 2 rows (measured 1.2x faster than 1 row x 4 pairs, 2x faster than the decode path).
+// needs: hidden % 4 == 0 (checked in src/kernels/moe-gate-up-grouped.ts) · reference: src/reference/moe-experts.ts
+
+#include "common/fp8.wgsl"
+
+override WG_SIZE: u32 = 64;
+const BLOCK = 128u;
+const TILE = 4u;     // pairs per tile (moe-group.wgsl)
+const ONE = vec4<f32>(1.0);
+
+struct Params {
+  rows: u32,
+  slots: u32,
+  hidden: u32,
+  inter: u32,
+  first_expert: u32,
+  part_experts: u32,
+  routed: u32,
+  max_tiles: u32,
+}
+
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;       // [rows, hidden / 4]
+@group(0) @binding(1) var<storage, read> group: array<u32>;         // [1 + 3 * max_tiles + pairs] (routed)
+@group(0) @binding(2) var<storage, read> gate_w: array<u32>;        // [part_experts, inter, hidden / 4]
+@group(0) @binding(3) var<storage, read> gate_s: array<f32>;        // [part_experts, ceil(inter/128), ceil(hidden/128)]
+@group(0) @binding(4) var<storage, read> up_w: array<u32>;          // [part_experts, inter, hidden / 4]
+@group(0) @binding(5) var<storage, read> up_s: array<f32>;          // [part_experts, ceil(inter/128), ceil(hidden/128)]
+@group(0) @binding(6) var<storage, read_write> h: array<f32>;       // [pairs, inter]
+@group(0) @binding(7) var<uniform> params: Params;
+
+@compute @workgroup_size(WG_SIZE)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let tile = wg.y;
+  let i = wg.x * 2u * WG_SIZE + lid;
+  let i1 = min(i + WG_SIZE, params.inter - 1u); // clamped: computed, stored only when in range
+  // The tile's expert (relative to the part) and pairs; missing pairs repeat the first (never stored).
+  var e = 0u;
+  var count = 0u;
+  var pairs = vec4<u32>(0u);
+  if (params.routed == 1u) {
+    if (tile >= group[0]) {
+      return;
+    }
+    e = group[1u + 3u * tile] - params.first_expert; // wraps above part_experts when below first_expert
+    let start = group[2u + 3u * tile];
+    count = group[3u + 3u * tile];
+    let order = 1u + 3u * params.max_tiles + start;
+    let at = vec4<u32>(0u, 1u, 2u, 3u);
+    let k = select(vec4<u32>(0u), at, at < vec4<u32>(count));
+    pairs = vec4<u32>(group[order + k.x], group[order + k.y], group[order + k.z], group[order + k.w]);
+  } else {
+    let start = tile * TILE;
+    count = min(TILE, params.rows - min(start, params.rows));
+    pairs = vec4<u32>(start) + select(vec4<u32>(0u), vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(count));
+  }
+  if (e >= params.part_experts || count == 0u || i >= params.inter) {
+    return;
+  }
+  let words = params.hidden / 4u;
+  let x_rows = (pairs / params.slots) * words;          // each pair's token row of x, in vec4s
+  let w_row = (e * params.inter + i) * words;
+  let w_row1 = (e * params.inter + i1) * words;
+  let s_cols = (params.hidden + BLOCK - 1u) / BLOCK;
+  let s_row = (e * ((params.inter + BLOCK - 1u) / BLOCK) + i / BLOCK) * s_cols;
+  let s_row1 = (e * ((params.inter + BLOCK - 1u) / BLOCK) + i1 / BLOCK) * s_cols;
+
+  var g = vec4<f32>(0.0); // g[k], u[k]: pair k's gate and up dot products for row i; gb, ub: row i1
+  var u = vec4<f32>(0.0);
+  var gb = vec4<f32>(0.0);
+  var ub = vec4<f32>(0.0);
+  for (var b = 0u; b < s_cols; b++) {
+    let start = b * (BLOCK / 4u);
+    let end = min(start + BLOCK / 4u, words);
+    var g0 = vec4<f32>(0.0);
+    var g1 = vec4<f32>(0.0);
+    var g2 = vec4<f32>(0.0);
+    var g3 = vec4<f32>(0.0);
+    var u0 = vec4<f32>(0.0);
+    var u1 = vec4<f32>(0.0);
+    var u2 = vec4<f32>(0.0);
+    var u3 = vec4<f32>(0.0);
+    var p0 = vec4<f32>(0.0);
+    var p1 = vec4<f32>(0.0);
+    var p2 = vec4<f32>(0.0);
+    var p3 = vec4<f32>(0.0);
+    var q0 = vec4<f32>(0.0);
+    var q1 = vec4<f32>(0.0);
+    var q2 = vec4<f32>(0.0);
+    var q3 = vec4<f32>(0.0);
+    for (var j = start; j < end; j++) {
+      let gw = e4m3x4_to_vec4(gate_w[w_row + j]);
+      let uw = e4m3x4_to_vec4(up_w[w_row + j]);
+      let gw1 = e4m3x4_to_vec4(gate_w[w_row1 + j]);
+      let uw1 = e4m3x4_to_vec4(up_w[w_row1 + j]);
+      let x0 = x[x_rows.x + j];
+      let x1 = x[x_rows.y + j];
+      let x2 = x[x_rows.z + j];
+      let x3 = x[x_rows.w + j];
+      g0 += gw * x0;
+      u0 += uw * x0;
+      g1 += gw * x1;
+      u1 += uw * x1;
+      g2 += gw * x2;
+      u2 += uw * x2;
+      g3 += gw * x3;
+      u3 += uw * x3;
+      p0 += gw1 * x0;
+      q0 += uw1 * x0;
+      p1 += gw1 * x1;
+      q1 += uw1 * x1;
+      p2 += gw1 * x2;
+      q2 += uw1 * x2;
+      p3 += gw1 * x3;
+      q3 += uw1 * x3;
+    }
+    gb += gate_s[s_row1 + b] * vec4<f32>(dot(p0, ONE), dot(p1, ONE), dot(p2, ONE), dot(p3, ONE));
+    ub += up_s[s_row1 + b] * vec4<f32>(dot(q0, ONE), dot(q1, ONE), dot(q2, ONE), dot(q3, ONE));
+    g += gate_s[s_row + b] * vec4<f32>(dot(g0, ONE), dot(g1, ONE), dot(g2, ONE), dot(g3, ONE));
+    u += up_s[s_row + b] * vec4<f32>(dot(u0, ONE), dot(u1, ONE), dot(u2, ONE), dot(u3, ONE));
+  }
+  // silu(g) = g / (1 + exp(-g)); exp(-g) = +inf for g < -88 gives -0, the right limit.
+  let act = g / (vec4<f32>(1.0) + exp(-g)) * u;
+  let act1 = gb / (vec4<f32>(1.0) + exp(-gb)) * ub;
+  for (var k = 0u; k < count; k++) {
+    h[pairs[k] * params.inter + i] = act[k];
+    if (i + WG_SIZE < params.inter) {
+      h[pairs[k] * params.inter + i + WG_SIZE] = act1[k];
+    }
+  }
+}

@@ -1,5 +1,6 @@
 // loadModel() for Node: a checkpoint folder on disk, a WebGPU device through Dawn (SwiftShader on machines
 // without a GPU driver), and the engine over them.
+import { totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nodeFolder } from './checkpoint/sources/node-file.ts';
@@ -18,8 +19,10 @@ export interface LoadModelOptions extends EngineOptions, NodeGpuOptions {
 /** Loads the model in `dir` (default: the embedded tiny-v3-trained) onto the GPU. */
 export async function loadModel(dir: string = DEFAULT_MODEL_DIR, options: LoadModelOptions = {}): Promise<Engine> {
   const gpu = options.gpu ?? (await createNodeGpu({ fallback: options.fallback, poll: options.poll }));
+  // A CPU adapter's "GPU memory" is system memory: refuse plans that cannot fit it.
+  const memoryBudget = options.memoryBudget ?? (gpu.adapterInfo.isFallbackAdapter ? totalmem() : undefined);
   try {
-    return await Engine.load(gpu, nodeFolder(dir), { ...options, ownsGpu: !options.gpu });
+    return await Engine.load(gpu, nodeFolder(dir), { ...options, memoryBudget, ownsGpu: !options.gpu });
   } catch (e) {
     if (!options.gpu) gpu.destroy();
     throw e;

@@ -73,3 +73,18 @@ describe('the installed command', () => {
     expect(out.startsWith('In the beginning')).toBe(true);
   });
 });
+
+describe('info and verify', () => {
+  it('info --model summarizes the config, parameters and memory plan', async () => {
+    const out = await run('info', '--model', FIXTURE, '--json');
+    const report = JSON.parse(out);
+    expect(report.adapter.description).toEqual(expect.any(String));
+    expect(report.model.architecture).toBe('DeepseekV3ForCausalLM');
+    expect(report.model.parameters.total).toBeGreaterThan(0);
+    expect(report.model.memory.total).toBeGreaterThan(report.model.memory.weights);
+  });
+
+  it('verify agrees with the CPU reference', async () => {
+    expect(await run('verify', '--model', FIXTURE, '--quiet')).toMatch(/^OK: worst relative L2/m);
+  });
+});

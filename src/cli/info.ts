@@ -4,6 +4,8 @@ import type { Command } from 'commander';
 import type { GlobalOptions } from '../cli.ts';
 import type { Gpu } from '../gpu/device.ts';
 import { createNodeGpu, planNodeGpu, type NodeGpuPlan } from '../gpu/node-webgpu.ts';
+import { parseIntOption } from './load-model.ts';
+import { formatModelInfo, modelInfo } from './model-info.ts';
 
 /** Optional features the kernels use when present. */
 const FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as const;
@@ -33,13 +35,17 @@ export function register(program: Command): void {
     .command('info')
     .description('show the WebGPU adapter, backend, features and limits')
     .option('--json', 'print as JSON')
-    .action(async (options: { json?: boolean }, command: Command) => {
+    .option('--model <dir>', 'also summarize a checkpoint folder: config, parameter counts, memory plan')
+    .option('--context-length <n>', 'context for the memory plan (default: min(max_position_embeddings, 4096))')
+    .action(async (options: { json?: boolean; model?: string; contextLength?: string }, command: Command) => {
       const { fallback } = command.optsWithGlobals<GlobalOptions>();
       const plan = planNodeGpu(fallback);
+      const model = options.model ? await modelInfo(options.model, parseIntOption(options.contextLength, '--context-length', 1)) : null;
       const gpu = await createNodeGpu({ fallback });
       try {
         const report = infoReport(gpu, plan);
-        console.log(options.json ? JSON.stringify(report, null, 2) : formatInfo(report));
+        const text = options.json ? JSON.stringify(model ? { ...report, model } : report, null, 2) : [formatInfo(report), ...(model ? [formatModelInfo(model)] : [])].join('\n\n');
+        process.stdout.write(`${text}\n`);
       } finally {
         gpu.destroy();
       }

@@ -16,6 +16,7 @@ import { recordForward, recordLogits, type ForwardContext } from './forward.ts';
 import { recordMtp, recordMtpLogits } from './mtp.ts';
 import { MtpSpeculator } from './mtp-speculator.ts';
 import { LatentCache } from './kv-cache.ts';
+import { checkMemoryPlan, planMemory } from './memory-plan.ts';
 import { uploadWeights, type GpuWeights } from './weights.ts';
 
 export interface ModelLoadOptions {
@@ -29,6 +30,8 @@ export interface ModelLoadOptions {
   mtp?: boolean;
   /** Run one throw-away step at load so pipelines are compiled before the first real one (default true). */
   warmup?: boolean;
+  /** Refuse to load when the memory plan exceeds this many bytes (WebGPU cannot tell device memory). */
+  memoryBudget?: number;
   /** Checkpoint bytes read so far, of `total`. */
   onProgress?: (bytes: number, total: number) => void;
 }
@@ -73,6 +76,8 @@ export class DeepseekModel implements CausalLM {
       throw new InputError('context-length', `must be an integer in [1, ${c.maxPositionEmbeddings}] (max_position_embeddings), got ${contextLength}`);
     }
     const chunk = options.prefillChunk ?? 64;
+    const plan = planMemory(c, folder.checkpoint, { contextLength, prefillChunk: chunk, quantize: options.quantize, mtp: options.mtp });
+    if (options.memoryBudget !== undefined) checkMemoryPlan(plan, options.memoryBudget, `${folder.folder.name} with a ${contextLength}-token context`);
     const total = folder.checkpoint.names().reduce((n, name) => n + folder.checkpoint.info(name).end - folder.checkpoint.info(name).begin, 0);
     const weights = await gpu.captureErrors('upload weights', () =>
       uploadWeights(gpu, folder.checkpoint, c, {
@@ -99,6 +104,11 @@ export class DeepseekModel implements CausalLM {
 
   get length(): number {
     return this.cache.length;
+  }
+
+  /** Dispatches recorded so far (benchmarks divide by tokens for dispatches per token). */
+  get dispatches(): number {
+    return this.rec.dispatchesTotal;
   }
 
   async append(tokens: readonly number[], sample: SampleRequest | null): Promise<number | null> {

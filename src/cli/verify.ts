@@ -1,0 +1,59 @@
+// `deepseek-webgpu verify --model DIR`: runs a few positions through the GPU engine and the CPU reference
+// and reports how far apart their logits are — a check a user can run on a new checkpoint.
+import type { Command } from 'commander';
+import type { GlobalOptions } from '../cli.ts';
+import { openModelFolder } from '../checkpoint/model-folder.ts';
+import { nodeFolder } from '../checkpoint/sources/node-file.ts';
+import { DEFAULT_MODEL_DIR } from '../engine-node.ts';
+import { GpuError } from '../errors.ts';
+import { ReferenceModel } from '../reference/model.ts';
+import { argmaxToken } from '../reference/sample.ts';
+import { parseTokenList } from './arguments.ts';
+import { addModelOptions, loadModelFromCli, type ModelCliOptions } from './load-model.ts';
+
+/** Per-row relative L2 the engine must stay within (the model issue's bound; measured ~1.5e-6). */
+const TOLERANCE = 1e-4;
+
+export function register(program: Command): void {
+  addModelOptions(
+    program
+      .command('verify')
+      .description('compare the GPU engine with the CPU reference on a few positions')
+      .option('--tokens <ids>', 'token ids to run (default: 8 ids spread over the vocabulary)'),
+  ).action(async (options: ModelCliOptions & { tokens?: string }, command: Command) => {
+    const { fallback } = command.optsWithGlobals<GlobalOptions>();
+    const dir = options.model ?? DEFAULT_MODEL_DIR;
+    const folder = await openModelFolder(nodeFolder(dir));
+    const V = folder.config.vocabSize;
+    const tokens = options.tokens ? parseTokenList(options.tokens) : Array.from({ length: 8 }, (_, i) => Math.floor(((i + 1) * V) / 9));
+    const ref = await ReferenceModel.load(folder.checkpoint, folder.config, { mtp: false });
+    const want = ref.forward(ref.newState(), tokens).logits;
+    await folder.checkpoint.close();
+    const engine = await loadModelFromCli(options, fallback);
+    let worst = 0;
+    let argmaxAgree = 0;
+    try {
+      const got = await engine.logits(tokens);
+      for (let t = 0; t < tokens.length; t++) {
+        const g = got.subarray(t * V, (t + 1) * V);
+        const w = want.subarray(t * V, (t + 1) * V);
+        let num = 0;
+        let den = 0;
+        for (let i = 0; i < V; i++) {
+          num += (g[i] - w[i]) ** 2;
+          den += w[i] ** 2;
+        }
+        const err = Math.sqrt(num / den);
+        worst = Math.max(worst, Number.isNaN(err) ? Infinity : err);
+        if (argmaxToken(g) === argmaxToken(w)) argmaxAgree++;
+        process.stdout.write(`position ${t} (token ${tokens[t]}): relative L2 ${err.toExponential(2)}, argmax ${argmaxToken(g)} vs ${argmaxToken(w)}\n`);
+      }
+    } finally {
+      await engine.dispose();
+    }
+    const ok = worst <= TOLERANCE && argmaxAgree === tokens.length;
+    process.stdout.write(`${ok ? 'OK' : 'MISMATCH'}: worst relative L2 ${worst.toExponential(2)} (bound ${TOLERANCE}), argmax agrees at ${argmaxAgree}/${tokens.length} positions\n`);
+    if (!ok) throw new GpuError(`the GPU engine disagrees with the CPU reference on ${dir}`);
+  });
+}
+

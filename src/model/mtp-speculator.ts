@@ -47,6 +47,12 @@ export interface SpeculativeStep {
 
 export class MtpSpeculator {
   private pending: number[] = []; // tokens of the pending rows; hidden rows in act.mtpHidden[0..)
+  /**
+   * Benchmarks only: drafts to verify instead of the MTP's own (the MTP still runs, so a step costs the
+   * same); lets `npm run bench -- e2e` measure speed at chosen acceptance rates. Consumed by one step.
+   */
+  forceDrafts: number[] | null = null;
+  private forced: GPUBuffer | null = null;
   private draftLogits: GPUBuffer | null = null;
   /** A chunk's last hidden row, kept while the MTP inputs are busy with the chunk's other rows. */
   private readonly savedRow: GPUBuffer;
@@ -144,6 +150,13 @@ export class MtpSpeculator {
       lastRow = 0;
     }
 
+    if (this.forceDrafts) {
+      this.forced ??= createStorage(gpu.device, this.maxDrafts * 4, 'forced drafts');
+      writeStorage(gpu.device, this.forced, 0, Uint32Array.from(this.forceDrafts.slice(0, K)));
+      rec.copy(this.forced, 0, act.tokens, 4, K * 4);
+      this.forceDrafts = null;
+    }
+
     // Verify [t, d1..dK] in one forward pass, choose after every row, keep the hidden rows for the next step.
     recordForward(rec, f, K + 1, cache.length);
     recordLogits(rec, f, 0, K + 1);
@@ -188,6 +201,7 @@ export class MtpSpeculator {
 
   destroy(): void {
     this.draftLogits?.destroy();
+    this.forced?.destroy();
     this.savedRow.destroy();
   }
 

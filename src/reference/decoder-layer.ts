@@ -3,14 +3,14 @@
 import type { ModelConfig } from '../config/model-config.ts';
 import type { LayerLatentCache } from './latent-cache.ts';
 import { mlaForward } from './mla.ts';
-import { mlpForward, moeForward } from './moe-experts.ts';
+import { mlpForward, moeForward, type RouteObserver } from './moe-experts.ts';
 import { rmsnorm } from './rmsnorm.ts';
 import type { LayerWeights } from './weights.ts';
 
-export function decoderLayer(h: Float64Array, T: number, w: LayerWeights, c: ModelConfig, cache: LayerLatentCache): void {
+export function decoderLayer(h: Float64Array, T: number, w: LayerWeights, c: ModelConfig, cache: LayerLatentCache, observe?: RouteObserver): void {
   const attn = mlaForward(rmsnorm(h, T, c.hiddenSize, w.inputNorm, c.rmsNormEps), T, w.attention, c, cache);
   for (let i = 0; i < h.length; i++) h[i] += attn[i];
   const x = rmsnorm(h, T, c.hiddenSize, w.postAttentionNorm, c.rmsNormEps);
-  const mlp = w.moe ? moeForward(x, T, w.moe, c) : mlpForward(x, T, w.dense!);
+  const mlp = w.moe ? moeForward(x, T, w.moe, c, observe) : mlpForward(x, T, w.dense!);
   for (let i = 0; i < h.length; i++) h[i] += mlp[i];
 }

@@ -7,6 +7,7 @@ import { decoderLayer } from './decoder-layer.ts';
 import { embed } from './embed.ts';
 import { LayerLatentCache } from './latent-cache.ts';
 import { linear } from './matmul.ts';
+import type { Route } from './moe-route.ts';
 import { mtpForward } from './mtp.ts';
 import { rmsnorm } from './rmsnorm.ts';
 import { loadReferenceWeights, type ReferenceWeights } from './weights.ts';
@@ -41,7 +42,8 @@ export class ReferenceModel {
     };
   }
 
-  forward(state: ReferenceState, tokens: readonly number[]): ForwardResult {
+  /** `observe(layer, routes)` sees every MoE layer's routing decisions. */
+  forward(state: ReferenceState, tokens: readonly number[], observe?: (layer: number, routes: Route[]) => void): ForwardResult {
     const c = this.config;
     const T = tokens.length;
     const start = state.layers[0]?.length ?? 0;
@@ -49,7 +51,7 @@ export class ReferenceModel {
       throw new InputError('tokens', `${start + T} positions exceed the context of ${c.maxPositionEmbeddings} (max_position_embeddings)`);
     }
     const h = embed(this.weights.embed, tokens); // [T, hidden]
-    this.weights.layers.forEach((w, l) => decoderLayer(h, T, w, c, state.layers[l]));
+    this.weights.layers.forEach((w, l) => decoderLayer(h, T, w, c, state.layers[l], observe && ((routes) => observe(l, routes))));
     const hidden = rmsnorm(h, T, c.hiddenSize, this.weights.finalNorm, c.rmsNormEps);
     const logits = Float32Array.from(linear(hidden, T, c.hiddenSize, this.weights.lmHead.data, c.vocabSize));
     return { logits, hidden };

@@ -22,10 +22,14 @@ export function routeRows(x: ArrayLike<number>, rows: number, w: MoeWeights, c: 
   );
 }
 
-export function moeForward(x: Float64Array, rows: number, w: MoeWeights, c: ModelConfig): Float64Array {
+/** Called with each MoE layer's routing decisions (benchmarks count the experts a step reads). */
+export type RouteObserver = (routes: Route[]) => void;
+
+export function moeForward(x: Float64Array, rows: number, w: MoeWeights, c: ModelConfig, observe?: RouteObserver): Float64Array {
   const hidden = c.hiddenSize;
   const y = w.shared ? mlpForward(x, rows, w.shared) : new Float64Array(rows * hidden);
   const routes = routeRows(x, rows, w, c);
+  observe?.(routes);
   for (let r = 0; r < rows; r++) {
     const xr = x.subarray(r * hidden, (r + 1) * hidden);
     routes[r].experts.forEach((e, k) => {

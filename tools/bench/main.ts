@@ -1,6 +1,7 @@
-// `npm run bench -- <suite> [options]`. Suites: kernels. Speed is claimed only from this output.
+// `npm run bench -- <suite> [options]`. Suites: kernels, e2e. Speed is claimed only from this output.
 import { Command } from 'commander';
 import { createNodeGpu } from '../../src/gpu/node-webgpu.ts';
+import { runE2e } from './e2e.ts';
 import { runKernelBenches } from './kernels.ts';
 
 const program = new Command('bench').description('deepseek-webgpu benchmarks');
@@ -17,6 +18,16 @@ program
     const records = await runKernelBenches(gpu, opts.kernel, log);
     if (opts.json) console.log(JSON.stringify(records, null, 2));
     gpu.destroy();
+  });
+
+program
+  .command('e2e')
+  .description('whole-model decode speed: plain vs MTP speculative decoding, acceptance, dispatches and bytes per token')
+  .option('--json', 'print the results as JSON')
+  .action(async (opts: { json?: boolean }) => {
+    const log = opts.json ? () => {} : (line: string) => console.log(line);
+    const results = await runE2e(log);
+    if (opts.json) console.log(JSON.stringify(results, null, 2));
   });
 
 await program.parseAsync(process.argv);

@@ -106,36 +106,6 @@ export const MLA_SHAPES = {
 export const MLA_SEQ_LENGTHS = [1, 7, 129] as const;
 export const MLA_QUERY_ROWS = [1, 2, 5] as const;
 
-/** An MoE layer for the experts tests: shapes, how the experts are split over buffers, and routing. */
-export interface MoeExpertCase {
-  hidden: number;
-  inter: number;
-  experts: number;
-  topK: number;
-  /** n_shared_experts (0: none). */
-  shared: number;
-  rows: number;
-  /** Experts per buffer for gate/up and for down (parts of whole experts; the last may be smaller). */
-  gateUpPerPart: number;
-  downPerPart: number;
-  routing: Omit<RoutingConfig, 'nRoutedExperts' | 'numExpertsPerTok'>;
-}
-
-const NOAUX = { nGroup: 4, topkGroup: 2, topkMethod: 'noaux_tc', scoringFunc: 'sigmoid', normTopkProb: true, routedScalingFactor: 2.5, scaleAfterNormalise: true } as const;
-const GREEDY = { nGroup: 1, topkGroup: 1, topkMethod: 'greedy', scoringFunc: 'softmax', normTopkProb: false, routedScalingFactor: 1, scaleAfterNormalise: false } as const;
-
-export const MOE_EXPERT_CASES: Record<string, MoeExpertCase> = {
-  tiny: { hidden: 64, inter: 32, experts: 8, topK: 2, shared: 1, rows: 1, gateUpPerPart: 8, downPerPart: 8, routing: NOAUX },
-  'tiny, 8 rows': { hidden: 64, inter: 32, experts: 8, topK: 3, shared: 1, rows: 8, gateUpPerPart: 8, downPerPart: 8, routing: NOAUX },
-  // Partial 128-blocks on both sides (96 = 0.75 block, 192 = 1.5 blocks); parts of 4 and of 3 experts.
-  odd: { hidden: 192, inter: 96, experts: 10, topK: 3, shared: 2, rows: 7, gateUpPerPart: 4, downPerPart: 3, routing: { ...NOAUX, nGroup: 5, topkGroup: 3 } },
-  // Prefill-sized: many tokens share each expert.
-  'odd, 61 rows': { hidden: 192, inter: 96, experts: 10, topK: 3, shared: 2, rows: 61, gateUpPerPart: 4, downPerPart: 3, routing: { ...GREEDY, nGroup: 1 } },
-  // Real row lengths, trimmed to 3 experts (one per part for down) so the CPU reference stays quick.
-  'v3 trimmed': { hidden: V3.hidden, inter: V3.moeIntermediate, experts: 3, topK: 2, shared: 0, rows: 1, gateUpPerPart: 2, downPerPart: 1, routing: { ...NOAUX, nGroup: 1, topkGroup: 1 } },
-  'v2-lite trimmed': { hidden: V2_LITE.hidden, inter: V2_LITE.moeIntermediate, experts: 6, topK: 4, shared: V2_LITE.sharedExperts, rows: 2, gateUpPerPart: 6, downPerPart: 4, routing: GREEDY },
-};
-
 /** matmul (shaders/matmul.wgsl) tests and benches: row counts per path and the benchmark shapes [out, in]. */
 export const MATMUL_CASES = {
   decodeRows: [1, 2, 3, 8], // rows <= 8: every row in one thread, weights read once

@@ -100,6 +100,12 @@ export class DeepseekModel implements CausalLM {
     const greedy = { temperature: 0, topK: 0, topP: 1, minP: 0, repetitionPenalty: 1, penalizedTokens: [], random: 0 };
     await this.append([0], greedy);
     this.truncate(0);
+    const spec = this.speculator();
+    if (spec) {
+      const t = await spec.prefill([0], greedy);
+      await spec.step(t, [greedy], [greedy, greedy], false);
+      spec.reset();
+    }
   }
 
   get length(): number {

@@ -14,9 +14,15 @@
 // dispatch: 1 workgroup; barrier-separated passes.
 // reference: src/reference/sample.ts (keptTokens)
 
+#include "common/sample-key.wgsl"
+
 override WG_SIZE: u32 = 64;
 const BINS = 16u;
 const NONE = 0xFFFFFFFFu;
+const HEAD = 4u; // scratch words before the candidate ids
+// Distances below the max z tried by the range search: the last is everything (-inf included).
+const CUTS_LO = vec4<f32>(0.25, 1.0, 4.0, 16.0);
+const CUTS_HI = vec4<f32>(64.0, 256.0, 3.4e38, 3.4e38);
 
 struct Params {
   vocab: u32,
@@ -37,12 +43,6 @@ var<workgroup> part: array<f32, WG_SIZE>;        // per-thread sums, reduced by 
 var<workgroup> part_n: array<u32, WG_SIZE>;      // per-thread candidate counts -> compaction offsets
 var<workgroup> shared_f: f32;                    // thread 0's results, broadcast
 var<workgroup> shared_u: u32;
-const HEAD = 4u; // scratch words before the candidate ids
-// Distances below the max z tried by the range search: the last is everything (-inf included).
-const CUTS_LO = vec4<f32>(0.25, 1.0, 4.0, 16.0);
-const CUTS_HI = vec4<f32>(64.0, 256.0, 3.4e38, 3.4e38);
-
-#include "common/sample-key.wgsl"
 
 fn z_at(i: u32) -> f32 {
   return logits[params.row * params.vocab + i] * params.inv_temperature;

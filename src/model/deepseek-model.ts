@@ -101,7 +101,8 @@ export class DeepseekModel implements CausalLM {
     await this.append([0], greedy);
     this.truncate(0);
     const spec = this.speculator();
-    if (spec) {
+    if (spec && this.maxLength >= 3) {
+      // prefill of one position, then t and one draft
       const t = await spec.prefill([0], greedy);
       await spec.step(t, [greedy], [greedy, greedy], false);
       spec.reset();

@@ -24,9 +24,10 @@ program
   .command('e2e')
   .description('whole-model decode speed: plain vs MTP speculative decoding, acceptance, dispatches and bytes per token')
   .option('--json', 'print the results as JSON')
-  .action(async (opts: { json?: boolean }) => {
+  .option('--synthetic <layers>', 'also a random-weight model with DeepSeek-V2-Lite shapes and this many of its 27 layers (made in weights/ on first use)', '0')
+  .action(async (opts: { json?: boolean; synthetic: string }) => {
     const log = opts.json ? () => {} : (line: string) => console.log(line);
-    const results = await runE2e(log);
+    const results = await runE2e(log, Number(opts.synthetic));
     if (opts.json) console.log(JSON.stringify(results, null, 2));
   });
 

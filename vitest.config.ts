@@ -1,6 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // Tests that import 'deepseek-webgpu' by name get the TypeScript sources (package.json's "source"
+  // condition), not dist/, so they need no build. The rest is Vite's default list for server code.
+  ssr: { resolve: { conditions: ['source', 'module', 'node', 'development|production'] } },
   test: {
     include: ['src/**/*.test.ts', 'kernels-test/**/*.test.ts'],
     // GPU tests share one SwiftShader device per worker; two cores gain nothing from more.

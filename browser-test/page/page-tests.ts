@@ -1,0 +1,146 @@
+// What browser-test/chromium.test.ts runs inside the page (window.pageTests). Each test returns plain data
+// (errors as numbers per case or row) and the Node side asserts on it, so a failure prints the figures.
+//
+// The public API comes from the library bundle, dist/browser/deepseek-webgpu.js, loaded at run time as a page
+// would load it (the build maps ../../src/index.ts to it); kernel wrappers and CPU references are inlined.
+import { relL2 } from '../../kernels-test/helpers/compare.ts';
+import { KernelHarness } from '../../kernels-test/helpers/harness.ts';
+import { randomF32, rng } from '../../kernels-test/helpers/rand.ts';
+import { dequantFp8Block } from '../../src/checkpoint/fp8-blocks.ts';
+import { recordMatmul } from '../../src/kernels/matmul.ts';
+import { toMatmulLayout, type MatmulFormat } from '../../src/kernels/matmul-layout.ts';
+import { rmsnorm } from '../../src/kernels/rmsnorm.ts';
+import { linear } from '../../src/reference/matmul.ts';
+import { rmsnorm as rmsnormRef } from '../../src/reference/rmsnorm.ts';
+import { createGpu, httpFolder, loadModel, openCheckpoint } from '../../src/index.ts';
+
+export interface CaseError {
+  name: string;
+  relL2: number;
+}
+
+export interface RowCheck {
+  relL2: number;
+  argmax: number;
+  goldenArgmax: number;
+}
+
+export interface GoldenSequence {
+  seq: number;
+  tokens: number;
+  rows: RowCheck[];
+}
+
+function argmaxOf(values: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
+  return best;
+}
+
+/** Random e4m3 codes as in a checkpoint: never NaN (0x7F / 0xFF). */
+function fp8Codes(n: number, seed: number): Uint8Array {
+  const r = rng(seed);
+  return Uint8Array.from({ length: n }, () => {
+    let c = 0x7f;
+    while ((c & 0x7f) === 0x7f) c = Math.floor(r() * 256);
+    return c;
+  });
+}
+
+const pageTests = {
+  /** rmsnorm and matmul (FP8 block-scaled and F32) against the CPU references: relL2 per case. */
+  async kernels(): Promise<CaseError[]> {
+    const gpu = await createGpu({ label: 'page kernels' });
+    const h = new KernelHarness(gpu.device);
+    const results: CaseError[] = [];
+    try {
+      for (const [rows, dim] of [[1, 7], [3, 256], [2, 1001], [4, 7168]]) {
+        const x = randomF32(rows * dim, rows * dim, 3);
+        const w = randomF32(dim, dim + 1);
+        const out = h.output(rows * dim);
+        rmsnorm.record(h.rec, { x: h.input(x), weight: h.input(w), out }, { rows, dim, eps: 1e-6 });
+        results.push({ name: `rmsnorm ${rows}x${dim}`, relL2: relL2(await h.run(out), rmsnormRef(x, rows, dim, w, 1e-6)) });
+      }
+      const shapes: [MatmulFormat, number, number, number][] = [
+        ['fp8', 1, 129, 257],
+        ['fp8', 5, 576, 512],
+        ['f32', 3, 45, 65],
+        ['f32', 9, 200, 130],
+      ];
+      for (const [format, rows, outDim, inDim] of shapes) {
+        let bytes: Uint8Array;
+        let dense: Float32Array;
+        let scale: Float32Array | undefined;
+        if (format === 'fp8') {
+          bytes = fp8Codes(outDim * inDim, outDim);
+          scale = randomF32(Math.ceil(outDim / 128) * Math.ceil(inDim / 128), 7).map((v) => (1 + Math.abs(v)) / 448);
+          dense = dequantFp8Block(bytes, outDim, inDim, scale, 128, 128);
+        } else {
+          dense = randomF32(outDim * inDim, outDim);
+          bytes = new Uint8Array(dense.buffer);
+        }
+        const layout = toMatmulLayout(format, bytes, 0, outDim, inDim);
+        const weight = { format, outDim, inDim, w: h.input(layout.bytes), scale: scale && h.input(scale) };
+        const x = randomF32(rows * inDim, rows + inDim, 2);
+        const y = h.output(rows * outDim);
+        recordMatmul(h.rec, weight, h.input(x), y, rows);
+        const got = await h.run(y);
+        const want = linear(x, rows, inDim, dense, outDim);
+        // Per output row, as the Node suite measures it; the worst row is reported.
+        let worst = 0;
+        for (let r = 0; r < rows; r++) {
+          const e = relL2(got.subarray(r * outDim, (r + 1) * outDim), want.subarray(r * outDim, (r + 1) * outDim));
+          if (!(e <= worst)) worst = e;
+        }
+        results.push({ name: `matmul ${format} ${rows} rows x [${outDim}, ${inDim}]`, relL2: worst });
+      }
+    } finally {
+      h.destroy();
+      gpu.destroy();
+    }
+    return results;
+  },
+
+  /**
+   * The model at `base` loaded over HTTP range requests with the public loadModel(), and its logits for the
+   * golden sequences of `base`/golden.safetensors: relL2 and argmax per row.
+   */
+  async goldenLogits(base: string): Promise<GoldenSequence[]> {
+    const engine = await loadModel(base, { prefillChunk: 16 });
+    const golden = await openCheckpoint(httpFolder(base), { file: 'golden.safetensors' });
+    const out: GoldenSequence[] = [];
+    try {
+      const vocab = engine.config.vocabSize;
+      for (let seq = 0; golden.has(`seq${seq}.tokens`); seq++) {
+        const tokens = Array.from(await golden.readIntegers(`seq${seq}.tokens`));
+        const logits = await engine.logits(tokens);
+        const want = await golden.readF32(`seq${seq}.logits`);
+        const rows = tokens.map((_, t) => {
+          const a = logits.subarray(t * vocab, (t + 1) * vocab);
+          const g = want.subarray(t * vocab, (t + 1) * vocab);
+          return { relL2: relL2(a, g), argmax: argmaxOf(a), goldenArgmax: argmaxOf(g) };
+        });
+        out.push({ seq, tokens: tokens.length, rows });
+      }
+    } finally {
+      await golden.close();
+      await engine.dispose();
+    }
+    return out;
+  },
+
+  /** The error loadModel() throws for `url` (expected to fail), as name and message. */
+  async loadError(url: string): Promise<{ name: string; message: string } | null> {
+    try {
+      const engine = await loadModel(url);
+      await engine.dispose();
+      return null;
+    } catch (e) {
+      return { name: (e as Error).name, message: (e as Error).message };
+    }
+  },
+};
+
+export type PageTests = typeof pageTests;
+(window as unknown as { pageTests: PageTests }).pageTests = pageTests;
+document.body.dataset.ready = 'true';

@@ -4,7 +4,8 @@
 //   (b) logits of kernels-test/fixtures/tiny-v3 loaded with HTTP range requests, against golden.safetensors;
 //   (c) the demo page generating end to end, from the URL and from a picked folder; screenshot in
 //       test-results/demo.png;
-//   (d) the README's browser snippet ("Three ways in"), as written.
+//   (d) the README's browser snippet ("Three ways in"), as written;
+//   (e) the demo in a Chromium without WebGPU (no --enable-unsafe-webgpu: no adapter) says so.
 // Without Chromium the suite is skipped with the command that installs it, except under CI, where it fails.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -195,5 +196,21 @@ describe.skipIf(!haveChromium)('in headless Chromium', () => {
     const text = (await page.textContent('#out')) ?? '';
     await page.close();
     expect(text, log()).toMatch(/^In the beginning [a-z][\s\S]*\n[\d.]+ tok\/s, MTP acceptance \d+%$/);
+  });
+
+  it('(e) without a WebGPU adapter the demo says so and loads nothing', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'chromium-profile-'));
+    const noGpu = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, args: CHROMIUM_ARGS.filter((a) => a !== '--enable-unsafe-webgpu') });
+    try {
+      const page = await noGpu.newPage();
+      await page.goto(`${server.origin}/`);
+      await page.waitForFunction(() => document.body.dataset.state !== 'starting', null, { timeout: 30_000 });
+      expect(await page.getAttribute('body', 'data-state')).toBe('no-webgpu');
+      expect(await page.textContent('#adapter')).toMatch(/GpuError: demo: no WebGPU adapter found\. Use a browser with WebGPU enabled/);
+      expect(await page.isDisabled('#load')).toBe(true);
+    } finally {
+      await noGpu.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,6 +1,7 @@
 // mla-decode (one split of causal latent attention per workgroup) and mla-merge, vs the reference's
 // latentAttention; the decode partials alone vs a per-split CPU oracle. Several query rows with causal masking,
-// odd sequence lengths, one split, several, and more splits than cache rows (empty splits).
+// odd sequence lengths, one split, several, and more splits than cache rows (empty splits); with one split also the
+// normalized output that replaces the merge.
 import { describe, expect, it } from 'vitest';
 import { mlaDecode, mlaDecodeParams, mlaDecodeScratch, mlaSplitPlan, type MlaSplitPlan } from '../src/kernels/mla-decode.ts';
 import { mlaMerge, mlaMergeParams } from '../src/kernels/mla-merge.ts';
@@ -111,6 +112,15 @@ describe.skipIf(!gpu)('mla-decode + mla-merge', () => {
         const want = latentAttention(qLat, qPe, c.rows, positions, rowsOf(0), rowsOf(kvLora), { ...d, qkNopeHeadDim: 0 }, SCALE);
         const err = relL2(got, want);
         expect(err, `o_lat relL2 ${err}\n${describeDiff(got, want, TOL)}`).toBeLessThanOrEqual(TOL);
+
+        if (plan.splits === 1) {
+          // normalize (one split, no merge): o_lat straight from the decode kernel, the same division as the
+          // merge's (o / (1 * l)), so bit-equal to the merged output.
+          const direct = h.output(nq * kvLora, 'o_lat direct');
+          mlaDecode.record(h.rec, { q_abs: h.input(qAbs), cache: h.input(cache), o_part: direct, ml: h.output(scratch.ml, 'ml') }, { ...mlaDecodeParams(d, c.rows, firstPos, SCALE, plan, true), ...(c.groupsX && { groups_x: c.groupsX }) });
+          const gotDirect = await h.run(direct);
+          expect(Array.from(gotDirect), describeDiff(gotDirect, got, 0)).toEqual(Array.from(got));
+        }
 
         // The partials alone (skipped for the big cases: the oracle is slow and the merged check covers them).
         if (nq * c.kvLen > 50_000) return;

@@ -5,12 +5,13 @@
 // kv_a: [rows, kv_lora + rope] f32 (before the norm) · norm_w: [kv_lora] f32 · inv_freq: [rope / 2] f32
 // cache: [max_seq, kv_lora + rope] f32, c_kv first then k_pe
 // dispatch: one workgroup per row; WG_SIZE threads stride over the row, tree-reduce the sum of squares in
-// workgroup memory (once per row, so the barriers are cheap), then thread i rotates pairs i, i + WG_SIZE, ...
+// workgroup memory, then thread i rotates pairs i, i + WG_SIZE, ... (WG_SIZE 4 by default: one SwiftShader
+// subgroup, whose barriers are nearly free; each extra 4-lane subgroup makes every barrier ~25 µs dearer)
 // needs: rope even, pos + rows <= max_seq (checked in src/kernels/kv-append.ts)
 // reference: src/reference/mla.ts mlaLatents (rmsnorm + rotatePairs)
 #include "common/rope.wgsl"
 
-override WG_SIZE: u32 = 64;
+override WG_SIZE: u32 = 4;
 
 struct Params {
   rows: u32,

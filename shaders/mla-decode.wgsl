@@ -4,6 +4,8 @@
 //   score[n, t] = q_abs[n] · cache[t] * scale              (q_abs = [W_UKᵀ q_nope ; q_pe], cache = [c_kv ; k_pe])
 //   m[n, s] = max_t score,  l[n, s] = Σ_t exp(score - m),  o_part[n, s] = Σ_t exp(score - m) c_kv[t]
 // A split with no visible row writes m = NEG, l = 0, o_part = 0. (../shared/REFERENCE.md "MLA, written out")
+// With normalize == 1 (only for splits == 1) o_part gets o / l, the attention output itself: mla-merge's
+// result for one split (it would divide by 1 * l), so the caller binds o_lat as o_part and skips the merge.
 // q_abs: [rows * heads, (kv_lora + rope) / 4] vec4 · cache: [>= first_pos + rows, (kv_lora + rope) / 4] vec4
 // o_part: [rows * heads, splits, kv_lora / 4] vec4 · ml: [rows * heads, splits] (m, l)
 // dispatch: one workgroup per (4 query vectors, split), linear index qb * splits + s wrapped into y past groups_x.
@@ -12,7 +14,9 @@
 //      over the whole latent row; reads are straight from storage, no workgroup memory in the loop);
 //   2. tile max over the workgroup (one barrier), weights exp(score - m) written back (one barrier);
 //   3. o: thread i owns o columns 8i .. 8i+7 for the 4 query vectors (8 vec4 accumulators) and walks the tile.
-// Three barriers per tile of 256 rows, none inside a loop over the latent dimension.
+// Three barriers per tile of 4 * WG_SIZE rows, none inside a loop over the latent dimension. A barrier costs
+// ~25 µs per 4-lane subgroup of the workgroup on SwiftShader, so the wrapper takes the smallest WG_SIZE that
+// covers kv_lora (8 for kv_lora 64: 94 µs against 500 µs at 64, for 32 cached rows).
 // needs: kv_lora % 4 == 0, rope % 4 == 0, kv_lora <= 8 * WG_SIZE, chunk * splits >= first_pos + rows
 // (checked in src/kernels/mla-decode.ts) · reference: src/reference/mla-absorbed.ts latentAttention
 
@@ -29,6 +33,7 @@ struct Params {
   chunk: u32,         // cache rows per split
   groups_x: u32,
   scale: f32,         // softmax_scale
+  normalize: u32,     // 1: o_part = o / l (splits == 1, no merge follows)
 }
 
 @group(0) @binding(0) var<storage, read> q_abs: array<vec4<f32>>;          // [rows * heads, (kv_lora + rope) / 4]
@@ -129,8 +134,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   }
 
   // Write the split's partial results for the valid query vectors.
-  let wa = array<vec4<f32>, 4>(o0a, o1a, o2a, o3a);
-  let wb = array<vec4<f32>, 4>(o0b, o1b, o2b, o3b);
+  // normalize: the single split's o / l, the same division as mla-merge's (l >= 1: cache row 0 is visible to
+  // every query vector); otherwise / 1, exact.
+  let d = select(vec4<f32>(1.0), l_run, params.normalize == 1u);
+  let wa = array<vec4<f32>, 4>(o0a / d.x, o1a / d.y, o2a / d.z, o3a / d.w);
+  let wb = array<vec4<f32>, 4>(o0b / d.x, o1b / d.y, o2b / d.z, o3b / d.w);
   for (var k = 0u; k < 4u; k++) {
     let qv = qb * 4u + k;
     if (qv < nq) {

@@ -1,23 +1,18 @@
 // Causal latent attention, one split of the cache per workgroup: shaders/mla-decode.wgsl (then mla-merge).
 // Reference: src/reference/mla-absorbed.ts latentAttention.
 import { defineKernel, expectBytes, expectThat } from '../gpu/kernel.ts';
+import type { Recorder } from '../gpu/recorder.ts';
 import { grid2d, MAX_GROUPS_PER_DIM } from './grid.ts';
 import type { MlaDims } from './mla-kv-b.ts';
 
 const SHADER = 'mla-decode';
 
-/**
- * `mlaDecode.record(rec, { q_abs, cache, o_part, ml }, mlaDecodeParams(...))`.
- * q_abs: [rows, heads, kv_lora + rope] f32 (mla-absorb-q) · cache: the layer's latent cache [max_seq, kv_lora + rope]
- * f32, rows 0 .. first_pos + rows - 1 written (kv-append runs first) · o_part: [rows * heads, splits, kv_lora] f32
- * · ml: [rows * heads, splits, 2] f32 (running max, sum). Sizes: mlaDecodeScratch().
- */
-export const mlaDecode = defineKernel({
+const kernel = defineKernel({
   shader: SHADER,
   bindings: { q_abs: 'read', cache: 'read', o_part: 'read_write', ml: 'read_write' },
   params: {
     rows: 'u32', heads: 'u32', kv_lora: 'u32', rope: 'u32', first_pos: 'u32',
-    splits: 'u32', chunk: 'u32', groups_x: 'u32', scale: 'f32',
+    splits: 'u32', chunk: 'u32', groups_x: 'u32', scale: 'f32', normalize: 'u32',
   },
   overrides: { WG_SIZE: 64 },
   check: (b, p, o) => {
@@ -26,6 +21,7 @@ export const mlaDecode = defineKernel({
     expectThat(SHADER, p.kv_lora % 4 === 0 && p.rope % 4 === 0, `kv_lora ${p.kv_lora} and rope ${p.rope} must be multiples of 4`);
     expectThat(SHADER, p.kv_lora <= 8 * o.WG_SIZE, `kv_lora ${p.kv_lora} > 8 * WG_SIZE (${o.WG_SIZE}): each thread owns 8 columns`);
     expectThat(SHADER, p.rows > 0 && p.splits > 0 && p.chunk * p.splits >= p.first_pos + p.rows, `${p.splits} splits of ${p.chunk} rows do not cover ${p.first_pos + p.rows} cache rows`);
+    expectThat(SHADER, !p.normalize || p.splits === 1, `normalize needs a single split, got ${p.splits}`);
     expectBytes(SHADER, 'q_abs', b.q_abs, nq * latent * 4);
     expectBytes(SHADER, 'cache', b.cache, (p.first_pos + p.rows) * latent * 4);
     expectBytes(SHADER, 'o_part', b.o_part, nq * p.splits * p.kv_lora * 4);
@@ -33,6 +29,22 @@ export const mlaDecode = defineKernel({
   },
   grid: (p) => grid2d(Math.ceil((p.rows * p.heads) / 4) * p.splits, p.groups_x),
 });
+
+/**
+ * `mlaDecode.record(rec, { q_abs, cache, o_part, ml }, mlaDecodeParams(...))`.
+ * q_abs: [rows, heads, kv_lora + rope] f32 (mla-absorb-q) · cache: the layer's latent cache [max_seq, kv_lora + rope]
+ * f32, rows 0 .. first_pos + rows - 1 written (kv-append runs first) · o_part: [rows * heads, splits, kv_lora] f32
+ * · ml: [rows * heads, splits, 2] f32 (running max, sum). Sizes: mlaDecodeScratch(). With params.normalize (one
+ * split) o_part receives the attention output o_lat [rows * heads, kv_lora] itself and mla-merge is not needed.
+ * WG_SIZE is by default the smallest multiple of 4 with 8 * WG_SIZE >= kv_lora: each thread owns 8 columns, and
+ * every 4-lane subgroup more makes the kernel's barriers dearer on SwiftShader.
+ */
+export const mlaDecode = {
+  spec: kernel.spec,
+  record(rec: Recorder, buffers: Parameters<typeof kernel.record>[1], p: Parameters<typeof kernel.record>[2], o?: { WG_SIZE?: number }): void {
+    kernel.record(rec, buffers, p, { WG_SIZE: Math.max(4, Math.ceil(p.kv_lora / 32) * 4), ...o });
+  },
+};
 
 export interface MlaSplitPlan {
   splits: number;
@@ -50,8 +62,11 @@ export function mlaSplitPlan(kvLen: number, queryVectors: number, targetWorkgrou
   return { splits, chunk: Math.ceil(kvLen / splits) };
 }
 
-/** Params for `rows` query rows at positions firstPos.. (softmaxScale: ModelConfig.softmaxScale). */
-export function mlaDecodeParams(d: MlaDims, rows: number, firstPos: number, softmaxScale: number, plan: MlaSplitPlan) {
+/**
+ * Params for `rows` query rows at positions firstPos.. (softmaxScale: ModelConfig.softmaxScale). `normalize`: write
+ * the attention output itself (needs plan.splits == 1; no mla-merge then).
+ */
+export function mlaDecodeParams(d: MlaDims, rows: number, firstPos: number, softmaxScale: number, plan: MlaSplitPlan, normalize = false) {
   const groups = Math.ceil((rows * d.numAttentionHeads) / 4) * plan.splits;
   return {
     rows,
@@ -63,6 +78,7 @@ export function mlaDecodeParams(d: MlaDims, rows: number, firstPos: number, soft
     chunk: plan.chunk,
     groups_x: Math.min(groups, MAX_GROUPS_PER_DIM),
     scale: softmaxScale,
+    normalize: normalize ? 1 : 0,
   };
 }
 

@@ -87,8 +87,13 @@ function recordAttention(rec: Recorder, f: ForwardContext, w: GpuAttention, cach
   const kvB = { w: w.kvB.w, w_scale: w.kvB.scale ?? w.kvB.w };
   mlaAbsorbQ[dtype].record(rec, { q: act.q, inv_freq: f.invFreq, ...kvB, q_abs: act.qAbs }, mlaAbsorbQParams(c, rows, pos, c.ropeCosSinScale));
   const plan = mlaSplitPlan(pos + rows, rows * c.numAttentionHeads, f.attentionWorkgroups, MAX_ATTENTION_SPLITS);
-  mlaDecode.record(rec, { q_abs: act.qAbs, cache, o_part: act.oPart, ml: act.ml }, mlaDecodeParams(c, rows, pos, c.softmaxScale, plan));
-  mlaMerge.record(rec, { o_part: act.oPart, ml: act.ml, o_lat: act.oLat }, mlaMergeParams(rows * c.numAttentionHeads, c.kvLoraRank, plan.splits));
+  if (plan.splits === 1) {
+    // One split: the decode kernel writes o_lat itself (o / l), no merge dispatch.
+    mlaDecode.record(rec, { q_abs: act.qAbs, cache, o_part: act.oLat, ml: act.ml }, mlaDecodeParams(c, rows, pos, c.softmaxScale, plan, true));
+  } else {
+    mlaDecode.record(rec, { q_abs: act.qAbs, cache, o_part: act.oPart, ml: act.ml }, mlaDecodeParams(c, rows, pos, c.softmaxScale, plan));
+    mlaMerge.record(rec, { o_part: act.oPart, ml: act.ml, o_lat: act.oLat }, mlaMergeParams(rows * c.numAttentionHeads, c.kvLoraRank, plan.splits));
+  }
   mlaAbsorbV[dtype].record(rec, { o_lat: act.oLat, ...kvB, o: act.o }, mlaAbsorbVParams(c, rows));
   recordMatmul(rec, w.o, act.o, act.h, rows, { accumulate: true }); // h += o_proj(o)
 }

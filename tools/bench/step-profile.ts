@@ -1,0 +1,239 @@
+// Where the time of a decode step goes: `npx tsx tools/bench/step-profile.ts [--model DIR] [--rows 1,2]
+// [--context N] [--samples N] [--reps N] [--steps]`.
+//
+// Default: the forward pass alone (what a decode step records before lm_head and the sampler) for each row
+// count, at a context of N tokens. --steps: instead the two real decode steps, DeepseekModel.append of one
+// token (plain) and one MTP speculative step with one draft (MTP layer + head + sampler, 2-row verify,
+// lm_head on 2 rows, 2 samplers, one read-back), through the model's own API.
+// For each, it prints
+//   per kernel: every dispatch of one step replayed alone, `reps` times in one submission, summed by
+//     kernel (shader name plus the weight it reads: q_a, o, experts.gate, ...). A replayed dispatch costs its
+//     work plus the ~20 µs any dispatch costs on SwiftShader; the sum against the step time shows the rest;
+//   step: the whole step, `samples` times interleaved over the variants (the machine is shared: medians of
+//     alternations), wall ms and this process's CPU ms (SwiftShader's threads included) per step.
+import { parseArgs } from 'node:util';
+import { DEFAULT_MODEL_DIR } from '../../src/engine-node.ts';
+import { openModelFolder } from '../../src/checkpoint/model-folder.ts';
+import { nodeFolder } from '../../src/checkpoint/sources/node-file.ts';
+import type { SampleRequest } from '../../src/decode/causal-lm.ts';
+import { createNodeGpu } from '../../src/gpu/node-webgpu.ts';
+import { uploadStorage } from '../../src/gpu/buffers.ts';
+import { PipelineCache } from '../../src/gpu/pipelines.ts';
+import { Recorder, type Bindable, type BufferRange } from '../../src/gpu/recorder.ts';
+import { Activations } from '../../src/model/activations.ts';
+import { DeepseekModel } from '../../src/model/deepseek-model.ts';
+import { recordForward, type ForwardContext } from '../../src/model/forward.ts';
+import type { GpuLayer, GpuWeights } from '../../src/model/weights.ts';
+
+type DispatchArgs = Parameters<Recorder['dispatch']>;
+
+/** One thing to time: `run` does a whole step; `capture` returns the dispatches of one step. */
+interface Variant {
+  name: string;
+  run: () => Promise<void>;
+  capture: () => Promise<DispatchArgs[]>;
+}
+
+const GREEDY: SampleRequest = { temperature: 0, topK: 0, topP: 1, minP: 0, repetitionPenalty: 1, penalizedTokens: [], random: 0 };
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** GPUBuffer -> the weight it holds ('experts.gate', 'o', ...; the layer index dropped, MTP ones prefixed). */
+function weightNames(w: GpuWeights): Map<GPUBuffer, string> {
+  const names = new Map<GPUBuffer, string>();
+  const add = (b: Bindable | undefined, name: string) => {
+    if (b) names.set('buffer' in b ? b.buffer : b, name);
+  };
+  const layer = (l: GpuLayer, prefix: string) => {
+    const a = l.attention;
+    add(a.qA?.w, `${prefix}q_a`);
+    add(a.qB?.w, `${prefix}q_b`);
+    add(a.q?.w, `${prefix}q`);
+    add(a.kvA.w, `${prefix}kv_a`);
+    add(a.kvB.w, `${prefix}kv_b`);
+    add(a.o.w, `${prefix}o`);
+    if (l.dense) for (const k of ['gate', 'up', 'down'] as const) add(l.dense[k].w, `${prefix}dense.${k}`);
+    if (l.moe) {
+      add(l.moe.router.w, `${prefix}router`);
+      for (const k of ['gate', 'up', 'down'] as const) {
+        for (const p of l.moe.experts[k]) add(p.weight, `${prefix}experts.${k}`);
+        for (const p of l.moe.shared?.[k] ?? []) add(p.weight, `${prefix}shared.${k}`);
+      }
+    }
+  };
+  w.layers.forEach((l) => layer(l, ''));
+  for (const m of w.mtp) {
+    layer(m.layer, 'mtp.');
+    add(m.ehE.w, 'mtp.eh_e');
+    add(m.ehH.w, 'mtp.eh_h');
+    add(m.head.w, 'mtp.head');
+  }
+  add(w.lmHead.w, 'lm_head');
+  return names;
+}
+
+/** Records into `rec` while capturing its dispatches (the recorder still records and submits them). */
+async function captureFrom(rec: Recorder, step: () => Promise<void>): Promise<DispatchArgs[]> {
+  const captured: DispatchArgs[] = [];
+  const original = rec.dispatch.bind(rec);
+  rec.dispatch = (...args: DispatchArgs) => {
+    captured.push(args);
+    original(...args);
+  };
+  try {
+    await step();
+  } finally {
+    rec.dispatch = original;
+  }
+  return captured;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      model: { type: 'string', default: DEFAULT_MODEL_DIR },
+      rows: { type: 'string', default: '1,2' },
+      context: { type: 'string', default: '32' },
+      samples: { type: 'string', default: '21' },
+      reps: { type: 'string', default: '20' },
+      steps: { type: 'boolean', default: false },
+    },
+  });
+  const context = Number(values.context);
+  const samples = Number(values.samples);
+  const reps = Number(values.reps);
+
+  const gpu = await createNodeGpu();
+  const device = gpu.device;
+  const model = await DeepseekModel.load(gpu, await openModelFolder(nodeFolder(values.model)), { contextLength: context + 64 });
+  const c = model.config;
+  const prompt = Array.from({ length: context }, (_, i) => (i * 37 + 5) % c.vocabSize);
+  const pipelines = new PipelineCache(device);
+  const variants: Variant[] = [];
+  let what: string;
+
+  if (values.steps) {
+    // The model's own recorder, reached for capture only.
+    const rec = (model as unknown as { rec: Recorder }).rec;
+    const spec = model.speculator();
+    if (!spec) throw new Error(`${values.model} has no MTP module`);
+    what = `decode steps after a ${context}-token prompt`;
+    model.truncate(0);
+    await model.append(prompt, null);
+    const plain = async () => {
+      await model.append([7], GREEDY);
+      model.truncate(context);
+    };
+    // The speculator's state after its prefill: one pending row; each step verifies [t, d] and is then undone.
+    model.truncate(0);
+    const t = await spec.prefill(prompt, GREEDY);
+    const mtpLength = model.mtpCache!.length;
+    const specStep = async () => {
+      const s = await spec.step(t, [GREEDY], [GREEDY, GREEDY], false);
+      spec.commit(s, 0, t); // pending is [t] again; the caches go back to the prompt
+      model.truncate(context);
+      model.mtpCache!.length = mtpLength;
+    };
+    // Plain steps need only the main cache: they write position `context` like the speculative one.
+    variants.push({ name: 'plain', run: plain, capture: () => captureFrom(rec, plain) });
+    variants.push({ name: 'mtp k=1', run: specStep, capture: () => captureFrom(rec, specStep) });
+  } else {
+    what = `forward of ${c.numHiddenLayers} layers at context ${context}`;
+    await model.append(prompt, null);
+    const rowCounts = values.rows.split(',').map(Number);
+    const act = new Activations(gpu, c, Math.max(...rowCounts), 1);
+    device.queue.writeBuffer(act.tokens, 0, Uint32Array.from({ length: act.rows }, (_, i) => (i * 11 + 3) % c.vocabSize));
+    const f: ForwardContext = {
+      c,
+      weights: model.weights,
+      cacheLayers: model.cache.layers,
+      act,
+      invFreq: uploadStorage(device, Float32Array.from(c.ropeInvFreq), 'rope inverse frequencies'),
+      attentionWorkgroups: gpu.adapterInfo.isFallbackAdapter ? 1 : 128,
+    };
+    const rec = new Recorder(device, pipelines);
+    for (const rows of rowCounts) {
+      // The rows overwrite cache positions context.. every time; the cache length never moves.
+      const step = async () => {
+        recordForward(rec, f, rows, context);
+        rec.submit();
+        await device.queue.onSubmittedWorkDone();
+      };
+      variants.push({ name: `rows=${rows}`, run: step, capture: () => captureFrom(rec, step) });
+    }
+  }
+
+  // Whole steps, interleaved over the variants so drifting load hits all alike.
+  const wall = new Map<string, number[]>(variants.map((v) => [v.name, []]));
+  const cpu = new Map<string, number[]>(variants.map((v) => [v.name, []]));
+  for (let s = 0; s < samples + 2; s++) {
+    for (const v of variants) {
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      await v.run();
+      const ms = performance.now() - t0;
+      const used = process.cpuUsage(c0);
+      if (s < 2) continue; // warm-up
+      wall.get(v.name)!.push(ms);
+      cpu.get(v.name)!.push((used.user + used.system) / 1000);
+    }
+  }
+
+  // Each dispatch of one step alone, `reps` times per submission, median of 5 submissions.
+  const names = weightNames(model.weights);
+  const table = new Map<string, Map<string, { ms: number; count: number }>>();
+  const sums = new Map<string, number>();
+  const counts = new Map<string, number>();
+  const replay = new Recorder(device, pipelines);
+  for (const v of variants) {
+    const captured = await v.capture();
+    counts.set(v.name, captured.length);
+    let sum = 0;
+    for (const d of captured) {
+      const times: number[] = [];
+      for (let s = 0; s < 5; s++) {
+        const t0 = performance.now();
+        for (let i = 0; i < reps; i++) replay.dispatch(...d);
+        replay.submit();
+        await device.queue.onSubmittedWorkDone();
+        times.push((performance.now() - t0) / reps);
+      }
+      const ms = median(times);
+      sum += ms;
+      const weight = (d[1] as Required<BufferRange>[]).map((b) => names.get(b.buffer)).find((n) => n !== undefined);
+      const name = weight ? `${d[4]} ${weight}` : d[4];
+      if (!table.has(name)) table.set(name, new Map());
+      const e = table.get(name)!.get(v.name) ?? { ms: 0, count: 0 };
+      e.ms += ms;
+      e.count++;
+      table.get(name)!.set(v.name, e);
+    }
+    sums.set(v.name, sum);
+  }
+
+  console.log(`${what}; ${gpu.adapterInfo.description}; per-kernel ms = dispatches replayed alone, summed`);
+  const first = variants[0].name;
+  const last = variants.at(-1)!.name;
+  console.log('kernel (weight)'.padEnd(36) + variants.map((v) => `${v.name.padStart(9)}: n     ms`).join('   ') + `   ${last} / ${first}`);
+  for (const [name, cells] of table) {
+    const row = variants.map((v) => {
+      const e = cells.get(v.name);
+      return e ? `${String(e.count).padStart(12)} ${e.ms.toFixed(3).padStart(7)}` : ' '.repeat(20);
+    });
+    const a = cells.get(first)?.ms;
+    const b = cells.get(last)?.ms;
+    console.log(name.padEnd(36) + row.join('   ') + (a && b ? `   ${(b / a).toFixed(2)}` : ''));
+  }
+  for (const v of variants) {
+    const w = wall.get(v.name)!;
+    console.log(
+      `${v.name}: ${counts.get(v.name)} dispatches, replayed sum ${sums.get(v.name)!.toFixed(2)} ms; ` +
+        `step wall median ${median(w).toFixed(2)} ms (min ${Math.min(...w).toFixed(2)}), CPU median ${median(cpu.get(v.name)!).toFixed(2)} ms`,
+    );
+  }
+  const base = median(wall.get(first)!);
+  console.log(`wall ratio to ${first}: ${variants.map((v) => `${v.name} ${(median(wall.get(v.name)!) / base).toFixed(2)}`).join(', ')}`);
+  model.dispose();
+  gpu.destroy();
+}
+
+await main();

@@ -3,7 +3,7 @@
 // the pipeline is first built), its override constants, a shape check and its dispatch grid.
 // Model code then calls kernel.record(recorder, buffers, params).
 import { ShaderError } from '../errors.ts';
-import type { BindingAccess, PipelineKey } from './pipelines.ts';
+import type { BindingAccess, CachedPipeline, PipelineCache, PipelineKey } from './pipelines.ts';
 import { asRange, type Bindable, type Recorder } from './recorder.ts';
 
 export type ParamType = 'u32' | 'i32' | 'f32';
@@ -33,20 +33,31 @@ export function defineKernel<B extends string, P extends string, O extends strin
   const paramNames = Object.keys(spec.params) as P[];
   const paramBytes = Math.ceil((paramNames.length * 4) / 16) * 16; // 4-byte scalars, struct padded to 16
   const verified = new WeakSet<object>();
+  // This kernel's pipelines per cache, by override values: a decode step records ~80 dispatches, and building
+  // the cache's JSON key for each took a quarter of the recording time.
+  const overrideNames = Object.keys(spec.overrides) as O[];
+  const pipelinesOf = new WeakMap<PipelineCache, Map<string, CachedPipeline>>();
 
   return {
     spec,
     record(rec, buffers, params, overrides) {
       const o = { ...spec.overrides, ...overrides } as Record<O, number>;
       spec.check?.(buffers, params, o);
-      const key: PipelineKey = {
-        shader: spec.shader,
-        bindings: bindingNames.map((b) => spec.bindings[b]),
-        hasParams: paramNames.length > 0,
-        overrides: o,
-        flags: spec.flags ?? {},
-      };
-      const pipeline = rec.pipelines.get(key);
+      let known = pipelinesOf.get(rec.pipelines);
+      if (!known) pipelinesOf.set(rec.pipelines, (known = new Map()));
+      const values = overrideNames.map((n) => o[n]).join(',');
+      let pipeline = known.get(values);
+      if (!pipeline) {
+        const key: PipelineKey = {
+          shader: spec.shader,
+          bindings: bindingNames.map((b) => spec.bindings[b]),
+          hasParams: paramNames.length > 0,
+          overrides: o,
+          flags: spec.flags ?? {},
+        };
+        pipeline = rec.pipelines.get(key);
+        known.set(values, pipeline);
+      }
       if (!verified.has(pipeline)) {
         verifyParamsStruct(spec.shader, pipeline.source.code, spec.params);
         verified.add(pipeline);

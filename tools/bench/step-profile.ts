@@ -148,7 +148,7 @@ async function main(): Promise<void> {
       cacheLayers: model.cache.layers,
       act,
       invFreq: uploadStorage(device, Float32Array.from(c.ropeInvFreq), 'rope inverse frequencies'),
-      attentionWorkgroups: gpu.adapterInfo.isFallbackAdapter ? 1 : 128,
+      attentionWorkgroups: (model as unknown as { f: ForwardContext }).f.attentionWorkgroups,
     };
     const rec = new Recorder(device, pipelines);
     for (const rows of rowCounts) {

@@ -4,6 +4,7 @@ import type { ModelConfig } from '../config/model-config.ts';
 import type { Gpu } from '../gpu/device.ts';
 import { createStorage } from '../gpu/buffers.ts';
 import { mlaDecodeScratch } from '../kernels/mla-decode.ts';
+import { moeGroupBytes } from '../kernels/moe-group.ts';
 import { sampleScratchBytes } from '../kernels/sample.ts';
 
 /** Most splits of the sequence the attention uses (flash-decoding style); sizes its scratch. */
@@ -31,6 +32,7 @@ export class Activations {
   readonly expertH: GPUBuffer; //  [rows * topK, mI]
   readonly expertY: GPUBuffer; //  [rows * topK, H]
   readonly moeOut: GPUBuffer; //   [rows, H]
+  readonly moeGroup: GPUBuffer; // moe-group's tiles of the rows * topK (token, expert) pairs (u32)
   readonly logits: GPUBuffer; //   [logitRows, V]
   readonly sampled: GPUBuffer; //  [logitRows] u32 chosen token ids
   readonly sampleScratch: GPUBuffer; // the sampler's scratch (candidate ids, argmax partials)
@@ -79,6 +81,7 @@ export class Activations {
     this.expertH = f32(rows * c.numExpertsPerTok * c.moeIntermediateSize, 'expert hidden');
     this.expertY = f32(rows * c.numExpertsPerTok * H, 'expert outputs');
     this.moeOut = f32(rows * H, 'moe output');
+    this.moeGroup = f32(c.nRoutedExperts ? moeGroupBytes(rows, c.numExpertsPerTok, c.nRoutedExperts) / 4 : 0, 'moe pairs grouped by expert');
     this.logits = f32(logitRows * c.vocabSize, 'logits');
     this.sampled = f32(logitRows, 'sampled tokens');
     this.sampleScratch = f32(sampleScratchBytes(c.vocabSize) / 4, 'sampler scratch');

@@ -15,6 +15,7 @@ import type { Gpu } from '../gpu/device.ts';
 import { createStorage, readStorage, writeStorage } from '../gpu/buffers.ts';
 import type { Readback } from '../gpu/readback.ts';
 import type { Recorder } from '../gpu/recorder.ts';
+import { recordArgmax } from '../kernels/sample-argmax.ts';
 import { recordSample } from '../kernels/sample.ts';
 import type { Activations } from './activations.ts';
 import { recordForward, recordLogits, type ForwardContext } from './forward.ts';
@@ -160,7 +161,12 @@ export class MtpSpeculator {
     // Verify [t, d1..dK] in one forward pass, choose after every row, keep the hidden rows for the next step.
     recordForward(rec, f, K + 1, cache.length);
     recordLogits(rec, f, 0, K + 1);
-    for (let i = 0; i <= K; i++) this.recordChoice(act.logits, i, verify[i], act.sampled); // -> act.sampled[i]
+    if (verify.every(plainGreedy)) {
+      // Every row greedy without a penalty: one argmax over the K+1 rows (2 dispatches, not 2 per row).
+      recordArgmax(rec, { logits: act.logits, partial: act.sampleScratch, token: act.sampled }, { vocab: V, rows: K + 1 });
+    } else {
+      for (let i = 0; i <= K; i++) this.recordChoice(act.logits, i, verify[i], act.sampled); // -> act.sampled[i]
+    }
     rec.copy(act.x, 0, act.mtpHidden, 0, (K + 1) * H * 4);
     // One read-back: [d1..dK | the K+1 choices].
     this.p.readback.record(rec, act.tokens, 4, K * 4);
@@ -210,4 +216,9 @@ export class MtpSpeculator {
     const args = { logits, token, scratch: this.p.act.sampleScratch, penalized: this.p.penalized(sample) };
     recordSample(this.p.rec, args, sample, { vocab: this.p.f.c.vocabSize, row });
   }
+}
+
+/** A request recordSample would serve with the plain argmax: greedy, and no penalty to apply first. */
+function plainGreedy(req: SampleRequest): boolean {
+  return req.temperature === 0 && (req.repetitionPenalty === 1 || req.penalizedTokens.length === 0);
 }

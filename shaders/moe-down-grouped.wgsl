@@ -1,16 +1,17 @@
 // moe-down-grouped: moe-down.wgsl for prefill: y[p, o] = down_e[o] · h[p] for the pairs of each tile
-// (moe-group.wgsl: up to TILE pairs sharing expert e), so each decoded weight word serves TILE pairs. Only
+// (moe-group.wgsl: up to TILE pairs sharing expert e), so each decoded weight quad serves TILE pairs. Only
 // tiles whose expert lives in this part do anything. With routed == 0 tile t is pairs (= rows)
 // [t * TILE, t * TILE + TILE) on the part's expert 0 (the shared expert), and `group` is not read.
 // h: [pairs, inter] f32 · group: moe-group's [1 + 3 * max_tiles + pairs] u32 · down_w: this part's experts
-// [part_experts, hidden, inter] FP8 e4m3, 4 codes per u32 · down_s: [part_experts, ceil(hidden/128),
+// [part_experts, hidden, inter] as quads of 4 weights, FP8 e4m3, BF16 or F32 (flags; common/moe-weights.wgsl)
+// · down_s (FP8 only; otherwise bound to the weights and not read): [part_experts, ceil(hidden/128),
 // ceil(inter/128)] f32 · y: [pairs, hidden] f32
 // dispatch: (ceil(hidden / (4 * WG_SIZE)), max_tiles); each thread computes output rows o0 + r * WG_SIZE,
 // r = 0..3, of one tile: 4 rows x TILE pairs = 16 named vec4 accumulators (measured 1.4x faster than
 // 2 rows x 4 pairs).
 // needs: inter % 4 == 0 (checked in src/kernels/moe-down-grouped.ts) · reference: src/reference/moe-experts.ts
 
-#include "common/fp8.wgsl"
+#include "common/moe-weights.wgsl"
 
 override WG_SIZE: u32 = 64;
 const BLOCK = 128u;
@@ -29,7 +30,7 @@ struct Params {
 
 @group(0) @binding(0) var<storage, read> h: array<vec4<f32>>;       // [pairs, inter / 4]
 @group(0) @binding(1) var<storage, read> group: array<u32>;         // [1 + 3 * max_tiles + pairs] (routed)
-@group(0) @binding(2) var<storage, read> down_w: array<u32>;        // [part_experts, hidden, inter / 4]
+@group(0) @binding(2) var<storage, read> down_w: array<Quad>;       // [part_experts, hidden, inter / 4]
 @group(0) @binding(3) var<storage, read> down_s: array<f32>;        // [part_experts, ceil(hidden/128), ceil(inter/128)]
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;       // [pairs, hidden]
 @group(0) @binding(5) var<uniform> params: Params;
@@ -63,15 +64,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   if (e >= params.part_experts || count == 0u || o0 >= params.hidden) {
     return;
   }
-  let words = params.inter / 4u;
-  let h_rows = pairs * words;
+  let quads = params.inter / 4u; // per row, of h (vec4) and of each weight row (Quad)
+  let h_rows = pairs * quads;
   let r1 = min(o1, params.hidden - 1u); // clamped: computed, stored only when in range
   let r2 = min(o2, params.hidden - 1u);
   let r3 = min(o3, params.hidden - 1u);
-  let w0 = (e * params.hidden + o0) * words;
-  let w1 = (e * params.hidden + r1) * words;
-  let w2 = (e * params.hidden + r2) * words;
-  let w3 = (e * params.hidden + r3) * words;
+  let w0 = (e * params.hidden + o0) * quads;
+  let w1 = (e * params.hidden + r1) * quads;
+  let w2 = (e * params.hidden + r2) * quads;
+  let w3 = (e * params.hidden + r3) * quads;
   let s_cols = (params.inter + BLOCK - 1u) / BLOCK;
   let s_base = e * ((params.hidden + BLOCK - 1u) / BLOCK);
   let s0 = (s_base + o0 / BLOCK) * s_cols;
@@ -85,7 +86,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   var y3 = vec4<f32>(0.0);
   for (var b = 0u; b < s_cols; b++) {
     let start = b * (BLOCK / 4u);
-    let end = min(start + BLOCK / 4u, words);
+    let end = min(start + BLOCK / 4u, quads);
     var a0 = vec4<f32>(0.0);
     var a1 = vec4<f32>(0.0);
     var a2 = vec4<f32>(0.0);
@@ -103,10 +104,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     var f2 = vec4<f32>(0.0);
     var f3 = vec4<f32>(0.0);
     for (var j = start; j < end; j++) {
-      let wd = e4m3x4_to_vec4(down_w[w2 + j]);
-      let wf = e4m3x4_to_vec4(down_w[w3 + j]);
-      let wa = e4m3x4_to_vec4(down_w[w0 + j]);
-      let wc = e4m3x4_to_vec4(down_w[w1 + j]);
+      let wd = quad_to_vec4(down_w[w2 + j]);
+      let wf = quad_to_vec4(down_w[w3 + j]);
+      let wa = quad_to_vec4(down_w[w0 + j]);
+      let wc = quad_to_vec4(down_w[w1 + j]);
       let h0 = h[h_rows.x + j];
       let h1 = h[h_rows.y + j];
       let h2 = h[h_rows.z + j];
@@ -128,10 +129,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       d3 += wd * h3;
       f3 += wf * h3;
     }
-    y2 += down_s[s2 + b] * vec4<f32>(dot(d0, ONE), dot(d1, ONE), dot(d2, ONE), dot(d3, ONE));
-    y3 += down_s[s3 + b] * vec4<f32>(dot(f0, ONE), dot(f1, ONE), dot(f2, ONE), dot(f3, ONE));
-    y0 += down_s[s0 + b] * vec4<f32>(dot(a0, ONE), dot(a1, ONE), dot(a2, ONE), dot(a3, ONE));
-    y1 += down_s[s1 + b] * vec4<f32>(dot(c0, ONE), dot(c1, ONE), dot(c2, ONE), dot(c3, ONE));
+#if FP8
+    let s = vec4<f32>(down_s[s0 + b], down_s[s1 + b], down_s[s2 + b], down_s[s3 + b]);
+#else
+    let s = ONE;
+#endif
+    y2 += s.z * vec4<f32>(dot(d0, ONE), dot(d1, ONE), dot(d2, ONE), dot(d3, ONE));
+    y3 += s.w * vec4<f32>(dot(f0, ONE), dot(f1, ONE), dot(f2, ONE), dot(f3, ONE));
+    y0 += s.x * vec4<f32>(dot(a0, ONE), dot(a1, ONE), dot(a2, ONE), dot(a3, ONE));
+    y1 += s.y * vec4<f32>(dot(c0, ONE), dot(c1, ONE), dot(c2, ONE), dot(c3, ONE));
   }
   for (var k = 0u; k < count; k++) {
     y[pairs[k] * params.hidden + o0] = y0[k];

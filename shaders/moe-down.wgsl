@@ -3,13 +3,14 @@
 // uses the part's expert 0: the shared expert(s), whose y is then the MoE block's base output.
 // The weighted sum over slots happens in moe-combine.wgsl, in a fixed order (no float atomics).
 // h: [pairs, inter] f32 (moe-gate-up's output) · experts: [pairs] u32 (routed) · down_w: this part's
-// experts [part_experts, hidden, inter] FP8 e4m3, 4 codes per u32 · down_s: [part_experts,
-// ceil(hidden/128), ceil(inter/128)] f32 · y: [pairs, hidden] f32
+// experts [part_experts, hidden, inter] as quads of 4 weights, FP8 e4m3, BF16 or F32 (flags;
+// common/moe-weights.wgsl) · down_s (FP8 only; otherwise bound to the weights and not read):
+// [part_experts, ceil(hidden/128), ceil(inter/128)] f32 · y: [pairs, hidden] f32
 // dispatch: (ceil(hidden / (WG_SIZE * ROWS)), pairs); each thread computes ROWS outputs of one pair, sharing
-// each h load over 8 decoded words; pairs whose expert is in another part return at once.
+// each h load over 8 decoded quads; pairs whose expert is in another part return at once.
 // needs: inter % 4 == 0 (checked in src/kernels/moe-down.ts) · reference: src/reference/moe-experts.ts
 
-#include "common/fp8.wgsl"
+#include "common/moe-weights.wgsl"
 
 override WG_SIZE: u32 = 64;
 const BLOCK = 128u;
@@ -27,7 +28,7 @@ struct Params {
 
 @group(0) @binding(0) var<storage, read> h: array<vec4<f32>>;       // [pairs, inter / 4]
 @group(0) @binding(1) var<storage, read> experts: array<u32>;       // [pairs] (routed)
-@group(0) @binding(2) var<storage, read> down_w: array<u32>;        // [part_experts, hidden, inter / 4]
+@group(0) @binding(2) var<storage, read> down_w: array<Quad>;       // [part_experts, hidden, inter / 4]
 @group(0) @binding(3) var<storage, read> down_s: array<f32>;        // [part_experts, ceil(hidden/128), ceil(inter/128)]
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;       // [pairs, hidden]
 @group(0) @binding(5) var<uniform> params: Params;
@@ -43,16 +44,16 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   if (e >= params.part_experts || o0 >= params.hidden) {
     return;
   }
-  let words = params.inter / 4u;
-  let h_row = pair * words;
+  let quads = params.inter / 4u; // per row, of h (vec4) and of each weight row (Quad)
+  let h_row = pair * quads;
   // This thread's ROWS output rows o0 + k * WG_SIZE, k = 0..7 (lo: 0..3, hi: 4..7). Rows past the end are
   // clamped to the last row: computed (every load in bounds) but never stored.
   let last = vec4<u32>(params.hidden - 1u);
   let step = vec4<u32>(0u, 1u, 2u, 3u) * WG_SIZE;
   let rows_lo = min(vec4<u32>(o0) + step, last);
   let rows_hi = min(vec4<u32>(o0 + 4u * WG_SIZE) + step, last);
-  let w_lo = (vec4<u32>(e * params.hidden) + rows_lo) * words;   // each row's first u32 word
-  let w_hi = (vec4<u32>(e * params.hidden) + rows_hi) * words;
+  let w_lo = (vec4<u32>(e * params.hidden) + rows_lo) * quads;   // each row's first quad
+  let w_hi = (vec4<u32>(e * params.hidden) + rows_hi) * quads;
   let s_cols = (params.inter + BLOCK - 1u) / BLOCK;
   let s_base = vec4<u32>(e * ((params.hidden + BLOCK - 1u) / BLOCK));
   let s_lo = (s_base + rows_lo / BLOCK) * s_cols;
@@ -60,10 +61,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 
   var acc_lo = vec4<f32>(0.0);
   var acc_hi = vec4<f32>(0.0);
-  // One 128-column block at a time: sum q * h in vec4 lanes, then scale once per block.
+  // One 128-column block at a time: sum w * h in vec4 lanes, then scale once per block (FP8).
   for (var b = 0u; b < s_cols; b++) {
     let start = b * (BLOCK / 4u);
-    let end = min(start + BLOCK / 4u, words);
+    let end = min(start + BLOCK / 4u, quads);
     var a0 = vec4<f32>(0.0);
     var a1 = vec4<f32>(0.0);
     var a2 = vec4<f32>(0.0);
@@ -74,17 +75,22 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     var a7 = vec4<f32>(0.0);
     for (var j = start; j < end; j++) {
       let hv = h[h_row + j];
-      a0 += e4m3x4_to_vec4(down_w[w_lo.x + j]) * hv;
-      a1 += e4m3x4_to_vec4(down_w[w_lo.y + j]) * hv;
-      a2 += e4m3x4_to_vec4(down_w[w_lo.z + j]) * hv;
-      a3 += e4m3x4_to_vec4(down_w[w_lo.w + j]) * hv;
-      a4 += e4m3x4_to_vec4(down_w[w_hi.x + j]) * hv;
-      a5 += e4m3x4_to_vec4(down_w[w_hi.y + j]) * hv;
-      a6 += e4m3x4_to_vec4(down_w[w_hi.z + j]) * hv;
-      a7 += e4m3x4_to_vec4(down_w[w_hi.w + j]) * hv;
+      a0 += quad_to_vec4(down_w[w_lo.x + j]) * hv;
+      a1 += quad_to_vec4(down_w[w_lo.y + j]) * hv;
+      a2 += quad_to_vec4(down_w[w_lo.z + j]) * hv;
+      a3 += quad_to_vec4(down_w[w_lo.w + j]) * hv;
+      a4 += quad_to_vec4(down_w[w_hi.x + j]) * hv;
+      a5 += quad_to_vec4(down_w[w_hi.y + j]) * hv;
+      a6 += quad_to_vec4(down_w[w_hi.z + j]) * hv;
+      a7 += quad_to_vec4(down_w[w_hi.w + j]) * hv;
     }
+#if FP8
     let sc_lo = vec4<f32>(down_s[s_lo.x + b], down_s[s_lo.y + b], down_s[s_lo.z + b], down_s[s_lo.w + b]);
     let sc_hi = vec4<f32>(down_s[s_hi.x + b], down_s[s_hi.y + b], down_s[s_hi.z + b], down_s[s_hi.w + b]);
+#else
+    let sc_lo = ONE;
+    let sc_hi = ONE;
+#endif
     acc_lo += sc_lo * vec4<f32>(dot(a0, ONE), dot(a1, ONE), dot(a2, ONE), dot(a3, ONE));
     acc_hi += sc_hi * vec4<f32>(dot(a4, ONE), dot(a5, ONE), dot(a6, ONE), dot(a7, ONE));
   }

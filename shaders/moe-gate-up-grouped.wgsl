@@ -1,17 +1,18 @@
 // moe-gate-up-grouped: moe-gate-up.wgsl for prefill: h[p, i] = silu(gate_e[i] · x[r]) * (up_e[i] · x[r])
 // for the pairs p = r * slots + k of each tile (moe-group.wgsl: up to TILE pairs sharing expert e), so each
-// decoded weight word serves TILE tokens. Only tiles whose expert lives in this part do anything (the
+// decoded weight quad serves TILE tokens. Only tiles whose expert lives in this part do anything (the
 // wrapper dispatches once per part). With routed == 0 tile t is rows [t * TILE, t * TILE + TILE) on the
 // part's expert 0 (the shared expert), and `group` is not read.
 // x: [rows, hidden] f32 · group: moe-group's [1 + 3 * max_tiles + pairs] u32 · gate_w, up_w: this part's
-// experts [part_experts, inter, hidden] FP8 e4m3, 4 codes per u32 · gate_s, up_s: [part_experts,
-// ceil(inter/128), ceil(hidden/128)] f32 · h: [pairs, inter] f32
+// experts [part_experts, inter, hidden] as quads of 4 weights, FP8 e4m3, BF16 or F32 (flags;
+// common/moe-weights.wgsl) · gate_s, up_s (FP8 only; otherwise bound to the weights and not read):
+// [part_experts, ceil(inter/128), ceil(hidden/128)] f32 · h: [pairs, inter] f32
 // dispatch: (ceil(inter / (2 * WG_SIZE)), max_tiles); each thread computes rows i and i + WG_SIZE of one
-// tile: 2 rows x TILE pairs x (gate, up) = 16 named vec4 accumulators, each decoded word serving 4 pairs
+// tile: 2 rows x TILE pairs x (gate, up) = 16 named vec4 accumulators, each decoded quad serving 4 pairs
 // and each x load 2 rows (measured 1.2x faster than 1 row x 4 pairs, 2x faster than the decode path).
 // needs: hidden % 4 == 0 (checked in src/kernels/moe-gate-up-grouped.ts) · reference: src/reference/moe-experts.ts
 
-#include "common/fp8.wgsl"
+#include "common/moe-weights.wgsl"
 
 override WG_SIZE: u32 = 64;
 const BLOCK = 128u;
@@ -31,9 +32,9 @@ struct Params {
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;       // [rows, hidden / 4]
 @group(0) @binding(1) var<storage, read> group: array<u32>;         // [1 + 3 * max_tiles + pairs] (routed)
-@group(0) @binding(2) var<storage, read> gate_w: array<u32>;        // [part_experts, inter, hidden / 4]
+@group(0) @binding(2) var<storage, read> gate_w: array<Quad>;       // [part_experts, inter, hidden / 4]
 @group(0) @binding(3) var<storage, read> gate_s: array<f32>;        // [part_experts, ceil(inter/128), ceil(hidden/128)]
-@group(0) @binding(4) var<storage, read> up_w: array<u32>;          // [part_experts, inter, hidden / 4]
+@group(0) @binding(4) var<storage, read> up_w: array<Quad>;         // [part_experts, inter, hidden / 4]
 @group(0) @binding(5) var<storage, read> up_s: array<f32>;          // [part_experts, ceil(inter/128), ceil(hidden/128)]
 @group(0) @binding(6) var<storage, read_write> h: array<f32>;       // [pairs, inter]
 @group(0) @binding(7) var<uniform> params: Params;
@@ -66,10 +67,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   if (e >= params.part_experts || count == 0u || i >= params.inter) {
     return;
   }
-  let words = params.hidden / 4u;
-  let x_rows = (pairs / params.slots) * words;          // each pair's token row of x, in vec4s
-  let w_row = (e * params.inter + i) * words;
-  let w_row1 = (e * params.inter + i1) * words;
+  let quads = params.hidden / 4u; // per row, of x (vec4) and of each weight row (Quad)
+  let x_rows = (pairs / params.slots) * quads;          // each pair's token row of x, in vec4s
+  let w_row = (e * params.inter + i) * quads;
+  let w_row1 = (e * params.inter + i1) * quads;
   let s_cols = (params.hidden + BLOCK - 1u) / BLOCK;
   let s_row = (e * ((params.inter + BLOCK - 1u) / BLOCK) + i / BLOCK) * s_cols;
   let s_row1 = (e * ((params.inter + BLOCK - 1u) / BLOCK) + i1 / BLOCK) * s_cols;
@@ -80,7 +81,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   var ub = vec4<f32>(0.0);
   for (var b = 0u; b < s_cols; b++) {
     let start = b * (BLOCK / 4u);
-    let end = min(start + BLOCK / 4u, words);
+    let end = min(start + BLOCK / 4u, quads);
     var g0 = vec4<f32>(0.0);
     var g1 = vec4<f32>(0.0);
     var g2 = vec4<f32>(0.0);
@@ -98,10 +99,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     var q2 = vec4<f32>(0.0);
     var q3 = vec4<f32>(0.0);
     for (var j = start; j < end; j++) {
-      let gw = e4m3x4_to_vec4(gate_w[w_row + j]);
-      let uw = e4m3x4_to_vec4(up_w[w_row + j]);
-      let gw1 = e4m3x4_to_vec4(gate_w[w_row1 + j]);
-      let uw1 = e4m3x4_to_vec4(up_w[w_row1 + j]);
+      let gw = quad_to_vec4(gate_w[w_row + j]);
+      let uw = quad_to_vec4(up_w[w_row + j]);
+      let gw1 = quad_to_vec4(gate_w[w_row1 + j]);
+      let uw1 = quad_to_vec4(up_w[w_row1 + j]);
       let x0 = x[x_rows.x + j];
       let x1 = x[x_rows.y + j];
       let x2 = x[x_rows.z + j];
@@ -123,10 +124,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       p3 += gw1 * x3;
       q3 += uw1 * x3;
     }
-    gb += gate_s[s_row1 + b] * vec4<f32>(dot(p0, ONE), dot(p1, ONE), dot(p2, ONE), dot(p3, ONE));
-    ub += up_s[s_row1 + b] * vec4<f32>(dot(q0, ONE), dot(q1, ONE), dot(q2, ONE), dot(q3, ONE));
-    g += gate_s[s_row + b] * vec4<f32>(dot(g0, ONE), dot(g1, ONE), dot(g2, ONE), dot(g3, ONE));
-    u += up_s[s_row + b] * vec4<f32>(dot(u0, ONE), dot(u1, ONE), dot(u2, ONE), dot(u3, ONE));
+#if FP8
+    let s = vec4<f32>(gate_s[s_row + b], up_s[s_row + b], gate_s[s_row1 + b], up_s[s_row1 + b]);
+#else
+    let s = ONE;
+#endif
+    gb += s.z * vec4<f32>(dot(p0, ONE), dot(p1, ONE), dot(p2, ONE), dot(p3, ONE));
+    ub += s.w * vec4<f32>(dot(q0, ONE), dot(q1, ONE), dot(q2, ONE), dot(q3, ONE));
+    g += s.x * vec4<f32>(dot(g0, ONE), dot(g1, ONE), dot(g2, ONE), dot(g3, ONE));
+    u += s.y * vec4<f32>(dot(u0, ONE), dot(u1, ONE), dot(u2, ONE), dot(u3, ONE));
   }
   // silu(g) = g / (1 + exp(-g)); exp(-g) = +inf for g < -88 gives -0, the right limit.
   let act = g / (vec4<f32>(1.0) + exp(-g)) * u;

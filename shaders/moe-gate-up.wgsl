@@ -2,15 +2,16 @@
 // p = r * slots + k whose expert e = experts[p] lives in this part of the expert weights (decode path:
 // each pair reads its own expert's rows; only the chosen experts are read, and the indices never leave
 // the GPU). With routed == 0 every token uses expert 0 of the part (slots 1): the shared expert(s).
-// gate_w, up_w: this part's experts [part_experts, inter, hidden] FP8 e4m3, 4 codes per u32 (little
-// endian, the checkpoint's byte order) · gate_s, up_s: [part_experts, ceil(inter/128), ceil(hidden/128)]
-// f32 (weight_scale_inv) · W[i, j] = e4m3(q[i, j]) * s[i/128, j/128] (../shared/REFERENCE.md "FP8").
+// gate_w, up_w: this part's experts [part_experts, inter, hidden] as quads of 4 weights, FP8 e4m3, BF16 or
+// F32 (flags; common/moe-weights.wgsl) · gate_s, up_s (FP8 only; otherwise bound to the weights and not
+// read): [part_experts, ceil(inter/128), ceil(hidden/128)] f32 weight_scale_inv, W[i, j] = e4m3(q[i, j]) *
+// s[i/128, j/128] (../shared/REFERENCE.md "FP8").
 // dispatch: (ceil(inter / (WG_SIZE * ROWS)), rows * slots); each thread computes ROWS outputs of one pair,
-// sharing each x load over 8 decoded words. A workgroup whose pair's expert is in another part returns
+// sharing each x load over 8 decoded quads. A workgroup whose pair's expert is in another part returns
 // at once (the wrapper dispatches once per part).
 // needs: hidden % 4 == 0 (checked in src/kernels/moe-gate-up.ts) · reference: src/reference/moe-experts.ts
 
-#include "common/fp8.wgsl"
+#include "common/moe-weights.wgsl"
 
 override WG_SIZE: u32 = 64;
 const BLOCK = 128u;
@@ -29,9 +30,9 @@ struct Params {
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;       // [rows, hidden / 4]
 @group(0) @binding(1) var<storage, read> experts: array<u32>;       // [rows, slots] (routed)
-@group(0) @binding(2) var<storage, read> gate_w: array<u32>;        // [part_experts, inter, hidden / 4]
+@group(0) @binding(2) var<storage, read> gate_w: array<Quad>;       // [part_experts, inter, hidden / 4]
 @group(0) @binding(3) var<storage, read> gate_s: array<f32>;        // [part_experts, ceil(inter/128), ceil(hidden/128)]
-@group(0) @binding(4) var<storage, read> up_w: array<u32>;          // [part_experts, inter, hidden / 4]
+@group(0) @binding(4) var<storage, read> up_w: array<Quad>;         // [part_experts, inter, hidden / 4]
 @group(0) @binding(5) var<storage, read> up_s: array<f32>;          // [part_experts, ceil(inter/128), ceil(hidden/128)]
 @group(0) @binding(6) var<storage, read_write> h: array<f32>;       // [rows * slots, inter]
 @group(0) @binding(7) var<uniform> params: Params;
@@ -53,22 +54,22 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     return;
   }
   let r = pair / params.slots;
-  let words = params.hidden / 4u;
-  let x_row = r * words;
+  let quads = params.hidden / 4u; // per row, of x (vec4) and of each weight row (Quad)
+  let x_row = r * quads;
   // This thread's ROWS output rows i0 + k * WG_SIZE. Rows past the end are clamped to the last row:
   // computed (every load in bounds) but never stored.
   let last = params.inter - 1u;
   let rows = vec4<u32>(i0, min(i0 + WG_SIZE, last), min(i0 + 2u * WG_SIZE, last), min(i0 + 3u * WG_SIZE, last));
-  let w_row = (vec4<u32>(e * params.inter) + rows) * words;        // each row's first u32 word
+  let w_row = (vec4<u32>(e * params.inter) + rows) * quads;        // each row's first quad
   let s_cols = (params.hidden + BLOCK - 1u) / BLOCK;
   let s_row = (vec4<u32>(e * ((params.inter + BLOCK - 1u) / BLOCK)) + rows / BLOCK) * s_cols;
 
   var g = vec4<f32>(0.0); // g[k], u[k]: row k's gate and up dot products
   var u = vec4<f32>(0.0);
-  // One 128-column block at a time: sum q * x in vec4 lanes, then scale once per block.
+  // One 128-column block at a time: sum w * x in vec4 lanes, then scale once per block (FP8).
   for (var b = 0u; b < s_cols; b++) {
     let start = b * (BLOCK / 4u);
-    let end = min(start + BLOCK / 4u, words);
+    let end = min(start + BLOCK / 4u, quads);
     var g0 = vec4<f32>(0.0);
     var g1 = vec4<f32>(0.0);
     var g2 = vec4<f32>(0.0);
@@ -79,17 +80,22 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     var u3 = vec4<f32>(0.0);
     for (var j = start; j < end; j++) {
       let xv = x[x_row + j];
-      g0 += e4m3x4_to_vec4(gate_w[w_row.x + j]) * xv;
-      u0 += e4m3x4_to_vec4(up_w[w_row.x + j]) * xv;
-      g1 += e4m3x4_to_vec4(gate_w[w_row.y + j]) * xv;
-      u1 += e4m3x4_to_vec4(up_w[w_row.y + j]) * xv;
-      g2 += e4m3x4_to_vec4(gate_w[w_row.z + j]) * xv;
-      u2 += e4m3x4_to_vec4(up_w[w_row.z + j]) * xv;
-      g3 += e4m3x4_to_vec4(gate_w[w_row.w + j]) * xv;
-      u3 += e4m3x4_to_vec4(up_w[w_row.w + j]) * xv;
+      g0 += quad_to_vec4(gate_w[w_row.x + j]) * xv;
+      u0 += quad_to_vec4(up_w[w_row.x + j]) * xv;
+      g1 += quad_to_vec4(gate_w[w_row.y + j]) * xv;
+      u1 += quad_to_vec4(up_w[w_row.y + j]) * xv;
+      g2 += quad_to_vec4(gate_w[w_row.z + j]) * xv;
+      u2 += quad_to_vec4(up_w[w_row.z + j]) * xv;
+      g3 += quad_to_vec4(gate_w[w_row.w + j]) * xv;
+      u3 += quad_to_vec4(up_w[w_row.w + j]) * xv;
     }
+#if FP8
     let gs = vec4<f32>(gate_s[s_row.x + b], gate_s[s_row.y + b], gate_s[s_row.z + b], gate_s[s_row.w + b]);
     let us = vec4<f32>(up_s[s_row.x + b], up_s[s_row.y + b], up_s[s_row.z + b], up_s[s_row.w + b]);
+#else
+    let gs = ONE;
+    let us = ONE;
+#endif
     g += gs * vec4<f32>(dot(g0, ONE), dot(g1, ONE), dot(g2, ONE), dot(g3, ONE));
     u += us * vec4<f32>(dot(u0, ONE), dot(u1, ONE), dot(u2, ONE), dot(u3, ONE));
   }

@@ -164,3 +164,15 @@ export const MOE_EXPERT_CASES: Record<string, MoeExpertCase> = {
   // A prefill chunk at V2-Lite's widths: the grouped path with full and partial tiles.
   'v2-lite trimmed, 13 rows': { hidden: V2_LITE.hidden, inter: V2_LITE.moeIntermediate, experts: 6, topK: 4, shared: V2_LITE.sharedExperts, rows: 13, gateUpPerPart: 4, downPerPart: 6, routing: GREEDY },
 };
+
+/**
+ * The MoE expert cases run again with BF16 and F32 experts (V2 / V2-Lite checkpoints): each takes both the
+ * decode and the grouped path (>= 2 pairs per expert), with partial 128-blocks, parts, and real V2-Lite
+ * widths. The V3 width and the 2-row V2-Lite case stay FP8-only (test time).
+ */
+export const MOE_EXPERT_FLOAT_CASES: Record<string, MoeExpertCase> = {
+  'tiny, 8 rows': MOE_EXPERT_CASES['tiny, 8 rows'],
+  odd: MOE_EXPERT_CASES.odd,
+  'odd, 61 rows': MOE_EXPERT_CASES['odd, 61 rows'],
+  'v2-lite trimmed, 13 rows': MOE_EXPERT_CASES['v2-lite trimmed, 13 rows'],
+};

@@ -1,22 +1,23 @@
 // down_proj over tiles of pairs sharing an expert (prefill): shaders/moe-down-grouped.wgsl.
 // Reference: src/reference/moe-experts.ts. Layouts: see ExpertPart in src/kernels/moe-experts.ts.
 import { defineKernel, expectBytes, expectThat } from '../gpu/kernel.ts';
+import { checkExpertWeights, perExpertFormat } from './moe-weights.ts';
 
-const BLOCK = 128;
-
-export const moeDownGrouped = defineKernel({
-  shader: 'moe-down-grouped',
-  bindings: { h: 'read', group: 'read', down_w: 'read', down_s: 'read', y: 'read_write' },
-  params: { pairs: 'u32', hidden: 'u32', inter: 'u32', first_expert: 'u32', part_experts: 'u32', routed: 'u32', max_tiles: 'u32' },
-  overrides: { WG_SIZE: 64 },
-  check: (b, p) => {
-    expectThat('moe-down-grouped', p.inter % 4 === 0, `inter ${p.inter} must be a multiple of 4 (u32 words of FP8 codes)`);
-    expectThat('moe-down-grouped', p.max_tiles <= 65535, `${p.max_tiles} tiles exceed one grid dimension`);
-    expectBytes('moe-down-grouped', 'h', b.h, p.pairs * p.inter * 4);
-    if (p.routed) expectBytes('moe-down-grouped', 'group', b.group, (1 + 3 * p.max_tiles + p.pairs) * 4);
-    expectBytes('moe-down-grouped', 'down_w', b.down_w, p.part_experts * p.hidden * p.inter);
-    expectBytes('moe-down-grouped', 'down_s', b.down_s, p.part_experts * Math.ceil(p.hidden / BLOCK) * Math.ceil(p.inter / BLOCK) * 4);
-    expectBytes('moe-down-grouped', 'y', b.y, p.pairs * p.hidden * 4);
-  },
-  grid: (p, o) => [Math.ceil(p.hidden / (4 * o.WG_SIZE)), p.max_tiles], // 4 rows per thread
-});
+/** `moeDownGrouped[format].record(...)`: bindings as moe-down's, with moe-group's `group` for `experts`. */
+export const moeDownGrouped = perExpertFormat((format, flags) =>
+  defineKernel({
+    shader: 'moe-down-grouped',
+    bindings: { h: 'read', group: 'read', down_w: 'read', down_s: 'read', y: 'read_write' },
+    params: { pairs: 'u32', hidden: 'u32', inter: 'u32', first_expert: 'u32', part_experts: 'u32', routed: 'u32', max_tiles: 'u32' },
+    overrides: { WG_SIZE: 64 },
+    flags,
+    check: (b, p) => {
+      expectThat('moe-down-grouped', p.max_tiles <= 65535, `${p.max_tiles} tiles exceed one grid dimension`);
+      expectBytes('moe-down-grouped', 'h', b.h, p.pairs * p.inter * 4);
+      if (p.routed) expectBytes('moe-down-grouped', 'group', b.group, (1 + 3 * p.max_tiles + p.pairs) * 4);
+      checkExpertWeights('moe-down-grouped', format, ['down_w', 'down_s'], b.down_w, b.down_s, p.part_experts, p.hidden, p.inter);
+      expectBytes('moe-down-grouped', 'y', b.y, p.pairs * p.hidden * 4);
+    },
+    grid: (p, o) => [Math.ceil(p.hidden / (4 * o.WG_SIZE)), p.max_tiles], // 4 rows per thread
+  }),
+);

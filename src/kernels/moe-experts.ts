@@ -2,12 +2,14 @@
 // "MoE block"), with the chosen experts and weights already on the GPU (moe-route). Reference:
 // src/reference/moe-experts.ts (moeForward, mlpForward).
 //
-// Weight layout. One projection's experts are stacked as [n_experts, out, in] FP8 e4m3 codes (each
-// expert's checkpoint tensor, row-major, 4 codes per u32, little endian) with weight_scale_inv stacked as
-// [n_experts, ceil(out/128), ceil(in/128)] f32. A projection too large for one binding (V3: 256 x 2048 x
-// 7168 B = 3.76 GB) is split into parts of whole experts; each part is one (weight, scale) buffer pair
-// and the kernels are dispatched once per part (2 bindings per projection per dispatch, far from the
-// 10-binding limit). gate and up must be split the same way; down may be split differently.
+// Weight layout. One projection's experts are stacked as [n_experts, out, in] (each expert's checkpoint
+// tensor, row-major) in one format for the whole ExpertWeights (src/kernels/moe-weights.ts): FP8 e4m3
+// codes (4 per u32, little endian) with weight_scale_inv stacked as [n_experts, ceil(out/128),
+// ceil(in/128)] f32; or BF16 (2 per u32, low half first) or F32, without scales. A projection too large
+// for one binding (V3: 256 x 2048 x 7168 B = 3.76 GB) is split into parts of whole experts; each part is
+// one weight buffer (and scale buffer) and the kernels are dispatched once per part (2 bindings per
+// projection per dispatch, far from the 10-binding limit). gate and up must be split the same way; down
+// may be split differently.
 import type { Bindable, Recorder } from '../gpu/recorder.ts';
 import { expectThat } from '../gpu/kernel.ts';
 import { moeCombine } from './moe-combine.ts';
@@ -16,21 +18,26 @@ import { moeDownGrouped } from './moe-down-grouped.ts';
 import { moeGateUp } from './moe-gate-up.ts';
 import { moeGateUpGrouped } from './moe-gate-up-grouped.ts';
 import { MOE_TILE, moeGroup, moeMaxTiles } from './moe-group.ts';
+import { FORMAT_BYTES } from './matmul-layout.ts';
+import type { ExpertFormat } from './moe-weights.ts';
 
 export { moeGroupBytes } from './moe-group.ts';
+export type { ExpertFormat } from './moe-weights.ts';
 
 /** Experts [firstExpert, firstExpert + count) of one projection, in one buffer. */
 export interface ExpertPart {
   firstExpert: number;
   count: number;
-  /** FP8 e4m3 codes [count, out, in], 4 per u32. */
+  /** [count, out, in] in the ExpertWeights' format: FP8 e4m3 codes 4 per u32, BF16 2 per u32, or F32. */
   weight: Bindable;
-  /** f32 weight_scale_inv [count, ceil(out / 128), ceil(in / 128)]. */
-  scale: Bindable;
+  /** FP8 only: f32 weight_scale_inv [count, ceil(out / 128), ceil(in / 128)]. */
+  scale?: Bindable;
 }
 
 /** A layer's routed experts (or its shared expert: one part of count 1). gate[i] and up[i] hold the same experts. */
 export interface ExpertWeights {
+  /** Every part's format (FP8 parts carry scales). */
+  format: ExpertFormat;
   gate: ExpertPart[];
   up: ExpertPart[];
   down: ExpertPart[];
@@ -57,9 +64,9 @@ export interface MoeBuffers {
   group?: Bindable; //   prefill scratch of moeGroupBytes(rows, topK, nExperts) bytes (u32)
 }
 
-/** How many experts of an [out, in] FP8 projection fit in one binding of `maxBindingBytes`. */
-export function expertsPerPart(maxBindingBytes: number, out: number, inDim: number): number {
-  return Math.max(1, Math.floor(maxBindingBytes / (out * inDim)));
+/** How many experts of an [out, in] projection in `format` fit in one binding of `maxBindingBytes`. */
+export function expertsPerPart(maxBindingBytes: number, out: number, inDim: number, format: ExpertFormat): number {
+  return Math.max(1, Math.floor(maxBindingBytes / (out * inDim * FORMAT_BYTES[format])));
 }
 
 /**
@@ -71,14 +78,18 @@ export function expertsPerPart(maxBindingBytes: number, out: number, inDim: numb
 export function recordMoeExperts(rec: Recorder, routed: ExpertWeights, shared: ExpertWeights | null, b: MoeBuffers, s: MoeShape): void {
   expectThat('moe-experts', routed.gate.length === routed.up.length && routed.gate.every((g, i) => g.firstExpert === routed.up[i].firstExpert && g.count === routed.up[i].count), 'gate and up must be split into the same parts');
   expectThat('moe-experts', (shared !== null) === s.sharedInter > 0 && (!shared || b.hShared !== undefined), 'shared weights, sharedInter and hShared go together');
+  for (const w of shared ? [routed, shared] : [routed]) {
+    const parts = [...w.gate, ...w.up, ...w.down];
+    expectThat('moe-experts', parts.every((p) => (p.scale !== undefined) === (w.format === 'fp8')), `${w.format} experts: scales go with FP8 parts only`);
+  }
   const pairs = s.rows * s.topK;
   const nExperts = Math.max(0, ...routed.gate.map((p) => p.firstExpert + p.count), ...routed.down.map((p) => p.firstExpert + p.count));
   if (shared) {
     // The shared expert first, straight into out: it is the base the routed experts are added to.
     const dense = { rows: s.rows, slots: 1, inter: s.sharedInter, first_expert: 0, part_experts: 1, routed: 0 };
     const tiles = Math.ceil(s.rows / MOE_TILE);
-    recordGateUp(rec, s.rows > 1 ? tiles : 0, shared.gate[0], shared.up[0], { x: b.x, experts: b.x, h: b.hShared! }, { ...dense, hidden: s.hidden });
-    recordDown(rec, s.rows > 1 ? tiles : 0, shared.down[0], { h: b.hShared!, experts: b.x, y: b.out }, { ...dense, hidden: s.hidden });
+    recordGateUp(rec, shared.format, s.rows > 1 ? tiles : 0, shared.gate[0], shared.up[0], { x: b.x, experts: b.x, h: b.hShared! }, { ...dense, hidden: s.hidden });
+    recordDown(rec, shared.format, s.rows > 1 ? tiles : 0, shared.down[0], { h: b.hShared!, experts: b.x, y: b.out }, { ...dense, hidden: s.hidden });
   }
   let tiles = 0; // 0: the decode path
   if (b.group && pairs >= 2 * nExperts) {
@@ -88,28 +99,31 @@ export function recordMoeExperts(rec: Recorder, routed: ExpertWeights, shared: E
   const index = tiles ? b.group! : b.experts;
   routed.gate.forEach((g, i) => {
     const part = { rows: s.rows, slots: s.topK, hidden: s.hidden, inter: s.inter, first_expert: g.firstExpert, part_experts: g.count, routed: 1 };
-    recordGateUp(rec, tiles, g, routed.up[i], { x: b.x, experts: index, h: b.h }, part);
+    recordGateUp(rec, routed.format, tiles, g, routed.up[i], { x: b.x, experts: index, h: b.h }, part);
   });
   for (const d of routed.down) {
     const part = { rows: s.rows, slots: s.topK, hidden: s.hidden, inter: s.inter, first_expert: d.firstExpert, part_experts: d.count, routed: 1 };
-    recordDown(rec, tiles, d, { h: b.h, experts: index, y: b.y }, part);
+    recordDown(rec, routed.format, tiles, d, { h: b.h, experts: index, y: b.y }, part);
   }
   moeCombine.record(rec, { y: b.y, weights: b.weights, out: b.out }, { rows: s.rows, slots: s.topK, hidden: s.hidden, accumulate: shared !== null });
 }
 
 type PartParams = { rows: number; slots: number; hidden: number; inter: number; first_expert: number; part_experts: number; routed: number };
 
-/** gate/up + SwiGLU of one part: grouped over `tiles` tiles, or the decode kernel when tiles is 0. */
-function recordGateUp(rec: Recorder, tiles: number, g: ExpertPart, u: ExpertPart, b: { x: Bindable; experts: Bindable; h: Bindable }, p: PartParams): void {
-  const w = { gate_w: g.weight, gate_s: g.scale, up_w: u.weight, up_s: u.scale };
-  if (tiles) moeGateUpGrouped.record(rec, { x: b.x, group: b.experts, ...w, h: b.h }, { ...p, max_tiles: tiles });
-  else moeGateUp.record(rec, { x: b.x, experts: b.experts, ...w, h: b.h }, p);
+/**
+ * gate/up + SwiGLU of one part: grouped over `tiles` tiles, or the decode kernel when tiles is 0. Without
+ * scales (BF16/F32) the weights are bound again in the scale slots, which those kernels do not read.
+ */
+function recordGateUp(rec: Recorder, format: ExpertFormat, tiles: number, g: ExpertPart, u: ExpertPart, b: { x: Bindable; experts: Bindable; h: Bindable }, p: PartParams): void {
+  const w = { gate_w: g.weight, gate_s: g.scale ?? g.weight, up_w: u.weight, up_s: u.scale ?? u.weight };
+  if (tiles) moeGateUpGrouped[format].record(rec, { x: b.x, group: b.experts, ...w, h: b.h }, { ...p, max_tiles: tiles });
+  else moeGateUp[format].record(rec, { x: b.x, experts: b.experts, ...w, h: b.h }, p);
 }
 
 /** down of one part, per pair p = r * slots + k. */
-function recordDown(rec: Recorder, tiles: number, d: ExpertPart, b: { h: Bindable; experts: Bindable; y: Bindable }, p: PartParams): void {
+function recordDown(rec: Recorder, format: ExpertFormat, tiles: number, d: ExpertPart, b: { h: Bindable; experts: Bindable; y: Bindable }, p: PartParams): void {
   const { rows, slots, ...rest } = p;
-  const w = { down_w: d.weight, down_s: d.scale };
-  if (tiles) moeDownGrouped.record(rec, { h: b.h, group: b.experts, ...w, y: b.y }, { pairs: rows * slots, ...rest, max_tiles: tiles });
-  else moeDown.record(rec, { h: b.h, experts: b.experts, ...w, y: b.y }, { pairs: rows * slots, ...rest });
+  const w = { down_w: d.weight, down_s: d.scale ?? d.weight };
+  if (tiles) moeDownGrouped[format].record(rec, { h: b.h, group: b.experts, ...w, y: b.y }, { pairs: rows * slots, ...rest, max_tiles: tiles });
+  else moeDown[format].record(rec, { h: b.h, experts: b.experts, ...w, y: b.y }, { pairs: rows * slots, ...rest });
 }

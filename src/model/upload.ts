@@ -1,6 +1,6 @@
 // Streams checkpoint tensors into GPU buffers in the layouts the kernels read: never a whole shard (or a
-// whole large tensor) in JS memory, FP8 kept packed, BF16 optionally quantized to FP8 blocks. Every buffer
-// made here is remembered so dispose() frees them all.
+// whole large tensor) in JS memory, FP8 kept packed, BF16 optionally quantized to FP8 blocks (experts
+// included). Every buffer made here is remembered so dispose() frees them all.
 import type { Checkpoint } from '../checkpoint/checkpoint.ts';
 import { decodeToF32 } from '../checkpoint/decode.ts';
 import { quantizeFp8Blocks } from '../checkpoint/fp8-quantize.ts';
@@ -9,12 +9,19 @@ import { CheckpointError, GpuLimitError } from '../errors.ts';
 import type { Gpu } from '../gpu/device.ts';
 import { createStorage, writeStorage } from '../gpu/buffers.ts';
 import type { EmbeddingPart } from '../kernels/embed.ts';
-import { LAYOUT_ROW_ALIGN, matmulLayoutBytes, toMatmulLayout, type MatmulFormat } from '../kernels/matmul-layout.ts';
+import { FORMAT_BYTES, LAYOUT_ROW_ALIGN, matmulLayoutBytes, toMatmulLayout, type MatmulFormat } from '../kernels/matmul-layout.ts';
 import type { MatmulWeight } from '../kernels/matmul.ts';
 import type { ExpertPart } from '../kernels/moe-experts.ts';
+import { EXPERT_BLOCK, type ExpertFormat } from '../kernels/moe-weights.ts';
 
 /** Bytes read from the checkpoint per piece of a large tensor. */
 const PIECE_BYTES = 16 << 20;
+
+/** A byte offset into a GPU buffer. */
+type BufferAt = { buffer: GPUBuffer; offset: number };
+
+/** Checkpoint dtypes the expert kernels read as stored. */
+const STORED_FORMAT: Partial<Record<string, ExpertFormat>> = { F8_E4M3: 'fp8', BF16: 'bf16', F32: 'f32' };
 
 export interface UploadOptions {
   /** 'fp8': BF16/F32 linear weights become FP8 e4m3 with 128x128 block scales at load (half of BF16's memory). */
@@ -132,29 +139,63 @@ export class WeightUploader {
   }
 
   /**
-   * Routed experts' FP8 [out, in] weights stacked as [count, out, in] in parts of whole experts that fit
-   * one binding, each with its stacked [count, ceil(out/128), ceil(in/128)] scales.
+   * One projection's experts [out, in] stacked as [count, out, in] in parts of whole experts that fit one
+   * binding, in `format` (formatOf(names[0])): FP8 experts as stored with their stacked [count,
+   * ceil(out/128), ceil(in/128)] scales; BF16 and F32 as stored, without scales; with quantize 'fp8',
+   * BF16/F32 experts become FP8 128x128 blocks here, a piece of block rows at a time.
    */
-  async expertStack(names: string[], outDim: number, inDim: number, perPart: number): Promise<ExpertPart[]> {
+  async expertStack(names: string[], outDim: number, inDim: number, perPart: number, format: ExpertFormat): Promise<ExpertPart[]> {
+    const [br, bc] = this.block;
+    if (format === 'fp8' && (br !== EXPERT_BLOCK || bc !== EXPERT_BLOCK)) {
+      throw new CheckpointError(this.ckpt.info(names[0]).file, `FP8 experts need ${EXPERT_BLOCK}x${EXPERT_BLOCK} scale blocks (weight_block_size), got ${br}x${bc}`, names[0]);
+    }
+    const size = FORMAT_BYTES[format];
+    const scaleBytes = Math.ceil(outDim / br) * Math.ceil(inDim / bc) * 4;
     const parts: ExpertPart[] = [];
     for (let first = 0; first < names.length; first += perPart) {
       const group = names.slice(first, first + perPart);
-      const scaleElems = Math.ceil(outDim / this.block[0]) * Math.ceil(inDim / this.block[1]);
-      const weight = this.create(group[0], group.length * outDim * inDim);
-      const scale = this.create(fp8ScaleName(group[0]), group.length * scaleElems * 4);
+      const weight = this.create(group[0], group.length * outDim * inDim * size);
+      const scale = format === 'fp8' ? this.create(fp8ScaleName(group[0]), group.length * scaleBytes) : undefined;
       for (const [i, name] of group.entries()) {
         this.expectShape(name, [outDim, inDim]);
-        if (this.ckpt.info(name).dtype !== 'F8_E4M3') {
-          throw new CheckpointError(this.ckpt.info(name).file, `routed experts must be F8_E4M3 here, got ${this.ckpt.info(name).dtype}`, name);
+        const info = this.ckpt.info(name);
+        if (this.formatOf(name) !== format) {
+          throw new CheckpointError(info.file, `one projection's experts must share a dtype; got ${info.dtype} beside ${this.ckpt.info(names[0]).dtype}`, name);
         }
-        await this.streamInto(name, weight, i * outDim * inDim);
-        const s = fp8ScaleName(name);
-        this.expectShape(s, [Math.ceil(outDim / this.block[0]), Math.ceil(inDim / this.block[1])]);
-        writeStorage(this.gpu.device, scale, i * scaleElems * 4, await this.readF32(s));
+        const w = { buffer: weight, offset: i * outDim * inDim * size };
+        await this.expertInto(name, outDim, inDim, format, w, scale && { buffer: scale, offset: i * scaleBytes });
       }
       parts.push({ firstExpert: first, count: group.length, weight, scale });
     }
     return parts;
+  }
+
+  /** One expert [out, in] into `w` in `format` (FP8: its scales into `s`): as stored, or converted a piece of rows at a time. */
+  private async expertInto(name: string, outDim: number, inDim: number, format: ExpertFormat, w: BufferAt, s?: BufferAt): Promise<void> {
+    const info = this.ckpt.info(name);
+    const [br, bc] = this.block;
+    if (STORED_FORMAT[info.dtype] === format) {
+      await this.streamInto(name, w.buffer, w.offset);
+      if (format !== 'fp8') return;
+      const scaleName = fp8ScaleName(name);
+      this.expectShape(scaleName, [Math.ceil(outDim / br), Math.ceil(inDim / bc)]);
+      writeStorage(this.gpu.device, s!.buffer, s!.offset, await this.readF32(scaleName));
+      return;
+    }
+    // Quantized to FP8 blocks (pieces of whole block rows) or widened to f32.
+    const srcBytes = (info.end - info.begin) / (outDim * inDim);
+    const rowsPerPiece = Math.max(br, Math.floor(PIECE_BYTES / (inDim * srcBytes) / br) * br);
+    for (let r0 = 0; r0 < outDim; r0 += rowsPerPiece) {
+      const r1 = Math.min(outDim, r0 + rowsPerPiece);
+      const f32 = decodeToF32(await this.read(name, r0 * inDim * srcBytes, r1 * inDim * srcBytes), info.dtype, { file: info.file, tensor: name });
+      if (format === 'fp8') {
+        const q = quantizeFp8Blocks(f32, r1 - r0, inDim, br, bc);
+        writeStorage(this.gpu.device, w.buffer, w.offset + r0 * inDim, q.codes);
+        writeStorage(this.gpu.device, s!.buffer, s!.offset + (r0 / br) * Math.ceil(inDim / bc) * 4, q.scaleInv);
+      } else {
+        writeStorage(this.gpu.device, w.buffer, w.offset + r0 * inDim * 4, f32);
+      }
+    }
   }
 
   /** An embedding table [vocab, hidden] (BF16 or F32) in parts of whole rows that fit one binding. */

@@ -31,7 +31,7 @@ export interface GpuAttention {
 export interface GpuMoe {
   router: MatmulWeight; // [E, H] (f32: the routing decision must match the reference exactly)
   correctionBias?: GPUBuffer; // [E]
-  experts: ExpertWeights; // stacked [E, out, in] FP8 in parts
+  experts: ExpertWeights; // stacked [E, out, in] in parts (FP8 + scales, BF16 or F32)
   shared: ExpertWeights | null; // one part of count 1, width nShared * mI
 }
 
@@ -135,11 +135,14 @@ async function attention(up: WeightUploader, c: ModelConfig, n: AttentionNames):
 
 async function experts(up: WeightUploader, names: MlpNames[], c: ModelConfig, inter: number): Promise<ExpertWeights> {
   const maxBinding = Math.min(up.gpu.limits.maxStorageBufferBindingSize, up.gpu.limits.maxBufferSize);
-  const perPart = expertsPerPart(maxBinding, inter, c.hiddenSize);
+  // One format for gate, up and down (FP8 stays FP8, BF16 stays BF16 unless quantizing, others f32).
+  const format = up.formatOf(names[0].gate);
+  const perPart = expertsPerPart(maxBinding, inter, c.hiddenSize, format);
   return {
-    gate: await up.expertStack(names.map((e) => e.gate), inter, c.hiddenSize, perPart),
-    up: await up.expertStack(names.map((e) => e.up), inter, c.hiddenSize, perPart),
-    down: await up.expertStack(names.map((e) => e.down), c.hiddenSize, inter, perPart),
+    format,
+    gate: await up.expertStack(names.map((e) => e.gate), inter, c.hiddenSize, perPart, format),
+    up: await up.expertStack(names.map((e) => e.up), inter, c.hiddenSize, perPart, format),
+    down: await up.expertStack(names.map((e) => e.down), c.hiddenSize, inter, perPart, format),
   };
 }
 

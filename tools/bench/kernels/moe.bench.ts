@@ -1,19 +1,20 @@
 // MoE routing and experts at the real V3 / V2-Lite layer shapes.
 // moe-route: bytes = logits read (rows x experts x 4) + indices and weights written (rows x top_k x 8).
-// moe-experts-decode: bytes = the FP8 weights + f32 block scales of the experts actually read (top-k routed
-// and the shared expert, gate + up + down), + activations (small). Only 16 routed experts are allocated (a
+// moe-experts-decode: bytes = the weights (FP8 + f32 block scales, or BF16) of the experts actually read
+// (top-k routed and the shared expert, gate + up + down), + activations (small). Only 16 routed experts are allocated (a
 // V3 layer's 256 would take 11 GB); the routes pick top_k distinct ones among them, which reads exactly as
 // much as routing among 256 does. Weights are zeros: the exact FP8 decode has no data-dependent cost.
 import { createStorage, uploadStorage } from '../../../src/gpu/buffers.ts';
 import type { Gpu } from '../../../src/gpu/device.ts';
-import { moeGroupBytes, recordMoeExperts, type ExpertPart, type ExpertWeights } from '../../../src/kernels/moe-experts.ts';
+import { FORMAT_BYTES } from '../../../src/kernels/matmul-layout.ts';
+import { moeGroupBytes, recordMoeExperts, type ExpertFormat, type ExpertPart, type ExpertWeights } from '../../../src/kernels/moe-experts.ts';
 import { recordMoeRoute } from '../../../src/kernels/moe-route.ts';
 import { MOE_ROUTE_CASES, V2_LITE, V3, type ModelShapes } from '../../../kernels-test/helpers/cases.ts';
 import type { RoutingConfig } from '../../../src/reference/moe-route.ts';
 import type { KernelBench } from '../kernel-bench.ts';
 
 const ALLOCATED = 16;
-const scaleCount = (out: number, inDim: number) => Math.ceil(out / 128) * Math.ceil(inDim / 128);
+const scaleCount = (format: ExpertFormat, out: number, inDim: number) => (format === 'fp8' ? Math.ceil(out / 128) * Math.ceil(inDim / 128) : 0);
 
 function routeBench(model: 'v3' | 'v2-lite', cfg: RoutingConfig, rows: number): KernelBench {
   const n = cfg.nRoutedExperts;
@@ -39,10 +40,12 @@ function routeBench(model: 'v3' | 'v2-lite', cfg: RoutingConfig, rows: number): 
   };
 }
 
-function projection(gpu: Gpu, count: number, out: number, inDim: number, buffers: GPUBuffer[]): ExpertPart[] {
-  const weight = createStorage(gpu.device, count * out * inDim, 'fp8 experts');
-  const scale = createStorage(gpu.device, count * scaleCount(out, inDim) * 4, 'scales');
-  buffers.push(weight, scale);
+function projection(gpu: Gpu, format: ExpertFormat, count: number, out: number, inDim: number, buffers: GPUBuffer[]): ExpertPart[] {
+  const weight = createStorage(gpu.device, count * out * inDim * FORMAT_BYTES[format], `${format} experts`);
+  buffers.push(weight);
+  if (format !== 'fp8') return [{ firstExpert: 0, count, weight }];
+  const scale = createStorage(gpu.device, count * scaleCount(format, out, inDim) * 4, 'scales');
+  buffers.push(scale);
   return [{ firstExpert: 0, count, weight, scale }];
 }
 
@@ -51,13 +54,13 @@ const routes = (rows: number, topK: number) => Uint32Array.from({ length: rows *
 
 /**
  * Decode (each pair reads its expert) or prefill (grouped: each tile of <= 4 pairs sharing an expert reads
- * it once; the shared expert once per 4 rows). bytes = the FP8 weights and scales those reads cover.
+ * it once; the shared expert once per 4 rows). bytes = the weights (and FP8 scales) those reads cover.
  */
-function expertsBench(s: ModelShapes, rows: number, grouped: boolean): KernelBench {
+function expertsBench(s: ModelShapes, rows: number, grouped: boolean, format: ExpertFormat = 'fp8'): KernelBench {
   const { hidden, moeIntermediate: inter, topK } = s;
   const sharedInter = s.sharedExperts * inter;
-  // Per expert of width w: gate + up + down = 3 w hidden FP8 bytes and their scales.
-  const expertBytes = (w: number) => 3 * w * hidden + 4 * (2 * scaleCount(w, hidden) + scaleCount(hidden, w));
+  // Per expert of width w: gate + up + down = 3 w hidden weights and (FP8) their scales.
+  const expertBytes = (w: number) => 3 * w * hidden * FORMAT_BYTES[format] + 4 * (2 * scaleCount(format, w, hidden) + scaleCount(format, hidden, w));
   const perExpert = new Array<number>(ALLOCATED).fill(0);
   for (const e of routes(rows, topK)) perExpert[e]++;
   const tiles = perExpert.reduce((n, c) => n + Math.ceil(c / 4), 0);
@@ -67,20 +70,22 @@ function expertsBench(s: ModelShapes, rows: number, grouped: boolean): KernelBen
   return {
     kernel: grouped ? 'moe-experts-prefill' : 'moe-experts-decode',
     model: s.model,
-    shape: `${rows}x${hidden} · top-${topK} of ${ALLOCATED} allocated (of ${s.experts}) · ${inter}x${hidden} + shared ${sharedInter}`,
+    shape: `${rows}x${hidden} · top-${topK} of ${ALLOCATED} allocated (of ${s.experts}) · ${inter}x${hidden} + shared ${sharedInter} · ${format}`,
     bytes: read + rows * hidden * 8,
     flops: 2 * 3 * hidden * (rows * topK * inter + rows * sharedInter),
     setup(gpu, rec) {
       const bufs: GPUBuffer[] = [];
       const routed: ExpertWeights = {
-        gate: projection(gpu, ALLOCATED, inter, hidden, bufs),
-        up: projection(gpu, ALLOCATED, inter, hidden, bufs),
-        down: projection(gpu, ALLOCATED, hidden, inter, bufs),
+        format,
+        gate: projection(gpu, format, ALLOCATED, inter, hidden, bufs),
+        up: projection(gpu, format, ALLOCATED, inter, hidden, bufs),
+        down: projection(gpu, format, ALLOCATED, hidden, inter, bufs),
       };
       const shared: ExpertWeights = {
-        gate: projection(gpu, 1, sharedInter, hidden, bufs),
-        up: projection(gpu, 1, sharedInter, hidden, bufs),
-        down: projection(gpu, 1, hidden, sharedInter, bufs),
+        format,
+        gate: projection(gpu, format, 1, sharedInter, hidden, bufs),
+        up: projection(gpu, format, 1, sharedInter, hidden, bufs),
+        down: projection(gpu, format, 1, hidden, sharedInter, bufs),
       };
       const idx = routes(rows, topK);
       const make = (bytes: number, label: string) => (bufs.push(createStorage(gpu.device, bytes, label)), bufs.at(-1)!);
@@ -115,4 +120,7 @@ export const benches: KernelBench[] = [
   expertsBench(V3, 8, true), // 64 pairs over 16 experts: 4 per expert, one full tile each
   expertsBench(V2_LITE, 32, true),
   expertsBench(V2_LITE, 32, false),
+  // V2-Lite as released (BF16 experts)
+  expertsBench(V2_LITE, 1, false, 'bf16'),
+  expertsBench(V2_LITE, 32, true, 'bf16'),
 ];

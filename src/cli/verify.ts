@@ -5,7 +5,7 @@ import type { GlobalOptions } from '../cli.ts';
 import { openModelFolder } from '../checkpoint/model-folder.ts';
 import { nodeFolder } from '../checkpoint/sources/node-file.ts';
 import { DEFAULT_MODEL_DIR } from '../engine-node.ts';
-import { GpuError } from '../errors.ts';
+import { GpuError, InputError } from '../errors.ts';
 import { ReferenceModel } from '../reference/model.ts';
 import { argmaxToken } from '../reference/sample.ts';
 import { parseTokenList } from './arguments.ts';
@@ -22,6 +22,7 @@ export function register(program: Command): void {
       .option('--tokens <ids>', 'token ids to run (default: 8 ids spread over the vocabulary)'),
   ).action(async (options: ModelCliOptions & { tokens?: string }, command: Command) => {
     const { fallback } = command.optsWithGlobals<GlobalOptions>();
+    if (options.quantize) throw new InputError('--quantize', 'verify compares the engine with the reference on the same weights; quantizing changes them (run verify without --quantize)');
     const dir = options.model ?? DEFAULT_MODEL_DIR;
     const folder = await openModelFolder(nodeFolder(dir));
     const V = folder.config.vocabSize;

@@ -27,7 +27,7 @@ export function planMemory(c: ModelConfig, ckpt: Checkpoint, o: { contextLength:
     const elements = info.shape.reduce((a, b) => a * b, 1);
     const bytes = info.end - info.begin;
     if (info.shape.length === 1) weights += elements * 4; // norms and biases become f32
-    else if (o.quantize === 'fp8' && info.dtype !== 'F8_E4M3' && !name.includes('embed_tokens') && !name.endsWith('head.weight')) {
+    else if (o.quantize === 'fp8' && info.dtype !== 'F8_E4M3' && quantizedAtLoad(name)) {
       weights += elements + 4 * Math.ceil(info.shape[0] / 128) * Math.ceil(info.shape[1] / 128);
     } else weights += bytes;
   }
@@ -39,6 +39,12 @@ export function planMemory(c: ModelConfig, ckpt: Checkpoint, o: { contextLength:
   const perRow = c.vocabSize + 3 * inter + c.numExpertsPerTok * (c.moeIntermediateSize + c.hiddenSize) + c.numAttentionHeads * (c.latentDim * 2 + c.vHeadDim) + 8 * c.hiddenSize;
   const activations = 4 * (rows * perRow + rows * c.numAttentionHeads * 64 * (c.kvLoraRank + 2));
   return { weights, latentCache, mtpCache, activations, total: weights + latentCache + mtpCache + activations };
+}
+
+/** Which BF16/F32 matrices `quantize: 'fp8'` turns into FP8 (src/model/weights.ts keeps the others as stored). */
+function quantizedAtLoad(name: string): boolean {
+  const kept = ['embed_tokens', 'head.weight', 'mlp.gate.weight', 'kv_b_proj', 'eh_proj'];
+  return !kept.some((k) => name.includes(k));
 }
 
 export function formatBytes(n: number): string {

@@ -5,7 +5,9 @@ import type { Checkpoint } from '../src/checkpoint/checkpoint.ts';
 import { openModelFolder, type ModelFolder } from '../src/checkpoint/model-folder.ts';
 import { nodeFolder, openCheckpointDir } from '../src/checkpoint/sources/node-file.ts';
 import { generate, type GenerateOptions, type GenerateResult } from '../src/decode/generate.ts';
+import type { SampleRequest } from '../src/decode/causal-lm.ts';
 import { DeepseekModel } from '../src/model/deepseek-model.ts';
+import { describeDiff, relL2 } from './helpers/compare.ts';
 import { getTestGpu } from './helpers/gpu.ts';
 
 const gpu = await getTestGpu();
@@ -73,6 +75,36 @@ describe.skipIf(!gpu).each(['kernels-test/fixtures/tiny-v3', 'weights/tiny-v3-tr
       expect(spec.finishReason).toBe('eos');
       expect(spec.tokens).toEqual(plain.tokens.slice(0, first));
     }
+  });
+
+  it("drafts: the MTP's logits of the last pending row, as if every row had run through the MTP layer", async () => {
+    // A speculative step runs only the last pending row through the MTP layer (the others, and prefill's rows,
+    // only fill the MTP cache). Its draft logits must equal appendMtpLogits, which runs every row in full,
+    // for 1 pending row (after prefill) and 2 (after an accepted draft). Same f32 kernels and row-wise math:
+    // relL2 <= 1e-5 (f32 noise is ~1e-7; a wrong cache row or position moves the logits by >= 1e-2).
+    const greedy: SampleRequest = { temperature: 0, topK: 0, topP: 1, minP: 0, repetitionPenalty: 1, penalizedTokens: [], random: 0 };
+    const prompt = prompts[2].slice(0, 21); // two prefill chunks of 16
+    const spec = model.speculator()!;
+    model.truncate(0);
+    const t = await spec.prefill(prompt, greedy);
+    const first = await spec.step(t, [greedy], [greedy, greedy], true);
+    spec.commit(first, 1, first.predictions[1]); // keep d1 (right or not), pending [d1, next]
+    const second = await spec.step(first.predictions[1], [greedy], [greedy, greedy], true);
+    spec.reset();
+
+    const H = model.config.hiddenSize;
+    const V = model.config.vocabSize;
+    const seq = [...prompt, t, first.drafts[0], first.predictions[1]];
+    const { hidden } = await model.appendOutputs(seq.slice(0, -1));
+    model.truncate(0);
+    const mtp = await model.appendMtpLogits(hidden, seq.slice(1)); // row i predicts seq[i + 2]
+    model.truncate(0);
+    for (const [step, row] of [[first, prompt.length - 1], [second, prompt.length + 1]] as const) {
+      const want = mtp.subarray(row * V, (row + 1) * V);
+      const err = relL2(step.draftLogits!, want);
+      expect(err, `draft after row ${row}: relL2 ${err}\n${describeDiff(step.draftLogits!, want, 1e-5)}`).toBeLessThanOrEqual(1e-5);
+    }
+    expect(hidden.length).toBe((seq.length - 1) * H);
   });
 
   it('sampling: reproducible for a seed', async () => {

@@ -70,6 +70,27 @@ export function recordLayer(rec: Recorder, f: ForwardContext, w: GpuLayer, cache
   residualAdd.record(rec, { delta: act.moeOut, h: act.h }, { n: rows * H });
 }
 
+/**
+ * Only the latent cache rows of a layer for `rows` rows of act.h, at positions pos..: what a row whose output
+ * nobody reads still owes the rows after it (the MTP's rows before its last). Leaves act.x = norm(h).
+ */
+export function recordLatentRows(rec: Recorder, f: ForwardContext, w: GpuLayer, cache: GPUBuffer, rows: number, pos: number): void {
+  const { c, act } = f;
+  rmsnorm.record(rec, { x: act.h, weight: w.inputNorm, out: act.x }, { rows, dim: c.hiddenSize, eps: c.rmsNormEps });
+  recordKvAppend(rec, f, w.attention, cache, rows, pos);
+}
+
+/** kv_a_proj_with_mqa of act.x, then its norm and rope into cache rows pos..pos + rows - 1. */
+function recordKvAppend(rec: Recorder, f: ForwardContext, w: GpuAttention, cache: GPUBuffer, rows: number, pos: number): void {
+  const { c, act } = f;
+  recordMatmul(rec, w.kvA, act.x, act.kvA, rows); // [rows, kvLora + rope], before its norm and rope
+  kvAppend.record(
+    rec,
+    { kv_a: act.kvA, norm_w: w.kvANorm, inv_freq: f.invFreq, cache },
+    { rows, kv_lora: c.kvLoraRank, rope: c.qkRopeHeadDim, pos, eps: c.rmsNormEps, cos_sin_scale: c.ropeCosSinScale },
+  );
+}
+
 /** MLA in the absorbed form over the latent cache: the new rows are appended first, then attended over. */
 function recordAttention(rec: Recorder, f: ForwardContext, w: GpuAttention, cache: GPUBuffer, rows: number, pos: number): void {
   const { c, act } = f;
@@ -80,12 +101,7 @@ function recordAttention(rec: Recorder, f: ForwardContext, w: GpuAttention, cach
     rmsnorm.record(rec, { x: act.qA, weight: w.qANorm!, out: act.qAn }, { rows, dim: c.qLoraRank!, eps: c.rmsNormEps });
     recordMatmul(rec, w.qB!, act.qAn, act.q, rows);
   }
-  recordMatmul(rec, w.kvA, act.x, act.kvA, rows); // [rows, kvLora + rope], before its norm and rope
-  kvAppend.record(
-    rec,
-    { kv_a: act.kvA, norm_w: w.kvANorm, inv_freq: f.invFreq, cache },
-    { rows, kv_lora: c.kvLoraRank, rope: c.qkRopeHeadDim, pos, eps: c.rmsNormEps, cos_sin_scale: c.ropeCosSinScale },
-  );
+  recordKvAppend(rec, f, w, cache, rows, pos);
   const dtype = w.kvB.dtype as KvBDtype;
   const kvB = { w: w.kvB.w, w_scale: w.kvB.scale ?? w.kvB.w };
   mlaAbsorbQ[dtype].record(rec, { q: act.q, inv_freq: f.invFreq, ...kvB, q_abs: act.qAbs }, mlaAbsorbQParams(c, rows, pos, c.ropeCosSinScale));

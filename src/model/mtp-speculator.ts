@@ -99,7 +99,8 @@ export class MtpSpeculator {
       const tokens = [...this.pending, ...prompt.slice(a + 1, a + n)];
       if (tokens.length) {
         writeStorage(gpu.device, act.mtpTokens, 0, Uint32Array.from(tokens));
-        recordMtp(rec, f, mtp, mtpCache.layers[0], { hidden: act.mtpHidden, tokens: act.mtpTokens }, tokens.length, mtpCache.length);
+        // Prefill only fills the MTP cache: no row's prediction is read.
+        recordMtp(rec, f, mtp, mtpCache.layers[0], { hidden: act.mtpHidden, tokens: act.mtpTokens }, tokens.length, mtpCache.length, 'none');
         mtpCache.length += tokens.length;
       }
       rec.copy(this.savedRow, 0, act.mtpHidden, 0, H * 4);
@@ -138,17 +139,18 @@ export class MtpSpeculator {
 
     // Draft 1 from the pending rows; drafts 2..K from the MTP's own output and the previous draft, fed
     // through row 0 of the MTP inputs (the pending rows there have been consumed by then).
-    recordMtp(rec, f, mtp, mtpCache.layers[0], { hidden: act.mtpHidden, tokens: act.mtpTokens }, m, mtpStart);
-    let lastRow = m - 1;
+    // Only the last pending row's prediction is drafted from: the others just enter the MTP cache. Each
+    // MTP output (one row, in act.x row 0) drafts one token.
+    const inputs = { hidden: act.mtpHidden, tokens: act.mtpTokens };
+    recordMtp(rec, f, mtp, mtpCache.layers[0], inputs, m, mtpStart, 'last');
     for (let k = 1; k <= K; k++) {
       const out = { buffer: this.draftLogits, offset: k * V * 4, size: V * 4 };
-      recordMtpLogits(rec, mtp, { buffer: act.x, offset: lastRow * H * 4, size: H * 4 }, out, 1);
+      recordMtpLogits(rec, mtp, { buffer: act.x, offset: 0, size: H * 4 }, out, 1);
       this.recordChoice(this.draftLogits, k, draft[k - 1], act.tokens); // d_k -> act.tokens[k]
       if (k === K) break;
-      rec.copy(act.x, lastRow * H * 4, act.mtpHidden, 0, H * 4);
+      rec.copy(act.x, 0, act.mtpHidden, 0, H * 4);
       rec.copy(act.tokens, k * 4, act.mtpTokens, 0, 4);
-      recordMtp(rec, f, mtp, mtpCache.layers[0], { hidden: act.mtpHidden, tokens: act.mtpTokens }, 1, mtpStart + m + k - 1);
-      lastRow = 0;
+      recordMtp(rec, f, mtp, mtpCache.layers[0], inputs, 1, mtpStart + m + k - 1, 'last');
     }
 
     if (this.forceDrafts) {

@@ -1,15 +1,27 @@
 // The multi-token-prediction module on the GPU (../shared/REFERENCE.md "MTP"): for row i,
 // x = eh_proj([enorm(embed(t[i+1])) ; hnorm(h_i)]) with h_i the main model's hidden state after the final
 // norm, then the MTP decoder layer over its own latent cache at position i, then shared_head.
-// Leaves shared_head.norm(y) [rows, H] in act.x (what the head consumes, and what a chained draft feeds back).
+// Leaves shared_head.norm(y) in act.x (what the head consumes, and what a chained draft feeds back).
+//
+// The MTP is a single layer, so a row's output feeds nothing but the head: a row whose prediction is not
+// wanted only owes the rows after it its latent cache row (eh_proj, input norm, kv_a, kv-append). `outputs`
+// says which rows' predictions are wanted: all of them, only the last (a speculative step drafts from its
+// last pending row: one row through attention and the MoE instead of all pending rows), or none (prefill,
+// which only fills the MTP cache).
 import type { Bindable, Recorder } from '../gpu/recorder.ts';
 import { recordEmbed } from '../kernels/embed.ts';
 import { recordMatmul } from '../kernels/matmul.ts';
 import { rmsnorm } from '../kernels/rmsnorm.ts';
-import { recordLayer, type ForwardContext } from './forward.ts';
+import { recordLatentRows, recordLayer, type ForwardContext } from './forward.ts';
 import type { GpuMtp } from './weights.ts';
 
-/** `hidden`: [rows, H] main-model states after the final norm; `tokens`: [rows] u32, each row's next token. */
+/** Which rows' predictions recordMtp computes; 'last' and 'none' only fill the cache for the others. */
+export type MtpOutputs = 'all' | 'last' | 'none';
+
+/**
+ * `hidden`: [rows, H] main-model states after the final norm; `tokens`: [rows] u32, each row's next token.
+ * Output in act.x: [rows, H] for 'all', [1, H] (the last row's) for 'last', nothing for 'none'.
+ */
 export function recordMtp(
   rec: Recorder,
   f: ForwardContext,
@@ -18,6 +30,7 @@ export function recordMtp(
   input: { hidden: Bindable; tokens: Bindable },
   rows: number,
   pos: number,
+  outputs: MtpOutputs = 'all',
 ): void {
   const { c, act } = f;
   const H = c.hiddenSize;
@@ -25,10 +38,32 @@ export function recordMtp(
   rmsnorm.record(rec, { x: input.hidden, weight: mtp.hnorm, out: act.mtpHn }, norm);
   recordEmbed(rec, mtp.embed.dtype, mtp.embed.parts, input.tokens, act.h, { rows, hidden: H, vocab: c.vocabSize });
   rmsnorm.record(rec, { x: act.h, weight: mtp.enorm, out: act.mtpE }, norm);
-  recordMatmul(rec, mtp.ehE, act.mtpE, act.h, rows); //                     h = eh_proj[:, :H] · enorm(e)
-  recordMatmul(rec, mtp.ehH, act.mtpHn, act.h, rows, { accumulate: true }); // h += eh_proj[:, H:] · hnorm(h_i)
-  recordLayer(rec, f, mtp.layer, cache, rows, pos);
-  rmsnorm.record(rec, { x: act.h, weight: mtp.headNorm, out: act.x }, norm);
+  // The last row alone reads its inputs at a row offset, which storage bindings allow at 256-byte steps
+  // (minStorageBufferOffsetAlignment; H % 64 == 0 in every DeepSeek config); otherwise every row runs.
+  const lastAt = (rows - 1) * H * 4;
+  if (outputs === 'last' && rows > 1 && lastAt % rec.device.limits.minStorageBufferOffsetAlignment !== 0) outputs = 'all';
+  if (outputs === 'all') {
+    recordEh(rec, mtp, act.mtpE, act.mtpHn, act.h, rows); // h: [rows, H]
+    recordLayer(rec, f, mtp.layer, cache, rows, pos);
+  }
+  const cacheOnly = outputs === 'last' ? rows - 1 : outputs === 'none' ? rows : 0;
+  if (cacheOnly > 0) {
+    recordEh(rec, mtp, act.mtpE, act.mtpHn, act.h, cacheOnly);
+    recordLatentRows(rec, f, mtp.layer, cache, cacheOnly, pos);
+  }
+  if (outputs === 'last') {
+    // The last row into row 0 of h, then the whole layer for it alone at its position.
+    const row = (b: GPUBuffer) => ({ buffer: b, offset: lastAt, size: H * 4 });
+    recordEh(rec, mtp, row(act.mtpE), row(act.mtpHn), act.h, 1);
+    recordLayer(rec, f, mtp.layer, cache, 1, pos + rows - 1);
+  }
+  if (outputs !== 'none') rmsnorm.record(rec, { x: act.h, weight: mtp.headNorm, out: act.x }, { ...norm, rows: outputs === 'last' ? 1 : rows });
+}
+
+/** h = eh_proj[:, :H] · e + eh_proj[:, H:] · hn for `rows` rows (e, hn: [rows, H] from their bindings' start). */
+function recordEh(rec: Recorder, mtp: GpuMtp, e: Bindable, hn: Bindable, h: GPUBuffer, rows: number): void {
+  recordMatmul(rec, mtp.ehE, e, h, rows); //                     h = eh_proj[:, :H] · enorm(e)
+  recordMatmul(rec, mtp.ehH, hn, h, rows, { accumulate: true }); // h += eh_proj[:, H:] · hnorm(h_i)
 }
 
 /** out[r] = shared_head.head(x[r]) for `count` rows: x [count, H] → out [count, vocab]. */

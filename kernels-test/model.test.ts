@@ -67,15 +67,19 @@ describe.skipIf(!gpu).each(FOLDERS)('GPU engine vs official outputs: %s', (dir) 
     }
   });
 
-  it('greedy generation reproduces the official continuation token for token', async () => {
+  it('greedy generation reproduces the official continuation token for token, plain and speculative', async () => {
     const prompt = Array.from(await golden.readIntegers('greedy.prompt'));
     const expected = Array.from(await golden.readIntegers('greedy.tokens'));
-    model.truncate(0);
-    const gen = generate(model, prompt, { maxNewTokens: expected.length, eosTokenIds: [], prefillChunk: 16 });
-    for await (const _ of gen);
-    const result = await gen.result;
-    expect(result.tokens).toEqual(expected);
-    expect(result.finishReason).toBe('length');
+    const modes = folder.config.numNextnPredictLayers ? (['none', 'mtp'] as const) : (['none'] as const);
+    for (const speculative of modes) {
+      model.truncate(0);
+      const gen = generate(model, prompt, { maxNewTokens: expected.length, eosTokenIds: [], prefillChunk: 16, speculative });
+      for await (const _ of gen);
+      const result = await gen.result;
+      expect(result.tokens, speculative).toEqual(expected);
+      expect(result.finishReason).toBe('length');
+      expect(result.stats.speculative).toBe(speculative);
+    }
   });
 });
 

@@ -1,8 +1,9 @@
-// `npm run bench -- <suite> [options]`. Suites: kernels, e2e. Speed is claimed only from this output.
+// `npm run bench -- <suite> [options]`. Suites: kernels, e2e, serve. Speed is claimed only from this output.
 import { Command } from 'commander';
 import { createNodeGpu } from '../../src/gpu/node-webgpu.ts';
 import { runE2e } from './e2e.ts';
 import { runKernelBenches } from './kernels.ts';
+import { runServeBench } from './serve.ts';
 
 const program = new Command('bench').description('deepseek-webgpu benchmarks');
 
@@ -29,6 +30,23 @@ program
     const log = opts.json ? () => {} : (line: string) => console.log(line);
     const results = await runE2e(log, Number(opts.synthetic));
     if (opts.json) console.log(JSON.stringify(results, null, 2));
+  });
+
+program
+  .command('serve')
+  .description('the OpenAI-compatible server under load: N concurrent streaming clients, latency percentiles, tokens/s')
+  .option('--clients <n>', 'concurrent clients', '4')
+  .option('--requests <m>', 'requests in all, shared by the clients', '16')
+  .option('--max-tokens <k>', 'max_tokens of each request', '32')
+  .option('--json', 'print the result as JSON')
+  .action(async (opts: { clients: string; requests: string; maxTokens: string; json?: boolean }) => {
+    const count = (v: string, name: string) => {
+      if (!/^[1-9]\d*$/.test(v)) throw new Error(`--${name}: expected an integer >= 1, got '${v}'`);
+      return Number(v);
+    };
+    const options = { clients: count(opts.clients, 'clients'), requests: count(opts.requests, 'requests'), maxTokens: count(opts.maxTokens, 'max-tokens') };
+    const result = await runServeBench(opts.json ? () => {} : (line) => console.log(line), options);
+    if (opts.json) console.log(JSON.stringify(result, null, 2));
   });
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,120 @@
+// One completion request on the engine, in two halves. prepareCompletion() encodes the prompt and checks it
+// against the context before the request queues (a hopeless request is refused at once, without waiting its
+// turn); runCompletion() runs when the engine is ours and answers as SSE chunks or one JSON body.
+import type { ServerResponse } from 'node:http';
+import type { GenerateOptions, GenerateResult, Generation } from '../decode/generate.ts';
+import type { Engine } from '../engine.ts';
+import type { ChatMessage } from '../tokenizer/chat-template.ts';
+import { promptOpensThinking, splitReasoning, ThinkSplitter } from '../tokenizer/think.ts';
+import { ApiError } from './api-error.ts';
+import type { CompletionRequest } from './openai-request.ts';
+import {
+  chatChunk,
+  chatCompletion,
+  finishReason,
+  textChunk,
+  textCompletion,
+  usage,
+  usageChunk,
+  type ChatOutput,
+  type ResponseMeta,
+} from './openai-response.ts';
+import { sendJson } from './http-io.ts';
+import { SseStream } from './sse.ts';
+
+export interface PreparedCompletion {
+  request: CompletionRequest;
+  /** The prompt as the model reads it (chat through the template). */
+  tokens: number[];
+  maxTokens: number;
+  /** Chat only: the rendered prompt ends inside an open `<think>` (R1), so the answer starts as reasoning. */
+  opensThinking: boolean;
+}
+
+// OpenAI's legacy completions endpoint defaults to 16 tokens; chat to whatever room the context leaves.
+const TEXT_DEFAULT_MAX_TOKENS = 16;
+
+/** Encodes the prompt and fixes the token budget; a 400 when prompt plus budget exceed the context. */
+export function prepareCompletion(engine: Engine, request: CompletionRequest): PreparedCompletion {
+  const chat = request.endpoint === 'chat';
+  const tokens = engine.encode(request.prompt); // the engine's InputError (no tokenizer) becomes a 400
+  const opensThinking = chat && promptOpensThinking(engine.renderChat(request.prompt as ChatMessage[]));
+  const context = engine.model.maxLength;
+  const promptParam = chat ? 'messages' : 'prompt';
+  const room = context - tokens.length;
+  if (room <= 0) {
+    throw new ApiError(400, `This model's maximum context length is ${context} tokens; the ${promptParam} alone take ${tokens.length}.`, promptParam, 'context_length_exceeded');
+  }
+  const maxTokens = request.maxTokens ?? (chat ? room : Math.min(TEXT_DEFAULT_MAX_TOKENS, room));
+  if (maxTokens > room) {
+    throw new ApiError(
+      400,
+      `This model's maximum context length is ${context} tokens, but ${tokens.length + maxTokens} were requested (${tokens.length} in the ${promptParam}, ${maxTokens} for the completion); max_tokens can be at most ${room} here.`,
+      'max_tokens',
+      'context_length_exceeded',
+    );
+  }
+  return { request, tokens, maxTokens, opensThinking };
+}
+
+/**
+ * Generates and answers. The engine's synchronous checks throw before anything is written (the caller sends
+ * them as JSON errors); `signal` (the client went away) stops generation within one step. Resolves with the
+ * engine's result, finishReason 'aborted' when stopped.
+ */
+export async function runCompletion(engine: Engine, p: PreparedCompletion, res: ServerResponse, meta: ResponseMeta, signal: AbortSignal): Promise<GenerateResult> {
+  const r = p.request;
+  const options: GenerateOptions = {
+    maxNewTokens: p.maxTokens,
+    temperature: r.temperature,
+    topP: r.topP,
+    topK: r.topK,
+    seed: r.seed,
+    stopStrings: r.stop,
+    signal,
+  };
+  const gen = engine.generate({ tokens: p.tokens }, options);
+  return r.stream ? stream(gen, p, res, meta, signal) : collect(gen, p, res, meta, signal);
+}
+
+async function collect(gen: Generation, p: PreparedCompletion, res: ServerResponse, meta: ResponseMeta, signal: AbortSignal): Promise<GenerateResult> {
+  for await (const _ of gen) if (signal.aborted) break;
+  const result = await gen.result;
+  if (result.finishReason === 'aborted') return result; // nobody is listening
+  const finish = finishReason(result.finishReason);
+  const use = usage(p.tokens.length, result.tokens.length);
+  const body = p.request.endpoint === 'chat' ? chatCompletion(meta, chatOutput(result.text, p.opensThinking), finish, use) : textCompletion(meta, result.text, finish, use);
+  sendJson(res, 200, body);
+  return result;
+}
+
+async function stream(gen: Generation, p: PreparedCompletion, res: ServerResponse, meta: ResponseMeta, signal: AbortSignal): Promise<GenerateResult> {
+  const chat = p.request.endpoint === 'chat';
+  const sse = new SseStream(res);
+  // Tags may be split across tokens; the splitter holds a partial `</think>` back until it is sure.
+  const splitter = new ThinkSplitter({ startsInThinking: p.opensThinking });
+  const send = (chunks: { kind: 'reasoning' | 'content'; text: string }[]) => {
+    for (const c of chunks) sse.send(chatChunk(meta, c.kind === 'content' ? { content: c.text } : { reasoning_content: c.text }));
+  };
+  if (chat) sse.send(chatChunk(meta, { role: 'assistant', content: '' }));
+  for await (const event of gen) {
+    if (signal.aborted || !sse.open) break;
+    if (!event.text) continue; // a token that completes no character yet (part of a multi-byte one)
+    if (chat) send(splitter.push(event.text));
+    else sse.send(textChunk(meta, event.text));
+  }
+  const result = await gen.result;
+  if (result.finishReason === 'aborted') return result;
+  if (chat) send(splitter.end());
+  const finish = finishReason(result.finishReason);
+  sse.send(chat ? chatChunk(meta, {}, finish) : textChunk(meta, '', finish));
+  if (p.request.includeUsage) sse.send(usageChunk(meta, p.request.endpoint, usage(p.tokens.length, result.tokens.length)));
+  sse.end();
+  return result;
+}
+
+/** R1 reasoning apart from the answer; `reasoning` is reported (maybe empty) whenever the prompt opened it. */
+function chatOutput(text: string, opensThinking: boolean): ChatOutput {
+  const { reasoning, content } = splitReasoning(text, { startsInThinking: opensThinking });
+  return { content, reasoning: opensThinking || reasoning !== '' ? reasoning : null };
+}

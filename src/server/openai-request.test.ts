@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { ApiError, toApiError } from './api-error.ts';
+import { parseChatRequest, parseTextRequest } from './openai-request.ts';
+import { InputError } from '../errors.ts';
+
+const user = [{ role: 'user', content: 'hi' }];
+
+/** The ApiError a parse throws (fails the test when it does not throw one). */
+function refusal(parse: () => unknown): ApiError {
+  try {
+    parse();
+  } catch (e) {
+    if (e instanceof ApiError) return e;
+    throw e;
+  }
+  throw new Error('expected an ApiError');
+}
+
+describe('parseChatRequest', () => {
+  it('reads the OpenAI fields, treats null as absent and ignores unknown fields', () => {
+    const r = parseChatRequest({
+      model: 'x',
+      messages: [{ role: 'developer', content: 'be brief' }, { role: 'user', content: [{ type: 'text', text: 'a' }, { type: 'text', text: 'b' }] }],
+      max_tokens: 7,
+      temperature: 0.5,
+      top_p: 0.9,
+      seed: -1,
+      stop: 'END',
+      stream: true,
+      stream_options: { include_usage: true },
+      top_k: null,
+      user: 'someone',
+      logit_bias: { 5: 1 },
+    });
+    expect(r.prompt).toEqual([{ role: 'system', content: 'be brief' }, { role: 'user', content: 'ab' }]);
+    expect(r).toMatchObject({ endpoint: 'chat', maxTokens: 7, temperature: 0.5, topP: 0.9, topK: undefined, stop: ['END'], stream: true, includeUsage: true });
+    expect(r.seed).toBe(2 ** 32 - 1); // 64-bit seeds wrap into the engine's 32 bits
+    expect(parseChatRequest({ messages: user, max_completion_tokens: 3 }).maxTokens).toBe(3);
+    expect(parseChatRequest({ messages: user }).stop).toEqual([]);
+  });
+
+  it.each([
+    [{}, 'messages', 'missing_required_parameter'],
+    [{ messages: 'hi' }, 'messages', 'invalid_type'],
+    [{ messages: [] }, 'messages', 'invalid_value'],
+    [{ messages: [5] }, 'messages[0]', 'invalid_type'],
+    [{ messages: [{ role: 'tool', content: 'x' }] }, 'messages[0].role', 'invalid_value'],
+    [{ messages: [{ role: 'user', content: 5 }] }, 'messages[0].content', 'invalid_type'],
+    [{ messages: [{ role: 'user', content: [{ type: 'image_url' }] }] }, 'messages[0].content[0]', 'invalid_value'],
+    [{ messages: user, temperature: 'hot' }, 'temperature', 'invalid_type'],
+    [{ messages: user, temperature: 3 }, 'temperature', 'invalid_value'],
+    [{ messages: user, top_p: 0 }, 'top_p', 'invalid_value'],
+    [{ messages: user, max_tokens: 0 }, 'max_tokens', 'invalid_value'],
+    [{ messages: user, max_tokens: 2.5 }, 'max_tokens', 'invalid_type'],
+    [{ messages: user, seed: 1.5 }, 'seed', 'invalid_type'],
+    [{ messages: user, stop: [1] }, 'stop', 'invalid_type'],
+    [{ messages: user, stream: 'yes' }, 'stream', 'invalid_type'],
+    [{ messages: user, stream: true, stream_options: { include_usage: 1 } }, 'stream_options.include_usage', 'invalid_type'],
+    [{ messages: user, n: 2 }, 'n', 'unsupported_value'],
+    [{ messages: user, model: 3 }, 'model', 'invalid_type'],
+  ])('refuses %j: 400 naming %s', (body, param, code) => {
+    const e = refusal(() => parseChatRequest(body));
+    expect(e.status).toBe(400);
+    expect(e.body().error).toMatchObject({ type: 'invalid_request_error', param, code });
+    expect(e.message).toContain(param.replace(/\[.*$/, ''));
+  });
+
+  it('refuses a body that is not an object', () => {
+    for (const body of [null, [], 'x', 3]) expect(refusal(() => parseChatRequest(body)).body().error.code).toBe('invalid_type');
+  });
+});
+
+describe('parseTextRequest', () => {
+  it('takes text, a one-string list or token ids', () => {
+    expect(parseTextRequest({ prompt: 'abc' }).prompt).toBe('abc');
+    expect(parseTextRequest({ prompt: ['abc'] }).prompt).toBe('abc');
+    expect(parseTextRequest({ prompt: [1, 2, 3] }).prompt).toEqual({ tokens: [1, 2, 3] });
+    expect(parseTextRequest({ prompt: 'a', stream: false, stream_options: { include_usage: true } }).includeUsage).toBe(false);
+  });
+
+  it('refuses a missing or malformed prompt', () => {
+    expect(refusal(() => parseTextRequest({})).param).toBe('prompt');
+    for (const prompt of [5, [], ['a', 'b'], [1, -2], [{}]]) expect(refusal(() => parseTextRequest({ prompt })).param).toBe('prompt');
+  });
+});
+
+describe('toApiError', () => {
+  it("maps the engine's InputError to 400 with its message and anything else to a 500", () => {
+    const e = toApiError(new InputError('top-p', 'must be in (0, 1], got 0'));
+    expect([e.status, e.param, e.message]).toEqual([400, 'top_p', 'top-p: must be in (0, 1], got 0']);
+    const f = toApiError(new TypeError('x is undefined'));
+    expect(f.status).toBe(500);
+    expect(f.body().error.type).toBe('server_error');
+  });
+});

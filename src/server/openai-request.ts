@@ -1,0 +1,175 @@
+// Request bodies of POST /v1/chat/completions and /v1/completions, checked field by field into one
+// CompletionRequest. Every refusal is a 400 ApiError naming the field (`param`), worded like OpenAI's own
+// ("Invalid type for 'temperature': expected a number, but got a string"). Fields we do not know are ignored,
+// as OpenAI-compatible servers do, so clients that send extras (user, logit_bias, ...) keep working; `null`
+// counts as absent, since official clients send it for unset options.
+import type { ChatMessage, ChatRole } from '../tokenizer/chat-template.ts';
+import { ApiError } from './api-error.ts';
+
+/** Which endpoint the request came through: chat messages or a raw text prompt. */
+export type Endpoint = 'chat' | 'text';
+
+export interface CompletionRequest {
+  endpoint: Endpoint;
+  /** Chat messages (chat), or text / token ids (text). */
+  prompt: ChatMessage[] | string | { tokens: number[] };
+  /** Completion token budget; undefined = the endpoint's default (decided once the prompt length is known). */
+  maxTokens: number | undefined;
+  temperature: number | undefined;
+  topP: number | undefined;
+  /** Not OpenAI's, but vLLM and llama.cpp servers take it under this name. */
+  topK: number | undefined;
+  /** Already reduced into the engine's [0, 2^32). */
+  seed: number | undefined;
+  stop: string[];
+  stream: boolean;
+  /** stream_options.include_usage: one more chunk, with empty choices and the usage, before [DONE]. */
+  includeUsage: boolean;
+}
+
+type Body = Record<string, unknown>;
+
+// OpenAI's "developer" role is the newer name of "system".
+const ROLE_ALIASES: Readonly<Record<string, ChatRole>> = { system: 'system', developer: 'system', user: 'user', assistant: 'assistant' };
+
+export function parseChatRequest(body: unknown): CompletionRequest {
+  const b = asObject(body);
+  const messages = required(b, 'messages');
+  if (!Array.isArray(messages)) throw invalidType('messages', 'an array of messages', messages);
+  if (messages.length === 0) throw invalidValue('messages', "must hold at least one message");
+  return { ...parseCommon(b), endpoint: 'chat', prompt: messages.map(parseMessage) };
+}
+
+export function parseTextRequest(body: unknown): CompletionRequest {
+  const b = asObject(body);
+  return { ...parseCommon(b), endpoint: 'text', prompt: parsePrompt(required(b, 'prompt')) };
+}
+
+/** The fields both endpoints share. */
+function parseCommon(b: Body): Omit<CompletionRequest, 'endpoint' | 'prompt'> {
+  optionalString(b, 'model'); // one model is served whatever the name; only its type is checked
+  const n = optionalNumber(b, 'n', { integer: true, min: 1 });
+  if (n !== undefined && n !== 1) throw new ApiError(400, `'n' = ${n} is not supported: one choice per request`, 'n', 'unsupported_value');
+  // max_completion_tokens is the newer name for max_tokens; either may come.
+  const maxTokens = optionalNumber(b, 'max_tokens', { integer: true, min: 1 }) ?? optionalNumber(b, 'max_completion_tokens', { integer: true, min: 1 });
+  const seed = optionalNumber(b, 'seed', { integer: true });
+  const streamOptions = optional(b, 'stream_options');
+  if (streamOptions !== undefined && (typeof streamOptions !== 'object' || Array.isArray(streamOptions))) {
+    throw invalidType('stream_options', 'an object', streamOptions);
+  }
+  const stream = optionalBoolean(b, 'stream') ?? false;
+  return {
+    maxTokens,
+    temperature: optionalNumber(b, 'temperature', { min: 0, max: 2 }),
+    topP: optionalNumber(b, 'top_p', { min: 0, max: 1, minExclusive: true }),
+    topK: optionalNumber(b, 'top_k', { integer: true, min: 0 }),
+    // OpenAI takes any 64-bit seed; the engine's generator is seeded with 32 bits, so wrap (negatives too).
+    seed: seed === undefined ? undefined : ((seed % 2 ** 32) + 2 ** 32) % 2 ** 32,
+    stop: parseStop(optional(b, 'stop')),
+    stream,
+    includeUsage: stream && streamOptions !== undefined ? (optionalBoolean(streamOptions as Body, 'include_usage', 'stream_options.include_usage') ?? false) : false,
+  };
+}
+
+function parseMessage(m: unknown, i: number): ChatMessage {
+  const param = `messages[${i}]`;
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) throw invalidType(param, 'an object with role and content', m);
+  const { role, content } = m as Body;
+  if (typeof role !== 'string') throw invalidType(`${param}.role`, 'a string', role);
+  const mapped = ROLE_ALIASES[role];
+  if (!mapped) throw invalidValue(`${param}.role`, `'${role}' is not a supported role: use 'system', 'developer', 'user' or 'assistant'`);
+  return { role: mapped, content: parseContent(content, `${param}.content`) };
+}
+
+/** A string, or a list of text parts (what clients send for multi-part messages); images are refused. */
+function parseContent(content: unknown, param: string): string {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) throw invalidType(param, 'a string or an array of text parts', content);
+  return content
+    .map((part, j) => {
+      const p = part as Body | null;
+      if (typeof p !== 'object' || p === null || p.type !== 'text') throw invalidValue(`${param}[${j}]`, "only parts of type 'text' are supported");
+      if (typeof p.text !== 'string') throw invalidType(`${param}[${j}].text`, 'a string', p.text);
+      return p.text;
+    })
+    .join('');
+}
+
+/** Text, a one-entry list of text, or token ids (OpenAI's other prompt forms). */
+function parsePrompt(prompt: unknown): CompletionRequest['prompt'] {
+  if (typeof prompt === 'string') return prompt;
+  if (Array.isArray(prompt) && prompt.length === 1 && typeof prompt[0] === 'string') return prompt[0];
+  if (Array.isArray(prompt) && prompt.length > 0 && prompt.every((t) => Number.isInteger(t) && t >= 0)) return { tokens: prompt as number[] };
+  throw invalidType('prompt', 'a string, a list of one string or a non-empty list of token ids', prompt);
+}
+
+function parseStop(stop: unknown): string[] {
+  if (stop === undefined) return [];
+  if (typeof stop === 'string') return [stop];
+  if (Array.isArray(stop) && stop.every((s) => typeof s === 'string')) return stop as string[];
+  throw invalidType('stop', 'a string or an array of strings', stop);
+}
+
+function asObject(body: unknown): Body {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new ApiError(400, `The request body must be a JSON object, but got ${describe(body)}.`, null, 'invalid_type');
+  }
+  return body as Body;
+}
+
+function optional(b: Body, name: string): unknown {
+  const v = b[name];
+  return v === null ? undefined : v;
+}
+
+function required(b: Body, name: string): unknown {
+  const v = optional(b, name);
+  if (v === undefined) throw new ApiError(400, `Missing required parameter: '${name}'.`, name, 'missing_required_parameter');
+  return v;
+}
+
+function optionalString(b: Body, name: string): string | undefined {
+  const v = optional(b, name);
+  if (v !== undefined && typeof v !== 'string') throw invalidType(name, 'a string', v);
+  return v;
+}
+
+function optionalBoolean(b: Body, name: string, param = name): boolean | undefined {
+  const v = optional(b, name);
+  if (v !== undefined && typeof v !== 'boolean') throw invalidType(param, 'a boolean', v);
+  return v;
+}
+
+interface NumberRule {
+  integer?: boolean;
+  min?: number;
+  max?: number;
+  /** The minimum itself is refused (top_p > 0). */
+  minExclusive?: boolean;
+}
+
+function optionalNumber(b: Body, name: string, rule: NumberRule = {}): number | undefined {
+  const v = optional(b, name);
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw invalidType(name, rule.integer ? 'an integer' : 'a number', v);
+  if (rule.integer && !Number.isSafeInteger(v)) throw invalidType(name, 'an integer', v);
+  const { min, max, minExclusive } = rule;
+  if (min !== undefined && (minExclusive ? v <= min : v < min)) throw invalidValue(name, `must be ${minExclusive ? '>' : '>='} ${min}, got ${v}`);
+  if (max !== undefined && v > max) throw invalidValue(name, `must be <= ${max}, got ${v}`);
+  return v;
+}
+
+function invalidType(param: string, expected: string, got: unknown): ApiError {
+  return new ApiError(400, `Invalid type for '${param}': expected ${expected}, but got ${describe(got)}.`, param, 'invalid_type');
+}
+
+function invalidValue(param: string, detail: string): ApiError {
+  return new ApiError(400, `Invalid value for '${param}': ${detail}.`, param, 'invalid_value');
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'number') return Number.isFinite(v) ? `the number ${v}` : 'a non-finite number';
+  return `${/^[aeiou]/.test(typeof v) ? 'an' : 'a'} ${typeof v}`;
+}

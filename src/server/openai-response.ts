@@ -1,0 +1,68 @@
+// Response bodies in OpenAI's shapes: `chat.completion` / `text_completion` objects, and their streamed
+// chunks (`chat.completion.chunk` with `choices[0].delta`; text completions stream `text_completion` objects
+// whose choices carry the next piece of `text`). Field names are OpenAI's (snake_case) because clients
+// parse them; `reasoning_content` is DeepSeek's API's name for R1's thinking, next to `content`.
+import { randomUUID } from 'node:crypto';
+import type { GenerateResult } from '../decode/generate.ts';
+import type { Endpoint } from './openai-request.ts';
+
+/** What every body and chunk of one response shares. */
+export interface ResponseMeta {
+  id: string;
+  /** Unix seconds. */
+  created: number;
+  model: string;
+}
+
+export type OpenAiFinishReason = 'stop' | 'length';
+
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+
+/** The assistant's output split at R1's `</think>`; reasoning is null when the prompt did not open one. */
+export interface ChatOutput {
+  content: string;
+  reasoning: string | null;
+}
+
+export function newMeta(endpoint: Endpoint, model: string): ResponseMeta {
+  const prefix = endpoint === 'chat' ? 'chatcmpl' : 'cmpl';
+  return { id: `${prefix}-${randomUUID().replace(/-/g, '')}`, created: Math.floor(Date.now() / 1000), model };
+}
+
+/** An end-of-sequence token or a stop string is `stop`; the token budget or a full context is `length`. */
+export function finishReason(reason: GenerateResult['finishReason']): OpenAiFinishReason {
+  return reason === 'eos' || reason === 'stop' ? 'stop' : 'length';
+}
+
+export function usage(promptTokens: number, completionTokens: number): Usage {
+  return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+}
+
+export function chatCompletion(meta: ResponseMeta, output: ChatOutput, finish: OpenAiFinishReason, use: Usage) {
+  const message = { role: 'assistant' as const, content: output.content, ...(output.reasoning !== null && { reasoning_content: output.reasoning }) };
+  return { ...meta, object: 'chat.completion', choices: [{ index: 0, message, logprobs: null, finish_reason: finish }], usage: use };
+}
+
+export function textCompletion(meta: ResponseMeta, text: string, finish: OpenAiFinishReason, use: Usage) {
+  return { ...meta, object: 'text_completion', choices: [{ index: 0, text, logprobs: null, finish_reason: finish }], usage: use };
+}
+
+/** The first chunk carries the role, the middle ones a piece of content or reasoning, the last only the reason. */
+export type ChatDelta = { role: 'assistant'; content: '' } | { content: string } | { reasoning_content: string } | Record<string, never>;
+
+export function chatChunk(meta: ResponseMeta, delta: ChatDelta, finish: OpenAiFinishReason | null = null) {
+  return { ...meta, object: 'chat.completion.chunk', choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] };
+}
+
+export function textChunk(meta: ResponseMeta, text: string, finish: OpenAiFinishReason | null = null) {
+  return { ...meta, object: 'text_completion', choices: [{ index: 0, text, logprobs: null, finish_reason: finish }] };
+}
+
+/** stream_options.include_usage: after the finish chunk, one with no choices and the counts. */
+export function usageChunk(meta: ResponseMeta, endpoint: Endpoint, use: Usage) {
+  return { ...meta, object: endpoint === 'chat' ? 'chat.completion.chunk' : 'text_completion', choices: [], usage: use };
+}

@@ -1,0 +1,311 @@
+// The server end to end, through OpenAI's official client (its SSE parsing, error classes and abort) and,
+// for bodies no client would send, plain fetch. The engine is the embedded tiny-v3-trained (it has a
+// tokenizer and a chat template); greedy output through the server must equal engine.generate's.
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { FolderSource } from '../checkpoint/byte-source.ts';
+import { buildProgram } from '../cli.ts';
+import type { Generation } from '../decode/generate.ts';
+import { InputError } from '../errors.ts';
+import { DEFAULT_MODEL_DIR, Engine, loadModel, nodeFolder, startServer, type OpenAiServer } from '../node.ts';
+
+const MESSAGES = [{ role: 'user' as const, content: 'What is a river?' }];
+
+let engine: Engine;
+let server: OpenAiServer;
+let client: OpenAI;
+
+beforeAll(async () => {
+  engine = await loadModel();
+  // max-queue 1: one request generates, one waits, more are refused (the 429 test relies on it).
+  server = await startServer(engine, { port: 0, maxQueue: 1 });
+  client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+});
+
+afterAll(async () => {
+  await server?.close();
+  await engine?.dispose();
+});
+
+/** The engine's own output, for comparison; only while the server is idle (they share the engine). */
+async function direct(e: Engine, prompt: Parameters<Engine['generate']>[0], maxNewTokens: number, extra: { temperature?: number; seed?: number } = {}) {
+  const gen = e.generate(prompt, { maxNewTokens, ...extra });
+  for await (const _ of gen);
+  return gen.result;
+}
+
+async function health(url = server.url) {
+  const res = await fetch(`${url}/health`);
+  expect(res.status).toBe(200);
+  return (await res.json()) as { status: string; queue: { running: boolean; waiting: number }; requests: Record<string, number> };
+}
+
+describe('answers', () => {
+  it('GET /v1/models and /health', async () => {
+    const models = await client.models.list();
+    expect(models.data.map((m) => m.id)).toEqual(['tiny-v3-trained']);
+    expect((await health()).status).toBe('ok');
+  });
+
+  it('chat, non-streaming: greedy content equals engine.generate, with usage', async () => {
+    const want = await direct(engine, MESSAGES, 12);
+    const r = await client.chat.completions.create({ model: 'tiny-v3-trained', messages: MESSAGES, max_tokens: 12, temperature: 0 });
+    expect(r.object).toBe('chat.completion');
+    expect(r.id).toMatch(/^chatcmpl-/);
+    expect(r.model).toBe('tiny-v3-trained');
+    expect(r.choices[0].message).toEqual({ role: 'assistant', content: want.text });
+    expect(r.choices[0].finish_reason).toBe('length');
+    const promptTokens = engine.encode(MESSAGES).length;
+    expect(r.usage).toEqual({ prompt_tokens: promptTokens, completion_tokens: 12, total_tokens: promptTokens + 12 });
+  });
+
+  it('chat, streaming: role first, deltas add up to the greedy text, finish then usage chunk, then [DONE]', async () => {
+    const want = await direct(engine, MESSAGES, 12);
+    const stream = await client.chat.completions.create({ messages: MESSAGES, model: 'm', max_tokens: 12, stream: true, stream_options: { include_usage: true } });
+    const chunks: OpenAI.ChatCompletionChunk[] = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    expect(chunks.every((c) => c.object === 'chat.completion.chunk' && c.id === chunks[0].id)).toBe(true);
+    expect(chunks[0].choices[0].delta.role).toBe('assistant');
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe(want.text);
+    expect(chunks.length).toBeGreaterThan(4); // streamed piece by piece, not in one chunk
+    const [finish, last] = chunks.slice(-2);
+    expect(finish.choices[0].finish_reason).toBe('length');
+    expect(chunks.slice(0, -2).every((c) => c.choices[0].finish_reason === null)).toBe(true);
+    expect(last.choices).toEqual([]);
+    expect(last.usage?.completion_tokens).toBe(12);
+    // The client hides the terminator; check it on the wire once.
+    const raw = await fetch(`${server.url}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ messages: MESSAGES, max_tokens: 2, stream: true }) });
+    expect(raw.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect((await raw.text()).endsWith('data: [DONE]\n\n')).toBe(true);
+  });
+
+  it('completions: text and token-id prompts, streaming and not, equal engine.generate', async () => {
+    const want = await direct(engine, 'In the beginning', 10);
+    const r = await client.completions.create({ model: 'm', prompt: 'In the beginning', max_tokens: 10, temperature: 0 });
+    expect(r.object).toBe('text_completion');
+    expect(r.choices[0].text).toBe(want.text);
+    expect(r.usage).toEqual({ prompt_tokens: 4, completion_tokens: 10, total_tokens: 14 });
+    const stream = await client.completions.create({ model: 'm', prompt: 'In the beginning', max_tokens: 10, stream: true });
+    const pieces: string[] = [];
+    let finish: string | null = null;
+    for await (const chunk of stream) {
+      pieces.push(chunk.choices[0].text);
+      finish = chunk.choices[0].finish_reason ?? finish;
+    }
+    expect(pieces.join('')).toBe(want.text);
+    expect(finish).toBe('length');
+    const ids = await client.completions.create({ model: 'm', prompt: engine.encode('In the beginning'), max_tokens: 10 });
+    expect(ids.choices[0].text).toBe(want.text);
+  });
+
+  it('stop strings (a string or a list) cut the text before the stop and finish with "stop"', async () => {
+    const want = (await direct(engine, MESSAGES, 24)).text;
+    const stop = want.slice(12, 16); // somewhere in the middle of what greedy decoding writes
+    const expected = want.slice(0, want.indexOf(stop));
+    const r = await client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 24, stop: ['never-written', stop] });
+    expect(r.choices[0].message.content).toBe(expected);
+    expect(r.choices[0].finish_reason).toBe('stop');
+    expect(r.usage!.completion_tokens).toBeLessThan(24);
+    const stream = await client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 24, stop, stream: true });
+    let text = '';
+    let finish: string | null = null;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta.content ?? '';
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    expect([text, finish]).toEqual([expected, 'stop']);
+  });
+
+  it('sampling: the same seed gives the same text, as engine.generate does', async () => {
+    const want = await direct(engine, MESSAGES, 8, { temperature: 0.9, seed: 7 });
+    const ask = () => client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 8, temperature: 0.9, seed: 7 });
+    const [a, b] = [await ask(), await ask()];
+    expect(a.choices[0].message.content).toBe(want.text);
+    expect(b.choices[0].message.content).toBe(want.text);
+  });
+});
+
+describe('bad requests get OpenAI-style errors and the server keeps serving', () => {
+  const chat = '/v1/chat/completions';
+  const body = (extra: object) => JSON.stringify({ messages: MESSAGES, max_tokens: 2, ...extra });
+  // [what, method, path, body, status, param]
+  const cases: [string, string, string, string | undefined, number, string | null][] = [
+    ['malformed JSON', 'POST', chat, '{"messages": [', 400, null],
+    ['an empty body', 'POST', chat, '', 400, null],
+    ['a JSON array', 'POST', chat, '[1, 2]', 400, null],
+    ['no messages', 'POST', chat, '{"max_tokens": 2}', 400, 'messages'],
+    ['messages not an array', 'POST', chat, '{"messages": "hi"}', 400, 'messages'],
+    ['an unknown role', 'POST', chat, JSON.stringify({ messages: [{ role: 'wizard', content: 'hi' }] }), 400, 'messages[0].role'],
+    ['content not a string', 'POST', chat, JSON.stringify({ messages: [{ role: 'user', content: 5 }] }), 400, 'messages[0].content'],
+    ['temperature as a string', 'POST', chat, body({ temperature: 'hot' }), 400, 'temperature'],
+    ['temperature as a string, streaming', 'POST', chat, body({ temperature: 'hot', stream: true }), 400, 'temperature'],
+    ['max_tokens not an integer', 'POST', chat, body({ max_tokens: '10' }), 400, 'max_tokens'],
+    ['max_tokens beyond the context', 'POST', chat, body({ max_tokens: 5000 }), 400, 'max_tokens'],
+    ['stop of the wrong type', 'POST', chat, body({ stop: 5 }), 400, 'stop'],
+    ['n > 1', 'POST', chat, body({ n: 2 }), 400, 'n'],
+    ['no prompt', 'POST', '/v1/completions', '{}', 400, 'prompt'],
+    ["a token id outside the vocabulary (the engine's InputError)", 'POST', '/v1/completions', '{"prompt": [99999]}', 400, 'prompt'],
+    ['a body over the size limit', 'POST', chat, body({ padding: 'x'.repeat(1_500_000) }), 413, null],
+    ['an unknown route', 'GET', '/v1/nothing', undefined, 404, null],
+    ['an unknown route, POST', 'POST', '/v1/engines', '{}', 404, null],
+    ['the wrong method on a completion route', 'GET', chat, undefined, 405, null],
+    ['the wrong method on /health', 'POST', '/health', '{}', 405, null],
+  ];
+
+  it.each(cases)('%s: %s %s -> %i', async (_what, method, path, payload, status, param) => {
+    const res = await fetch(`${server.url}${path}`, { method, body: payload, headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(status);
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    const { error } = await res.json();
+    expect(Object.keys(error).sort()).toEqual(['code', 'message', 'param', 'type']);
+    expect(error.type).toBe('invalid_request_error');
+    expect(error.message).toEqual(expect.any(String));
+    expect(error.param).toBe(param);
+    if (status === 405) expect(res.headers.get('allow')).toBe(path === chat ? 'POST' : 'GET');
+    expect((await health()).status).toBe('ok');
+  });
+
+  it('unknown fields are ignored', async () => {
+    const res = await fetch(`${server.url}${chat}`, { method: 'POST', body: body({ frobnicate: true, user: 'u', logit_bias: { 5: 1 }, presence_penalty: null }) });
+    expect(res.status).toBe(200);
+    expect((await res.json()).choices[0].message.content).toEqual(expect.any(String));
+  });
+
+  it("the official client raises its BadRequestError with the field's name", async () => {
+    const bad = client.chat.completions.create({ model: 'm', messages: MESSAGES, temperature: 'hot' as unknown as number });
+    await expect(bad).rejects.toBeInstanceOf(OpenAI.BadRequestError);
+    await expect(bad).rejects.toMatchObject({ status: 400, param: 'temperature', code: 'invalid_type' });
+    const long = client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 1_000_000 });
+    await expect(long).rejects.toMatchObject({ status: 400, param: 'max_tokens', code: 'context_length_exceeded' });
+  });
+});
+
+describe('queue and disconnects', () => {
+  it('beyond max-queue, requests are refused with 429 while the others complete', async () => {
+    const before = (await health()).requests;
+    const ask = () => client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 40 });
+    const settled = await Promise.allSettled([ask(), ask(), ask(), ask()]); // 1 runs, 1 waits, 2 refused
+    const done = settled.filter((s) => s.status === 'fulfilled');
+    const refused = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason] : []));
+    expect(done.length).toBe(2);
+    for (const r of done) expect(r.value.usage?.completion_tokens).toBe(40);
+    expect(refused.length).toBe(2);
+    for (const e of refused) {
+      expect(e).toBeInstanceOf(OpenAI.RateLimitError);
+      expect(e).toMatchObject({ status: 429, code: 'queue_full', type: 'rate_limit_error' });
+    }
+    const after = await health();
+    expect(after.requests.refused - before.refused).toBe(2);
+    expect(after.requests.completed - before.completed).toBe(2);
+    expect(after.queue).toMatchObject({ running: false, waiting: 0 });
+  });
+
+  it('a client that disconnects mid-stream stops its generation; the next request proceeds', async () => {
+    const want = await direct(engine, MESSAGES, 8);
+    const before = (await health()).requests;
+    // 600 tokens would take many seconds; the abort must end it after a few.
+    const stream = await client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 600, stream: true });
+    let pieces = 0;
+    try {
+      for await (const chunk of stream) {
+        if (chunk.choices[0]?.delta.content && ++pieces === 3) stream.controller.abort();
+      }
+    } catch (e) {
+      expect(e).toBeInstanceOf(OpenAI.APIUserAbortError);
+    }
+    expect(pieces).toBe(3);
+    const next = await client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 8 });
+    expect(next.choices[0].message.content).toBe(want.text);
+    const after = await health();
+    expect(after.requests.aborted - before.aborted).toBe(1); // ended early ('length' would count as completed)
+    expect(after.requests.completed - before.completed).toBe(1);
+    expect(after.requests.failed).toBe(0);
+  });
+});
+
+describe('engine failures', () => {
+  it('an error mid-stream ends the stream with an error event the client raises; the next request is served', async () => {
+    // The engine's generation, failing after its third event (as a lost device would).
+    const real = engine.generate.bind(engine);
+    vi.spyOn(engine, 'generate').mockImplementationOnce((prompt, options) => {
+      const gen = real(prompt, options);
+      async function* failing() {
+        let n = 0;
+        for await (const event of gen) {
+          yield event;
+          if (++n === 3) throw new Error('device lost (simulated)');
+        }
+      }
+      return { result: gen.result, [Symbol.asyncIterator]: failing } as Generation;
+    });
+    const before = (await health()).requests;
+    const stream = await client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 12, stream: true });
+    let pieces = 0;
+    const read = async () => {
+      for await (const chunk of stream) if (chunk.choices[0]?.delta.content) pieces++;
+    };
+    await expect(read()).rejects.toThrow(/device lost \(simulated\)/);
+    expect(pieces).toBe(3);
+    const next = await client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 4 });
+    expect(next.choices[0].finish_reason).toBe('length');
+    expect((await health()).requests.failed - before.failed).toBe(1);
+  });
+});
+
+describe('serve command', () => {
+  it('refuses a bad --port or --max-queue before loading the model', async () => {
+    const serve = (...args: string[]) => buildProgram().exitOverride().parseAsync(['node', 'deepseek-webgpu', 'serve', '--quiet', ...args]);
+    await expect(serve('--port', 'http')).rejects.toThrow(InputError);
+    await expect(serve('--port', '70000')).rejects.toThrow(/--port: expected a port number <= 65535/);
+    await expect(serve('--max-queue', '-1')).rejects.toThrow(/--max-queue/);
+  });
+});
+
+describe('R1-style reasoning', () => {
+  // The embedded checkpoint under a chat template whose assistant turn opens `<think>`, as R1's does.
+  const R1_TEMPLATE =
+    "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}{{ '<｜User｜>' + m['content'] }}{% endif %}{% endfor %}{{ '<｜Assistant｜><think>\\n' }}";
+  let r1: Engine;
+  let r1Server: OpenAiServer;
+  let r1Client: OpenAI;
+
+  beforeAll(async () => {
+    r1 = await Engine.load(engine.gpu, withChatTemplate(nodeFolder(DEFAULT_MODEL_DIR), R1_TEMPLATE));
+    r1Server = await startServer(r1, { port: 0, modelId: 'tiny-r1-style' });
+    r1Client = new OpenAI({ baseURL: `${r1Server.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  });
+
+  afterAll(async () => {
+    await r1Server?.close();
+    await r1?.dispose();
+  });
+
+  it('comes back as reasoning_content, apart from content, streaming and not', async () => {
+    const want = await direct(r1, MESSAGES, 12);
+    expect(want.text).not.toContain('</think>'); // the toy model never closes its thinking in 12 tokens
+    const r = await r1Client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 12 });
+    expect(r.choices[0].message).toEqual({ role: 'assistant', content: '', reasoning_content: want.text.trim() });
+    const stream = await r1Client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 12, stream: true });
+    let reasoning = '';
+    let content = '';
+    for await (const chunk of stream) {
+      const delta = (chunk.choices[0]?.delta ?? {}) as { content?: string; reasoning_content?: string };
+      reasoning += delta.reasoning_content ?? '';
+      content += delta.content ?? '';
+    }
+    expect([reasoning, content]).toEqual([want.text.trim(), '']);
+  });
+});
+
+/** `base` with tokenizer_config.json's chat_template replaced. */
+function withChatTemplate(base: FolderSource, template: string): FolderSource {
+  return {
+    name: base.name,
+    open: (file) => base.open(file),
+    exists: (file) => base.exists(file),
+    readText: async (file) => {
+      const text = await base.readText(file);
+      return file === 'tokenizer_config.json' ? JSON.stringify({ ...JSON.parse(text), chat_template: template }) : text;
+    },
+  };
+}

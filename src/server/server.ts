@@ -1,0 +1,158 @@
+// An OpenAI-compatible HTTP server over one Engine, on Node's own http module: routing, the request queue,
+// client disconnects and error answers. What a request means lives in openai-request.ts, what it gets back
+// in openai-response.ts, and the generation itself in completion.ts.
+//
+//   POST /v1/chat/completions   messages through the chat template (stream or one body)
+//   POST /v1/completions        a raw text prompt (or token ids)
+//   GET  /v1/models             the one model served
+//   GET  /health                liveness, queue depth and request counts
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Engine } from '../engine.ts';
+import { ApiError, toApiError } from './api-error.ts';
+import { prepareCompletion, runCompletion } from './completion.ts';
+import { readJsonBody, sendError, sendJson } from './http-io.ts';
+import { parseChatRequest, parseTextRequest, type Endpoint } from './openai-request.ts';
+import { newMeta } from './openai-response.ts';
+import { QueueFullError, RequestQueue } from './queue.ts';
+
+export interface ServerOptions {
+  /** Interface to bind; default 127.0.0.1 (this machine only: the server has no authentication). */
+  host?: string;
+  /** Default 8080; 0 picks a free port (see `port` on the result). */
+  port?: number;
+  /** Requests allowed to wait while one generates; more are refused with 429. Default 16. */
+  maxQueue?: number;
+  /** Larger request bodies are refused with 413. Default 1 MiB. */
+  maxBodyBytes?: number;
+  /** The name /v1/models reports and responses carry; default the model folder's name. */
+  modelId?: string;
+  /** Called with one line per finished request (method, path, status, time); default silent. */
+  log?: (line: string) => void;
+}
+
+export interface OpenAiServer {
+  /** http://host:port, without a trailing slash. */
+  readonly url: string;
+  readonly port: number;
+  readonly modelId: string;
+  /** Stops accepting, stops running generations and waits for them; the engine stays yours to dispose. */
+  close(): Promise<void>;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+
+/** Serves `engine` until close(); resolves once listening. */
+export async function startServer(engine: Engine, options: ServerOptions = {}): Promise<OpenAiServer> {
+  const host = options.host ?? '127.0.0.1';
+  const maxBodyBytes = options.maxBodyBytes ?? 1 << 20;
+  const modelId = options.modelId ?? folderName(engine.folder.folder.name);
+  const log = options.log;
+  const queue = new RequestQueue(options.maxQueue ?? 16);
+  const started = Math.floor(Date.now() / 1000);
+  const counts = { completed: 0, aborted: 0, refused: 0, failed: 0 };
+  /** Completion requests being handled, with their stop switch: close() aborts them and waits. */
+  const inFlight = new Map<Promise<void>, AbortController>();
+
+  async function complete(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, controller: AbortController): Promise<void> {
+    // 'close' also fires after a response has been sent; only an unfinished one means the client left.
+    res.once('close', () => {
+      if (!res.writableFinished) controller.abort(new Error('the client disconnected'));
+    });
+    const body = await readJsonBody(req, maxBodyBytes);
+    const request = endpoint === 'chat' ? parseChatRequest(body) : parseTextRequest(body);
+    const prepared = prepareCompletion(engine, request);
+    const task = () => runCompletion(engine, prepared, res, newMeta(endpoint, modelId), controller.signal);
+    try {
+      const result = await queue.run(task, controller.signal);
+      counts[result.finishReason === 'aborted' ? 'aborted' : 'completed']++;
+    } catch (e) {
+      if (e instanceof QueueFullError) {
+        counts.refused++;
+        throw new ApiError(429, `The server is busy: ${e.message}; try again later.`, null, 'queue_full');
+      }
+      if (controller.signal.aborted) {
+        counts.aborted++; // gave up while waiting, or the engine stopped on the signal
+        return;
+      }
+      throw e;
+    }
+  }
+
+  const routes: Record<string, Partial<Record<string, Handler>>> = {
+    '/health': {
+      GET: (_req, res) =>
+        sendJson(res, 200, {
+          status: 'ok',
+          model: modelId,
+          queue: { running: queue.running, waiting: queue.waitingCount, max_waiting: queue.maxWaiting },
+          requests: counts,
+        }),
+    },
+    '/v1/models': {
+      GET: (_req, res) => sendJson(res, 200, { object: 'list', data: [{ id: modelId, object: 'model', created: started, owned_by: 'deepseek-webgpu' }] }),
+    },
+    '/v1/chat/completions': { POST: (req, res) => track(req, res, 'chat') },
+    '/v1/completions': { POST: (req, res) => track(req, res, 'text') },
+  };
+
+  function track(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint): Promise<void> {
+    const controller = new AbortController();
+    const done = complete(req, res, endpoint, controller).finally(() => inFlight.delete(done));
+    inFlight.set(done, controller);
+    return done;
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    const t0 = performance.now();
+    if (log) res.once('close', () => log(`${req.method} ${path} ${res.statusCode}${res.writableFinished ? '' : ' (client gone)'} ${(performance.now() - t0).toFixed(0)} ms`));
+    try {
+      const route = routes[path];
+      if (!route) throw new ApiError(404, `Invalid URL (${req.method} ${path}): no such route.`, null, 'not_found');
+      const handler = route[req.method ?? ''];
+      if (!handler) {
+        const allowed = Object.keys(route).join(', ');
+        sendError(res, new ApiError(405, `Method ${req.method} is not allowed on ${path}; use ${allowed}.`, null, 'method_not_allowed'), { allow: allowed });
+        return;
+      }
+      await handler(req, res);
+    } catch (e) {
+      const err = toApiError(e);
+      if (err.status >= 500) {
+        counts.failed++;
+        log?.(`${req.method} ${path}: ${(e as Error)?.stack ?? String(e)}`);
+      }
+      sendError(res, err);
+    }
+  }
+
+  const server = createServer((req, res) => void handle(req, res));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 8080, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    port,
+    modelId,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const controller of inFlight.values()) controller.abort(new Error('the server is closing'));
+      server.closeAllConnections(); // also ends bodies still arriving, which no signal reaches
+      await Promise.allSettled(inFlight.keys()); // generations stop within a step; the engine is then free
+      await closed;
+    },
+  };
+}
+
+/** `/models/tiny-v3-trained/` -> `tiny-v3-trained` (also for URLs of HTTP folders). */
+function folderName(path: string): string {
+  const parts = path.split(/[\\/]+/).filter(Boolean);
+  return parts[parts.length - 1] ?? 'model';
+}

@@ -1,0 +1,125 @@
+// `npm run bench -- serve [--clients N] [--requests M] [--max-tokens K] [--json]`: the OpenAI-compatible
+// server under load. N clients (OpenAI's official client, streaming with usage) share M chat requests,
+// each client sending its next request as soon as its last one finished, against the embedded model. The
+// engine serves one request at a time, so a request's latency is its queue wait plus its own generation;
+// the same requests run straight on the engine first, one after another, as the ceiling the server's
+// tokens/s should come close to. Every request must complete: a lost one fails the run.
+import OpenAI from 'openai';
+import type { Engine } from '../../src/engine.ts';
+import { loadModel } from '../../src/engine-node.ts';
+import { startServer } from '../../src/server/server.ts';
+import type { ChatMessage } from '../../src/tokenizer/chat-template.ts';
+
+export interface ServeBenchOptions {
+  clients: number;
+  requests: number;
+  maxTokens: number;
+}
+
+export interface Percentiles {
+  p50: number;
+  p90: number;
+  p99: number;
+}
+
+export interface ServeBenchResult extends ServeBenchOptions {
+  completed: number;
+  lost: number;
+  wall_s: number;
+  completion_tokens: number;
+  /** Completion tokens of all requests over the wall time of the whole run. */
+  tokens_per_s: number;
+  /** Request sent -> last chunk, ms (queue wait included). */
+  latency_ms: Percentiles;
+  /** Request sent -> first content chunk, ms. */
+  first_token_ms: Percentiles;
+  /** The same requests on the engine directly, sequentially: the ceiling for tokens_per_s. */
+  engine_alone_tokens_per_s: number;
+}
+
+const PROMPTS = ['What is a river?', 'Who was Moses?', 'What is happiness?', 'Tell me about the sea.'];
+
+/** Request i: a prompt from the list, sampled with seed i (varied but reproducible lengths). */
+function request(i: number, maxTokens: number) {
+  const messages: ChatMessage[] = [{ role: 'user', content: PROMPTS[i % PROMPTS.length] }];
+  return { messages, max_tokens: maxTokens, temperature: 0.8, seed: i };
+}
+
+export async function runServeBench(log: (line: string) => void, o: ServeBenchOptions): Promise<ServeBenchResult> {
+  const engine = await loadModel();
+  try {
+    await engineAlone(engine, 2, o.maxTokens); // warm-up: pipelines compiled before anything is timed
+    const alone = await engineAlone(engine, o.requests, o.maxTokens);
+    log(`engine alone: ${o.requests} requests, ${alone.tokens} tokens in ${alone.seconds.toFixed(2)} s = ${(alone.tokens / alone.seconds).toFixed(1)} tok/s`);
+
+    const server = await startServer(engine, { port: 0, maxQueue: o.clients }); // room for every client: none refused
+    const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    const latencies: number[] = [];
+    const firstTokens: number[] = [];
+    let tokens = 0;
+    let next = 0;
+    const failures: string[] = [];
+    const worker = async () => {
+      for (let i = next++; i < o.requests; i = next++) {
+        const t0 = performance.now();
+        try {
+          const stream = await client.chat.completions.create({ model: server.modelId, ...request(i, o.maxTokens), stream: true, stream_options: { include_usage: true } });
+          let first = 0;
+          for await (const chunk of stream) {
+            if (!first && chunk.choices[0]?.delta.content) first = performance.now() - t0;
+            if (chunk.usage) tokens += chunk.usage.completion_tokens;
+          }
+          latencies.push(performance.now() - t0);
+          firstTokens.push(first);
+        } catch (e) {
+          failures.push(`request ${i}: ${(e as Error).message}`);
+        }
+      }
+    };
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: o.clients }, worker));
+    const wall = (performance.now() - t0) / 1000;
+    await server.close();
+
+    const result: ServeBenchResult = {
+      ...o,
+      completed: latencies.length,
+      lost: o.requests - latencies.length,
+      wall_s: wall,
+      completion_tokens: tokens,
+      tokens_per_s: tokens / wall,
+      latency_ms: percentiles(latencies),
+      first_token_ms: percentiles(firstTokens),
+      engine_alone_tokens_per_s: alone.tokens / alone.seconds,
+    };
+    const ms = (p: Percentiles) => `p50 ${p.p50.toFixed(0)} / p90 ${p.p90.toFixed(0)} / p99 ${p.p99.toFixed(0)} ms`;
+    log(`server: ${o.clients} clients, ${result.completed}/${o.requests} completed, ${result.lost} lost, ${tokens} tokens in ${wall.toFixed(2)} s = ${result.tokens_per_s.toFixed(1)} tok/s`);
+    log(`latency      ${ms(result.latency_ms)}`);
+    log(`first token  ${ms(result.first_token_ms)}`);
+    for (const f of failures) log(`lost: ${f}`);
+    if (result.lost > 0) process.exitCode = 1;
+    return result;
+  } finally {
+    await engine.dispose();
+  }
+}
+
+/** The requests run straight on the engine, one after another. */
+async function engineAlone(engine: Engine, requests: number, maxTokens: number): Promise<{ tokens: number; seconds: number }> {
+  let tokens = 0;
+  const t0 = performance.now();
+  for (let i = 0; i < requests; i++) {
+    const r = request(i, maxTokens);
+    const gen = engine.generate(r.messages, { maxNewTokens: r.max_tokens, temperature: r.temperature, seed: r.seed });
+    for await (const _ of gen);
+    tokens += (await gen.result).tokens.length;
+  }
+  return { tokens, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** Nearest-rank percentiles (with few samples p99 is the slowest request). */
+function percentiles(values: number[]): Percentiles {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] : NaN);
+  return { p50: at(0.5), p90: at(0.9), p99: at(0.99) };
+}

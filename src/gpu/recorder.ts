@@ -29,8 +29,7 @@ export class Recorder {
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private readonly bufferIds = new WeakMap<GPUBuffer, number>();
   private nextBufferId = 0;
-  /** Dispatches recorded since the last submit (and in total), for dispatches-per-token figures. */
-  dispatchesThisStep = 0;
+  /** Dispatches recorded so far, for dispatches-per-token figures. */
   dispatchesTotal = 0;
 
   /**
@@ -78,7 +77,6 @@ export class Recorder {
     pass.setPipeline(pipeline.pipeline);
     pass.setBindGroup(0, group);
     pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
-    this.dispatchesThisStep++;
     this.dispatchesTotal++;
   }
 
@@ -95,7 +93,6 @@ export class Recorder {
     if (this.encoder) this.device.queue.submit([this.encoder.finish()]);
     this.encoder = null;
     this.arenaUsed = 0;
-    this.dispatchesThisStep = 0;
   }
 
   /** Frees the arena and forgets cached bind groups (buffers they point at may be gone). */

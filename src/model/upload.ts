@@ -48,12 +48,6 @@ export class WeightUploader {
     return this.upload(name, await this.readF32(name));
   }
 
-  /** An f32 [rows, cols] matrix as stored (router weights). */
-  async matrixF32(name: string, rows: number, cols: number): Promise<GPUBuffer> {
-    this.expectShape(name, [rows, cols]);
-    return this.upload(name, await this.readF32(name));
-  }
-
   /** A Linear weight [out, in] in the matmul layout; `quantize` applies unless `keepFormat`. */
   async linear(name: string, outDim: number, inDim: number, keepFormat = false): Promise<MatmulWeight> {
     this.expectShape(name, [outDim, inDim]);

@@ -30,6 +30,12 @@ export interface ModelLoadOptions {
   mtp?: boolean;
   /** Run one throw-away step at load so pipelines are compiled before the first real one (default true). */
   warmup?: boolean;
+  /**
+   * Workgroups the attention aims to fill, splitting the cached sequence when the query rows alone can't
+   * (flash-decoding). Default: the core count on a CPU adapter, 128 on a GPU. Tests set it to exercise
+   * many-core split plans on a 2-core machine.
+   */
+  attentionWorkgroups?: number;
   /** Refuse to load when the memory plan exceeds this many bytes (WebGPU cannot tell device memory). */
   memoryBudget?: number;
   /** Checkpoint bytes read so far, of `total`. */
@@ -60,6 +66,7 @@ export class DeepseekModel implements CausalLM {
     readonly mtpCache: LatentCache | null,
     private readonly act: Activations,
     invFreq: GPUBuffer,
+    attentionWorkgroups: number | undefined,
   ) {
     this.maxLength = cache.capacity;
     this.rec = new Recorder(gpu.device, new PipelineCache(gpu.device));
@@ -73,7 +80,7 @@ export class DeepseekModel implements CausalLM {
       // SwiftShader runs one workgroup per core at a time: split the sequence only as far as the cores go (one
       // row's 4-query-vector block of a small model is a single workgroup: 2 splits on 2 cores took 0.55 ms
       // instead of 0.69 over 1000 cached rows, tiny-v3 widths).
-      attentionWorkgroups: gpu.adapterInfo.isFallbackAdapter ? cpuCores() : 128,
+      attentionWorkgroups: attentionWorkgroups ?? (gpu.adapterInfo.isFallbackAdapter ? cpuCores() : 128),
     };
   }
 
@@ -84,6 +91,9 @@ export class DeepseekModel implements CausalLM {
       throw new InputError('context-length', `must be an integer in [1, ${c.maxPositionEmbeddings}] (max_position_embeddings), got ${contextLength}`);
     }
     const chunk = options.prefillChunk ?? 64;
+    if (!Number.isInteger(chunk) || chunk < 1) throw new InputError('prefill-chunk', `must be a positive integer, got ${chunk}`);
+    const wgs = options.attentionWorkgroups;
+    if (wgs !== undefined && (!Number.isInteger(wgs) || wgs < 1)) throw new InputError('attention-workgroups', `must be a positive integer, got ${wgs}`);
     const plan = planMemory(c, folder.checkpoint, { contextLength, prefillChunk: chunk, quantize: options.quantize, mtp: options.mtp });
     if (options.memoryBudget !== undefined) checkMemoryPlan(plan, options.memoryBudget, `${folder.folder.name} with a ${contextLength}-token context`);
     const total = folder.checkpoint.names().reduce((n, name) => n + folder.checkpoint.info(name).end - folder.checkpoint.info(name).begin, 0);
@@ -98,7 +108,7 @@ export class DeepseekModel implements CausalLM {
     const mtpCache = weights.mtp.length ? new LatentCache(gpu, c.latentDim, 1, contextLength, 'mtp latent cache') : null;
     const act = new Activations(gpu, c, chunk, chunk);
     const invFreq = uploadStorage(gpu.device, Float32Array.from(c.ropeInvFreq), 'rope inverse frequencies');
-    const model = new DeepseekModel(gpu, c, weights, cache, mtpCache, act, invFreq);
+    const model = new DeepseekModel(gpu, c, weights, cache, mtpCache, act, invFreq, options.attentionWorkgroups);
     if (options.warmup ?? true) await model.warmup();
     return model;
   }

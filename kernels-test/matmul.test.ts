@@ -210,6 +210,29 @@ describe.skipIf(!gpu)('matmul on the GPU', () => {
     for (let r = 0; r < rows; r++) for (let c = out; c < stride && r * stride + c < got.length; c++) expect(got[r * stride + c]).toBeNaN();
   });
 
+  // Row slices at byte offsets storage bindings can't start at (not multiples of 256): the hidden state of a
+  // prompt's last position (x) and a draft's row of logits (y) of widths like 37 or 61.
+  it.each(['fp8', 'bf16', 'f32'] as const)('%s: x and y taken from unaligned row offsets, nothing else written', async (format) => {
+    const [rows, out, inDim, xSkip, ySkip] = [2, 61, 37, 3, 5];
+    const { bytes, dense, scale } = randomWeight(format, out, inDim, 21);
+    const weight = upload(h, format, bytes, out, inDim, scale);
+    const x = randomF32((xSkip + rows) * inDim, 22);
+    const y = h.output((ySkip + rows + 1) * out, 'y');
+    const xRange = { buffer: h.input(x, 'x'), offset: xSkip * inDim * 4, size: rows * inDim * 4 };
+    recordMatmul(h.rec, weight, xRange, { buffer: y, offset: ySkip * out * 4, size: rows * out * 4 }, rows);
+    const got = await h.run(y);
+    const { err, diff } = worstRow(got.subarray(ySkip * out), linear(x.subarray(xSkip * inDim), rows, inDim, dense, out), rows, out);
+    expect(err, diff).toBeLessThanOrEqual(TOL);
+    for (let i = 0; i < got.length; i++) if (i < ySkip * out || i >= (ySkip + rows) * out) expect(got[i], `y[${i}]`).toBeNaN();
+  });
+
+  it('refuses an x range too short for its rows, naming the binding', () => {
+    const { bytes, scale } = randomWeight('fp8', 8, 16, 1);
+    const weight = upload(h, 'fp8', bytes, 8, 16, scale);
+    const x = h.input(new Float32Array(64), 'x');
+    expect(() => recordMatmul(h.rec, weight, { buffer: x, offset: 4 * 40, size: 4 * 24 }, h.output(16), 2)).toThrow(/binding 'x' has 96 bytes, needs 128/);
+  });
+
   describe('FP8 against the tiny-v3 checkpoint', () => {
     let golden: Checkpoint;
     let ckpt: Checkpoint;

@@ -15,7 +15,9 @@
 // scale (FP8): the checkpoint's weight_scale_inv [ceil(out / BLOCK_ROWS), ceil(in / BLOCK_COLS)] f32,
 // W[o, k] = e4m3(q[o, k]) * scale[o / BLOCK_ROWS, k / BLOCK_COLS] (../shared/REFERENCE.md "FP8"); folded
 // into x per k block (x * scale, 4 multiplies per row and tile), never into W.
-// x: [rows, in] f32 · y: [rows, y_stride] f32, columns 0..out-1 written (y_stride > out: a column slice)
+// x: [rows, in] f32 from element x_offset · y: [rows, y_stride] f32 from element y_offset, columns 0..out-1
+// written (y_stride > out: a column slice). The offsets are params, not binding offsets, so a row or column
+// slice may start anywhere (storage bindings may only start at multiples of minStorageBufferOffsetAlignment).
 // dispatch: (ceil(ceil(out / 8) / WG_SIZE), ceil(rows / ROWS)); thread (t, b) owns outputs 8t..8t+7 of rows
 // b*ROWS..b*ROWS+ROWS-1 (rows past the end are computed on the last row and not stored).
 // needs: 1 <= ROWS <= 8, BLOCK_ROWS % 8 == 0, BLOCK_COLS % 4 == 0 (checked in src/kernels/matmul.ts)
@@ -41,6 +43,8 @@ struct Params {
   y_stride: u32,    // row stride of y (>= out_dim)
   k_tiles: u32,     // ceil(in_dim / 4)
   scale_cols: u32,  // ceil(in_dim / BLOCK_COLS) (FP8; unused otherwise)
+  x_offset: u32,    // first element of x
+  y_offset: u32,    // first element of y
 }
 
 #if FP8
@@ -84,7 +88,7 @@ fn weight_tile(i: u32) -> mat4x4<f32> {
 // With subgroups, lane j loads x[row, k + j % 4] and lanes 0..3 broadcast: one gather instead of four (every
 // lane of a subgroup is at the same k; on SwiftShader that made 8-row blocks ~15% faster).
 fn x4(row: u32, k: u32, s: f32, tail: bool) -> vec4<f32> {
-  let i = row * params.in_dim + k;
+  let i = params.x_offset + row * params.in_dim + k;
 #if SUBGROUPS
   let j = lane & 3u;
   let v = select(x[i + j], 0.0, tail && k + j >= params.in_dim);
@@ -112,7 +116,7 @@ fn store(row: u32, o0: u32, lo: vec4<f32>, hi: vec4<f32>) {
   }
   let v = array<f32, 8>(lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w);
   for (var j = 0u; j < 8u && o0 + j < params.out_dim; j++) {
-    let i = row * params.y_stride + o0 + j;
+    let i = params.y_offset + row * params.y_stride + o0 + j;
     if (ACCUMULATE) {
       y[i] += v[j];
     } else {

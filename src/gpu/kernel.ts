@@ -4,7 +4,7 @@
 // Model code then calls kernel.record(recorder, buffers, params).
 import { ShaderError } from '../errors.ts';
 import type { BindingAccess, CachedPipeline, PipelineCache, PipelineKey } from './pipelines.ts';
-import { asRange, type Bindable, type Recorder } from './recorder.ts';
+import { asRange, type Bindable, type BufferRange, type Recorder } from './recorder.ts';
 
 export type ParamType = 'u32' | 'i32' | 'f32';
 export type Grid = [number, number?, number?];
@@ -74,10 +74,11 @@ export function defineKernel<B extends string, P extends string, O extends strin
         else packed.setInt32(i * 4, v, true);
       });
       const [x, y = 1, z = 1] = spec.grid(params, o);
+      const align = rec.device.limits.minStorageBufferOffsetAlignment;
       const ranges = bindingNames.map((name) => {
         const b = buffers[name];
         if (!b) throw new ShaderError(`kernel '${spec.shader}': binding '${name}' is missing`);
-        return asRange(b);
+        return checkRange(spec.shader, name, asRange(b), align);
       });
       rec.dispatch(pipeline, ranges, new Uint8Array(packed.buffer), [x, y, z], spec.shader);
     },
@@ -102,6 +103,22 @@ function verifyParamsStruct(shader: string, code: string, params: Record<string,
   if (fields.join(', ') !== expected.join(', ')) {
     throw new ShaderError(`kernel '${shader}': struct Params is { ${fields.join(', ')} } but the wrapper declares { ${expected.join(', ')} }`);
   }
+}
+
+/**
+ * What WebGPU requires of a storage binding, checked here so a bad range is a ShaderError naming the kernel
+ * and binding when it is recorded (Dawn would only report an uncaptured validation error and drop the whole
+ * command buffer). Row offsets belong in a kernel's params, with the whole buffer bound (see matmul).
+ */
+function checkRange(shader: string, name: string, r: Required<BufferRange>, align: number): Required<BufferRange> {
+  const what = `kernel '${shader}': binding '${name}' (buffer '${r.buffer.label}', ${r.buffer.size} bytes)`;
+  if (r.offset % align !== 0) {
+    throw new ShaderError(`${what} starts at byte ${r.offset}, not a multiple of minStorageBufferOffsetAlignment (${align}): pass the offset as a param and bind the whole buffer`);
+  }
+  if (r.size <= 0 || r.size % 4 !== 0 || r.offset + r.size > r.buffer.size) {
+    throw new ShaderError(`${what}: range [${r.offset}, ${r.offset + r.size}) is empty, not a multiple of 4 bytes or past the end`);
+  }
+  return r;
 }
 
 /** Shape checks for kernel wrappers: a binding must hold at least `bytes` bytes. */

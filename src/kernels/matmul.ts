@@ -1,7 +1,7 @@
 // y = x · Wᵀ (or y += x · Wᵀ) for FP8 block-scaled, BF16 and F32 weights: shaders/matmul.wgsl, weights in the
 // layout of ./matmul-layout.ts. Reference: src/reference/matmul.ts `linear`.
 import { defineKernel, expectBytes, expectThat } from '../gpu/kernel.ts';
-import type { Bindable, Recorder } from '../gpu/recorder.ts';
+import { asRange, type Bindable, type Recorder } from '../gpu/recorder.ts';
 import { matmulLayoutBytes, type MatmulFormat } from './matmul-layout.ts';
 
 /** A Linear weight on the GPU. */
@@ -20,7 +20,7 @@ export interface MatmulWeight {
 /** Rows per thread at most: decode (rows <= 8) puts every row in one thread; prefill uses blocks of 8. */
 export const MAX_ROWS_PER_THREAD = 8;
 
-const params = { rows: 'u32', in_dim: 'u32', out_dim: 'u32', y_stride: 'u32', k_tiles: 'u32', scale_cols: 'u32' } as const;
+const params = { rows: 'u32', in_dim: 'u32', out_dim: 'u32', y_stride: 'u32', k_tiles: 'u32', scale_cols: 'u32', x_offset: 'u32', y_offset: 'u32' } as const;
 type Params = Record<keyof typeof params, number>;
 const overrides = { WG_SIZE: 64, ROWS: MAX_ROWS_PER_THREAD, BLOCK_ROWS: 128, BLOCK_COLS: 128, ACCUMULATE: 0 };
 const grid = (p: Params, o: typeof overrides): [number, number] => [Math.ceil(Math.ceil(p.out_dim / 8) / o.WG_SIZE), Math.ceil(p.rows / o.ROWS)];
@@ -29,8 +29,8 @@ function checkCommon(format: MatmulFormat, w: Bindable, x: Bindable, y: Bindable
   expectThat('matmul', Number.isInteger(o.ROWS) && o.ROWS >= 1 && o.ROWS <= MAX_ROWS_PER_THREAD, `ROWS ${o.ROWS} must be 1..${MAX_ROWS_PER_THREAD}`);
   expectThat('matmul', p.y_stride >= p.out_dim, `y_stride ${p.y_stride} < out_dim ${p.out_dim}`);
   expectBytes('matmul', 'w', w, matmulLayoutBytes(format, p.out_dim, p.in_dim));
-  expectBytes('matmul', 'x', x, p.rows * p.in_dim * 4);
-  expectBytes('matmul', 'y', y, ((p.rows - 1) * p.y_stride + p.out_dim) * 4);
+  expectBytes('matmul', 'x', x, (p.x_offset + p.rows * p.in_dim) * 4);
+  expectBytes('matmul', 'y', y, (p.y_offset + (p.rows - 1) * p.y_stride + p.out_dim) * 4);
 }
 
 const fp8 = (subgroups: boolean) =>
@@ -75,12 +75,29 @@ export interface MatmulOptions {
 /**
  * Records y = x · Wᵀ (y += x · Wᵀ with `accumulate`). x: [rows, inDim] f32 · y: [rows, yStride] f32.
  * Up to 8 rows share every weight read (decode); more rows go in blocks of 8 (prefill).
+ * x and y may be byte ranges starting at any multiple of 4 (a row of the hidden states, a row of logits):
+ * the range's offset becomes a param and the whole buffer is bound.
  */
 export function recordMatmul(rec: Recorder, weight: MatmulWeight, x: Bindable, y: Bindable, rows: number, options: MatmulOptions = {}): void {
   if (rows === 0) return;
   const { format, outDim, inDim } = weight;
   const [blockRows, blockCols] = weight.block ?? [128, 128];
-  const p = { rows, in_dim: inDim, out_dim: outDim, y_stride: options.yStride ?? outDim, k_tiles: Math.ceil(inDim / 4), scale_cols: Math.ceil(inDim / blockCols) };
+  const yStride = options.yStride ?? outDim;
+  expectBytes('matmul', 'x', x, rows * inDim * 4);
+  expectBytes('matmul', 'y', y, ((rows - 1) * yStride + outDim) * 4);
+  const xr = asRange(x);
+  const yr = asRange(y);
+  expectThat('matmul', xr.offset % 4 === 0 && yr.offset % 4 === 0, `x offset ${xr.offset} and y offset ${yr.offset} must be multiples of 4 bytes`);
+  const p = {
+    rows,
+    in_dim: inDim,
+    out_dim: outDim,
+    y_stride: yStride,
+    k_tiles: Math.ceil(inDim / 4),
+    scale_cols: Math.ceil(inDim / blockCols),
+    x_offset: xr.offset / 4,
+    y_offset: yr.offset / 4,
+  };
   const rowsPerThread = options.rowsPerThread ?? Math.min(rows, MAX_ROWS_PER_THREAD);
   // Enough workgroups to keep every core busy (SwiftShader runs one workgroup per core at a time);
   // the workgroup size itself made no difference to the time per weight (64 vs 4..32, 4096x4096).
@@ -92,8 +109,8 @@ export function recordMatmul(rec: Recorder, weight: MatmulWeight, x: Bindable, y
   const sg = Number(options.subgroups ?? rec.device.features.has('subgroups'));
   if (format === 'fp8') {
     expectThat('matmul', weight.scale !== undefined, 'an FP8 weight needs its scale');
-    kernels.fp8[sg].record(rec, { w: weight.w, scale: weight.scale!, x, y }, p, o);
+    kernels.fp8[sg].record(rec, { w: weight.w, scale: weight.scale!, x: xr.buffer, y: yr.buffer }, p, o);
   } else {
-    kernels[format][sg].record(rec, { w: weight.w, x, y }, p, o);
+    kernels[format][sg].record(rec, { w: weight.w, x: xr.buffer, y: yr.buffer }, p, o);
   }
 }

@@ -38,10 +38,7 @@ export function recordMtp(
   rmsnorm.record(rec, { x: input.hidden, weight: mtp.hnorm, out: act.mtpHn }, norm);
   recordEmbed(rec, mtp.embed.dtype, mtp.embed.parts, input.tokens, act.h, { rows, hidden: H, vocab: c.vocabSize });
   rmsnorm.record(rec, { x: act.h, weight: mtp.enorm, out: act.mtpE }, norm);
-  // The last row alone reads its inputs at a row offset, which storage bindings allow at 256-byte steps
-  // (minStorageBufferOffsetAlignment; H % 64 == 0 in every DeepSeek config); otherwise every row runs.
-  const lastAt = (rows - 1) * H * 4;
-  if (outputs === 'last' && rows > 1 && lastAt % rec.device.limits.minStorageBufferOffsetAlignment !== 0) outputs = 'all';
+  const lastAt = (rows - 1) * H * 4; // the last row's inputs: the matmul takes any row offset (a param)
   if (outputs === 'all') {
     recordEh(rec, mtp, act.mtpE, act.mtpHn, act.h, rows); // h: [rows, H]
     recordLayer(rec, f, mtp.layer, cache, rows, pos);

@@ -1,5 +1,6 @@
 // A small persistent read-back buffer: the decode loop copies the sampled token ids into it at the end of
 // the step's command buffer and maps it once per step — the only GPU->CPU transfer of a step.
+import { GpuError } from '../errors.ts';
 import type { Recorder } from './recorder.ts';
 
 export class Readback {
@@ -17,9 +18,13 @@ export class Readback {
     rec.copy(src, offset, this.staging, dstOffset, Math.ceil(size / 4) * 4);
   }
 
-  /** Waits for the submitted copy and returns the bytes as u32 values. */
-  async readU32(count: number): Promise<Uint32Array> {
-    await this.staging.mapAsync(GPUMapMode.READ, 0, this.staging.size);
+  /** Waits for the submitted copy and returns the bytes as u32 values; a failed map (device lost) is a GpuError. */
+  async readU32(count: number, phase = 'read-back'): Promise<Uint32Array> {
+    try {
+      await this.staging.mapAsync(GPUMapMode.READ, 0, this.staging.size);
+    } catch (e) {
+      throw new GpuError(`reading back the results of '${phase}' failed (device lost?): ${(e as Error)?.message || (e as Error)?.name || e}`);
+    }
     try {
       return new Uint32Array(this.staging.getMappedRange(0, this.staging.size).slice(0, count * 4));
     } finally {

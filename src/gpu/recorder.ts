@@ -2,6 +2,15 @@
 // land in one arena that is written with a single writeBuffer right before the one submit. Bind groups are
 // cached on (pipeline, buffers, arena slot), so re-recording the same step sequence (the decode loop)
 // allocates nothing after the first step.
+//
+// A step's WebGPU errors are the step's failure: Dawn answers an invalid bind group or dispatch by dropping
+// the whole command buffer and reporting an "uncaptured" error, after which read-backs return stale bytes.
+// So everything a step does between its first write or dispatch and its submit runs inside validation and
+// out-of-memory error scopes, and check() throws a GpuError naming the phase and the step's kernels
+// involved before any result of the step is used. (No await happens between a step's first record and its
+// submit, so two recorders on one device never interleave their scopes.)
+import { GpuError } from '../errors.ts';
+import { writeStorage } from './buffers.ts';
 import type { PipelineCache } from './pipelines.ts';
 
 /** A buffer, or a byte range of one, bound to a kernel. */
@@ -31,6 +40,10 @@ export class Recorder {
   private nextBufferId = 0;
   /** Dispatches recorded so far, for dispatches-per-token figures. */
   dispatchesTotal = 0;
+  /** The open step's kernels and the labels of the buffers each binds (for error messages). */
+  private stepKernels: { kernel: string; buffers: string[] }[] = [];
+  private scoped = false;
+  private readonly stepErrors: Promise<GpuError | null>[] = [];
 
   /**
    * `maxDispatches` bounds the parameterized dispatches of one step (256 bytes of uniform arena each);
@@ -53,6 +66,8 @@ export class Recorder {
     label: string,
   ): void {
     if (grid.some((n) => n === 0)) return; // nothing to do: a zero-sized dispatch
+    this.openScope();
+    this.stepKernels.push({ kernel: label, buffers: buffers.map((b) => b.buffer.label) });
     let slot = -1;
     if (params.length) {
       slot = this.arenaUsed;
@@ -82,21 +97,64 @@ export class Recorder {
 
   /** Buffer-to-buffer copy (ends the current compute pass; the next dispatch opens a new one). */
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, size: number): void {
+    this.openScope();
+    this.stepKernels.push({ kernel: 'copy', buffers: [src.label, dst.label] });
     this.endPass();
     this.commandEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, size);
   }
 
-  /** Writes the uniform arena, then submits everything recorded as one command buffer. */
-  submit(): void {
+  /** queue.writeBuffer of a step's input (token ids...), inside the step's error scopes. */
+  write(buffer: GPUBuffer, offset: number, data: ArrayBufferView): void {
+    this.openScope();
+    writeStorage(this.device, buffer, offset, data);
+  }
+
+  /**
+   * Writes the uniform arena, then submits everything recorded as one command buffer. `phase` names the
+   * step in a GpuError ('decode step', 'prefill'...).
+   */
+  submit(phase = 'step'): void {
     this.endPass();
     if (this.arenaUsed) this.device.queue.writeBuffer(this.ensureArena(), 0, this.arenaBytes, 0, this.arenaUsed);
     if (this.encoder) this.device.queue.submit([this.encoder.finish()]);
     this.encoder = null;
     this.arenaUsed = 0;
+    this.closeScope(phase);
+  }
+
+  /**
+   * Resolves when every submitted step ran without a WebGPU error and every shader compiled; throws
+   * GpuError (ShaderError for a shader) otherwise. Call it before using anything a step read back.
+   */
+  async check(): Promise<void> {
+    const errors = await Promise.all(this.stepErrors.splice(0));
+    await this.pipelines.check();
+    const first = errors.find((e) => e !== null);
+    if (first) throw first;
+  }
+
+  private openScope(): void {
+    if (this.scoped) return;
+    this.scoped = true;
+    this.device.pushErrorScope('out-of-memory');
+    this.device.pushErrorScope('validation');
+  }
+
+  private closeScope(phase: string): void {
+    if (!this.scoped) return;
+    this.scoped = false;
+    const kernels = this.stepKernels;
+    this.stepKernels = [];
+    const scopes = [this.device.popErrorScope(), this.device.popErrorScope()]; // innermost (validation) first
+    this.stepErrors.push(Promise.all(scopes).then(([validation, oom]) => {
+      const error = validation ?? oom;
+      return error ? stepError(phase, validation ? 'validation' : 'out-of-memory', error.message, kernels) : null;
+    }, (e: unknown) => new GpuError(`WebGPU error scope in '${phase}' failed (device lost?): ${(e as Error)?.message ?? e}`)));
   }
 
   /** Frees the arena and forgets cached bind groups (buffers they point at may be gone). */
   destroy(): void {
+    if (this.scoped) this.closeScope('destroy');
     this.arena?.destroy();
     this.arena = null;
     this.bindGroups.clear();
@@ -131,4 +189,17 @@ export class Recorder {
     this.pass?.end();
     this.pass = null;
   }
+}
+
+/**
+ * The error of a failed step, naming the kernels involved: those whose label or bound buffers' labels the
+ * WebGPU message quotes (Dawn quotes object labels), or every kernel of the step when it quotes none.
+ */
+function stepError(phase: string, kind: string, message: string, kernels: { kernel: string; buffers: string[] }[]): GpuError {
+  const quoted = new Set([...message.matchAll(/"([^"]+)"/g)].map((m) => m[1]));
+  const named = kernels.filter((k) => quoted.has(k.kernel) || k.buffers.some((b) => quoted.has(b)));
+  const list = [...new Set((named.length ? named : kernels).map((k) => k.kernel))];
+  const shown = list.length > 12 ? `${list.slice(0, 12).join(', ')}, ... (${list.length})` : list.join(', ');
+  const text = message.trimEnd();
+  return new GpuError(`WebGPU ${kind} error in '${phase}' (kernels: ${shown || 'none'}): ${text.length > 2000 ? `${text.slice(0, 2000)}...` : text}`);
 }

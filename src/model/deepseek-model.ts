@@ -6,7 +6,7 @@ import type { ModelConfig } from '../config/model-config.ts';
 import type { CausalLM, SampleRequest } from '../decode/causal-lm.ts';
 import { InputError } from '../errors.ts';
 import type { Gpu } from '../gpu/device.ts';
-import { createStorage, readStorage, uploadStorage, writeStorage } from '../gpu/buffers.ts';
+import { createStorage, readStorage, uploadStorage } from '../gpu/buffers.ts';
 import { Readback } from '../gpu/readback.ts';
 import { recordSample } from '../kernels/sample.ts';
 import { PipelineCache } from '../gpu/pipelines.ts';
@@ -38,9 +38,16 @@ export interface ModelLoadOptions {
   attentionWorkgroups?: number;
   /** Refuse to load when the memory plan exceeds this many bytes (WebGPU cannot tell device memory). */
   memoryBudget?: number;
-  /** Checkpoint bytes read so far, of `total`. */
-  onProgress?: (bytes: number, total: number) => void;
+  /**
+   * Load progress, phase by phase: 'weights' counts checkpoint bytes read of the checkpoint's size (each
+   * tensor once, so never past it); 'warmup' counts the warm-up steps that compile the pipelines (seconds on
+   * some adapters), reported after the weights reached their total.
+   */
+  onProgress?: (done: number, total: number, phase: LoadPhase) => void;
 }
+
+/** What a load is doing: reading and uploading the checkpoint, then compiling pipelines with warm-up steps. */
+export type LoadPhase = 'weights' | 'warmup';
 
 /** Logical CPU cores (navigator.hardwareConcurrency in browsers and Node >= 21), 2 when unknown. */
 function cpuCores(): number {
@@ -56,6 +63,7 @@ export class DeepseekModel implements CausalLM {
   private penalized: GPUBuffer | undefined;
   private mtpSpeculator: MtpSpeculator | null = null;
   private disposed = false;
+  private inFlight: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly gpu: Gpu,
@@ -101,29 +109,44 @@ export class DeepseekModel implements CausalLM {
       uploadWeights(gpu, folder.checkpoint, c, {
         quantize: options.quantize,
         mtp: options.mtp,
-        onBytes: (bytes) => options.onProgress?.(bytes, total),
+        onBytes: (bytes) => options.onProgress?.(bytes, total, 'weights'),
       }),
     );
+    options.onProgress?.(total, total, 'weights');
     const cache = new LatentCache(gpu, c.latentDim, c.numHiddenLayers, contextLength);
     const mtpCache = weights.mtp.length ? new LatentCache(gpu, c.latentDim, 1, contextLength, 'mtp latent cache') : null;
     const act = new Activations(gpu, c, chunk, chunk);
     const invFreq = uploadStorage(gpu.device, Float32Array.from(c.ropeInvFreq), 'rope inverse frequencies');
     const model = new DeepseekModel(gpu, c, weights, cache, mtpCache, act, invFreq, options.attentionWorkgroups);
-    if (options.warmup ?? true) await model.warmup();
+    if (options.warmup ?? true) {
+      try {
+        await model.warmup((done, steps) => options.onProgress?.(done, steps, 'warmup'));
+      } catch (e) {
+        model.dispose();
+        throw e;
+      }
+    }
     return model;
   }
 
-  /** Builds every pipeline of a decode step once (a one-token step, then forgotten), so the first real step is not slower. */
-  async warmup(): Promise<void> {
+  /**
+   * Builds every pipeline of a decode step once (a one-token step, then forgotten), so the first real step is
+   * not slower; `onStep(done, steps)` before and after each warm-up step.
+   */
+  async warmup(onStep?: (done: number, steps: number) => void): Promise<void> {
     const greedy = { temperature: 0, topK: 0, topP: 1, minP: 0, repetitionPenalty: 1, penalizedTokens: [], random: 0 };
+    const spec = this.maxLength >= 3 ? this.speculator() : null;
+    const steps = spec ? 2 : 1;
+    onStep?.(0, steps);
     await this.append([0], greedy);
     this.truncate(0);
-    const spec = this.speculator();
-    if (spec && this.maxLength >= 3) {
+    onStep?.(1, steps);
+    if (spec) {
       // prefill of one position, then t and one draft
       const t = await spec.prefill([0], greedy);
       await spec.step(t, [greedy], [greedy, greedy], false);
       spec.reset();
+      onStep?.(2, steps);
     }
   }
 
@@ -136,12 +159,16 @@ export class DeepseekModel implements CausalLM {
     return this.rec.dispatchesTotal;
   }
 
-  async append(tokens: readonly number[], sample: SampleRequest | null): Promise<number | null> {
+  append(tokens: readonly number[], sample: SampleRequest | null): Promise<number | null> {
+    return this.work(() => this.appendNow(tokens, sample));
+  }
+
+  private async appendNow(tokens: readonly number[], sample: SampleRequest | null): Promise<number | null> {
     this.checkTokens(tokens);
     for (let i = 0; i < tokens.length; i += this.act.rows) {
       const rows = Math.min(this.act.rows, tokens.length - i);
       this.runForward(tokens.slice(i, i + rows));
-      if (i + rows < tokens.length || !sample) this.rec.submit();
+      if (i + rows < tokens.length || !sample) this.rec.submit(sample ? 'prefill' : 'append');
     }
     if (!sample) return null;
     // One submission: the last chunk's forward, lm_head on its last row, the sampler, the token copy.
@@ -152,9 +179,10 @@ export class DeepseekModel implements CausalLM {
       row: 0,
     });
     this.readback.record(this.rec, this.act.sampled, 0, 4);
-    this.rec.submit();
-    const [token] = await this.readback.readU32(1);
-    await this.rec.pipelines.check();
+    const phase = tokens.length === 1 ? 'decode step' : 'prefill';
+    this.rec.submit(phase);
+    const [token] = await this.readback.readU32(1, phase);
+    await this.rec.check();
     return token;
   }
 
@@ -166,7 +194,11 @@ export class DeepseekModel implements CausalLM {
    * Appends `tokens` and reads back, for every appended position, the logits [T, vocab] and the hidden
    * state after the final norm [T, hidden] (what lm_head and the MTP module consume).
    */
-  async appendOutputs(tokens: readonly number[]): Promise<{ logits: Float32Array; hidden: Float32Array }> {
+  appendOutputs(tokens: readonly number[]): Promise<{ logits: Float32Array; hidden: Float32Array }> {
+    return this.work(() => this.appendOutputsNow(tokens));
+  }
+
+  private async appendOutputsNow(tokens: readonly number[]): Promise<{ logits: Float32Array; hidden: Float32Array }> {
     this.checkTokens(tokens);
     const V = this.config.vocabSize;
     const H = this.config.hiddenSize;
@@ -176,13 +208,13 @@ export class DeepseekModel implements CausalLM {
       const rows = Math.min(this.act.rows, tokens.length - i);
       this.runForward(tokens.slice(i, i + rows));
       recordLogits(this.rec, this.f, 0, rows);
-      this.rec.submit();
+      this.rec.submit('logits');
       const device = this.gpu.device;
       const [l, h] = await Promise.all([readStorage(device, this.act.logits, 0, rows * V * 4), readStorage(device, this.act.x, 0, rows * H * 4)]);
       logits.set(new Float32Array(l), i * V);
       hidden.set(new Float32Array(h), i * H);
     }
-    await this.rec.pipelines.check();
+    await this.rec.check();
     return { logits, hidden };
   }
 
@@ -191,7 +223,11 @@ export class DeepseekModel implements CausalLM {
    * state after the final norm, [T, H]) and `nextTokens[i]`, and its logits [T, vocab] predict the token
    * after nextTokens[i].
    */
-  async appendMtpLogits(hidden: Float32Array, nextTokens: readonly number[]): Promise<Float32Array> {
+  appendMtpLogits(hidden: Float32Array, nextTokens: readonly number[]): Promise<Float32Array> {
+    return this.work(() => this.appendMtpLogitsNow(hidden, nextTokens));
+  }
+
+  private async appendMtpLogitsNow(hidden: Float32Array, nextTokens: readonly number[]): Promise<Float32Array> {
     const mtp = this.weights.mtp[0];
     if (!mtp || !this.mtpCache) throw new InputError('mtp', 'this model has no MTP module loaded (num_nextn_predict_layers is 0, or loaded with mtp: false)');
     this.checkTokens(nextTokens, this.mtpCache.length);
@@ -202,15 +238,15 @@ export class DeepseekModel implements CausalLM {
     for (let i = 0; i < nextTokens.length; i += this.act.rows) {
       const rows = Math.min(this.act.rows, nextTokens.length - i);
       const pos = this.mtpCache.length;
-      writeStorage(this.gpu.device, this.act.mtpTokens, 0, Uint32Array.from(nextTokens.slice(i, i + rows)));
-      writeStorage(this.gpu.device, this.act.mtpHidden, 0, hidden.subarray(i * H, (i + rows) * H));
+      this.rec.write(this.act.mtpTokens, 0, Uint32Array.from(nextTokens.slice(i, i + rows)));
+      this.rec.write(this.act.mtpHidden, 0, hidden.subarray(i * H, (i + rows) * H));
       recordMtp(this.rec, this.f, mtp, this.mtpCache.layers[0], { hidden: this.act.mtpHidden, tokens: this.act.mtpTokens }, rows, pos);
       recordMtpLogits(this.rec, mtp, this.act.x, this.act.logits, rows);
       this.mtpCache.length = pos + rows;
-      this.rec.submit();
+      this.rec.submit('MTP logits');
       out.set(new Float32Array(await readStorage(this.gpu.device, this.act.logits, 0, rows * V * 4)), i * V);
     }
-    await this.rec.pipelines.check();
+    await this.rec.check();
     return out;
   }
 
@@ -228,8 +264,32 @@ export class DeepseekModel implements CausalLM {
       mtp,
       readback: this.readback,
       penalized: (sample) => this.penalizedBuffer(sample),
+      work: (op) => this.work(op),
     });
     return this.mtpSpeculator;
+  }
+
+  /** Resolves when no step is running on the GPU (a caller about to dispose() waits for this). */
+  async idle(): Promise<void> {
+    await this.inFlight;
+  }
+
+  /**
+   * Runs one operation that records and submits GPU work: refused after dispose(), and remembered so idle()
+   * can wait for it. Operations never overlap (they share the recorder, scratch and read-back buffers):
+   * a second one waits for the first.
+   */
+  private work<T>(op: () => Promise<T>): Promise<T> {
+    if (this.disposed) return Promise.reject(new InputError('model', 'has been disposed; load it again'));
+    const run = this.inFlight.then(() => {
+      if (this.disposed) throw new InputError('model', 'has been disposed; load it again');
+      return op();
+    });
+    this.inFlight = run.then(
+      () => {},
+      () => {},
+    );
+    return run;
   }
 
   truncate(length: number): void {
@@ -254,7 +314,7 @@ export class DeepseekModel implements CausalLM {
   /** Records the forward pass of `tokens` at the end of the sequence (not yet submitted). */
   private runForward(tokens: readonly number[]): void {
     const pos = this.cache.length;
-    writeStorage(this.gpu.device, this.act.tokens, 0, Uint32Array.from(tokens));
+    this.rec.write(this.act.tokens, 0, Uint32Array.from(tokens));
     recordForward(this.rec, this.f, tokens.length, pos);
     this.cache.length = pos + tokens.length;
   }
@@ -267,7 +327,7 @@ export class DeepseekModel implements CausalLM {
       this.penalized?.destroy();
       this.penalized = createStorage(this.gpu.device, Math.max(256, ids.byteLength), 'penalized tokens');
     }
-    writeStorage(this.gpu.device, this.penalized, 0, ids);
+    this.rec.write(this.penalized, 0, ids);
     return this.penalized;
   }
 

@@ -12,7 +12,7 @@
 import type { SampleRequest } from '../decode/causal-lm.ts';
 import { InputError } from '../errors.ts';
 import type { Gpu } from '../gpu/device.ts';
-import { createStorage, readStorage, writeStorage } from '../gpu/buffers.ts';
+import { createStorage, readStorage } from '../gpu/buffers.ts';
 import type { Readback } from '../gpu/readback.ts';
 import type { Recorder } from '../gpu/recorder.ts';
 import { recordArgmax } from '../kernels/sample-argmax.ts';
@@ -34,6 +34,8 @@ export interface SpeculatorParts {
   readback: Readback;
   /** The penalized-token buffer for a request (src/kernels/sample.ts), or undefined. */
   penalized(sample: SampleRequest): GPUBuffer | undefined;
+  /** Runs a GPU operation of the model's, one at a time and never after dispose() (DeepseekModel.work). */
+  work<T>(op: () => Promise<T>): Promise<T>;
 }
 
 export interface SpeculativeStep {
@@ -75,7 +77,11 @@ export class MtpSpeculator {
    * Prefills the prompt through the main model and the MTP (filling both caches), samples the first token.
    * The last prompt row stays pending until that token is known.
    */
-  async prefill(prompt: readonly number[], sample: SampleRequest): Promise<number> {
+  prefill(prompt: readonly number[], sample: SampleRequest): Promise<number> {
+    return this.p.work(() => this.prefillNow(prompt, sample));
+  }
+
+  private async prefillNow(prompt: readonly number[], sample: SampleRequest): Promise<number> {
     const { gpu, rec, f, act, cache, mtpCache, mtp } = this.p;
     const H = f.c.hiddenSize;
     if (mtpCache.length !== cache.length) {
@@ -85,7 +91,7 @@ export class MtpSpeculator {
     for (let a = 0; a < prompt.length; a += act.rows) {
       const n = Math.min(act.rows, prompt.length - a);
       const last = a + n >= prompt.length;
-      writeStorage(gpu.device, act.tokens, 0, Uint32Array.from(prompt.slice(a, a + n)));
+      rec.write(act.tokens, 0, Uint32Array.from(prompt.slice(a, a + n)));
       recordForward(rec, f, n, cache.length);
       cache.length += n;
       if (last) {
@@ -98,7 +104,7 @@ export class MtpSpeculator {
       rec.copy(act.x, (n - 1) * H * 4, this.savedRow, 0, H * 4);
       const tokens = [...this.pending, ...prompt.slice(a + 1, a + n)];
       if (tokens.length) {
-        writeStorage(gpu.device, act.mtpTokens, 0, Uint32Array.from(tokens));
+        rec.write(act.mtpTokens, 0, Uint32Array.from(tokens));
         // Prefill only fills the MTP cache: no row's prediction is read.
         recordMtp(rec, f, mtp, mtpCache.layers[0], { hidden: act.mtpHidden, tokens: act.mtpTokens }, tokens.length, mtpCache.length, 'none');
         mtpCache.length += tokens.length;
@@ -119,7 +125,11 @@ export class MtpSpeculator {
    * the main cache), the pending rows end with it. `verify` has one request per main row (K+1); with
    * `logits`, both models' logits are read back (the sampling acceptance rule needs p and q).
    */
-  async step(t: number, draft: SampleRequest[], verify: SampleRequest[], logits: boolean): Promise<SpeculativeStep> {
+  step(t: number, draft: SampleRequest[], verify: SampleRequest[], logits: boolean): Promise<SpeculativeStep> {
+    return this.p.work(() => this.stepNow(t, draft, verify, logits));
+  }
+
+  private async stepNow(t: number, draft: SampleRequest[], verify: SampleRequest[], logits: boolean): Promise<SpeculativeStep> {
     const { gpu, rec, f, act, cache, mtpCache, mtp } = this.p;
     const K = draft.length;
     const H = f.c.hiddenSize;
@@ -134,8 +144,8 @@ export class MtpSpeculator {
     }
     const m = this.pending.length;
     const mtpStart = mtpCache.length;
-    writeStorage(gpu.device, act.mtpTokens, 0, Uint32Array.from(this.pending));
-    writeStorage(gpu.device, act.tokens, 0, Uint32Array.of(t));
+    rec.write(act.mtpTokens, 0, Uint32Array.from(this.pending));
+    rec.write(act.tokens, 0, Uint32Array.of(t));
 
     // Draft 1 from the pending rows; drafts 2..K from the MTP's own output and the previous draft, fed
     // through row 0 of the MTP inputs (the pending rows there have been consumed by then).
@@ -155,7 +165,7 @@ export class MtpSpeculator {
 
     if (this.forceDrafts) {
       this.forced ??= createStorage(gpu.device, this.maxDrafts * 4, 'forced drafts');
-      writeStorage(gpu.device, this.forced, 0, Uint32Array.from(this.forceDrafts.slice(0, K)));
+      rec.write(this.forced, 0, Uint32Array.from(this.forceDrafts.slice(0, K)));
       rec.copy(this.forced, 0, act.tokens, 4, K * 4);
       this.forceDrafts = null;
     }
@@ -173,9 +183,9 @@ export class MtpSpeculator {
     // One read-back: [d1..dK | the K+1 choices].
     this.p.readback.record(rec, act.tokens, 4, K * 4);
     this.p.readback.record(rec, act.sampled, 0, (K + 1) * 4, K * 4);
-    rec.submit();
-    const ids = Array.from(await this.p.readback.readU32(2 * K + 1));
-    await rec.pipelines.check();
+    rec.submit('speculative step');
+    const ids = Array.from(await this.p.readback.readU32(2 * K + 1, 'speculative step'));
+    await rec.check();
     const drafts = ids.slice(0, K);
     const predictions = ids.slice(K);
     const result: SpeculativeStep = { drafts, predictions };

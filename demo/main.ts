@@ -98,9 +98,9 @@ async function load(from: string | FileList): Promise<void> {
     ui.loadStatus.textContent = 'reading config and checkpoint headers ...';
     engine = await loadModel(from, {
       gpu,
-      onProgress: (bytes, total) => {
-        ui.progress.value = total ? bytes / total : 0;
-        ui.loadStatus.textContent = `${mb(bytes)} of ${mb(total)}`;
+      onProgress: (done, total, phase) => {
+        ui.progress.value = total ? done / total : 0;
+        ui.loadStatus.textContent = phase === 'warmup' ? `compiling pipelines (warm-up step ${done} of ${total})` : `${mb(done)} of ${mb(total)}`;
       },
     });
     const c = engine.config;

@@ -23,6 +23,11 @@ export interface EngineOptions extends ModelLoadOptions {
 
 export class Engine {
   private template: ChatTemplate | undefined;
+  /** Resolves when the generation or logits call holding the model is done; the next waits for it. */
+  private turn: Promise<void> = Promise.resolve();
+  private disposed = false;
+  /** Aborted by dispose(): running generations stop after their current step, queued ones never start. */
+  private readonly stopAll = new AbortController();
 
   private constructor(
     readonly gpu: Gpu,
@@ -56,6 +61,7 @@ export class Engine {
 
   /** The prompt as token ids (text gets BOS as tokenizer_config says; chat goes through the template). */
   encode(prompt: Prompt): number[] {
+    this.checkOpen();
     if (typeof prompt === 'object' && 'tokens' in prompt) return [...prompt.tokens];
     const tokenizer = this.requireTokenizer();
     if (typeof prompt === 'string') return tokenizer.encode(prompt);
@@ -80,27 +86,70 @@ export class Engine {
 
   /**
    * Generates after `prompt` from an empty context. Iterate the result for tokens and text as they come;
-   * `result` resolves with all tokens, the text, the finish reason and speed figures.
+   * `result` resolves with all tokens, the text, the finish reason and speed figures (reading it alone runs
+   * the generation). Generations share the model, so they run one at a time, in the order they are first
+   * consumed; the prompt and options are checked here, before anything runs.
    */
   generate(prompt: Prompt, options: GenerateOptions = {}): Generation {
+    this.checkOpen();
     const tokens = this.encode(prompt);
-    this.model.truncate(0);
+    const signal = options.signal ? AbortSignal.any([options.signal, this.stopAll.signal]) : this.stopAll.signal;
+    let release = () => {};
     return generate(this.model, tokens, {
       decoder: this.tokenizer?.streamDecoder({ skipSpecialTokens: true }),
       ...options,
+      signal,
+      beforeStart: async () => {
+        release = await this.acquire();
+        this.model.truncate(0);
+      },
+      onSettled: () => {
+        release();
+        options.onSettled?.();
+      },
     });
   }
 
   /** Logits of every position of `tokens` from an empty context: [T, vocab]. */
   async logits(tokens: readonly number[]): Promise<Float32Array> {
-    this.model.truncate(0);
-    return this.model.appendLogits(tokens);
+    this.checkOpen();
+    const release = await this.acquire();
+    try {
+      this.model.truncate(0);
+      return await this.model.appendLogits(tokens);
+    } finally {
+      release();
+    }
   }
 
-  /** Frees every GPU buffer (and the device, when the engine created it) and closes the checkpoint files. */
+  /**
+   * Frees every GPU buffer (and the device, when the engine created it) and closes the checkpoint files.
+   * A running generation stops after its current step (finish reason 'aborted'); later calls throw.
+   */
   async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.stopAll.abort();
+    await this.model.idle(); // the step on the GPU now, not the generation (its consumer may never resume it)
     this.model.dispose();
     await this.folder.checkpoint.close();
     if (this.ownsGpu) this.gpu.destroy();
+  }
+
+  /** Waits for the model to be free; the returned function frees it. Throws once the engine is disposed. */
+  private async acquire(): Promise<() => void> {
+    const previous = this.turn;
+    let release!: () => void;
+    this.turn = new Promise<void>((r) => (release = r));
+    await previous;
+    if (this.disposed) {
+      release();
+      this.checkOpen();
+    }
+    return release;
+  }
+
+  private checkOpen(): void {
+    if (this.disposed) throw new InputError('engine', 'has been disposed; load the model again');
   }
 }

@@ -20,7 +20,7 @@ export type { SamplingOptions } from './decode/sampling.ts';
 export { countParameters, type ParameterCount } from './model/parameter-count.ts';
 export { quantizeFp8Blocks } from './checkpoint/fp8-quantize.ts';
 export { Engine, type EngineOptions, type Prompt } from './engine.ts';
-export type { ModelLoadOptions } from './model/deepseek-model.ts';
+export type { LoadPhase, ModelLoadOptions } from './model/deepseek-model.ts';
 export { httpFolder, openHttpFile, type HttpFolderOptions } from './checkpoint/sources/http-range.ts';
 export { fileFolder, type PickedFile } from './checkpoint/sources/browser-file.ts';
 export { loadModel, toFolder, type BrowserLoadModelOptions, type ModelLocation } from './engine-browser.ts';

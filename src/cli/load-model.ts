@@ -43,7 +43,7 @@ export async function loadModelFromCli(opts: ModelCliOptions, fallback: NodeFall
       contextLength: parseIntOption(opts.contextLength, '--context-length', 1),
       quantize: opts.quantize,
       prefillChunk: extra.prefillChunk,
-      onProgress: (done, total) => bar.update(done, total),
+      onProgress: (done, total, phase) => bar.update(done, total, phase === 'warmup' ? 'compiling pipelines (warm-up step)' : undefined),
     });
   } finally {
     bar.finish();

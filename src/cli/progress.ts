@@ -1,6 +1,7 @@
 // A one-line progress bar on a terminal (bytes, rate, ETA); silent when stderr is not a TTY or with --quiet.
 export interface Progress {
-  update(done: number, total: number): void;
+  /** `done` of `total` bytes; with `step`, `done` of `total` steps of that name (no sizes or rates). */
+  update(done: number, total: number, step?: string): void;
   finish(): void;
 }
 
@@ -9,7 +10,12 @@ export function progressBar(label: string, enabled: boolean, stream: NodeJS.Writ
   const start = performance.now();
   let last = 0;
   let drawn = false;
-  const draw = (done: number, total: number) => {
+  const draw = (done: number, total: number, step?: string) => {
+    if (step) {
+      stream.write(`\r${label}: ${step} ${done}/${total}\x1b[K`);
+      drawn = true;
+      return;
+    }
     const seconds = (performance.now() - start) / 1000;
     const rate = done / Math.max(seconds, 1e-3);
     const fraction = total > 0 ? Math.min(1, done / total) : 0;
@@ -20,11 +26,11 @@ export function progressBar(label: string, enabled: boolean, stream: NodeJS.Writ
     drawn = true;
   };
   return {
-    update(done, total) {
+    update(done, total, step) {
       const now = performance.now();
-      if (now - last < 100 && done < total) return; // at most 10 redraws a second
+      if (now - last < 100 && done < total && !step) return; // at most 10 redraws a second
       last = now;
-      draw(done, total);
+      draw(done, total, step);
     },
     finish() {
       if (drawn) stream.write('\r\x1b[K');

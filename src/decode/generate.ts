@@ -31,6 +31,13 @@ export interface GenerateOptions extends SamplingOptions {
   speculative?: 'mtp' | 'none';
   /** Drafts per step with 'mtp' (the MTP head applied to its own output after the first); default 1. */
   draftTokens?: number;
+  /** Called once when the generation ends: finished, stopped by the consumer, aborted or failed. */
+  onSettled?: () => void;
+  /**
+   * Awaited when the generation is first consumed, before its first step: the engine waits there for the
+   * model to be free and empties its context. With it, the prompt is checked against an empty context.
+   */
+  beforeStart?: () => Promise<void>;
 }
 
 export interface GenerateStats {
@@ -64,23 +71,27 @@ export interface GenerateEvent {
 }
 
 export interface Generation extends AsyncIterable<GenerateEvent> {
+  /**
+   * The whole output, why it stopped and the speed figures. Reading it without iterating runs the generation
+   * to its end; it rejects with the error that stopped a failed generation (a GpuError, say).
+   */
   readonly result: Promise<GenerateResult>;
 }
 
-/** Checks the prompt against the model before anything runs. */
-export function validatePrompt(lm: CausalLM, prompt: readonly number[], argument = 'prompt'): void {
+/** Checks the prompt against the model before anything runs (`length`: positions already in the context). */
+export function validatePrompt(lm: CausalLM, prompt: readonly number[], argument = 'prompt', length = lm.length): void {
   if (prompt.length === 0) throw new InputError(argument, 'is empty; give at least one token');
   const vocab = lm.config.vocabSize;
   const bad = prompt.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= vocab);
   if (bad >= 0) throw new InputError(argument, `token id ${prompt[bad]} at index ${bad} is outside the vocabulary [0, ${vocab})`);
-  const room = lm.maxLength - lm.length;
+  const room = lm.maxLength - length;
   if (prompt.length > room) {
     throw new InputError(argument, `${prompt.length} tokens do not fit the context: ${room} of ${lm.maxLength} positions are free`);
   }
 }
 
 export function generate(lm: CausalLM, prompt: readonly number[], options: GenerateOptions = {}): Generation {
-  validatePrompt(lm, prompt);
+  validatePrompt(lm, prompt, 'prompt', options.beforeStart ? 0 : lm.length);
   const sampler = new Sampler(resolveSampling(options));
   const maxNew = options.maxNewTokens ?? 256;
   if (!Number.isInteger(maxNew) || maxNew < 0) throw new InputError('max-new-tokens', `must be an integer >= 0, got ${maxNew}`);
@@ -97,11 +108,16 @@ export function generate(lm: CausalLM, prompt: readonly number[], options: Gener
   let text = ''; // all decoded text, including a tail held back while it may start a stop string
   let emitted = 0; // characters of `text` already yielded
   let finish: GenerateResult['finishReason'] = 'aborted'; // until the loop says otherwise
-  const t0 = performance.now();
+  let t0 = performance.now(); // reset when the generation's turn comes
   const counters: StepCounters = { firstTokenAt: t0, steps: 0, drafted: 0, accepted: 0 };
   let resolve!: (r: GenerateResult) => void;
-  const result = new Promise<GenerateResult>((res) => (resolve = res));
+  let reject!: (e: unknown) => void;
+  const result = new Promise<GenerateResult>((res, rej) => ((resolve = res), (reject = rej)));
+  result.catch(() => {}); // a failure reaches whoever iterates; `result` rejects too but need not be awaited
+  let failure: { error: unknown } | null = null;
   const settle = () => {
+    options.onSettled?.();
+    if (failure) return reject(failure.error);
     const tFirst = counters.firstTokenAt;
     const decoded = Math.max(0, tokens.length - 1); // tokens after the one prefill chose
     resolve({
@@ -138,6 +154,9 @@ export function generate(lm: CausalLM, prompt: readonly number[], options: Gener
   };
 
   async function* run(): AsyncGenerator<GenerateEvent> {
+    await options.beforeStart?.();
+    if (options.signal?.aborted) return; // disposed or aborted while waiting for its turn
+    t0 = counters.firstTokenAt = performance.now();
     if (maxNew === 0) {
       finish = 'length';
       return;
@@ -177,11 +196,68 @@ export function generate(lm: CausalLM, prompt: readonly number[], options: Gener
   const iterator = (async function* () {
     try {
       yield* run();
+    } catch (e) {
+      failure = { error: e };
+      throw e;
     } finally {
-      settle(); // also when the consumer stops early or the model throws (the error reaches the consumer)
+      settle(); // also when the consumer stops early or the model throws
     }
   })();
-  return { result, [Symbol.asyncIterator]: () => iterator };
+  return drainable(iterator, result);
+}
+
+/**
+ * The Generation over `iterator`: iterating it pulls one step at a time; reading `result` without iterating
+ * runs the generation to its end (events are kept, so a later or concurrent iteration still sees each event
+ * once, in order).
+ */
+function drainable(iterator: AsyncGenerator<GenerateEvent>, result: Promise<GenerateResult>): Generation {
+  let drain: Promise<void> | null = null;
+  const kept: GenerateEvent[] = [];
+  let taken = 0;
+  let ended = false;
+  let error: { error: unknown } | null = null;
+  let wake = () => {};
+  const startDrain = () =>
+    (drain ??= (async () => {
+      try {
+        for (let r = await iterator.next(); !r.done; r = await iterator.next()) {
+          kept.push(r.value);
+          wake();
+        }
+      } catch (e) {
+        error = { error: e };
+      } finally {
+        ended = true;
+        wake();
+      }
+    })());
+  const events: AsyncIterator<GenerateEvent> = {
+    async next() {
+      if (!drain) return iterator.next();
+      for (;;) {
+        if (taken < kept.length) return { done: false, value: kept[taken++] };
+        if (ended) {
+          const e: { error: unknown } | null = error;
+          error = null; // thrown once, as a generator would
+          if (e) throw e.error;
+          return { done: true, value: undefined };
+        }
+        await new Promise<void>((r) => (wake = r));
+      }
+    },
+    async return() {
+      await iterator.return(undefined);
+      return { done: true, value: undefined };
+    },
+  };
+  return {
+    get result() {
+      startDrain();
+      return result;
+    },
+    [Symbol.asyncIterator]: () => events,
+  };
 }
 
 /** The speculator to use, or null for plain decoding. */

@@ -26,7 +26,10 @@ const STORED_FORMAT: Partial<Record<string, ExpertFormat>> = { F8_E4M3: 'fp8', B
 export interface UploadOptions {
   /** 'fp8': BF16/F32 linear weights become FP8 e4m3 with 128x128 block scales at load (half of BF16's memory). */
   quantize?: 'fp8';
-  /** Called after each piece with the checkpoint bytes read so far. */
+  /**
+   * Called after each piece with the checkpoint bytes read so far, each tensor's bytes counted once (a tensor
+   * read twice, such as eh_proj's two halves, never takes the count past the checkpoint's size).
+   */
   onBytes?: (bytes: number) => void;
 }
 
@@ -34,6 +37,7 @@ export class WeightUploader {
   readonly buffers: GPUBuffer[] = [];
   bytesRead = 0;
   bytesOnGpu = 0;
+  private readonly readOf = new Map<string, number>();
 
   constructor(
     readonly gpu: Gpu,
@@ -246,7 +250,11 @@ export class WeightUploader {
 
   private async read(name: string, begin: number, end: number): Promise<Uint8Array> {
     const bytes = await this.ckpt.read(name, begin, end);
-    this.bytesRead += bytes.length;
+    const info = this.ckpt.info(name);
+    const before = this.readOf.get(name) ?? 0;
+    const after = Math.min(info.end - info.begin, before + bytes.length);
+    this.readOf.set(name, after);
+    this.bytesRead += after - before;
     this.options.onBytes?.(this.bytesRead);
     return bytes;
   }

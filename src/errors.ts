@@ -1,5 +1,43 @@
 // Every error the engine throws on purpose names what was wrong and where: the file, tensor, config field,
 // GPU limit or argument. Callers can branch on the class; users read the message.
+//
+// Messages often quote what a file or caller supplied (tensor names, shard names, field values, dtypes). A
+// hostile file can make those megabytes long or nested a million deep, so everything quoted goes through
+// excerpt(): bounded length, bounded depth, no recursion on the input's nesting.
+
+/** Longest quotation of input an error message holds, ellipsis included. */
+export const MAX_QUOTED_CHARS = 120;
+
+/** `value` as an error message quotes it: strings in single quotes, control characters escaped, cut to `max`. */
+export function excerpt(value: unknown, max = MAX_QUOTED_CHARS): string {
+  const text = render(value, 3, max);
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** Stops as soon as `budget` characters are produced, so huge arrays and objects cost little. */
+function render(value: unknown, depth: number, budget: number): string {
+  if (typeof value === 'string') return `'${escapeControls(value.length > budget ? value.slice(0, budget) : value)}'`;
+  if (value === null || typeof value !== 'object') return String(value);
+  if (depth === 0) return Array.isArray(value) ? '[…]' : '{…}';
+  const array = Array.isArray(value);
+  const parts: string[] = [];
+  let used = 2;
+  for (const key in value) {
+    if (used > budget) {
+      parts.push('…');
+      break;
+    }
+    const item = render((value as Record<string, unknown>)[key], depth - 1, budget - used);
+    const part = array ? item : `${escapeControls(key.slice(0, budget))}: ${item}`;
+    parts.push(part);
+    used += part.length + 2;
+  }
+  return array ? `[${parts.join(', ')}]` : `{${parts.join(', ')}}`;
+}
+
+function escapeControls(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
+}
 
 /** A config.json field is missing, malformed or unsupported. */
 export class ConfigError extends Error {
@@ -9,7 +47,7 @@ export class ConfigError extends Error {
     detail: string,
     readonly file?: string,
   ) {
-    super(`${file ? `${file}: ` : ''}config field '${field}': ${detail}`);
+    super(`${file ? `${file}: ` : ''}config field ${excerpt(field)}: ${detail}`);
   }
 }
 
@@ -21,7 +59,7 @@ export class CheckpointError extends Error {
     detail: string,
     readonly tensor?: string,
   ) {
-    super(`${file}${tensor ? ` (tensor '${tensor}')` : ''}: ${detail}`);
+    super(`${file}${tensor !== undefined ? ` (tensor ${excerpt(tensor)})` : ''}: ${detail}`);
   }
 }
 

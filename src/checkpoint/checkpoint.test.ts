@@ -1,6 +1,7 @@
 import { truncate } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Checkpoint } from './checkpoint.ts';
+import type { FolderSource } from './byte-source.ts';
+import { openCheckpoint, type Checkpoint } from './checkpoint.ts';
 import { INDEX_FILE } from './shard-index.ts';
 import { nodeFolder, openCheckpointDir, openNodeFile } from './sources/node-file.ts';
 import { buildSafetensors, concat, expectCheckpointError, makeTempDir, u16Bytes, type FileTensor, type TempDir } from './test-files.ts';
@@ -129,6 +130,24 @@ describe('openCheckpoint on a sharded folder', () => {
   it('names the path of a shard the index lists but the folder lacks', async () => {
     await writeSharded({ a: shard(1), z: 'model-00003-of-00002.safetensors' });
     await expectCheckpointError(() => open(), { file: tmp.path('model-00003-of-00002.safetensors'), detail: /no such file/ });
+  });
+
+  it('checks that every listed shard exists before opening any: 10,000 missing shards fail at the first', async () => {
+    const weightMap = Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`t${i}`, `s${i}.safetensors`]));
+    await tmp.write(INDEX_FILE, JSON.stringify({ weight_map: weightMap }));
+    const disk = nodeFolder(tmp.dir);
+    const calls = { exists: 0, open: 0 };
+    const counting: FolderSource = {
+      name: disk.name,
+      readText: (f) => disk.readText(f),
+      exists: (f) => (calls.exists++, disk.exists(f)),
+      open: (f) => (calls.open++, disk.open(f)),
+    };
+    const started = performance.now();
+    await expectCheckpointError(() => openCheckpoint(counting), { file: tmp.path('s0.safetensors'), detail: /no such file.*listed in model.safetensors.index.json/ });
+    expect(calls.open).toBe(0);
+    expect(calls.exists).toBeLessThan(20);
+    expect(performance.now() - started).toBeLessThan(2000);
   });
 
   it('names the index file when it is malformed', async () => {

@@ -35,6 +35,7 @@ export class Checkpoint {
   static async open(folder: FolderSource, options: OpenOptions = {}): Promise<Checkpoint> {
     const index = options.file ? undefined : await readIndex(folder);
     const files = options.file ? [options.file] : (index?.files ?? [SINGLE_FILE]);
+    if (index) await requireAll(folder, files);
     const sources = await openAll(folder, files);
     try {
       const headers = await Promise.all(sources.map(readSafetensorsHeader));
@@ -128,6 +129,21 @@ function placeByIndex(weightMap: Map<string, string>, shards: Map<string, Shard>
     tensors.set(name, info);
   }
   return tensors;
+}
+
+/** Shards checked a few at a time: fast on HTTP, and an index of thousands of missing ones stops at the first. */
+const EXISTS_CONCURRENCY = 8;
+
+/** Fails on the first shard the folder lacks, before any is opened (opening holds a file handle each). */
+async function requireAll(folder: FolderSource, files: string[]): Promise<void> {
+  for (let i = 0; i < files.length; i += EXISTS_CONCURRENCY) {
+    const batch = files.slice(i, i + EXISTS_CONCURRENCY);
+    const found = await Promise.all(batch.map((f) => folder.exists(f)));
+    const missing = batch.find((_, j) => !found[j]);
+    if (missing !== undefined) {
+      throw new CheckpointError(`${folder.name.replace(/\/$/, '')}/${missing}`, `no such file (listed in ${INDEX_FILE}, which names ${files.length} shards)`);
+    }
+  }
 }
 
 /** Opens every file, or none: on a failure the ones already open are closed again. */

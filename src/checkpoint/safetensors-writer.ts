@@ -1,19 +1,22 @@
 // Encodes tensors as one safetensors file (how `logits --out` writes its results). Pure, browser-safe:
 // the caller writes the bytes. Header padded with spaces to 8 bytes, as the safetensors library does.
+// Any dtype can be written from its raw little-endian bytes (the fuzzer builds FP8 and BF16 checkpoints).
+import { bytesPerElement, type DType } from './dtypes.ts';
 
 export interface OutputTensor {
   name: string;
-  dtype: 'F32' | 'I32';
+  dtype: DType;
   shape: number[];
-  data: Float32Array | Int32Array;
+  /** The elements in `dtype`'s little-endian layout: an F32 or I32 typed array, or raw bytes of any dtype. */
+  data: ArrayBufferView;
 }
 
 export function encodeSafetensors(tensors: OutputTensor[], metadata: Record<string, string> = {}): Uint8Array {
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
   for (const t of tensors) {
-    const count = t.shape.reduce((a, b) => a * b, 1);
-    if (count !== t.data.length) throw new Error(`tensor '${t.name}': shape [${t.shape}] holds ${count} values, data has ${t.data.length}`);
+    const bytes = t.shape.reduce((a, b) => a * b, 1) * bytesPerElement(t.dtype);
+    if (bytes !== t.data.byteLength) throw new Error(`tensor '${t.name}': shape [${t.shape}] of ${t.dtype} takes ${bytes} bytes, data has ${t.data.byteLength}`);
     header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
     offset += t.data.byteLength;
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_HEADER_LENGTH, parseSafetensorsHeader, readHeaderLength } from './safetensors.ts';
+import { MAX_HEADER_LENGTH, MAX_HEADER_TENSORS, parseSafetensorsHeader, readHeaderLength } from './safetensors.ts';
 import { buildSafetensors, expectCheckpointError, headerOf, rawSafetensors, type FileTensor } from './test-files.ts';
 
 const FILE = 'dir/model.safetensors';
@@ -28,17 +28,61 @@ describe('parseSafetensorsHeader', () => {
     expect(h.tensors.get('empty')).toMatchObject({ shape: [0], begin: 8 + n + 20, end: 8 + n + 20 });
   });
 
-  it('accepts a header without __metadata__, gaps between tensors, and empty tensors sharing an offset', () => {
+  it('accepts a header without __metadata__, tensors in any header order, and empty tensors at a boundary', () => {
     const file = buildSafetensors([f32('a', 1), f32('z', 0), f32('b', 1)], {
       edit: (h) => {
         delete h.__metadata__;
-        (h.b as { data_offsets: number[] }).data_offsets = [8, 12]; // 4-byte gap after 'a'
+        (h.a as { data_offsets: number[] }).data_offsets = [4, 8];
+        (h.b as { data_offsets: number[] }).data_offsets = [0, 4];
         (h.z as { data_offsets: number[] }).data_offsets = [0, 0];
       },
     });
-    const h = parse(new Uint8Array([...file, 0, 0, 0, 0]));
+    const h = parse(file);
     expect(h.metadata).toEqual({});
-    expect(h.tensors.get('b')!.begin - h.tensors.get('a')!.begin).toBe(8);
+    expect(h.tensors.get('a')!.begin - h.tensors.get('b')!.begin).toBe(4);
+  });
+});
+
+describe('the data section is tiled exactly, as the safetensors library requires', () => {
+  const two = () => buildSafetensors([f32('a', 2), f32('b', 3)]);
+
+  it('a header length a few bytes short or long (padding spaces) is refused, not a shift of every tensor', async () => {
+    const file = buildSafetensors([f32('a', 2), f32('b', 3)], { edit: () => undefined });
+    const header = headerOf(file);
+    const data = file.subarray(8 + header.length);
+    const text = new TextDecoder().decode(header);
+    for (const delta of [-3, -1, 1, 3]) {
+      // Same JSON, padded so it still parses when the declared length is off by `delta`.
+      const padded = `${text}${' '.repeat(8)}`;
+      const declared = BigInt(text.length + 4 + delta);
+      const shifted = rawSafetensors(padded.slice(0, text.length + 4), data, declared);
+      await expectCheckpointError(() => parse(shifted), { file: FILE, detail: delta < 0 ? /3 trailing bytes|1 trailing byte/ : /not valid JSON/ });
+    }
+  });
+
+  it('a gap before, between or after the tensors is refused, naming the tensor after it', async () => {
+    const gapBetween = buildSafetensors([f32('a', 1), f32('b', 1)], { edit: (h) => ((h.b as { data_offsets: number[] }).data_offsets = [8, 12]) });
+    await expectCheckpointError(() => parse(new Uint8Array([...gapBetween, 0, 0, 0, 0])), { file: FILE, tensor: 'b', detail: /gap of 4 bytes/ });
+    const gapFirst = buildSafetensors([f32('a', 1)], { edit: (h) => ((h.a as { data_offsets: number[] }).data_offsets = [4, 8]) });
+    await expectCheckpointError(() => parse(new Uint8Array([...gapFirst, 0, 0, 0, 0])), { file: FILE, tensor: 'a', detail: /gap of 4 bytes/ });
+    await expectCheckpointError(() => parse(new Uint8Array([...two(), 7])), { file: FILE, detail: /1 trailing byte/ });
+  });
+
+  it('the header must be a JSON object text starting with {', async () => {
+    await expectCheckpointError(() => parse(rawSafetensors(' {}')), { file: FILE, detail: /must start with '\{'/ });
+    await expectCheckpointError(() => parse(rawSafetensors('[]')), { file: FILE, detail: /must start with '\{'/ });
+  });
+
+  it('header size is bounded by the tensors it describes, and tensors per file by MAX_HEADER_TENSORS', async () => {
+    const bloated = buildSafetensors([f32('a', 1)], { metadata: { pad: 'x'.repeat(70_000) } });
+    await expectCheckpointError(() => parse(bloated), { file: FILE, detail: /header of \d+ bytes for 1 tensors/ });
+    const many = `{${Array.from({ length: MAX_HEADER_TENSORS + 1 }, (_, i) => `"t${i}":{"dtype":"U8","shape":[0],"data_offsets":[0,0]}`).join(',')}}`;
+    await expectCheckpointError(() => parse(rawSafetensors(many)), { file: FILE, detail: /100001 tensors; at most 100000/ });
+  });
+
+  it('JSON nested deeper than 64 levels is refused before parsing', async () => {
+    const deep = `{"__metadata__": {"a": ${'['.repeat(50_000)}${']'.repeat(50_000)}}}`;
+    await expectCheckpointError(() => parse(rawSafetensors(deep)), { file: FILE, detail: /nested deeper than 64/ });
   });
 });
 
@@ -91,7 +135,7 @@ describe('parseSafetensorsHeader errors name the file and tensor', () => {
 
   it('unknown dtype, listing the supported ones', async () => {
     const e = await expectCheckpointError(() => parse(bad((h) => (entry(h).dtype = 'F64'))), { file: FILE, tensor: 'w' });
-    expect(e.message).toMatch(/unknown dtype "F64"; supported: F32, F16, BF16, F8_E4M3, F8_E5M2, I32, I64, U8/);
+    expect(e.message).toMatch(/unknown dtype 'F64'; supported: F32, F16, BF16, F8_E4M3, F8_E5M2, I32, I64, U8/);
   });
 
   it('shape not an array of non-negative integers', async () => {

@@ -3,7 +3,8 @@
 // Header JSON:   { "__metadata__": { str: str }, "<tensor>": { dtype, shape, data_offsets: [begin, end] } }
 // data_offsets are relative to the first data byte (8 + N); TensorInfo stores absolute file offsets so a
 // reader can go straight to the bytes.
-import { CheckpointError } from '../errors.ts';
+import { CheckpointError, excerpt } from '../errors.ts';
+import { parseJsonText } from '../json-text.ts';
 import { DTYPES, bytesPerElement, isDType, type DType } from './dtypes.ts';
 
 /** One tensor's place in one file. `begin`/`end` are absolute byte offsets in `file`, end exclusive. */
@@ -27,6 +28,16 @@ export interface SafetensorsHeader {
 
 /** The safetensors library refuses headers above 100 MB; a larger N means a corrupt or foreign file. */
 export const MAX_HEADER_LENGTH = 100_000_000;
+
+/** DeepSeek-V3's largest shard holds ~1,000 tensors; the whole model ~92,000. */
+export const MAX_HEADER_TENSORS = 100_000;
+
+/**
+ * A header may take 64 KiB (metadata, padding) plus 4 KiB per tensor: a real entry is ~150 bytes, so only a
+ * header padded or stuffed to make the reader parse megabytes for nothing exceeds it.
+ */
+export const HEADER_BASE_BYTES = 64 * 1024;
+export const HEADER_BYTES_PER_TENSOR = 4 * 1024;
 
 /**
  * N from the first 8 bytes of a file. With `fileSize`, also checks that the header fits in the file, so the
@@ -57,22 +68,32 @@ export function parseSafetensorsHeader(headerBytes: Uint8Array, fileSize: number
   }
   const json = parseJson(headerBytes, fileName);
   const metadata = parseMetadata(json.__metadata__, fileName);
-  const tensors = new Map<string, TensorInfo>();
-  for (const [name, entry] of Object.entries(json)) {
-    if (name === '__metadata__') continue;
-    tensors.set(name, parseEntry(name, entry, dataStart, fileSize, fileName));
+  const entries = Object.entries(json).filter(([name]) => name !== '__metadata__');
+  if (entries.length > MAX_HEADER_TENSORS) {
+    throw new CheckpointError(fileName, `header lists ${entries.length} tensors; at most ${MAX_HEADER_TENSORS} are accepted`);
   }
-  checkNoOverlap([...tensors.values()], fileName);
+  const allowed = HEADER_BASE_BYTES + HEADER_BYTES_PER_TENSOR * entries.length;
+  if (headerLength > allowed) {
+    throw new CheckpointError(fileName, `header of ${headerLength} bytes for ${entries.length} tensors is larger than such a header can need (${allowed} bytes)`);
+  }
+  const tensors = new Map<string, TensorInfo>();
+  for (const [name, entry] of entries) tensors.set(name, parseEntry(name, entry, dataStart, fileSize, fileName));
+  checkTiling([...tensors.values()], dataStart, fileSize, fileName);
   return { headerLength, dataStart, metadata, tensors };
 }
 
 function parseJson(bytes: Uint8Array, fileName: string): Record<string, unknown> {
-  let value: unknown;
+  // As the safetensors library: the header is object text from its first byte (padding may only follow).
+  if (bytes[0] !== 0x7b) throw new CheckpointError(fileName, "header must start with '{' (a JSON object)");
+  let text: string;
   try {
-    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch (e) {
     throw new CheckpointError(fileName, `header is not valid UTF-8 JSON: ${(e as Error).message}`);
   }
+  const value = parseJsonText(text, (detail) => {
+    throw new CheckpointError(fileName, `header is ${detail}`);
+  });
   if (!isObject(value)) throw new CheckpointError(fileName, 'header JSON is not an object');
   return value;
 }
@@ -82,7 +103,7 @@ function parseMetadata(value: unknown, fileName: string): Record<string, string>
   if (!isObject(value)) throw new CheckpointError(fileName, '__metadata__ is not an object');
   for (const [key, v] of Object.entries(value)) {
     // The safetensors library reads metadata as str -> str and fails otherwise; so do we.
-    if (typeof v !== 'string') throw new CheckpointError(fileName, `__metadata__.${key} is not a string`);
+    if (typeof v !== 'string') throw new CheckpointError(fileName, `__metadata__.${excerpt(key).slice(1, -1)} is not a string`);
   }
   return Object.freeze({ ...(value as Record<string, string>) });
 }
@@ -91,12 +112,12 @@ function parseEntry(name: string, entry: unknown, dataStart: number, fileSize: n
   const fail = (detail: string) => new CheckpointError(fileName, detail, name);
   if (!isObject(entry)) throw fail('header entry is not an object');
   const { dtype, shape, data_offsets: offsets } = entry;
-  if (!isDType(dtype)) throw fail(`unknown dtype ${JSON.stringify(dtype)}; supported: ${DTYPES.join(', ')}`);
+  if (!isDType(dtype)) throw fail(`unknown dtype ${excerpt(dtype)}; supported: ${DTYPES.join(', ')}`);
   if (!Array.isArray(shape) || !shape.every(isCount)) {
-    throw fail(`shape ${JSON.stringify(shape)} is not an array of non-negative integers`);
+    throw fail(`shape ${excerpt(shape)} is not an array of non-negative integers`);
   }
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[0] > offsets[1]) {
-    throw fail(`data_offsets ${JSON.stringify(offsets)} is not [begin, end] with 0 <= begin <= end`);
+    throw fail(`data_offsets ${excerpt(offsets)} is not [begin, end] with 0 <= begin <= end`);
   }
   const begin = dataStart + offsets[0];
   const end = dataStart + offsets[1];
@@ -106,24 +127,38 @@ function parseEntry(name: string, entry: unknown, dataStart: number, fileSize: n
   const elements = shape.reduce((a: number, b: number) => a * b, 1);
   const expected = elements * bytesPerElement(dtype);
   if (end - begin !== expected) {
-    throw fail(`shape [${shape}] of ${dtype} needs ${expected} bytes, data_offsets span ${end - begin}`);
+    throw fail(`shape ${excerpt(shape)} of ${dtype} needs ${expected} bytes, data_offsets span ${end - begin}`);
   }
   return Object.freeze({ name, dtype, shape: Object.freeze([...shape]) as number[], file: fileName, begin, end });
 }
 
-/** Tensors may leave gaps but must not share bytes; empty tensors occupy nothing. */
-function checkNoOverlap(tensors: TensorInfo[], fileName: string): void {
-  const sorted = tensors.filter((t) => t.end > t.begin).sort((a, b) => a.begin - b.begin);
-  for (let i = 1; i < sorted.length; i++) {
-    const prev = sorted[i - 1];
-    const t = sorted[i];
-    if (t.begin < prev.end) {
+/**
+ * As the safetensors library validates: sorted by offsets, each tensor starts where the previous one ended
+ * (the first at the data section's start) and the last ends at the end of the file. So a header length off
+ * by a few bytes, which would move every tensor, shows up as a gap or as trailing bytes, never as a shift.
+ */
+function checkTiling(tensors: TensorInfo[], dataStart: number, fileSize: number, fileName: string): void {
+  const sorted = tensors.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let at = dataStart;
+  let previous: TensorInfo | undefined;
+  for (const t of sorted) {
+    if (t.begin < at) {
       throw new CheckpointError(
         fileName,
-        `bytes [${t.begin}, ${t.end}) overlap tensor '${prev.name}' at [${prev.begin}, ${prev.end})`,
+        `bytes [${t.begin}, ${t.end}) overlap tensor ${excerpt(previous!.name)} at [${previous!.begin}, ${previous!.end})`,
         t.name,
       );
     }
+    if (t.begin > at) {
+      const after = previous ? `tensor ${excerpt(previous.name)}` : 'the start of the data section';
+      throw new CheckpointError(fileName, `a gap of ${t.begin - at} bytes lies between ${after} (byte ${at}) and this tensor (byte ${t.begin}); tensors must tile the data section`, t.name);
+    }
+    at = t.end;
+    previous = t;
+  }
+  if (at !== fileSize) {
+    const extra = fileSize - at;
+    throw new CheckpointError(fileName, `${extra} trailing byte${extra === 1 ? '' : 's'} after the data section's last tensor (byte ${at} of ${fileSize}); the header length or data_offsets are wrong`);
   }
 }
 

@@ -4,7 +4,10 @@
 // - the MTP module is decoder layer index `num_hidden_layers` with extra tensors (enorm, hnorm, eh_proj,
 //   shared_head) — ../shared/REFERENCE.md "MTP";
 // - kv_b_proj holds W_UK and W_UV interleaved per head (split by the attention code, not here).
+// modelSlots() adds what each name must hold (shape from the config, the dtypes the loaders read), which
+// slot-check.ts enforces when a model folder is opened.
 import type { ModelConfig } from '../config/model-config.ts';
+import type { DType } from './dtypes.ts';
 
 export interface MlpNames {
   gate: string;
@@ -122,4 +125,83 @@ export function modelNames(config: ModelConfig): ModelNames {
 /** FP8 block-quantized weights store their per-block scale beside them under this name. */
 export function fp8ScaleName(weightName: string): string {
   return `${weightName}_scale_inv`;
+}
+
+/** How a slot's tensor is loaded (src/model/upload.ts, src/reference/weights.ts), which decides its dtypes. */
+export type SlotKind = 'linear' | 'columns' | 'kvB' | 'expert' | 'embed' | 'vector';
+
+/** The dtypes each kind of slot is read in; anything else would be misread (or crash) at load. */
+export const SLOT_DTYPES: Readonly<Record<SlotKind, readonly DType[]>> = Object.freeze({
+  // FP8 kept packed (with a block scale), BF16 as is, F16 widened to f32, F32 as is.
+  linear: ['F8_E4M3', 'BF16', 'F16', 'F32'],
+  expert: ['F8_E4M3', 'BF16', 'F16', 'F32'],
+  // eh_proj is split by columns, which only BF16 and F32 weights are.
+  columns: ['BF16', 'F32'],
+  // kv_b_proj is read packed by the MLA kernels, which have these three variants.
+  kvB: ['F8_E4M3', 'BF16', 'F32'],
+  // Embedding rows are copied as BF16 or F32 (F16 widened); an FP8 table would need a scale per row block.
+  embed: ['BF16', 'F16', 'F32'],
+  // Norm weights and the routing bias are decoded to f32 whole.
+  vector: ['F32', 'BF16', 'F16'],
+});
+
+/** The `_scale_inv` of an FP8 weight: f32 in every release (BF16 decodes exactly too). */
+export const SCALE_DTYPES: readonly DType[] = Object.freeze(['F32', 'BF16']);
+
+export interface TensorSlot {
+  name: string;
+  shape: number[];
+  kind: SlotKind;
+  /** Part of the MTP module, which a checkpoint may leave out (loaded with mtp: false). */
+  mtp: boolean;
+}
+
+/** Every tensor the model reads, with the shape the config gives it. Build only from a validated config. */
+export function modelSlots(c: ModelConfig): TensorSlot[] {
+  const slots: TensorSlot[] = [];
+  let mtp = false;
+  const add = (kind: SlotKind, name: string, ...shape: number[]) => slots.push({ name, shape, kind, mtp });
+  const H = c.hiddenSize;
+  const heads = c.numAttentionHeads;
+  const mlpSlots = (n: MlpNames, inter: number, kind: SlotKind) => {
+    add(kind, n.gate, inter, H);
+    add(kind, n.up, inter, H);
+    add(kind, n.down, H, inter);
+  };
+  const layerSlots = (n: LayerNames) => {
+    add('vector', n.inputNorm, H);
+    add('vector', n.postAttentionNorm, H);
+    const a = n.attention;
+    if (a.qProj) add('linear', a.qProj, heads * c.qHeadDim, H);
+    if (a.qAProj) add('linear', a.qAProj, c.qLoraRank!, H);
+    if (a.qANorm) add('vector', a.qANorm, c.qLoraRank!);
+    if (a.qBProj) add('linear', a.qBProj, heads * c.qHeadDim, c.qLoraRank!);
+    add('linear', a.kvAProjWithMqa, c.latentDim, H);
+    add('vector', a.kvANorm, c.kvLoraRank);
+    add('kvB', a.kvBProj, heads * (c.qkNopeHeadDim + c.vHeadDim), c.kvLoraRank);
+    add('linear', a.oProj, H, heads * c.vHeadDim);
+    if (n.dense) mlpSlots(n.dense, c.intermediateSize, 'linear');
+    if (n.moe) {
+      add('linear', n.moe.router, c.nRoutedExperts, H);
+      if (n.moe.correctionBias) add('vector', n.moe.correctionBias, c.nRoutedExperts);
+      for (const e of n.moe.experts) mlpSlots(e, c.moeIntermediateSize, 'expert');
+      if (n.moe.shared) mlpSlots(n.moe.shared, c.nSharedExperts * c.moeIntermediateSize, 'expert');
+    }
+  };
+  const names = modelNames(c);
+  add('embed', names.embed, c.vocabSize, H);
+  add('vector', names.finalNorm, H);
+  add('linear', names.lmHead, c.vocabSize, H);
+  names.layers.forEach(layerSlots);
+  mtp = true;
+  for (const m of names.mtp) {
+    add('vector', m.enorm, H);
+    add('vector', m.hnorm, H);
+    add('columns', m.ehProj, H, 2 * H);
+    layerSlots(m.layer);
+    add('embed', m.embed, c.vocabSize, H);
+    add('vector', m.headNorm, H);
+    add('linear', m.head, c.vocabSize, H);
+  }
+  return slots;
 }

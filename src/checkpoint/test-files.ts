@@ -45,6 +45,14 @@ export function headerOf(file: Uint8Array): Uint8Array {
   return file.subarray(8, 8 + n);
 }
 
+/** The same file with its header JSON rewritten by `edit` (the data section unchanged). */
+export function rewriteHeader(file: Uint8Array, edit: (header: Record<string, Record<string, unknown>>) => void): Uint8Array {
+  const header = headerOf(file);
+  const json = JSON.parse(new TextDecoder().decode(header));
+  edit(json);
+  return rawSafetensors(JSON.stringify(json), file.subarray(8 + header.length));
+}
+
 export function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;

@@ -82,4 +82,68 @@ describe('parseModelConfig', () => {
     expectConfigError({ ...v3, hidden_act: 'gelu' }, 'hidden_act');
     expectConfigError({ ...v3, norm_topk_prob: 'yes' }, 'norm_topk_prob');
   });
+
+  it('bounds every numeric field, failing fast on sizes that would allocate before any check', () => {
+    const v3 = fixture('tiny-v3');
+    const started = performance.now();
+    expectConfigError({ ...v3, n_routed_experts: 1e8 }, 'n_routed_experts', /got 100000000; must be in \[0, 4096\]/);
+    expectConfigError({ ...v3, qk_rope_head_dim: 2 ** 31 }, 'qk_rope_head_dim', /\[2, 1024\]/);
+    expectConfigError({ ...v3, num_hidden_layers: 2 ** 53 - 1 }, 'num_hidden_layers', /\[1, 1024\]/);
+    expectConfigError({ ...v3, num_hidden_layers: 2 ** 53 + 2 }, 'num_hidden_layers', /\[1, 1024\]/);
+    expectConfigError({ ...v3, num_hidden_layers: 3.5 }, 'num_hidden_layers', /integer/);
+    expectConfigError({ ...v3, hidden_size: 1e308 }, 'hidden_size', /\[1, 65536\]/);
+    expectConfigError({ ...v3, vocab_size: 2 ** 22 + 1 }, 'vocab_size', /4194304/);
+    expectConfigError({ ...v3, max_position_embeddings: 0 }, 'max_position_embeddings');
+    expectConfigError({ ...v3, intermediate_size: 1e7 }, 'intermediate_size');
+    expectConfigError({ ...v3, moe_intermediate_size: 1e7 }, 'moe_intermediate_size');
+    expectConfigError({ ...v3, num_attention_heads: 5000, num_key_value_heads: 5000 }, 'num_attention_heads');
+    expectConfigError({ ...v3, kv_lora_rank: 1e6 }, 'kv_lora_rank');
+    expectConfigError({ ...v3, q_lora_rank: 1e6 }, 'q_lora_rank');
+    expectConfigError({ ...v3, first_k_dense_replace: -1 }, 'first_k_dense_replace');
+    expectConfigError({ ...v3, n_shared_experts: 1e6 }, 'n_shared_experts');
+    expectConfigError({ ...v3, quantization_config: { ...v3.quantization_config, weight_block_size: [128, 2 ** 40] } }, 'quantization_config.weight_block_size');
+    expect(performance.now() - started).toBeLessThan(200);
+  });
+
+  it('bounds real-valued fields to finite, sane ranges', () => {
+    const v3 = fixture('tiny-v3');
+    expectConfigError({ ...v3, rope_theta: 0.5 }, 'rope_theta', /\[1, 1000000000000\]/);
+    expectConfigError({ ...v3, rope_theta: 1e13 }, 'rope_theta');
+    expectConfigError({ ...v3, rope_theta: 'NaN' }, 'rope_theta', /expected a number/);
+    expectConfigError({ ...v3, routed_scaling_factor: 0 }, 'routed_scaling_factor', /\(0, 1000\]/);
+    expectConfigError({ ...v3, routed_scaling_factor: 1e4 }, 'routed_scaling_factor');
+    expectConfigError({ ...v3, rms_norm_eps: 0 }, 'rms_norm_eps', /\(0, 1\)/);
+    expectConfigError({ ...v3, rms_norm_eps: 1 }, 'rms_norm_eps');
+    expectConfigError({ ...v3, rope_scaling: { ...v3.rope_scaling, factor: 1e9 } }, 'rope_scaling.factor');
+    expectConfigError({ ...v3, rope_scaling: { ...v3.rope_scaling, beta_fast: 1e300 } }, 'rope_scaling.beta_fast');
+    expectConfigError({ ...v3, rope_scaling: { ...v3.rope_scaling, mscale_all_dim: -1 } }, 'rope_scaling.mscale_all_dim');
+    expectConfigError({ ...v3, rope_scaling: { ...v3.rope_scaling, original_max_position_embeddings: 2 ** 40 } }, 'rope_scaling.original_max_position_embeddings');
+  });
+
+  it('needs num_experts_per_tok in a MoE config, and token ids inside the vocabulary', () => {
+    const v3 = fixture('tiny-v3');
+    const { num_experts_per_tok: _, ...noTopK } = v3;
+    expectConfigError(noTopK, 'num_experts_per_tok', /missing/);
+    expectConfigError({ ...v3, bos_token_id: 2048 }, 'bos_token_id', /\[0, 2047\]/);
+    expectConfigError({ ...v3, eos_token_id: [1, 5000] }, 'eos_token_id', /vocab/);
+    expectConfigError({ ...v3, eos_token_id: -1 }, 'eos_token_id');
+    expectConfigError({ ...v3, eos_token_id: Array(2000).fill(1) }, 'eos_token_id', /at most/);
+    expect(parseModelConfig({ ...v3, eos_token_id: [1, 2047] }).eosTokenIds).toEqual([1, 2047]);
+  });
+
+  it('quotes a huge or deeply nested value cut short, without overflowing the stack', () => {
+    const v3 = fixture('tiny-v3');
+    let deep: unknown = 1;
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    for (const value of ['x'.repeat(1e6), deep]) {
+      let error: unknown;
+      try {
+        parseModelConfig({ ...v3, hidden_size: value }, 'dir/config.json');
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as Error).message.length).toBeLessThan(300);
+    }
+  });
 });

@@ -1,7 +1,7 @@
 // config.json of DeepseekV2ForCausalLM / DeepseekV3ForCausalLM (and look-alikes such as Kimi-K2) ->
 // one frozen, validated ModelConfig. Field names are HF's in camelCase; derived values are computed
 // here once. Unknown keys are ignored; unsupported values are refused with the field's name.
-import { ConfigError } from '../errors.ts';
+import { ConfigError, excerpt } from '../errors.ts';
 import { attentionSoftmaxScale, ropeInverseFrequencies, yarnCosSinScale, type YarnScaling } from './yarn.ts';
 import { readFields } from './fields.ts';
 
@@ -70,6 +70,25 @@ export interface ModelConfig {
   isMoeLayer(layer: number): boolean;
 }
 
+/**
+ * Upper bounds on the sizes a config may declare: a few times the largest released DeepSeek-architecture
+ * model (V3: hidden 7168, vocab 129,280, 61 layers, 256 experts, 128 heads, kv_lora 512, q_lora 1536, head
+ * dims 128/64, intermediate 18,432, 163,840 positions; Kimi-K2: 384 experts). Checked before anything is
+ * sized from them (the rope table here, the tensor-name table, the memory plan).
+ */
+export const LIMITS = Object.freeze({
+  layers: 1024,
+  heads: 1024,
+  headDim: 1024,
+  loraRank: 16_384,
+  hidden: 65_536,
+  intermediate: 1 << 20,
+  vocab: 1 << 22,
+  positions: 1 << 24,
+  experts: 4096,
+  sharedExperts: 64,
+});
+
 const ARCHITECTURES = ['DeepseekV2ForCausalLM', 'DeepseekV3ForCausalLM'] as const;
 const TOPK_METHODS: TopkMethod[] = ['greedy', 'group_limited_greedy', 'noaux_tc'];
 const SCORING: ScoringFunc[] = ['softmax', 'sigmoid'];
@@ -86,35 +105,37 @@ export function parseModelConfig(json: unknown, file = 'config.json'): ModelConf
     (ARCHITECTURES as readonly string[]).includes(a),
   );
   if (!architecture) {
-    throw new ConfigError('architectures', `got ${JSON.stringify(archs)}; supported: ${ARCHITECTURES.join(', ')}`, file);
+    throw new ConfigError('architectures', `got ${excerpt(archs)}; supported: ${ARCHITECTURES.join(', ')}`, file);
   }
   const isV3 = architecture === 'DeepseekV3ForCausalLM';
 
-  const numAttentionHeads = f.int('num_attention_heads', { min: 1 });
-  const numKeyValueHeads = f.int('num_key_value_heads', { min: 1, default: numAttentionHeads });
+  const numAttentionHeads = f.int('num_attention_heads', { min: 1, max: LIMITS.heads });
+  const numKeyValueHeads = f.int('num_key_value_heads', { min: 1, max: LIMITS.heads, default: numAttentionHeads });
   if (numKeyValueHeads !== numAttentionHeads) {
     // MLA has no grouped KV heads; the field is vestigial and must agree.
     throw new ConfigError('num_key_value_heads', `got ${numKeyValueHeads}; MLA needs it equal to num_attention_heads (${numAttentionHeads})`, file);
   }
   const hiddenAct = f.string('hidden_act', 'silu');
-  if (hiddenAct !== 'silu') throw new ConfigError('hidden_act', `got '${hiddenAct}'; supported: silu`, file);
+  if (hiddenAct !== 'silu') throw new ConfigError('hidden_act', `got ${excerpt(hiddenAct)}; supported: silu`, file);
 
-  const qkNopeHeadDim = f.int('qk_nope_head_dim', { min: 1 });
-  const qkRopeHeadDim = f.int('qk_rope_head_dim', { min: 2 });
+  const qkNopeHeadDim = f.int('qk_nope_head_dim', { min: 1, max: LIMITS.headDim });
+  const qkRopeHeadDim = f.int('qk_rope_head_dim', { min: 2, max: LIMITS.headDim });
   if (qkRopeHeadDim % 2) throw new ConfigError('qk_rope_head_dim', `got ${qkRopeHeadDim}; must be even (rotary pairs)`, file);
-  const kvLoraRank = f.int('kv_lora_rank', { min: 1 });
+  const kvLoraRank = f.int('kv_lora_rank', { min: 1, max: LIMITS.loraRank });
   const ropeScaling = parseRopeScaling(json as Record<string, unknown>, file);
-  const ropeTheta = f.number('rope_theta', { min: Number.MIN_VALUE, default: 10000 });
+  const ropeTheta = f.number('rope_theta', { min: 1, max: 1e12, default: 10000 });
 
-  const nRoutedExperts = f.int('n_routed_experts', { min: 0, default: 0, nullAs: 0 });
-  const numExpertsPerTok = f.int('num_experts_per_tok', { min: nRoutedExperts ? 1 : 0, default: 0, nullAs: 0 });
+  const nRoutedExperts = f.int('n_routed_experts', { min: 0, max: LIMITS.experts, default: 0, nullAs: 0 });
+  const numExpertsPerTok = nRoutedExperts
+    ? f.int('num_experts_per_tok', { min: 1, max: LIMITS.experts })
+    : f.int('num_experts_per_tok', { min: 0, max: LIMITS.experts, default: 0, nullAs: 0 });
   if (numExpertsPerTok > nRoutedExperts) {
     throw new ConfigError('num_experts_per_tok', `got ${numExpertsPerTok}; more than n_routed_experts (${nRoutedExperts})`, file);
   }
   const topkMethod = f.oneOf('topk_method', TOPK_METHODS, isV3 ? 'noaux_tc' : 'greedy');
   const scoringFunc = f.oneOf('scoring_func', SCORING, isV3 ? 'sigmoid' : 'softmax');
-  const nGroup = f.int('n_group', { min: 1, default: 1, nullAs: 1 });
-  const topkGroup = f.int('topk_group', { min: 1, default: 1, nullAs: 1 });
+  const nGroup = f.int('n_group', { min: 1, max: LIMITS.experts, default: 1, nullAs: 1 });
+  const topkGroup = f.int('topk_group', { min: 1, max: LIMITS.experts, default: 1, nullAs: 1 });
   if (nRoutedExperts % nGroup) {
     throw new ConfigError('n_group', `got ${nGroup}; must divide n_routed_experts (${nRoutedExperts})`, file);
   }
@@ -126,45 +147,48 @@ export function parseModelConfig(json: unknown, file = 'config.json'): ModelConf
     throw new ConfigError('n_group', 'noaux_tc scores each group by its top two experts; groups need at least 2', file);
   }
 
-  const firstKDenseReplace = f.int('first_k_dense_replace', { min: 0, default: 0 });
-  const moeLayerFreq = f.int('moe_layer_freq', { min: 1, default: 1 });
-  const numHiddenLayers = f.int('num_hidden_layers', { min: 1 });
-  const qLoraRank = f.int('q_lora_rank', { min: 1, nullAs: null, default: null });
+  const firstKDenseReplace = f.int('first_k_dense_replace', { min: 0, max: LIMITS.layers, default: 0 });
+  const moeLayerFreq = f.int('moe_layer_freq', { min: 1, max: LIMITS.layers, default: 1 });
+  const numHiddenLayers = f.int('num_hidden_layers', { min: 1, max: LIMITS.layers });
+  const qLoraRank = f.int('q_lora_rank', { min: 1, max: LIMITS.loraRank, nullAs: null, default: null });
+  const vocabSize = f.int('vocab_size', { min: 1, max: LIMITS.vocab });
   const qHeadDim = qkNopeHeadDim + qkRopeHeadDim;
 
   const config: ModelConfig = {
     architecture,
     modelType: f.string('model_type', isV3 ? 'deepseek_v3' : 'deepseek_v2'),
-    vocabSize: f.int('vocab_size', { min: 1 }),
-    hiddenSize: f.int('hidden_size', { min: 1 }),
+    vocabSize,
+    hiddenSize: f.int('hidden_size', { min: 1, max: LIMITS.hidden }),
     numHiddenLayers,
-    intermediateSize: f.int('intermediate_size', { min: 1 }),
+    intermediateSize: f.int('intermediate_size', { min: 1, max: LIMITS.intermediate }),
     numAttentionHeads,
     qLoraRank,
     kvLoraRank,
     qkNopeHeadDim,
     qkRopeHeadDim,
-    vHeadDim: f.int('v_head_dim', { min: 1 }),
-    maxPositionEmbeddings: f.int('max_position_embeddings', { min: 1 }),
+    vHeadDim: f.int('v_head_dim', { min: 1, max: LIMITS.headDim }),
+    maxPositionEmbeddings: f.int('max_position_embeddings', { min: 1, max: LIMITS.positions }),
     ropeTheta,
     ropeScaling,
-    rmsNormEps: f.number('rms_norm_eps', { min: 0, default: 1e-6 }),
+    rmsNormEps: f.number('rms_norm_eps', { over: 0, under: 1, default: 1e-6 }),
     nRoutedExperts,
-    nSharedExperts: f.int('n_shared_experts', { min: 0, default: 0, nullAs: 0 }),
+    nSharedExperts: f.int('n_shared_experts', { min: 0, max: LIMITS.sharedExperts, default: 0, nullAs: 0 }),
     numExpertsPerTok,
-    moeIntermediateSize: f.int('moe_intermediate_size', { min: nRoutedExperts ? 1 : 0, default: 0 }),
+    moeIntermediateSize: nRoutedExperts
+      ? f.int('moe_intermediate_size', { min: 1, max: LIMITS.intermediate })
+      : f.int('moe_intermediate_size', { min: 0, max: LIMITS.intermediate, default: 0 }),
     nGroup,
     topkGroup,
     topkMethod,
     scoringFunc,
     normTopkProb: f.bool('norm_topk_prob', isV3),
-    routedScalingFactor: f.number('routed_scaling_factor', { min: 0, default: 1 }),
+    routedScalingFactor: f.number('routed_scaling_factor', { over: 0, max: 1000, default: 1 }),
     firstKDenseReplace,
     moeLayerFreq,
-    numNextnPredictLayers: f.int('num_nextn_predict_layers', { min: 0, default: 0 }),
+    numNextnPredictLayers: f.int('num_nextn_predict_layers', { min: 0, max: LIMITS.layers, default: 0 }),
     tieWordEmbeddings: f.bool('tie_word_embeddings', false),
-    bosTokenId: f.int('bos_token_id', { min: 0, default: null, nullAs: null }),
-    eosTokenIds: f.intOrIntArray('eos_token_id'),
+    bosTokenId: f.int('bos_token_id', { min: 0, max: vocabSize - 1, default: null, nullAs: null }),
+    eosTokenIds: f.tokenIds('eos_token_id', vocabSize),
     quantization: parseQuantization(json as Record<string, unknown>, file),
     qHeadDim,
     latentDim: kvLoraRank + qkRopeHeadDim,
@@ -190,14 +214,14 @@ function parseRopeScaling(json: Record<string, unknown>, file: string): YarnScal
   if (typeof rs !== 'object' || Array.isArray(rs)) throw new ConfigError('rope_scaling', 'expected an object or null', file);
   const r = readFields(rs as Record<string, unknown>, file, 'rope_scaling.');
   const type = r.string('type', (rs as Record<string, unknown>)['rope_type'] as string | undefined);
-  if (type !== 'yarn') throw new ConfigError('rope_scaling.type', `got '${type}'; supported: yarn`, file);
+  if (type !== 'yarn') throw new ConfigError('rope_scaling.type', `got ${excerpt(type)}; supported: yarn`, file);
   return {
-    factor: r.number('factor', { min: 1 }),
-    originalMaxPositionEmbeddings: r.int('original_max_position_embeddings', { min: 1 }),
-    betaFast: r.number('beta_fast', { min: Number.MIN_VALUE, default: 32 }),
-    betaSlow: r.number('beta_slow', { min: Number.MIN_VALUE, default: 1 }),
-    mscale: r.number('mscale', { min: 0, default: 1 }),
-    mscaleAllDim: r.number('mscale_all_dim', { min: 0, default: 0 }),
+    factor: r.number('factor', { min: 1, max: 1024 }),
+    originalMaxPositionEmbeddings: r.int('original_max_position_embeddings', { min: 1, max: LIMITS.positions }),
+    betaFast: r.number('beta_fast', { over: 0, max: 1e4, default: 32 }),
+    betaSlow: r.number('beta_slow', { over: 0, max: 1e4, default: 1 }),
+    mscale: r.number('mscale', { min: 0, max: 100, default: 1 }),
+    mscaleAllDim: r.number('mscale_all_dim', { min: 0, max: 100, default: 0 }),
   };
 }
 
@@ -209,6 +233,6 @@ function parseQuantization(json: Record<string, unknown>, file: string): Fp8Quan
   r.oneOf('quant_method', ['fp8'], undefined);
   r.oneOf('fmt', ['e4m3'], 'e4m3');
   r.oneOf('activation_scheme', ['dynamic'], 'dynamic');
-  const block = r.intArray('weight_block_size', { min: 1, length: 2 });
+  const block = r.intArray('weight_block_size', { min: 1, max: LIMITS.hidden, length: 2 });
   return { method: 'fp8', fmt: 'e4m3', weightBlockSize: [block[0], block[1]] };
 }

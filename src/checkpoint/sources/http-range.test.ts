@@ -1,12 +1,12 @@
 // The HTTP range reader against tools/static-server.ts (the demo's server): the fixture checkpoint read over
 // HTTP equals the one read from disk, and every failure (404, a server that ignores Range, short bodies,
 // hidden Content-Range, a dead server) is a CheckpointError naming the URL.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStaticServer, type StaticServer } from '../../../tools/static-server.ts';
-import { CheckpointError } from '../../errors.ts';
+import { CheckpointError, excerpt } from '../../errors.ts';
 import { openCheckpoint } from '../checkpoint.ts';
 import { httpFolder, openHttpFile } from './http-range.ts';
 import { openCheckpointDir } from './node-file.ts';
@@ -136,5 +136,46 @@ describe('httpFolder failures', () => {
     const origin = dead.origin;
     await dead.close();
     await expectError(httpFolder(`${origin}/m/`).open('config.json'), `${origin}/m/config.json`, /fetch failed/);
+  });
+});
+
+describe('httpFolder never leaves its folder', () => {
+  /** A fetch that records every URL and the Authorization it carried. */
+  function spyFetch(): { fetch: typeof fetch; seen: { url: string; auth: string | undefined }[] } {
+    const seen: { url: string; auth: string | undefined }[] = [];
+    return {
+      seen,
+      fetch: async (input, init) => {
+        seen.push({ url: String(input), auth: (init?.headers as Record<string, string>)?.Authorization });
+        return fetch(input, init);
+      },
+    };
+  }
+
+  it('an index naming a shard on another host or outside the folder is refused before any request for it', async () => {
+    const elsewhere = `${noRanges.origin}/fx/tiny-v3/model-00001-of-000003.safetensors`;
+    for (const shard of [elsewhere, '//127.0.0.1:1/x.safetensors', '%2e%2e/tiny-v3/model-00001-of-000003.safetensors', '..%2Fsecret']) {
+      const dir = join(scratch, 'hostile');
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { 'w.weight': shard } }));
+      const spy = spyFetch();
+      const folder = httpFolder(`${server.origin}/scratch/hostile/`, { fetch: spy.fetch, headers: { Authorization: 'Bearer secret' } });
+      const err = await openCheckpoint(folder).then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(CheckpointError);
+      expect((err as CheckpointError).file).toBe('model.safetensors.index.json');
+      expect((err as Error).message).toContain(excerpt(shard));
+      expect(spy.seen.every((r) => r.url.startsWith(`${server.origin}/scratch/hostile/`))).toBe(true);
+    }
+  });
+
+  it('the folder itself refuses names that resolve outside it, without sending a request', async () => {
+    const spy = spyFetch();
+    const folder = httpFolder(`${server.origin}/fx/tiny-v3/`, { fetch: spy.fetch, headers: { Authorization: 'Bearer secret' } });
+    for (const name of [`${noRanges.origin}/x`, '//evil.example/x', '../tiny-v2lite/config.json', '%2e%2e/x', '/fx/x']) {
+      await expect(folder.open(name)).rejects.toThrow(/resolves outside the checkpoint folder/);
+      await expect(folder.readText(name)).rejects.toThrow(CheckpointError);
+      await expect(folder.exists(name)).rejects.toThrow(CheckpointError);
+    }
+    expect(spy.seen).toEqual([]);
   });
 });

@@ -3,7 +3,7 @@
 //
 // Opening a file asks for its first byte (`Range: bytes=0-0`): the 206 answer's Content-Range gives the size
 // and proves the server honours ranges, in one round trip (HEAD would give the size but not the proof).
-import { CheckpointError } from '../../errors.ts';
+import { CheckpointError, excerpt } from '../../errors.ts';
 import type { ByteSource, FolderSource } from '../byte-source.ts';
 
 export interface HttpFolderOptions {
@@ -22,10 +22,10 @@ export interface HttpFolderOptions {
 export function httpFolder(baseUrl: string | URL, options: HttpFolderOptions = {}): FolderSource {
   const base = folderUrl(baseUrl);
   const http = new Http(options);
-  const url = (fileName: string) => new URL(fileName, base).href;
+  const url = (fileName: string) => insideFolder(base, fileName);
   return {
     name: base.href,
-    open: (fileName) => openHttpFile(url(fileName), options, http),
+    open: async (fileName) => openHttpFile(url(fileName), options, http),
     readText: async (fileName) => {
       const href = url(fileName);
       const response = await http.get(href);
@@ -154,6 +154,24 @@ class Http {
       throw new CheckpointError(url, `${method}${range ? ` ${range}` : ''}: ${why}`);
     }
   }
+}
+
+/**
+ * `fileName` resolved against the folder, refused unless it stays on the folder's origin and under its path.
+ * Shard names are already checked where the index is read (shard-name.ts); this second check keeps the
+ * caller's headers (Authorization) from reaching another host whatever a future caller passes.
+ */
+function insideFolder(base: URL, fileName: string): string {
+  let resolved: URL | undefined;
+  try {
+    resolved = new URL(fileName, base);
+  } catch {
+    resolved = undefined;
+  }
+  if (!resolved || resolved.origin !== base.origin || !resolved.pathname.startsWith(base.pathname) || resolved.pathname === base.pathname) {
+    throw new CheckpointError(base.href, `file name ${excerpt(fileName)} resolves outside the checkpoint folder ${base.href}; refused`);
+  }
+  return resolved.href;
 }
 
 function folderUrl(baseUrl: string | URL): URL {

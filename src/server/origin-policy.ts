@@ -68,7 +68,7 @@ export class OriginPolicy {
     if (name === 'localhost' || name.endsWith('.localhost') || isIpLiteral(name) || this.hosts.has(name)) return null;
     return {
       reason: 'host',
-      message: `Host '${truncateForMessage(host)}' is not a name of this server; requests must address it as localhost or by IP address (to serve other names, start it with --allow-host NAME or an API key).`,
+      message: `Host '${truncateForMessage(host)}' is not a name of this server; address it as localhost or by IP address, or allow the name when starting the server (serve: --allow-host NAME, or --api-key).`,
     };
   }
 

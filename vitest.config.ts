@@ -5,7 +5,7 @@ export default defineConfig({
   // condition), not dist/, so they need no build. The rest is Vite's default list for server code.
   ssr: { resolve: { conditions: ['source', 'module', 'node', 'development|production'] } },
   test: {
-    include: ['src/**/*.test.ts', 'kernels-test/**/*.test.ts'],
+    include: ['src/**/*.test.ts', 'kernels-test/**/*.test.ts', 'tools/**/*.test.ts'],
     // GPU tests share one SwiftShader device per worker; two cores gain nothing from more.
     maxWorkers: 2,
     testTimeout: 120_000,

@@ -1,11 +1,15 @@
 // A small static file server for the demo page and the browser tests: GET and HEAD, single byte ranges
 // (`Range: bytes=a-b`, `a-`, `-n`) answered with 206 / 416 as RFC 9110 says, folders mounted under URL
 // prefixes, loopback only. Checkpoints are read by range, so shards are streamed, never loaded whole.
+// It serves only what lies inside its folders: `..` and its encoded forms are refused, symlinks are
+// followed only while they stay inside, and Host headers naming other machines (DNS rebinding) get 403 by
+// the same rule as the API server's (src/server/origin-policy.ts).
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, resolve, sep } from 'node:path';
+import { OriginPolicy } from '../src/server/origin-policy.ts';
 
 export interface StaticServerOptions {
   /** URL prefix ('/', '/dist/') -> folder. The longest matching prefix wins. */
@@ -14,6 +18,8 @@ export interface StaticServerOptions {
   port?: number;
   /** Default 127.0.0.1. */
   host?: string;
+  /** Host header names served besides localhost, IP addresses and `host` ('*': any). */
+  allowedHosts?: string[];
   /** false: ignore Range headers and always send whole files (to test clients against such servers). */
   ranges?: boolean;
   /** Called once per request, after the answer (for logs). */
@@ -46,16 +52,19 @@ export async function startStaticServer(options: StaticServerOptions): Promise<S
     .map(([prefix, dir]) => [prefix.endsWith('/') ? prefix : `${prefix}/`, resolve(dir)] as const)
     .sort((a, b) => b[0].length - a[0].length);
   const ranges = options.ranges ?? true;
+  const host = options.host ?? '127.0.0.1';
+  const policy = new OriginPolicy({ boundHost: host, allowedHosts: options.allowedHosts });
 
   const server = createServer((req, res) => {
-    handle(req, res, mounts, ranges)
+    const refusal = policy.checkHost(req.headers.host);
+    const answer = refusal ? Promise.resolve(send(res, 403, `${refusal.message}\n`)) : handle(req, res, mounts, ranges);
+    answer
       .catch((e: unknown) => {
         if (!res.headersSent) send(res, 500, `${(e as Error)?.message ?? e}\n`);
         else res.destroy();
       })
       .finally(() => options.onRequest?.(req.method ?? '?', req.url ?? '?', res.statusCode));
   });
-  const host = options.host ?? '127.0.0.1';
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
     server.listen(options.port ?? 0, host, () => ok());
@@ -77,17 +86,12 @@ async function handle(req: IncomingMessage, res: ServerResponse, mounts: (readon
     res.setHeader('Allow', 'GET, HEAD');
     return send(res, 405, 'only GET and HEAD\n');
   }
-  let path: string;
-  try {
-    path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-  } catch {
-    return send(res, 400, 'bad URL\n');
-  }
+  const path = requestPath(req.url ?? '/');
+  if (path === null) return send(res, 400, 'bad path: no "..", ".", encoded slashes or NUL\n');
   const mount = mounts.find(([prefix]) => path.startsWith(prefix) || `${path}/` === prefix);
   if (!mount) return send(res, 404, 'not found\n');
   const [prefix, dir] = mount;
   let file = resolve(dir, `.${sep}${path.slice(prefix.length)}`);
-  if (file !== dir && !file.startsWith(dir + sep)) return send(res, 403, 'outside the served folder\n');
   let info = await stat(file).catch(() => undefined);
   if (info?.isDirectory()) {
     if (!path.endsWith('/')) {
@@ -98,6 +102,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, mounts: (readon
     info = await stat(file).catch(() => undefined);
   }
   if (!info?.isFile()) return send(res, 404, 'not found\n');
+  // The path has no `..`, but a symlink on the way may still lead out: compare where it really is.
+  const real = await realpath(file);
+  const realDir = await realpath(dir);
+  if (real !== realDir && !real.startsWith(realDir + sep)) return send(res, 403, 'outside the served folder\n');
+  file = real; // read what was checked, not whatever the link points to by then
 
   const size = info.size;
   res.setHeader('Content-Type', TYPES[extname(file)] ?? 'application/octet-stream');
@@ -132,22 +141,49 @@ async function handle(req: IncomingMessage, res: ServerResponse, mounts: (readon
 }
 
 /**
- * One range of `bytes=a-b`, `bytes=a-` or `bytes=-n`, clamped to the file; 'unsatisfiable' when it starts past
- * the end; null (send the whole file) for anything else, multiple ranges included, as RFC 9110 allows.
+ * The decoded path of a request target, or null when a segment is `.` or `..` (also percent-encoded, which
+ * URL parsing would otherwise resolve silently) or decodes to a slash, a backslash or NUL.
+ */
+function requestPath(target: string): string | null {
+  const raw = target.split(/[?#]/)[0];
+  if (!raw.startsWith('/')) return null;
+  const segments: string[] = [];
+  for (const segment of raw.split('/')) {
+    let s: string;
+    try {
+      s = decodeURIComponent(segment);
+    } catch {
+      return null;
+    }
+    if (s === '.' || s === '..' || /[/\\\0]/.test(s)) return null;
+    segments.push(s);
+  }
+  return segments.join('/');
+}
+
+/**
+ * The byte range to send for a Range header, by RFC 9110 section 14:
+ *   - one range, `bytes=a-b`, `bytes=a-` or `bytes=-n` (the unit in any case), clamped to the file;
+ *   - 'unsatisfiable' (416, `Content-Range: bytes * /size`) when it starts at or past the end, or asks for the
+ *     last 0 bytes; an empty file has no byte to start at, so any `a-b` range is unsatisfiable there;
+ *   - null (200 with the whole file) for anything else: a malformed header (which the RFC says to ignore),
+ *     several ranges (serving them whole is allowed and keeps this server free of multipart answers), and a
+ *     suffix range on an empty file (satisfiable by the RFC's letter, but a 206 would have to name a byte
+ *     range of nothing, which Content-Range cannot express; the whole, empty file is the same answer).
  */
 export function parseRange(header: string, size: number): [number, number] | 'unsatisfiable' | null {
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  const m = /^bytes=[ \t]*(\d*)-(\d*)[ \t]*$/i.exec(header.trim());
   if (!m || (m[1] === '' && m[2] === '')) return null;
   if (m[1] === '') {
     const suffix = Number(m[2]);
     if (suffix === 0) return 'unsatisfiable';
+    if (size === 0) return null;
     return [Math.max(0, size - suffix), size - 1];
   }
   const start = Number(m[1]);
-  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
   if (m[2] !== '' && Number(m[2]) < start) return null;
   if (start >= size) return 'unsatisfiable';
-  return [start, end];
+  return [start, m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1)];
 }
 
 function send(res: ServerResponse, status: number, body: string): void {

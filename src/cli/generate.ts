@@ -3,6 +3,7 @@
 import { Option, type Command } from 'commander';
 import type { GlobalOptions } from '../cli.ts';
 import type { GenerateOptions } from '../decode/generate.ts';
+import { resolveSampling } from '../decode/sampling.ts';
 import type { Engine } from '../engine.ts';
 import { InputError } from '../errors.ts';
 import type { ChatMessage } from '../tokenizer/chat-template.ts';
@@ -28,6 +29,9 @@ interface GenerateCliOptions extends ModelCliOptions {
   draftTokens?: string;
 }
 
+// A speculative step verifies its drafts in one forward pass over at most a prefill chunk (64) of positions.
+const MAX_DRAFT_TOKENS = 63;
+
 export function register(program: Command): void {
   addModelOptions(
     program
@@ -51,22 +55,13 @@ export function register(program: Command): void {
       .option('--json', 'print one JSON object (tokens, text, stats) instead of streaming text'),
   ).action(async (prompt: string | undefined, options: GenerateCliOptions, command: Command) => {
     const { fallback } = command.optsWithGlobals<GlobalOptions>();
+    // Everything that can be checked without the model is, so a bad argument fails in milliseconds.
+    const idPrompt = checkPromptArguments(prompt, options);
+    const parsed = parseGenerateOptions(options);
     const engine = await loadModelFromCli(options, fallback);
     try {
-      const { tokens: promptTokens, text: promptText } = buildPrompt(prompt, options, engine);
-      const genOptions: GenerateOptions = {
-        maxNewTokens: parseIntOption(options.maxNewTokens, '--max-new-tokens'),
-        temperature: parseNumberOption(options.temperature, '--temperature'),
-        topK: parseIntOption(options.topK, '--top-k'),
-        topP: parseNumberOption(options.topP, '--top-p'),
-        minP: parseNumberOption(options.minP, '--min-p'),
-        repetitionPenalty: parseNumberOption(options.repetitionPenalty, '--repetition-penalty'),
-        seed: parseIntOption(options.seed, '--seed'),
-        stopStrings: options.stop,
-        decoder: engine.tokenizer?.streamDecoder({ skipSpecialTokens: true }),
-        speculative: options.speculative,
-        draftTokens: parseIntOption(options.draftTokens, '--draft-tokens', 1),
-      };
+      const { tokens: promptTokens, text: promptText } = buildPrompt(prompt, idPrompt, options, engine);
+      const genOptions: GenerateOptions = { ...parsed, decoder: engine.tokenizer?.streamDecoder({ skipSpecialTokens: true }) };
       const gen = engine.generate({ tokens: promptTokens }, genOptions);
       const out = new TextSink(options.json ? null : process.stdout, Boolean(options.hideReasoning), promptText !== null && promptOpensThinking(promptText));
       if (!options.json && !options.chat && prompt !== undefined) process.stdout.write(prompt); // a continuation reads on from its prompt
@@ -89,18 +84,49 @@ export function register(program: Command): void {
   });
 }
 
-/** The prompt from --tokens, a chat message or plain text; `text` is what the model reads, when known. */
-function buildPrompt(prompt: string | undefined, o: GenerateCliOptions, engine: Engine): { tokens: number[]; text: string | null } {
+/** The numeric options, range-checked as the engine would check them, but named as the flags are. */
+function parseGenerateOptions(o: GenerateCliOptions): GenerateOptions {
+  const options: GenerateOptions = {
+    maxNewTokens: parseIntOption(o.maxNewTokens, '--max-new-tokens'),
+    temperature: parseNumberOption(o.temperature, '--temperature'),
+    topK: parseIntOption(o.topK, '--top-k'),
+    topP: parseNumberOption(o.topP, '--top-p'),
+    minP: parseNumberOption(o.minP, '--min-p'),
+    repetitionPenalty: parseNumberOption(o.repetitionPenalty, '--repetition-penalty'),
+    seed: parseIntOption(o.seed, '--seed'),
+    stopStrings: o.stop,
+    speculative: o.speculative,
+    draftTokens: parseIntOption(o.draftTokens, '--draft-tokens', 1),
+  };
+  if (options.draftTokens !== undefined && options.draftTokens > MAX_DRAFT_TOKENS) {
+    throw new InputError('--draft-tokens', `at most ${MAX_DRAFT_TOKENS} (one verify pass holds 64 positions), got ${options.draftTokens}`);
+  }
+  try {
+    resolveSampling(options);
+  } catch (e) {
+    // The engine names its options without dashes ('top-p'); on the command line they are flags.
+    if (e instanceof InputError) throw new InputError(`--${e.argument}`, e.message.slice(e.argument.length + 2));
+    throw e;
+  }
+  return options;
+}
+
+/** The prompt arguments' consistency, and --tokens parsed (null for a text prompt, which needs the tokenizer). */
+function checkPromptArguments(prompt: string | undefined, o: GenerateCliOptions): number[] | null {
   if (o.tokens !== undefined) {
     if (prompt !== undefined || o.chat) throw new InputError('--tokens', 'give either token ids or a text prompt, not both');
-    return { tokens: parseTokenList(o.tokens), text: null };
+    return parseTokenList(o.tokens);
   }
   if (prompt === undefined) throw new InputError('prompt', 'give a prompt text (or --tokens 1,2,3)');
+  if (o.system !== undefined && !o.chat) throw new InputError('--system', 'needs --chat');
+  return null;
+}
+
+/** The prompt from --tokens, a chat message or plain text; `text` is what the model reads, when known. */
+function buildPrompt(prompt: string | undefined, ids: number[] | null, o: GenerateCliOptions, engine: Engine): { tokens: number[]; text: string | null } {
+  if (ids !== null || prompt === undefined) return { tokens: ids ?? [], text: null };
   if (!engine.tokenizer) throw new InputError('prompt', 'this model folder has no tokenizer.json / tokenizer_config.json: give the prompt as --tokens');
-  if (!o.chat) {
-    if (o.system !== undefined) throw new InputError('--system', 'needs --chat');
-    return { tokens: engine.encode(prompt), text: prompt };
-  }
+  if (!o.chat) return { tokens: engine.encode(prompt), text: prompt };
   const messages: ChatMessage[] = [...(o.system !== undefined ? [{ role: 'system' as const, content: o.system }] : []), { role: 'user', content: prompt }];
   return { tokens: engine.encode(messages), text: engine.renderChat(messages) };
 }

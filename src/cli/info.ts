@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import type { GlobalOptions } from '../cli.ts';
 import type { Gpu } from '../gpu/device.ts';
 import { createNodeGpu, planNodeGpu, type NodeGpuPlan } from '../gpu/node-webgpu.ts';
-import { parseIntOption } from './load-model.ts';
+import { modelDir, parseIntOption } from './load-model.ts';
 import { formatModelInfo, modelInfo } from './model-info.ts';
 
 /** Optional features the kernels use when present. */
@@ -40,7 +40,8 @@ export function register(program: Command): void {
     .action(async (options: { json?: boolean; model?: string; contextLength?: string }, command: Command) => {
       const { fallback } = command.optsWithGlobals<GlobalOptions>();
       const plan = planNodeGpu(fallback);
-      const model = options.model ? await modelInfo(options.model, parseIntOption(options.contextLength, '--context-length', 1)) : null;
+      const contextLength = parseIntOption(options.contextLength, '--context-length', 1);
+      const model = options.model !== undefined ? await modelInfo(modelDir(options), contextLength) : null;
       const gpu = await createNodeGpu({ fallback });
       try {
         const report = infoReport(gpu, plan);

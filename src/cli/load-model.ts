@@ -1,5 +1,8 @@
 // The model options every running subcommand shares (--model, --context-length, --quantize, --quiet), and
-// loading through loadModel() with a progress bar.
+// loading through loadModel() with a progress bar. The options are checked first, --context-length against
+// config.json, so that a mistake is reported before a GPU device is made or a weight is read.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { Engine } from '../engine.ts';
 import { DEFAULT_MODEL_DIR, loadModel } from '../engine-node.ts';
@@ -24,7 +27,9 @@ export function addModelOptions(cmd: Command): Command {
 
 export function parseIntOption(value: string | undefined, option: string, min = 0): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value.trim()) || Number(value) < min) throw new InputError(option, `expected an integer >= ${min}, got '${value}'`);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(Number(value)) || Number(value) < min) {
+    throw new InputError(option, `expected an integer >= ${min}, got '${value}'`);
+  }
   return Number(value);
 }
 
@@ -35,12 +40,41 @@ export function parseNumberOption(value: string | undefined, option: string): nu
   return n;
 }
 
-export async function loadModelFromCli(opts: ModelCliOptions, fallback: NodeFallback, extra: { prefillChunk?: number } = {}): Promise<Engine> {
-  const bar = progressBar(`loading ${opts.model ?? DEFAULT_MODEL_DIR}`, !opts.quiet);
+/** The model folder: --model, or the embedded model. An empty --model (an unset shell variable) is refused, not read as '.'. */
+export function modelDir(opts: Pick<ModelCliOptions, 'model'>): string {
+  if (opts.model === undefined) return DEFAULT_MODEL_DIR;
+  if (opts.model.trim() === '') throw new InputError('--model', 'is empty: give a checkpoint folder, or leave --model out for the embedded tiny-v3-trained');
+  return opts.model;
+}
+
+/** --model and --context-length, checked; the context against config.json's max_position_embeddings. */
+export async function checkModelOptions(opts: ModelCliOptions): Promise<{ dir: string; contextLength: number | undefined }> {
+  const dir = modelDir(opts);
+  const contextLength = parseIntOption(opts.contextLength, '--context-length', 1);
+  const max = contextLength === undefined ? undefined : await maxPositionEmbeddings(dir);
+  if (contextLength !== undefined && max !== undefined && contextLength > max) {
+    throw new InputError('--context-length', `${contextLength} is more than this model's max_position_embeddings (${max})`);
+  }
+  return { dir, contextLength };
+}
+
+/** From config.json as it stands; undefined when it cannot be read, which the loader then reports properly. */
+async function maxPositionEmbeddings(dir: string): Promise<number | undefined> {
   try {
-    return await loadModel(opts.model, {
+    const value = (JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>).max_position_embeddings;
+    return typeof value === 'number' ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function loadModelFromCli(opts: ModelCliOptions, fallback: NodeFallback, extra: { prefillChunk?: number } = {}): Promise<Engine> {
+  const { dir, contextLength } = await checkModelOptions(opts);
+  const bar = progressBar(`loading ${dir}`, !opts.quiet);
+  try {
+    return await loadModel(dir, {
       fallback,
-      contextLength: parseIntOption(opts.contextLength, '--context-length', 1),
+      contextLength,
       quantize: opts.quantize,
       prefillChunk: extra.prefillChunk,
       onProgress: (done, total, phase) => bar.update(done, total, phase === 'warmup' ? 'compiling pipelines (warm-up step)' : undefined),

@@ -3,7 +3,6 @@
 // Output tensors: `tokens` I32 [T], `logits` F32 [T, vocab] (row t scores the token after tokens[t]),
 // `hidden_final_norm` F32 [T, hidden], and with --mtp `mtp_logits` F32 [T-1, vocab] (row i predicts
 // token i+2 from the hidden state at i and token i+1).
-import { rename, rm, writeFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { openModelFolder } from '../checkpoint/model-folder.ts';
 import { encodeSafetensors, type OutputTensor } from '../checkpoint/safetensors-writer.ts';
@@ -12,8 +11,8 @@ import { InputError } from '../errors.ts';
 import { ReferenceModel } from '../reference/model.ts';
 import type { GlobalOptions } from '../cli.ts';
 import { parseTokenList } from './arguments.ts';
-import { DEFAULT_MODEL_DIR } from '../engine-node.ts';
-import { addModelOptions, loadModelFromCli, type ModelCliOptions } from './load-model.ts';
+import { addModelOptions, loadModelFromCli, modelDir, type ModelCliOptions } from './load-model.ts';
+import { checkOutputFile, writeFileAtomically } from './output-file.ts';
 
 interface LogitsOptions extends ModelCliOptions {
   tokens: string;
@@ -34,11 +33,13 @@ export function register(program: Command): void {
       )
       .option('--mtp', 'also run the multi-token-prediction module and write mtp_logits'),
   ).action(async (options: LogitsOptions, command: Command) => {
+    // Everything that can be checked without the model is, so a bad argument fails in milliseconds.
     const tokens = parseTokenList(options.tokens);
+    await checkOutputFile(options.out);
+    const model = modelDir(options);
     const { fallback } = command.optsWithGlobals<GlobalOptions>();
     const tensors = options.backend === 'reference' ? await referenceOutputs(options, tokens) : await gpuOutputs(options, tokens, fallback);
-    const model = options.model ?? DEFAULT_MODEL_DIR;
-    await writeAtomically(options.out, encodeSafetensors(tensors, { backend: options.backend, model }));
+    await writeFileAtomically(options.out, encodeSafetensors(tensors, { backend: options.backend, model }));
     if (!options.quiet) console.error(`wrote ${tensors.map((t) => `${t.name} [${t.shape}]`).join(', ')} to ${options.out}`);
   });
 }
@@ -53,7 +54,7 @@ function outputTensors(tokens: number[], vocab: number, hiddenSize: number, logi
 }
 
 async function referenceOutputs(options: LogitsOptions, tokens: number[]): Promise<OutputTensor[]> {
-  const dir = options.model ?? DEFAULT_MODEL_DIR;
+  const dir = modelDir(options);
   const { config, checkpoint } = await openModelFolder(nodeFolder(dir));
   try {
     if (options.mtp && config.numNextnPredictLayers === 0) throw new InputError('--mtp', `${dir} has no MTP module (num_nextn_predict_layers is 0)`);
@@ -87,17 +88,5 @@ async function gpuOutputs(options: LogitsOptions, tokens: number[], fallback: Gl
     return out;
   } finally {
     await engine.dispose();
-  }
-}
-
-/** Write to a temporary name beside the target, then rename: an interrupted run leaves no half file. */
-async function writeAtomically(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    await writeFile(tmp, bytes);
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw new InputError('--out', `cannot write ${path}: ${(e as Error).message}`);
   }
 }

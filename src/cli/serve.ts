@@ -1,9 +1,10 @@
 // `deepseek-webgpu serve`: loads the model once and serves the OpenAI-compatible HTTP API of src/server/
 // until Ctrl-C (SIGINT) or SIGTERM. The URL goes to stdout (useful with --port 0); request logs to stderr.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { GlobalOptions } from '../cli.ts';
 import type { Engine } from '../engine.ts';
 import { InputError } from '../errors.ts';
+import { normalizeOrigin } from '../server/origin-policy.ts';
 import { startServer, type OpenAiServer, type ServerOptions } from '../server/server.ts';
 import { addModelOptions, loadModelFromCli, parseIntOption, type ModelCliOptions } from './load-model.ts';
 
@@ -11,27 +12,40 @@ interface ServeCliOptions extends ModelCliOptions {
   host: string;
   port: string;
   maxQueue: string;
+  allowHost: string[];
+  cors: string[];
+  apiKey?: string;
 }
+
+const collect = (value: string, all: string[]) => [...all, value];
+// A DNS name, an IP address (IPv6 bracketed or not) or '*'.
+const HOST_NAME = /^(\*|[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?|\[?[0-9a-f:.]+\]?)$/i;
 
 export function register(program: Command): void {
   addModelOptions(
     program
       .command('serve')
       .description('serve an OpenAI-compatible HTTP API: /v1/chat/completions, /v1/completions, /v1/models, /health')
-      .option('--host <address>', 'interface to bind; the API has no authentication, so keep it local unless a proxy guards it', '127.0.0.1')
+      .option('--host <address>', 'interface to bind; keep it local unless --api-key or a proxy guards it', '127.0.0.1')
       .option('--port <n>', 'TCP port (0 = any free port)', '8080')
-      .option('--max-queue <n>', 'requests that may wait while one generates; more are refused with HTTP 429', '16'),
+      .option('--max-queue <n>', 'requests that may wait while one generates; more are refused with HTTP 429', '16')
+      .option('--allow-host <name>', 'also answer requests addressed to this host name (repeatable; * = any); localhost and IP addresses always are', collect, [])
+      .option('--cors <origin>', 'let web pages of this origin call the API, e.g. http://localhost:3000 (repeatable; * = any page)', collect, [])
+      .addOption(new Option('--api-key <key>', 'require Authorization: Bearer <key> on /v1 routes').env('DEEPSEEK_WEBGPU_API_KEY')),
   ).action(async (options: ServeCliOptions, command: Command) => {
     const { fallback } = command.optsWithGlobals<GlobalOptions>();
     // Checked before the model loads, so a typo costs nothing.
     const port = parseIntOption(options.port, '--port') ?? 8080;
     if (port > 65535) throw new InputError('--port', `expected a port number <= 65535, got ${port}`);
     const maxQueue = parseIntOption(options.maxQueue, '--max-queue') ?? 16;
+    const access = accessOptions(options);
     const engine = await loadModelFromCli(options, fallback);
     try {
       const log = options.quiet ? undefined : (line: string) => console.error(line);
-      const server = await listen(engine, { host: options.host, port, maxQueue, log });
-      if (!isLoopback(options.host)) console.error(`warning: listening on ${options.host}: anyone who reaches this address can use the model`);
+      const server = await listen(engine, { host: options.host, port, maxQueue, log, ...access });
+      if (!isLoopback(options.host) && access.apiKey === undefined) {
+        console.error(`warning: listening on ${options.host} without --api-key: anyone who reaches this address can use the model`);
+      }
       console.log(`serving ${server.modelId} at ${server.url}/v1 (OpenAI-compatible; GET ${server.url}/health); Ctrl-C stops`);
       await untilSignal();
       console.error('stopping: ending running requests');
@@ -40,6 +54,20 @@ export function register(program: Command): void {
       await engine.dispose();
     }
   });
+}
+
+/** --allow-host, --cors and --api-key, checked. */
+function accessOptions(o: ServeCliOptions): Pick<ServerOptions, 'allowedHosts' | 'corsOrigins' | 'apiKey'> {
+  for (const name of o.allowHost) {
+    if (!HOST_NAME.test(name)) throw new InputError('--allow-host', `'${name}' is not a host name (a DNS name, an IP address or *)`);
+  }
+  for (const origin of o.cors) {
+    if (origin !== '*' && normalizeOrigin(origin) === null) {
+      throw new InputError('--cors', `'${origin}' is not an origin: give scheme://host[:port] as the browser shows it (http://localhost:3000), or *`);
+    }
+  }
+  if (o.apiKey !== undefined && o.apiKey.trim() === '') throw new InputError('--api-key', 'is empty (or DEEPSEEK_WEBGPU_API_KEY is set but empty)');
+  return { allowedHosts: o.allowHost, corsOrigins: o.cors, apiKey: o.apiKey };
 }
 
 /** startServer, with the usual socket errors turned into messages that name the option. */

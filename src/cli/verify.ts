@@ -4,12 +4,11 @@ import type { Command } from 'commander';
 import type { GlobalOptions } from '../cli.ts';
 import { openModelFolder } from '../checkpoint/model-folder.ts';
 import { nodeFolder } from '../checkpoint/sources/node-file.ts';
-import { DEFAULT_MODEL_DIR } from '../engine-node.ts';
 import { GpuError, InputError } from '../errors.ts';
 import { ReferenceModel } from '../reference/model.ts';
 import { argmaxToken } from '../reference/sample.ts';
 import { parseTokenList } from './arguments.ts';
-import { addModelOptions, loadModelFromCli, type ModelCliOptions } from './load-model.ts';
+import { addModelOptions, checkModelOptions, loadModelFromCli, type ModelCliOptions } from './load-model.ts';
 
 /** Per-row relative L2 the engine must stay within (the model issue's bound; measured ~1.5e-6). */
 const TOLERANCE = 1e-4;
@@ -23,10 +22,11 @@ export function register(program: Command): void {
   ).action(async (options: ModelCliOptions & { tokens?: string }, command: Command) => {
     const { fallback } = command.optsWithGlobals<GlobalOptions>();
     if (options.quantize) throw new InputError('--quantize', 'verify compares the engine with the reference on the same weights; quantizing changes them (run verify without --quantize)');
-    const dir = options.model ?? DEFAULT_MODEL_DIR;
+    const given = options.tokens === undefined ? null : parseTokenList(options.tokens);
+    const { dir } = await checkModelOptions(options);
     const folder = await openModelFolder(nodeFolder(dir));
     const V = folder.config.vocabSize;
-    const tokens = options.tokens ? parseTokenList(options.tokens) : Array.from({ length: 8 }, (_, i) => Math.floor(((i + 1) * V) / 9));
+    const tokens = given ?? Array.from({ length: 8 }, (_, i) => Math.floor(((i + 1) * V) / 9));
     const ref = await ReferenceModel.load(folder.checkpoint, folder.config, { mtp: false });
     const want = ref.forward(ref.newState(), tokens).logits;
     await folder.checkpoint.close();

@@ -5,7 +5,7 @@ import { InputError } from '../errors.ts';
 import type { CausalLM } from './causal-lm.ts';
 import { resolveSampling, Sampler, type SamplingOptions } from './sampling.ts';
 import { plainSteps, speculativeSteps, type StepContext, type StepCounters } from './steps.ts';
-import { findStopString, type FinishReason } from './stopping.ts';
+import { findStopString, longestStop, type FinishReason } from './stopping.ts';
 
 /** Turns generated ids into text incrementally (a tokenizer's streaming decoder). */
 export interface IncrementalDecoder {
@@ -98,7 +98,7 @@ export function generate(lm: CausalLM, prompt: readonly number[], options: Gener
   const eos = new Set(options.eosTokenIds ?? lm.config.eosTokenIds);
   const chunk = options.prefillChunk ?? 64;
   const stops = options.stopStrings ?? [];
-  const holdBack = Math.max(0, ...stops.map((s) => s.length - 1));
+  const holdBack = Math.max(0, longestStop(stops) - 1);
   const draftTokens = options.draftTokens ?? 1;
   if (!Number.isInteger(draftTokens) || draftTokens < 1) throw new InputError('draft-tokens', `must be an integer >= 1, got ${draftTokens}`);
   const speculator = chooseSpeculator(lm, options.speculative, sampler);

@@ -19,3 +19,13 @@ export function findStopString(text: string, stops: readonly string[], searchFro
   }
   return best;
 }
+
+/**
+ * The length of the longest stop string. A loop: spreading a list a client sent into Math.max's arguments
+ * overflows the stack once the list is long (200,000 stop strings were a 500).
+ */
+export function longestStop(stops: readonly string[]): number {
+  let longest = 0;
+  for (const stop of stops) longest = Math.max(longest, stop.length);
+  return longest;
+}

@@ -38,3 +38,11 @@ export function toApiError(err: unknown): ApiError {
   const detail = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
   return new ApiError(500, `the engine failed: ${detail}`, null, 'internal_error');
 }
+
+/** How long a request-controlled string may get inside an error message. */
+const ECHO_LIMIT = 120;
+
+/** `s` for an error message: at most `max` characters, the cut marked (a megabyte role name stays out). */
+export function truncateForMessage(s: string, max = ECHO_LIMIT): string {
+  return s.length <= max ? s : `${s.slice(0, max)}... (${s.length} characters)`;
+}

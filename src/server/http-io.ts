@@ -1,11 +1,25 @@
-// Bytes in and out of a request: the JSON body (size-limited, so one client cannot fill the memory) and
-// JSON answers, errors included.
+// Bytes in and out of a request: the JSON body (size-limited, so one client cannot fill the memory, and
+// depth-limited) and JSON answers, errors included.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ApiError } from './api-error.ts';
+import { ApiError, truncateForMessage } from './api-error.ts';
+import { nestsDeeperThan } from './json-depth.ts';
 import { endStreamWithError } from './sse.ts';
 
-/** The parsed body; 413 past `limit` bytes, 400 when empty or not JSON. */
+/** Deeper bodies are refused; OpenAI's requests nest 5 levels at most (messages, parts, a part's fields). */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * The parsed body; 415 unless it is declared as JSON, 413 past `limit` bytes, 400 when empty, not JSON or
+ * nested deeper than MAX_JSON_DEPTH.
+ */
 export function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
+  // A web page may send a cross-origin POST without asking first only as text/plain, a form or with no
+  // type at all; insisting on JSON closes that door (a JSON POST from another origin needs a preflight).
+  const type = mediaType(req.headers['content-type']);
+  if (type !== 'application/json') {
+    const got = type === null ? 'no Content-Type' : `Content-Type '${truncateForMessage(type)}'`;
+    return Promise.reject(new ApiError(415, `The request body must be JSON sent with 'Content-Type: application/json', but it came with ${got}.`, null, 'unsupported_media_type'));
+  }
   const tooLarge = () => new ApiError(413, `The request body exceeds the server's limit of ${limit} bytes.`, null, 'request_too_large');
   if (Number(req.headers['content-length']) > limit) return Promise.reject(tooLarge());
   return new Promise((resolve, reject) => {
@@ -26,13 +40,22 @@ export function readJsonBody(req: IncomingMessage, limit: number): Promise<unkno
       if (size > limit) return;
       const text = Buffer.concat(chunks).toString('utf8');
       if (text.trim() === '') return reject(new ApiError(400, 'The request body is empty; expected a JSON object.', null, 'invalid_json'));
+      if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
+        return reject(new ApiError(400, `The request body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels.`, null, 'invalid_json'));
+      }
       try {
         resolve(JSON.parse(text));
       } catch (e) {
-        reject(new ApiError(400, `The request body is not valid JSON: ${(e as Error).message}`, null, 'invalid_json'));
+        reject(new ApiError(400, `The request body is not valid JSON: ${truncateForMessage((e as Error).message)}`, null, 'invalid_json'));
       }
     });
   });
+}
+
+/** `application/json; charset=utf-8` -> `application/json`; null when absent. */
+function mediaType(header: string | undefined): string | null {
+  if (header === undefined) return null;
+  return header.split(';')[0].trim().toLowerCase();
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

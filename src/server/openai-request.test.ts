@@ -70,6 +70,35 @@ describe('parseChatRequest', () => {
   });
 });
 
+describe('request sizes are bounded', () => {
+  const many = (n: number, item: unknown) => Array.from({ length: n }, () => item);
+
+  it.each([
+    ['200,000 stop strings', 'stop', { messages: user, stop: many(200_000, 'a') }],
+    ['17 stop strings', 'stop', { messages: user, stop: many(17, 'a') }],
+    ['a stop string of 257 characters', 'stop', { messages: user, stop: 'x'.repeat(257) }],
+    ['one long stop string in a list', 'stop[1]', { messages: user, stop: ['a', 'x'.repeat(5000)] }],
+    ['2049 messages', 'messages', { messages: many(2049, { role: 'user', content: 'a' }) }],
+    ['257 content parts', 'messages[0].content', { messages: [{ role: 'user', content: many(257, { type: 'text', text: 'a' }) }] }],
+  ])('%s: 400 naming %s', (_what, param, body) => {
+    const e = refusal(() => parseChatRequest(body));
+    expect([e.status, e.param, e.code]).toEqual([400, param, 'invalid_value']);
+    expect(e.message).toContain(param);
+  });
+
+  it('takes the limits themselves: 16 stop strings of 256 characters, 2048 messages, 256 parts', () => {
+    expect(parseChatRequest({ messages: user, stop: many(16, 'x'.repeat(256)) }).stop).toHaveLength(16);
+    expect(parseChatRequest({ messages: many(2048, { role: 'user', content: 'a' }) }).prompt).toHaveLength(2048);
+    expect(parseChatRequest({ messages: [{ role: 'user', content: many(256, { type: 'text', text: 'a' }) }] }).prompt).toEqual([{ role: 'user', content: 'a'.repeat(256) }]);
+  });
+
+  it('request strings echoed in messages are cut to 120 characters', () => {
+    const e = refusal(() => parseChatRequest({ messages: [{ role: 'r'.repeat(100_000), content: 'x' }] }));
+    expect(e.message.length).toBeLessThan(300);
+    expect(e.message).toContain('(100000 characters)');
+  });
+});
+
 describe('parseTextRequest', () => {
   it('takes text, a one-string list or token ids', () => {
     expect(parseTextRequest({ prompt: 'abc' }).prompt).toBe('abc');

@@ -4,7 +4,7 @@
 // as OpenAI-compatible servers do, so clients that send extras (user, logit_bias, ...) keep working; `null`
 // counts as absent, since official clients send it for unset options.
 import type { ChatMessage, ChatRole } from '../tokenizer/chat-template.ts';
-import { ApiError } from './api-error.ts';
+import { ApiError, truncateForMessage } from './api-error.ts';
 
 /** Which endpoint the request came through: chat messages or a raw text prompt. */
 export type Endpoint = 'chat' | 'text';
@@ -29,6 +29,13 @@ export interface CompletionRequest {
 
 type Body = Record<string, unknown>;
 
+// Bounds on what one request may ask for, so that its cost follows from its tokens and not from how many
+// entries a client can pack into a megabyte. OpenAI takes 4 stop strings; a few more do no harm.
+export const MAX_STOP_STRINGS = 16;
+export const MAX_STOP_LENGTH = 256;
+export const MAX_MESSAGES = 2048;
+export const MAX_CONTENT_PARTS = 256;
+
 // OpenAI's "developer" role is the newer name of "system".
 const ROLE_ALIASES: Readonly<Record<string, ChatRole>> = { system: 'system', developer: 'system', user: 'user', assistant: 'assistant' };
 
@@ -37,6 +44,7 @@ export function parseChatRequest(body: unknown): CompletionRequest {
   const messages = required(b, 'messages');
   if (!Array.isArray(messages)) throw invalidType('messages', 'an array of messages', messages);
   if (messages.length === 0) throw invalidValue('messages', "must hold at least one message");
+  if (messages.length > MAX_MESSAGES) throw invalidValue('messages', `at most ${MAX_MESSAGES} messages are taken, got ${messages.length}`);
   return { ...parseCommon(b), endpoint: 'chat', prompt: messages.map(parseMessage) };
 }
 
@@ -77,7 +85,7 @@ function parseMessage(m: unknown, i: number): ChatMessage {
   const { role, content } = m as Body;
   if (typeof role !== 'string') throw invalidType(`${param}.role`, 'a string', role);
   const mapped = ROLE_ALIASES[role];
-  if (!mapped) throw invalidValue(`${param}.role`, `'${role}' is not a supported role: use 'system', 'developer', 'user' or 'assistant'`);
+  if (!mapped) throw invalidValue(`${param}.role`, `'${truncateForMessage(role)}' is not a supported role: use 'system', 'developer', 'user' or 'assistant'`);
   return { role: mapped, content: parseContent(content, `${param}.content`) };
 }
 
@@ -85,6 +93,7 @@ function parseMessage(m: unknown, i: number): ChatMessage {
 function parseContent(content: unknown, param: string): string {
   if (typeof content === 'string') return content;
   if (!Array.isArray(content)) throw invalidType(param, 'a string or an array of text parts', content);
+  if (content.length > MAX_CONTENT_PARTS) throw invalidValue(param, `at most ${MAX_CONTENT_PARTS} parts are taken, got ${content.length}`);
   return content
     .map((part, j) => {
       const p = part as Body | null;
@@ -105,9 +114,14 @@ function parsePrompt(prompt: unknown): CompletionRequest['prompt'] {
 
 function parseStop(stop: unknown): string[] {
   if (stop === undefined) return [];
-  if (typeof stop === 'string') return [stop];
-  if (Array.isArray(stop) && stop.every((s) => typeof s === 'string')) return stop as string[];
-  throw invalidType('stop', 'a string or an array of strings', stop);
+  const list = typeof stop === 'string' ? [stop] : stop;
+  if (!Array.isArray(list) || !list.every((s) => typeof s === 'string')) throw invalidType('stop', 'a string or an array of strings', stop);
+  if (list.length > MAX_STOP_STRINGS) throw invalidValue('stop', `at most ${MAX_STOP_STRINGS} stop strings are taken, got ${list.length}`);
+  list.forEach((s: string, i) => {
+    const param = typeof stop === 'string' ? 'stop' : `stop[${i}]`;
+    if (s.length > MAX_STOP_LENGTH) throw invalidValue(param, `a stop string may be at most ${MAX_STOP_LENGTH} characters long, got ${s.length}`);
+  });
+  return list as string[];
 }
 
 function asObject(body: unknown): Body {

@@ -10,6 +10,7 @@ import { InputError } from '../errors.ts';
 import { DEFAULT_MODEL_DIR, Engine, loadModel, nodeFolder, startServer, type OpenAiServer } from '../node.ts';
 
 const MESSAGES = [{ role: 'user' as const, content: 'What is a river?' }];
+const JSON_TYPE = { 'content-type': 'application/json' };
 
 let engine: Engine;
 let server: OpenAiServer;
@@ -74,7 +75,7 @@ describe('answers', () => {
     expect(last.choices).toEqual([]);
     expect(last.usage?.completion_tokens).toBe(12);
     // The client hides the terminator; check it on the wire once.
-    const raw = await fetch(`${server.url}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ messages: MESSAGES, max_tokens: 2, stream: true }) });
+    const raw = await fetch(`${server.url}/v1/chat/completions`, { method: 'POST', headers: JSON_TYPE, body: JSON.stringify({ messages: MESSAGES, max_tokens: 2, stream: true }) });
     expect(raw.headers.get('content-type')).toMatch(/^text\/event-stream/);
     expect((await raw.text()).endsWith('data: [DONE]\n\n')).toBe(true);
   });
@@ -146,6 +147,10 @@ describe('bad requests get OpenAI-style errors and the server keeps serving', ()
     ['no prompt', 'POST', '/v1/completions', '{}', 400, 'prompt'],
     ["a token id outside the vocabulary (the engine's InputError)", 'POST', '/v1/completions', '{"prompt": [99999]}', 400, 'prompt'],
     ['a body over the size limit', 'POST', chat, body({ padding: 'x'.repeat(1_500_000) }), 413, null],
+    // Once a 500: the stops were spread into Math.max's arguments.
+    ['200,000 stop strings', 'POST', chat, body({ stop: Array.from({ length: 200_000 }, () => 'a') }), 400, 'stop'],
+    ['JSON nested 100,000 deep', 'POST', chat, `{"messages": ${'['.repeat(100_000)}${']'.repeat(100_000)}}`, 400, null],
+    ['JSON nested 100,000 deep in an ignored field', 'POST', chat, `{"messages": ${JSON.stringify(MESSAGES)}, "extra": ${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}}`, 400, null],
     ['an unknown route', 'GET', '/v1/nothing', undefined, 404, null],
     ['an unknown route, POST', 'POST', '/v1/engines', '{}', 404, null],
     ['the wrong method on a completion route', 'GET', chat, undefined, 405, null],
@@ -153,7 +158,7 @@ describe('bad requests get OpenAI-style errors and the server keeps serving', ()
   ];
 
   it.each(cases)('%s: %s %s -> %i', async (_what, method, path, payload, status, param) => {
-    const res = await fetch(`${server.url}${path}`, { method, body: payload, headers: { 'content-type': 'application/json' } });
+    const res = await fetch(`${server.url}${path}`, { method, body: payload, headers: JSON_TYPE });
     expect(res.status).toBe(status);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     const { error } = await res.json();
@@ -166,7 +171,7 @@ describe('bad requests get OpenAI-style errors and the server keeps serving', ()
   });
 
   it('unknown fields are ignored', async () => {
-    const res = await fetch(`${server.url}${chat}`, { method: 'POST', body: body({ frobnicate: true, user: 'u', logit_bias: { 5: 1 }, presence_penalty: null }) });
+    const res = await fetch(`${server.url}${chat}`, { method: 'POST', headers: JSON_TYPE, body: body({ frobnicate: true, user: 'u', logit_bias: { 5: 1 }, presence_penalty: null }) });
     expect(res.status).toBe(200);
     expect((await res.json()).choices[0].message.content).toEqual(expect.any(String));
   });
@@ -252,12 +257,37 @@ describe('engine failures', () => {
   });
 });
 
+describe('with an API key and CORS', () => {
+  it('the official client with the key generates; with a wrong key it raises AuthenticationError; pages get CORS headers', async () => {
+    const keyed = await startServer(engine, { port: 0, apiKey: 'sk-test-key', corsOrigins: ['http://app.example'] });
+    try {
+      const good = new OpenAI({ baseURL: `${keyed.url}/v1`, apiKey: 'sk-test-key', maxRetries: 0 });
+      const r = await good.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 2 });
+      expect(r.usage?.completion_tokens).toBe(2);
+      const bad = new OpenAI({ baseURL: `${keyed.url}/v1`, apiKey: 'sk-wrong', maxRetries: 0 });
+      await expect(bad.models.list()).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
+      const page = await fetch(`${keyed.url}/v1/completions`, {
+        method: 'POST',
+        headers: { ...JSON_TYPE, authorization: 'Bearer sk-test-key', origin: 'http://app.example' },
+        body: JSON.stringify({ prompt: 'In the beginning', max_tokens: 2 }),
+      });
+      expect(page.status).toBe(200);
+      expect(page.headers.get('access-control-allow-origin')).toBe('http://app.example');
+    } finally {
+      await keyed.close();
+    }
+  });
+});
+
 describe('serve command', () => {
   it('refuses a bad --port or --max-queue before loading the model', async () => {
     const serve = (...args: string[]) => buildProgram().exitOverride().parseAsync(['node', 'deepseek-webgpu', 'serve', '--quiet', ...args]);
     await expect(serve('--port', 'http')).rejects.toThrow(InputError);
     await expect(serve('--port', '70000')).rejects.toThrow(/--port: expected a port number <= 65535/);
     await expect(serve('--max-queue', '-1')).rejects.toThrow(/--max-queue/);
+    await expect(serve('--cors', 'app.example')).rejects.toThrow(/--cors: 'app.example' is not an origin/);
+    await expect(serve('--api-key', '')).rejects.toThrow(/--api-key: is empty/);
+    await expect(serve('--allow-host', 'a b')).rejects.toThrow(/--allow-host/);
   });
 });
 

@@ -6,10 +6,13 @@
 //   POST /v1/completions        a raw text prompt (or token ids)
 //   GET  /v1/models             the one model served
 //   GET  /health                liveness, queue depth and request counts
+//
+// Who may call is decided first, in access.ts: the Host header, the Origin header (CORS), the API key.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Engine } from '../engine.ts';
-import { ApiError, toApiError } from './api-error.ts';
+import { AccessGate } from './access.ts';
+import { ApiError, toApiError, truncateForMessage } from './api-error.ts';
 import { prepareCompletion, runCompletion } from './completion.ts';
 import { readJsonBody, sendError, sendJson } from './http-io.ts';
 import { parseChatRequest, parseTextRequest, type Endpoint } from './openai-request.ts';
@@ -17,13 +20,25 @@ import { newMeta } from './openai-response.ts';
 import { QueueFullError, RequestQueue } from './queue.ts';
 
 export interface ServerOptions {
-  /** Interface to bind; default 127.0.0.1 (this machine only: the server has no authentication). */
+  /** Interface to bind; default 127.0.0.1 (this machine only). */
   host?: string;
+  /**
+   * Names accepted in the Host header besides localhost, *.localhost, IP addresses and `host`; '*' accepts
+   * any. Other names are refused with 403 (DNS rebinding). With `apiKey` any name is accepted.
+   */
+  allowedHosts?: string[];
+  /**
+   * Origins (scheme://host[:port]) whose web pages may call the API, answered with CORS headers; '*' lets any
+   * page in. Default none: requests from browser pages of other origins are refused with 403.
+   */
+  corsOrigins?: string[];
+  /** Requires `Authorization: Bearer <apiKey>` on /v1 routes (401 otherwise); /health stays open. */
+  apiKey?: string;
   /** Default 8080; 0 picks a free port (see `port` on the result). */
   port?: number;
   /** Requests allowed to wait while one generates; more are refused with 429. Default 16. */
   maxQueue?: number;
-  /** Larger request bodies are refused with 413. Default 1 MiB. */
+  /** Larger request bodies are refused with 413. Default 1 MiB. (Deeper than 64 levels of nesting: 400.) */
   maxBodyBytes?: number;
   /** The name /v1/models reports and responses carry; default the model folder's name. */
   modelId?: string;
@@ -49,6 +64,7 @@ export async function startServer(engine: Engine, options: ServerOptions = {}): 
   const modelId = options.modelId ?? folderName(engine.folder.folder.name);
   const log = options.log;
   const queue = new RequestQueue(options.maxQueue ?? 16);
+  const gate = new AccessGate({ host, allowedHosts: options.allowedHosts, corsOrigins: options.corsOrigins, apiKey: options.apiKey });
   const started = Math.floor(Date.now() / 1000);
   const counts = { completed: 0, aborted: 0, refused: 0, failed: 0 };
   /** Completion requests being handled, with their stop switch: close() aborts them and waits. */
@@ -108,12 +124,13 @@ export async function startServer(engine: Engine, options: ServerOptions = {}): 
     const t0 = performance.now();
     if (log) res.once('close', () => log(`${req.method} ${path} ${res.statusCode}${res.writableFinished ? '' : ' (client gone)'} ${(performance.now() - t0).toFixed(0)} ms`));
     try {
+      if (gate.admit(req, res, path)) return;
       const route = routes[path];
-      if (!route) throw new ApiError(404, `Invalid URL (${req.method} ${path}): no such route.`, null, 'not_found');
+      if (!route) throw new ApiError(404, `Invalid URL (${req.method} ${truncateForMessage(path)}): no such route.`, null, 'not_found');
       const handler = route[req.method ?? ''];
       if (!handler) {
         const allowed = Object.keys(route).join(', ');
-        sendError(res, new ApiError(405, `Method ${req.method} is not allowed on ${path}; use ${allowed}.`, null, 'method_not_allowed'), { allow: allowed });
+        sendError(res, new ApiError(405, `Method ${req.method} is not allowed on ${truncateForMessage(path)}; use ${allowed}.`, null, 'method_not_allowed'), { allow: allowed });
         return;
       }
       await handler(req, res);

@@ -1,4 +1,4 @@
-// JSON from files we do not control (config.json, the shard index, safetensors headers). JSON.parse itself
+// JSON we do not control (config.json, the shard index, safetensors headers, HTTP request bodies). JSON.parse itself
 // copes with deep nesting, but everything that walks the result recursively afterwards (JSON.stringify in
 // a message, structured clone, a debugger) would overflow the stack; no real file nests more than a few
 // levels, so depth is capped before parsing, in one linear scan.
@@ -20,7 +20,7 @@ export function parseJsonText(text: string, fail: (detail: string) => never, max
 }
 
 /** Index of the first bracket that opens level `maxDepth + 1`, or -1. Brackets inside strings do not count. */
-function depthExceededAt(text: string, maxDepth: number): number {
+export function depthExceededAt(text: string, maxDepth: number): number {
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {

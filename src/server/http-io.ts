@@ -2,7 +2,7 @@
 // depth-limited) and JSON answers, errors included.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError, truncateForMessage } from './api-error.ts';
-import { nestsDeeperThan } from './json-depth.ts';
+import { depthExceededAt } from '../json-text.ts';
 import { endStreamWithError } from './sse.ts';
 
 /** Deeper bodies are refused; OpenAI's requests nest 5 levels at most (messages, parts, a part's fields). */
@@ -40,7 +40,7 @@ export function readJsonBody(req: IncomingMessage, limit: number): Promise<unkno
       if (size > limit) return;
       const text = Buffer.concat(chunks).toString('utf8');
       if (text.trim() === '') return reject(new ApiError(400, 'The request body is empty; expected a JSON object.', null, 'invalid_json'));
-      if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
+      if (depthExceededAt(text, MAX_JSON_DEPTH) >= 0) {
         return reject(new ApiError(400, `The request body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels.`, null, 'invalid_json'));
       }
       try {

@@ -23,7 +23,7 @@ import { randomAttentionWeights, randomKvB, tinyConfig } from './helpers/mla.ts'
 import { randomF32 } from './helpers/rand.ts';
 
 // Every GPU piece is f32 with errors ~1e-6 relative (see each kernel's test); chained, they stay at the float32
-// noise the golden data show for naive vs absorbed attention (1.0e-6 .. 1.2e-6, ../shared/REFERENCE.md
+// noise the golden data show for naive vs absorbed attention (1.0e-6 .. 1.2e-6, docs/conventions.md
 // "Tolerances seen"). 1e-5 per step is ~10x above that; any convention mistake moves the output by >= 1e-2.
 const TOL = 1e-5;
 const STEPS = [5, 1, 2, 60, 1]; // rows per call; positions 0 .. 68 (YaRN's original context is 64)

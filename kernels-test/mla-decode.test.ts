@@ -14,7 +14,7 @@ import { mlaDims } from './helpers/mla.ts';
 import { randomF32 } from './helpers/rand.ts';
 
 // f32 dot products over kv_lora + rope (<= 576) terms and f32 softmax sums over <= a few thousand rows: the
-// float32 noise is ~1e-6 relative (the same as model.py's own f32 run against float64, ../shared/REFERENCE.md
+// float32 noise is ~1e-6 relative (the same as model.py's own f32 run against float64, docs/conventions.md
 // "Tolerances seen"). 1e-5 is 10x above it; a masking, split-boundary or merge mistake moves o_lat by >= 1e-2.
 const TOL = 1e-5;
 const SCALE = 0.1875; // softmax_scale (V3's is 0.135): with these inputs scores spread over ~±5, peaked and flat rows alike

@@ -1,5 +1,5 @@
 // kv-append: writes new rows into a layer's latent cache from kv_a_proj_with_mqa's output
-// (../shared/REFERENCE.md "MLA, written out"). For row r at position pos + r, with x = kv_a[r]:
+// (docs/conventions.md "MLA, written out"). For row r at position pos + r, with x = kv_a[r]:
 //   cache[pos + r, :kv_lora] = x[:kv_lora] / sqrt(mean(x[:kv_lora]^2) + eps) * norm_w     (kv_a_layernorm)
 //   cache[pos + r, kv_lora:] = rope(x[kv_lora:], pos + r)                                  (k_pe, shared by all heads)
 // kv_a: [rows, kv_lora + rope] f32 (before the norm) · norm_w: [kv_lora] f32 · inv_freq: [rope / 2] f32

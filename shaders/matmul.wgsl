@@ -13,7 +13,7 @@
 // (o / 4, k / 4) at [k % 4][o % 4]; zero-padded. A tile is one vec4<u32> for FP8 (4 codes per u32, byte i
 // = output 4g + i), two for BF16, four for F32; a thread walks two contiguous streams (groups 2t, 2t + 1).
 // scale (FP8): the checkpoint's weight_scale_inv [ceil(out / BLOCK_ROWS), ceil(in / BLOCK_COLS)] f32,
-// W[o, k] = e4m3(q[o, k]) * scale[o / BLOCK_ROWS, k / BLOCK_COLS] (../shared/REFERENCE.md "FP8"); folded
+// W[o, k] = e4m3(q[o, k]) * scale[o / BLOCK_ROWS, k / BLOCK_COLS] (docs/conventions.md "FP8"); folded
 // into x per k block (x * scale, 4 multiplies per row and tile), never into W.
 // x: [rows, in] f32 from element x_offset · y: [rows, y_stride] f32 from element y_offset, columns 0..out-1
 // written (y_stride > out: a column slice). The offsets are params, not binding offsets, so a row or column

@@ -1,6 +1,6 @@
 // mla-absorb-q: the absorbed query of every (row, head), laid out like a latent cache row:
 //   q_abs[r, h] = [ W_UK[h]ᵀ q_nope[r, h] (kv_lora) ; rope(q_pe[r, h], first_pos + r) (rope) ]
-// so that score = q_abs[r, h] · cache[t] * softmax_scale in mla-decode (../shared/REFERENCE.md "MLA, written out").
+// so that score = q_abs[r, h] · cache[t] * softmax_scale in mla-decode (docs/conventions.md "MLA, written out").
 // The rotary part is done here (q is read unrotated, straight from q_proj / q_b_proj), which saves a q-rope
 // dispatch: nothing else reads the rotated q.
 // q: [rows, heads, nope + rope] f32 · inv_freq: [rope/2] f32 (YaRN applied) · kv_b_proj: see common/mla-kv-b.wgsl

@@ -1,4 +1,4 @@
-// mla-absorb-v: the attention output per head, out of latent space (../shared/REFERENCE.md "MLA, written out"):
+// mla-absorb-v: the attention output per head, out of latent space (docs/conventions.md "MLA, written out"):
 //   o[r, h*v_head + j] = Σ_c W_UV[h][j, c] o_lat[r, h, c]        (then o_proj, another kernel)
 // o_lat: [rows, heads, kv_lora / 4] vec4 (mla-merge) · kv_b_proj: see common/mla-kv-b.wgsl · o: [rows, heads * v_head]
 // dispatch: one thread per (head, 4 consecutive outputs j), linear over heads * ceil(v_head / 4), WG_SIZE per

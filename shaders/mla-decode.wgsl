@@ -3,7 +3,7 @@
 // first_pos + r, which sees cache rows 0 .. first_pos + r) and split s (cache rows s*chunk .. s*chunk + chunk):
 //   score[n, t] = q_abs[n] · cache[t] * scale              (q_abs = [W_UKᵀ q_nope ; q_pe], cache = [c_kv ; k_pe])
 //   m[n, s] = max_t score,  l[n, s] = Σ_t exp(score - m),  o_part[n, s] = Σ_t exp(score - m) c_kv[t]
-// A split with no visible row writes m = NEG, l = 0, o_part = 0. (../shared/REFERENCE.md "MLA, written out")
+// A split with no visible row writes m = NEG, l = 0, o_part = 0. (docs/conventions.md "MLA, written out")
 // With normalize == 1 (only for splits == 1) o_part gets o / l, the attention output itself: mla-merge's
 // result for one split (it would divide by 1 * l), so the caller binds o_lat as o_part and skips the merge.
 // q_abs: [rows * heads, (kv_lora + rope) / 4] vec4 · cache: [>= first_pos + rows, (kv_lora + rope) / 4] vec4

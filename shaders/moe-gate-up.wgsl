@@ -5,7 +5,7 @@
 // gate_w, up_w: this part's experts [part_experts, inter, hidden] as quads of 4 weights, FP8 e4m3, BF16 or
 // F32 (flags; common/moe-weights.wgsl) · gate_s, up_s (FP8 only; otherwise bound to the weights and not
 // read): [part_experts, ceil(inter/128), ceil(hidden/128)] f32 weight_scale_inv, W[i, j] = e4m3(q[i, j]) *
-// s[i/128, j/128] (../shared/REFERENCE.md "FP8").
+// s[i/128, j/128] (docs/conventions.md "FP8").
 // dispatch: (ceil(inter / (WG_SIZE * ROWS)), rows * slots); each thread computes ROWS outputs of one pair,
 // sharing each x load over 8 decoded quads. A workgroup whose pair's expert is in another part returns
 // at once (the wrapper dispatches once per part).

@@ -1,5 +1,5 @@
 // moe-route: for each token choose TOP_K of N_EXPERTS routed experts and their weights from the router
-// logits, in one of the three flavours of ../shared/REFERENCE.md "Routing":
+// logits, in one of the three flavours of docs/conventions.md "Routing":
 //   METHOD 0 greedy:               top-k of the scores s
 //   METHOD 1 group_limited_greedy: keep the TOPK_GROUP groups with the largest max s, top-k inside them
 //   METHOD 2 noaux_tc:             c = s + bias; group score = sum of the group's top-2 c; keep TOPK_GROUP

@@ -1,5 +1,5 @@
 // Shapes shared by the kernel tests and the benchmarks: tiny, odd (not multiples of 4, the workgroup size
-// or the 128 block) and the real layer shapes of DeepSeek-V3 and DeepSeek-V2-Lite (../shared/REFERENCE.md
+// or the 128 block) and the real layer shapes of DeepSeek-V3 and DeepSeek-V2-Lite (docs/conventions.md
 // "Real model shapes"). Tests trim the real shapes where SwiftShader would take too long.
 
 import type { RoutingConfig } from '../../src/reference/moe-route.ts';

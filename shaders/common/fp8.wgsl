@@ -1,6 +1,6 @@
 // FP8 e4m3fn decode (include-only). 1 sign, 4 exponent bits (bias 7), 3 mantissa bits; exponent 0 is
 // subnormal (m/8 * 2^-6); 0x7F / 0xFF are NaN and never occur in checkpoints; max 448 (0x7E).
-// ../shared/REFERENCE.md "FP8" · reference: src/checkpoint/decode.ts (e4m3 table)
+// docs/conventions.md "FP8" · reference: src/checkpoint/decode.ts (e4m3 table)
 //
 // Exact for all 254 finite codes (incl. -0), and no intermediate is an f32 subnormal (SwiftShader flushes
 // those). Shaped for SwiftShader's JIT, where this decode is the cost of an FP8 matmul:

@@ -1,6 +1,6 @@
 // kv_b_proj weight reads for the MLA absorption kernels (include-only; mla-absorb-q, mla-absorb-v).
 // kv_b_proj.weight: [H*(nope+v_head), kv_lora] viewed as [H, nope+v_head, kv_lora]: rows :nope of head h are
-// W_UK[h], rows nope: are W_UV[h] (../shared/REFERENCE.md "MLA, written out"). Read packed, never expanded:
+// W_UK[h], rows nope: are W_UV[h] (docs/conventions.md "MLA, written out"). Read packed, never expanded:
 //   FP8  (flag FP8):  w: array<u32>, 4 e4m3 codes per word, [rows, kv_lora/4]; w_scale: [ceil(rows/BLOCK_ROWS),
 //                     ceil(kv_lora/BLOCK_COLS)] f32; W = e4m3 * scale
 //   BF16 (flag BF16): w: array<u32>, 2 values per word (low half first), [rows, kv_lora/2]

@@ -2,7 +2,7 @@
 // forms). One projection's experts are [part_experts, out, in] row-major, read as quads (4 consecutive
 // weights of a row), so every index the kernels compute is the same in all three formats:
 //   FP8  (flag FP8):  Quad = u32, 4 e4m3 codes (little endian: .x is the lowest byte); block scales
-//                     [part_experts, ceil(out/128), ceil(in/128)] f32, W = e4m3(q) * s (../shared/REFERENCE.md "FP8")
+//                     [part_experts, ceil(out/128), ceil(in/128)] f32, W = e4m3(q) * s (docs/conventions.md "FP8")
 //   BF16 (flag BF16): Quad = vec2<u32>, two BF16 per u32, low half first; no scales
 //   F32  (flag F32):  Quad = vec4<u32>, f32 bits; no scales
 // The kernels sum unscaled products over a 128-column block and scale the sum once (FP8) or not at all.

@@ -6,7 +6,7 @@
 // each, while |k| < 2^16), then to [-pi/4, pi/4] plus a quadrant, where short Taylor series are exact to f32.
 // Error <= ~1.1e-6 rad (rms ~1.3e-7) for pos < 2^24 and pos * inv_freq < 2^16 * 2 * pi (any position up to
 // 411774, since rotary inv_freq <= 1). The pair convention (x[2i], x[2i+1]) is model.py's
-// (../shared/REFERENCE.md "RoPE"). reference: src/reference/rope-yarn.ts rotatePairs
+// (docs/conventions.md "RoPE"). reference: src/reference/rope-yarn.ts rotatePairs
 
 const TWO_PI_A: f32 = 6.28125;                // 201 / 32
 const TWO_PI_B: f32 = 0.0019378662109375;     // 127 / 65536

@@ -1,7 +1,7 @@
 // Quantize f32 weights to FP8 e4m3 with block scales — the format of the DeepSeek-V3 release — so BF16
 // checkpoints can run with half the weight memory (`--quantize fp8`). Per block: scale_inv = amax / 448
 // (the e4m3 maximum), codes = round-to-nearest-even(w / scale_inv). This is the quantizer the fixtures were
-// made with (../shared/REFERENCE.md "FP8"), so re-quantizing a dequantized FP8 tensor gives its codes back.
+// made with (docs/conventions.md "FP8"), so re-quantizing a dequantized FP8 tensor gives its codes back.
 import { e4m3ToF32 } from './decode.ts';
 
 const E4M3_MAX = 448;

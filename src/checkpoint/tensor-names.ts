@@ -2,7 +2,7 @@
 // GPU) never spells an HF name; checkpoint quirks live here:
 // - FP8 linear weights carry a sibling `<name>_scale_inv` (see fp8ScaleName);
 // - the MTP module is decoder layer index `num_hidden_layers` with extra tensors (enorm, hnorm, eh_proj,
-//   shared_head) — ../shared/REFERENCE.md "MTP";
+//   shared_head) — docs/conventions.md "MTP";
 // - kv_b_proj holds W_UK and W_UV interleaved per head (split by the attention code, not here).
 // modelSlots() adds what each name must hold (shape from the config, the dtypes the loaders read), which
 // slot-check.ts enforces when a model folder is opened.

@@ -1,4 +1,4 @@
-// YaRN rotary scaling, the one place it is computed (see ../shared/REFERENCE.md "YaRN").
+// YaRN rotary scaling, the one place it is computed (see docs/conventions.md "YaRN").
 // Follows HF modeling_deepseek semantics: the ramp applies whenever rope_scaling is yarn, and the
 // attention softmax scale gains mscale(mscale_all_dim)^2.
 

@@ -1,5 +1,5 @@
 // Node-only WebGPU bootstrap: Dawn (the `webgpu` package) plus, on GPU-less Linux, the SwiftShader Vulkan driver
-// that tools/setup-swiftshader.mjs put in <package root>/.swiftshader/. See ../../../shared/WEBGPU-CPU.md §2.4, §7.
+// that tools/setup-swiftshader.mjs put in <package root>/.swiftshader/. How and why: docs/architecture.md "Browser and Node".
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';

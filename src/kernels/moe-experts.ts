@@ -1,4 +1,4 @@
-// The MoE block's experts on the GPU: y = shared(x) + Σ_k w_k · expert_k(x) (../shared/REFERENCE.md
+// The MoE block's experts on the GPU: y = shared(x) + Σ_k w_k · expert_k(x) (docs/conventions.md
 // "MoE block"), with the chosen experts and weights already on the GPU (moe-route). Reference:
 // src/reference/moe-experts.ts (moeForward, mlpForward).
 //

@@ -1,5 +1,5 @@
 // The latent KV cache: per layer and token only c_kv (kv_lora_rank) and the rotated k_pe (qk_rope_head_dim),
-// f32, one buffer per layer [capacity, latentDim] (../shared/REFERENCE.md "MLA, written out"). `length` is the
+// f32, one buffer per layer [capacity, latentDim] (docs/conventions.md "MLA, written out"). `length` is the
 // number of valid rows; rows past it are garbage and never read (attention is causal over 0..pos), so
 // truncating — a new conversation or a speculative rollback — is just setting the length.
 import type { ModelConfig } from '../config/model-config.ts';

@@ -1,7 +1,7 @@
 // Speculative decoding with the MTP module, the GPU half: drafting with the MTP head and verifying the drafts
 // with the main model in one submission per step. The acceptance rule lives in src/decode/speculative.ts.
 //
-// Conventions (../shared/REFERENCE.md "MTP"): MTP row i = (h_i, t[i+1]) predicts t[i+2], at rotary position i,
+// Conventions (docs/conventions.md "MTP"): MTP row i = (h_i, t[i+1]) predicts t[i+2], at rotary position i,
 // over the MTP's own latent cache. The MTP only ever runs on confirmed tokens except for chained drafts:
 // - "pending" rows are confirmed (hidden row, next token) pairs not yet in the MTP cache; their hidden rows
 //   sit in act.mtpHidden[0..m) (copied there by the previous verify or prefill chunk);

@@ -1,4 +1,4 @@
-// The multi-token-prediction module on the GPU (../shared/REFERENCE.md "MTP"): for row i,
+// The multi-token-prediction module on the GPU (docs/conventions.md "MTP"): for row i,
 // x = eh_proj([enorm(embed(t[i+1])) ; hnorm(h_i)]) with h_i the main model's hidden state after the final
 // norm, then the MTP decoder layer over its own latent cache at position i, then shared_head.
 // Leaves shared_head.norm(y) in act.x (what the head consumes, and what a chained draft feeds back).

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseModelConfig } from '../config/model-config.ts';
 import { countParameters } from './parameter-count.ts';
 
-// The released configs' fields that matter for counting (../shared/REFERENCE.md "Real model shapes").
+// The released configs' fields that matter for counting (docs/conventions.md "Real model shapes").
 const V3 = {
   architectures: ['DeepseekV3ForCausalLM'], vocab_size: 129280, hidden_size: 7168, num_hidden_layers: 61,
   intermediate_size: 18432, moe_intermediate_size: 2048, num_attention_heads: 128, q_lora_rank: 1536,

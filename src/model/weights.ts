@@ -81,7 +81,7 @@ export async function uploadWeights(gpu: Gpu, ckpt: Checkpoint, c: ModelConfig, 
       mtp.push({
         enorm: await up.vector(m.enorm, c.hiddenSize),
         hnorm: await up.vector(m.hnorm, c.hiddenSize),
-        // The embedding comes first in the concatenation (../shared/REFERENCE.md "MTP").
+        // The embedding comes first in the concatenation (docs/conventions.md "MTP").
         ehE: await up.linearColumns(m.ehProj, c.hiddenSize, 2 * c.hiddenSize, 0, c.hiddenSize),
         ehH: await up.linearColumns(m.ehProj, c.hiddenSize, 2 * c.hiddenSize, c.hiddenSize, 2 * c.hiddenSize),
         layer: await layer(up, c, m.layer),

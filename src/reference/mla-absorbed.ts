@@ -1,4 +1,4 @@
-// Multi-head Latent Attention in the absorbed form the GPU runs (../shared/REFERENCE.md "MLA, written out";
+// Multi-head Latent Attention in the absorbed form the GPU runs (docs/conventions.md "MLA, written out";
 // model.py MLA.forward's `absorb` branch). kv_b_proj is never applied to the cache: W_UK is folded into the
 // query and W_UV into the output, so attention runs over the compressed rows [c_kv ; k_pe] themselves.
 // Float64 throughout; mla-absorbed.test.ts shows it equals the naive src/reference/mla.ts to ~1e-12, which is

@@ -1,4 +1,4 @@
-// Multi-head Latent Attention, naive form as the DeepSeek-V2 paper writes it (§2.1; ../shared/REFERENCE.md
+// Multi-head Latent Attention, naive form as the DeepSeek-V2 paper writes it (§2.1; docs/conventions.md
 // "MLA, written out"). The GPU uses the absorbed form; the two agree to float32 noise.
 // x: [T, hidden] (already input_layernorm'ed), rows at positions cache.length .. cache.length+T-1.
 import type { ModelConfig } from '../config/model-config.ts';

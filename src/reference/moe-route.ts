@@ -1,4 +1,4 @@
-// MoE routing for one token, the three flavours of ../shared/REFERENCE.md "Routing":
+// MoE routing for one token, the three flavours of docs/conventions.md "Routing":
 // - greedy: top-k of the scores;
 // - group_limited_greedy: keep the topk_group groups with the largest max score, top-k inside them;
 // - noaux_tc: choose with c = s + e_score_correction_bias; group score = sum of the group's top-2 c;

@@ -1,4 +1,4 @@
-// The multi-token-prediction module (../shared/REFERENCE.md "MTP"): for row i,
+// The multi-token-prediction module (docs/conventions.md "MTP"): for row i,
 // x = eh_proj([enorm(embed(t[i+1])) ; hnorm(h_i)]) — embedding first, h_i after the final model.norm —
 // then the MTP decoder layer (own latent cache, rotary position i), then shared_head.head(shared_head.norm(y)).
 import type { ModelConfig } from '../config/model-config.ts';

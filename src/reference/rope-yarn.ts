@@ -1,5 +1,5 @@
 // Rotary embedding on consecutive pairs (x[2i], x[2i+1]) rotated by pos * invFreq[i] — the convention of
-// DeepSeek's inference/model.py (../shared/REFERENCE.md "RoPE"). invFreq comes from ModelConfig.ropeInvFreq
+// DeepSeek's inference/model.py (docs/conventions.md "RoPE"). invFreq comes from ModelConfig.ropeInvFreq
 // (YaRN applied there). Rotates `vec[start .. start+dim)` in place.
 export function rotatePairs(
   vec: Float64Array,

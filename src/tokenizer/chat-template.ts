@@ -1,6 +1,6 @@
 // Chat prompts from tokenizer_config.json's Jinja `chat_template`, rendered with @huggingface/jinja the way
 // transformers' apply_chat_template does. The template writes BOS itself, so the rendered text is encoded
-// without adding another (encodeChat). See ../../shared/REFERENCE.md, "Tokenizer and chat template".
+// without adding another (encodeChat). See docs/conventions.md "Tokenizer and chat template".
 import { Template } from '@huggingface/jinja';
 import { CheckpointError, InputError } from '../errors.ts';
 import { stripReasoning } from './think.ts';

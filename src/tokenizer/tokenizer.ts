@@ -1,6 +1,6 @@
 // Text <-> token ids for a checkpoint's tokenizer.json + tokenizer_config.json, over @huggingface/tokenizers.
 // Browser-safe: takes the parsed JSON objects; reading them from a folder is load.ts's job.
-// See ../../shared/REFERENCE.md, "Tokenizer and chat template".
+// See docs/conventions.md "Tokenizer and chat template".
 import { Tokenizer } from '@huggingface/tokenizers';
 import { CheckpointError, InputError } from '../errors.ts';
 import { StreamingDecoder } from './stream-decoder.ts';

@@ -104,7 +104,10 @@ function recordAttention(rec: Recorder, f: ForwardContext, w: GpuAttention, cach
   recordKvAppend(rec, f, w, cache, rows, pos);
   const dtype = w.kvB.dtype as KvBDtype;
   const kvB = { w: w.kvB.w, w_scale: w.kvB.scale ?? w.kvB.w };
-  mlaAbsorbQ[dtype].record(rec, { q: act.q, inv_freq: f.invFreq, ...kvB, q_abs: act.qAbs }, mlaAbsorbQParams(c, rows, pos, c.ropeCosSinScale));
+  const [BLOCK_ROWS, BLOCK_COLS] = w.kvB.block; // the checkpoint's weight_block_size (FP8 scales)
+  const absorbQ = mlaAbsorbQ[dtype];
+  const qBlocks = { ...absorbQ.spec.overrides, BLOCK_ROWS, BLOCK_COLS };
+  absorbQ.record(rec, { q: act.q, inv_freq: f.invFreq, ...kvB, q_abs: act.qAbs }, mlaAbsorbQParams(c, rows, pos, c.ropeCosSinScale, qBlocks), qBlocks);
   const plan = mlaSplitPlan(pos + rows, rows * c.numAttentionHeads, f.attentionWorkgroups, MAX_ATTENTION_SPLITS);
   if (plan.splits === 1) {
     // One split: the decode kernel writes o_lat itself (o / l), no merge dispatch.
@@ -113,7 +116,9 @@ function recordAttention(rec: Recorder, f: ForwardContext, w: GpuAttention, cach
     mlaDecode.record(rec, { q_abs: act.qAbs, cache, o_part: act.oPart, ml: act.ml }, mlaDecodeParams(c, rows, pos, c.softmaxScale, plan));
     mlaMerge.record(rec, { o_part: act.oPart, ml: act.ml, o_lat: act.oLat }, mlaMergeParams(rows * c.numAttentionHeads, c.kvLoraRank, plan.splits));
   }
-  mlaAbsorbV[dtype].record(rec, { o_lat: act.oLat, ...kvB, o: act.o }, mlaAbsorbVParams(c, rows));
+  const absorbV = mlaAbsorbV[dtype];
+  const vBlocks = { ...absorbV.spec.overrides, BLOCK_ROWS, BLOCK_COLS };
+  absorbV.record(rec, { o_lat: act.oLat, ...kvB, o: act.o }, mlaAbsorbVParams(c, rows, vBlocks), vBlocks);
   recordMatmul(rec, w.o, act.o, act.h, rows, { accumulate: true }); // h += o_proj(o)
 }
 

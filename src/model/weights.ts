@@ -23,8 +23,8 @@ export interface GpuAttention {
   q?: MatmulWeight; //     [heads * qHeadDim, H] (no q_lora)
   kvA: MatmulWeight; //    [kvLora + rope, H]
   kvANorm: GPUBuffer; //   [kvLora]
-  /** kv_b_proj as stored, [heads * (nope + v), kvLora], read packed by the MLA kernels. */
-  kvB: { dtype: string; w: GPUBuffer; scale?: GPUBuffer };
+  /** kv_b_proj as stored, [heads * (nope + v), kvLora], read packed by the MLA kernels; FP8 block shape. */
+  kvB: { dtype: string; w: GPUBuffer; scale?: GPUBuffer; block: readonly [number, number] };
   o: MatmulWeight; //      [H, heads * v]
 }
 
@@ -128,7 +128,7 @@ async function attention(up: WeightUploader, c: ModelConfig, n: AttentionNames):
     ...q,
     kvA: await up.linear(n.kvAProjWithMqa, c.latentDim, c.hiddenSize),
     kvANorm: await up.vector(n.kvANorm, c.kvLoraRank),
-    kvB: await up.raw(n.kvBProj, [H * (c.qkNopeHeadDim + c.vHeadDim), c.kvLoraRank]),
+    kvB: { ...(await up.raw(n.kvBProj, [H * (c.qkNopeHeadDim + c.vHeadDim), c.kvLoraRank])), block: up.block },
     o: await up.linear(n.oProj, c.hiddenSize, H * c.vHeadDim),
   };
 }

@@ -40,9 +40,10 @@ export function register(program: Command): void {
     .action(async (options: { json?: boolean; model?: string; contextLength?: string }, command: Command) => {
       const { fallback } = command.optsWithGlobals<GlobalOptions>();
       const plan = planNodeGpu(fallback);
-      const model = options.model ? await modelInfo(options.model, parseIntOption(options.contextLength, '--context-length', 1)) : null;
+      const contextLength = parseIntOption(options.contextLength, '--context-length', 1);
       const gpu = await createNodeGpu({ fallback });
       try {
+        const model = options.model ? await modelInfo(options.model, contextLength, { limits: gpu.limits, budget: null }) : null;
         const report = infoReport(gpu, plan);
         const text = options.json ? JSON.stringify(model ? { ...report, model } : report, null, 2) : [formatInfo(report), ...(model ? [formatModelInfo(model)] : [])].join('\n\n');
         process.stdout.write(`${text}\n`);

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import type { GlobalOptions } from '../cli.ts';
 import type { Gpu } from '../gpu/device.ts';
 import { createNodeGpu, planNodeGpu, type NodeGpuPlan } from '../gpu/node-webgpu.ts';
+import { defaultMemoryBudget } from '../memory-available.ts';
 import { parseIntOption } from './load-model.ts';
 import { formatModelInfo, modelInfo } from './model-info.ts';
 
@@ -43,7 +44,7 @@ export function register(program: Command): void {
       const contextLength = parseIntOption(options.contextLength, '--context-length', 1);
       const gpu = await createNodeGpu({ fallback });
       try {
-        const model = options.model ? await modelInfo(options.model, contextLength, { limits: gpu.limits, budget: null }) : null;
+        const model = options.model ? await modelInfo(options.model, contextLength, { limits: gpu.limits, budget: defaultMemoryBudget(gpu.adapterInfo.isFallbackAdapter) ?? null }) : null;
         const report = infoReport(gpu, plan);
         const text = options.json ? JSON.stringify(model ? { ...report, model } : report, null, 2) : [formatInfo(report), ...(model ? [formatModelInfo(model)] : [])].join('\n\n');
         process.stdout.write(`${text}\n`);

@@ -4,7 +4,7 @@
 import { openModelFolder } from '../checkpoint/model-folder.ts';
 import { nodeFolder } from '../checkpoint/sources/node-file.ts';
 import type { ModelConfig } from '../config/model-config.ts';
-import { bufferLimit, formatBytes, formatPlanParts, planMemory, type BufferLimit, type BufferLimits, type MemoryPlan } from '../model/memory-plan.ts';
+import { bufferLimit, formatBytes, formatPlanParts, planMemory, planRefusal, type BufferLimit, type BufferLimits, type MemoryPlan } from '../model/memory-plan.ts';
 import { countParameters, type ParameterCount } from '../model/parameter-count.ts';
 
 export interface ModelInfo {
@@ -18,19 +18,23 @@ export interface ModelInfo {
 }
 
 /** The memory plan without its buffer list (thousands of entries for a full model). */
-export interface PlanSummary extends Omit<MemoryPlan, 'buffers' | 'weightPlan' | 'limit'> {
+export interface PlanSummary extends Omit<MemoryPlan, 'buffers' | 'weightPlan' | 'limit' | 'overLimit'> {
   buffers: number;
   limit: BufferLimit;
   /** Weights split into more than one buffer to fit the limit, with their part counts. */
   splits: { tensor: string; kind: string; parts: number }[];
   /** What a load checks the total against (null: no budget, a GPU adapter), and where it comes from. */
   budget: { bytes: number; source: string } | null;
+  /** Why a load would be refused (a buffer over the limit, or the total over the budget), or null. */
+  refusal: string | null;
 }
 
 export interface ModelInfoOptions {
   quantize?: 'fp8';
   /** The adapter's buffer limits (the plan is checked against them as a load would). */
   limits: BufferLimits;
+  /** A cap below the limits (ModelLoadOptions.bufferLimit). */
+  bufferLimit?: number;
   budget: PlanSummary['budget'];
 }
 
@@ -38,7 +42,9 @@ export async function modelInfo(dir: string, contextLength: number | undefined, 
   const { config: c, checkpoint } = await openModelFolder(nodeFolder(dir));
   try {
     const context = contextLength ?? Math.min(c.maxPositionEmbeddings, 4096);
-    const { buffers, weightPlan, ...plan } = planMemory(c, checkpoint, { contextLength: context, prefillChunk: 64, quantize: o.quantize }, bufferLimit(o.limits));
+    const full = planMemory(c, checkpoint, { contextLength: context, prefillChunk: 64, quantize: o.quantize }, bufferLimit(o.limits, o.bufferLimit));
+    const { buffers, weightPlan, overLimit: _, ...plan } = full;
+    const refusal = planRefusal(full, o.budget?.bytes, 'a load')?.message ?? null;
     const splits = [...weightPlan.tensors.values()].filter((w) => w.parts.length > 1).map((w) => ({ tensor: w.key, kind: w.kind, parts: w.parts.length }));
     return {
       folder: dir,
@@ -46,7 +52,7 @@ export async function modelInfo(dir: string, contextLength: number | undefined, 
       summary: summary(c),
       parameters: countParameters(c),
       contextLength: context,
-      memory: { ...plan, buffers: buffers.length, splits, budget: o.budget },
+      memory: { ...plan, buffers: buffers.length, splits, budget: o.budget, refusal },
       latentCacheBytesPerToken: (c.numHiddenLayers + c.numNextnPredictLayers) * c.latentDim * 4,
     };
   } finally {
@@ -81,6 +87,7 @@ export function formatModelInfo(m: ModelInfo): string {
     ['largest buffer', `${formatBytes(m.memory.largest.bytes)} (${m.memory.largest.label}); limit ${formatBytes(m.memory.limit.bytes)} (${m.memory.limit.name})`],
     ['split to fit', splitSummary(m.memory.splits)],
     ['budget', budgetLine(m.memory)],
+    ...(m.memory.refusal ? [['refused', m.memory.refusal] as [string, string]] : []),
   ];
   const width = Math.max(...rows.map(([k]) => k.length)) + 2;
   return ['Model', ...rows.map(([k, v]) => `  ${k.padEnd(width)}${v}`)].join('\n');
@@ -98,6 +105,6 @@ function splitSummary(splits: PlanSummary['splits']): string {
 
 function budgetLine(p: PlanSummary): string {
   if (!p.budget) return 'none: WebGPU does not report GPU memory (only the per-buffer limits refuse)';
-  const verdict = p.total <= p.budget.bytes ? 'fits' : 'a load is refused';
+  const verdict = p.total <= p.budget.bytes ? 'fits' : 'over: a load is refused';
   return `${formatBytes(p.budget.bytes)} (${p.budget.source}): ${verdict}`;
 }

@@ -118,7 +118,7 @@ export class DeepseekModel implements CausalLM {
     if (cap !== undefined && (!Number.isInteger(cap) || cap < 4)) throw new InputError('buffer-limit', `must be an integer of at least 4 bytes, got ${cap}`);
     // Every buffer below is planned, and checked against the limits and the budget, before the first read.
     const plan = planMemory(c, folder.checkpoint, { contextLength, prefillChunk: chunk, quantize: options.quantize, mtp: options.mtp }, bufferLimit(gpu.limits, cap));
-    if (options.memoryBudget !== undefined) checkMemoryPlan(plan, options.memoryBudget, `${folder.folder.name} with a ${contextLength}-token context`);
+    checkMemoryPlan(plan, options.memoryBudget, `${folder.folder.name} with a ${contextLength}-token context`);
     const total = folder.checkpoint.names().reduce((n, name) => n + folder.checkpoint.info(name).end - folder.checkpoint.info(name).begin, 0);
     const weights = await gpu.captureErrors('upload weights', () =>
       uploadWeights(gpu, folder.checkpoint, c, plan.weightPlan, { onBytes: (bytes) => options.onProgress?.(bytes, total, 'weights') }),

@@ -36,6 +36,8 @@ export function bufferLimit(limits: BufferLimits, cap?: number): BufferLimit {
 
 export type BufferGroup = 'weights' | 'latentCache' | 'mtpCache' | 'activations' | 'other';
 
+export type GroupedBuffer = PlannedBuffer & { group: BufferGroup };
+
 export interface PlanOptions {
   contextLength: number;
   prefillChunk: number;
@@ -54,17 +56,16 @@ export interface MemoryPlan {
   other: number;
   total: number;
   /** Every buffer the load allocates, by group. */
-  buffers: (PlannedBuffer & { group: BufferGroup })[];
+  buffers: GroupedBuffer[];
   /** The weights' buffers and how each weight is split (what the uploader allocates). */
   weightPlan: WeightsPlan;
   limit: BufferLimit;
   largest: PlannedBuffer;
+  /** Buffers larger than `limit` (weights that could be split are already split): a load refuses. */
+  overLimit: GroupedBuffer[];
 }
 
-/**
- * Plans every buffer of a load and checks each against `limit` (GpuLimitError naming the first that does not
- * fit). Reads nothing but the checkpoint headers.
- */
+/** Plans every buffer of a load, split to fit `limit` where it can be. Reads nothing but the checkpoint headers. */
 export function planMemory(c: ModelConfig, ckpt: Checkpoint, o: PlanOptions, limit: BufferLimit): MemoryPlan {
   const weightPlan = planWeights(c, ckpt, { quantize: o.quantize, mtp: o.mtp }, limit.bytes);
   const mtp = c.numNextnPredictLayers > 0 && o.mtp !== false;
@@ -77,16 +78,10 @@ export function planMemory(c: ModelConfig, ckpt: Checkpoint, o: PlanOptions, lim
     ['other', [{ label: 'rope inverse frequencies', bytes: storageBytes(c.ropeInvFreq.length * 4) }]],
   ];
   const buffers = groups.flatMap(([group, list]) => list.map((b) => ({ ...b, group })));
-  for (const b of buffers) {
-    if (b.bytes > limit.bytes) {
-      const what = b.group === 'weights' ? 'tensor' : b.group === 'activations' ? 'scratch buffer' : 'buffer';
-      throw new GpuLimitError(limit.name, b.bytes, limit.bytes, `${what} '${b.label}' (${formatBytes(b.bytes)} in one buffer)`);
-    }
-  }
   const sum = (group: BufferGroup) => buffers.reduce((n, b) => n + (b.group === group ? b.bytes : 0), 0);
   const largest = buffers.reduce((a, b) => (b.bytes > a.bytes ? b : a));
   const plan = { weights: sum('weights'), latentCache: sum('latentCache'), mtpCache: sum('mtpCache'), activations: sum('activations'), other: sum('other') };
-  return { ...plan, total: buffers.reduce((n, b) => n + b.bytes, 0), buffers, weightPlan, limit, largest: { label: largest.label, bytes: largest.bytes } };
+  return { ...plan, total: buffers.reduce((n, b) => n + b.bytes, 0), buffers, weightPlan, limit, largest: { label: largest.label, bytes: largest.bytes }, overLimit: buffers.filter((b) => b.bytes > limit.bytes) };
 }
 
 export function formatBytes(n: number): string {
@@ -104,11 +99,25 @@ export function formatPlanParts(plan: Pick<MemoryPlan, 'weights' | 'latentCache'
   );
 }
 
-/** Throws GpuError with the plan's parts when its total (exactly what loading allocates) exceeds `budget` bytes. */
-export function checkMemoryPlan(plan: MemoryPlan, budget: number, what: string): void {
-  if (plan.total <= budget) return;
-  throw new GpuError(
+/** Why a load of `plan` is refused, naming the buffer or the parts of the total: an error, or null. */
+export function planRefusal(plan: MemoryPlan, budget: number | undefined, what: string): GpuError | null {
+  const over = plan.overLimit.at(0);
+  if (over) {
+    const kind = over.group === 'weights' ? 'tensor' : over.group === 'activations' ? 'scratch buffer' : 'buffer';
+    return new GpuLimitError(plan.limit.name, over.bytes, plan.limit.bytes, `${kind} '${over.label}' (${formatBytes(over.bytes)} in one buffer)`);
+  }
+  if (budget === undefined || plan.total <= budget) return null;
+  return new GpuError(
     `${what} needs ${formatBytes(plan.total)} (${plan.total} bytes: ${formatPlanParts(plan)}) but the memory budget is ${formatBytes(budget)} (${budget} bytes); ` +
       'use a smaller --context-length, --quantize fp8, or a larger GPU',
   );
+}
+
+/**
+ * Throws GpuLimitError for the first buffer over the limit, or GpuError with the plan's parts when its total
+ * (exactly what loading allocates) exceeds `budget` bytes.
+ */
+export function checkMemoryPlan(plan: MemoryPlan, budget: number | undefined, what: string): void {
+  const refusal = planRefusal(plan, budget, what);
+  if (refusal) throw refusal;
 }

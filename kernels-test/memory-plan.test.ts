@@ -3,6 +3,8 @@
 // the whole weight computes, and a plan that breaks a limit or the budget refuses before anything is read.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Checkpoint } from '../src/checkpoint/checkpoint.ts';
+import { quantizeFp8Blocks } from '../src/checkpoint/fp8-quantize.ts';
+import type { TensorInfo } from '../src/checkpoint/safetensors.ts';
 import { openModelFolder, type ModelFolder } from '../src/checkpoint/model-folder.ts';
 import { nodeFolder, openCheckpointDir } from '../src/checkpoint/sources/node-file.ts';
 import { generate } from '../src/decode/generate.ts';
@@ -143,6 +145,43 @@ describe.skipIf(!gpu)('weights split to fit a buffer limit compute what the whol
       expectSameBits(b[i].mainLogits, s.mainLogits, `step ${i} main logits`);
       expectSameBits(b[i].draftLogits, s.draftLogits, `step ${i} draft logits`);
     });
+  });
+});
+
+/** tiny-v3 with lm_head stored as FP8 e4m3 with 128x128 block scales (as a checkpoint may ship it). */
+async function withFp8LmHead(folder: ModelFolder): Promise<ModelFolder> {
+  const ckpt = folder.checkpoint;
+  const { vocabSize: V, hiddenSize: H } = folder.config;
+  const q = quantizeFp8Blocks(await ckpt.readF32('lm_head.weight'), V, H, 128, 128);
+  const scale = new Uint8Array(q.scaleInv.buffer);
+  const fake: Record<string, { info: TensorInfo; bytes: Uint8Array }> = {
+    'lm_head.weight': { info: { ...ckpt.info('lm_head.weight'), dtype: 'F8_E4M3', begin: 0, end: q.codes.length }, bytes: q.codes },
+    'lm_head.weight_scale_inv': { info: { name: 'lm_head.weight_scale_inv', dtype: 'F32', shape: [V / 128, H / 128], file: 'fake', begin: 0, end: scale.length }, bytes: scale },
+  };
+  const checkpoint = Object.create(ckpt) as Checkpoint;
+  checkpoint.names = () => [...ckpt.names(), 'lm_head.weight_scale_inv'];
+  checkpoint.info = (name) => fake[name]?.info ?? ckpt.info(name);
+  checkpoint.read = async (name, begin = 0, end) => fake[name]?.bytes.slice(begin, end) ?? ckpt.read(name, begin, end);
+  return { ...folder, checkpoint };
+}
+
+describe.skipIf(!gpu)('an FP8 lm_head split at whole 128-row scale blocks', () => {
+  it('gives the logits of the whole FP8 lm_head, bit for bit', async () => {
+    const folder = await withFp8LmHead(await openModelFolder(nodeFolder('kernels-test/fixtures/tiny-v3')));
+    const options: ModelLoadOptions = { prefillChunk: 1, contextLength: 16, warmup: false, mtp: false };
+    const whole = await DeepseekModel.load(gpu!, folder, options);
+    // 200,000 bytes: 6 blocks of 128 FP8 rows (196,608 bytes) per part: 768 + 768 + 512 rows.
+    const split = await DeepseekModel.load(gpu!, folder, { ...options, bufferLimit: 200_000 });
+    try {
+      expect(whole.weights.lmHead[0].weight.format).toBe('fp8');
+      expect(split.weights.lmHead.map((p) => [p.firstRow, p.weight.outDim])).toEqual([[0, 768], [768, 768], [1536, 512]]);
+      const tokens = [5, 17, 300, 2047, 0, 9];
+      expectSameBits((await split.appendOutputs(tokens)).logits, (await whole.appendOutputs(tokens)).logits, 'logits');
+    } finally {
+      whole.dispose();
+      split.dispose();
+      await folder.checkpoint.close();
+    }
   });
 });
 

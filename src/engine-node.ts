@@ -1,12 +1,12 @@
 // loadModel() for Node: a checkpoint folder on disk, a WebGPU device through Dawn (SwiftShader on machines
 // without a GPU driver), and the engine over them.
-import { totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nodeFolder } from './checkpoint/sources/node-file.ts';
 import { Engine, type EngineOptions } from './engine.ts';
 import type { Gpu } from './gpu/device.ts';
 import { createNodeGpu, type NodeGpuOptions } from './gpu/node-webgpu.ts';
+import { defaultMemoryBudget } from './memory-available.ts';
 
 /** The embedded default model: a small DeepSeek-V3-architecture model trained on public-domain English. */
 export const DEFAULT_MODEL_DIR = join(dirname(dirname(fileURLToPath(import.meta.url))), 'weights', 'tiny-v3-trained');
@@ -19,8 +19,9 @@ export interface LoadModelOptions extends EngineOptions, NodeGpuOptions {
 /** Loads the model in `dir` (default: the embedded tiny-v3-trained) onto the GPU. */
 export async function loadModel(dir: string = DEFAULT_MODEL_DIR, options: LoadModelOptions = {}): Promise<Engine> {
   const gpu = options.gpu ?? (await createNodeGpu({ fallback: options.fallback, poll: options.poll }));
-  // A CPU adapter's "GPU memory" is system memory: refuse plans that cannot fit it.
-  const memoryBudget = options.memoryBudget ?? (gpu.adapterInfo.isFallbackAdapter ? totalmem() : undefined);
+  // A CPU adapter's "GPU memory" is system memory: refuse plans that cannot fit what is available now. A GPU's
+  // memory is not visible to WebGPU: no budget, only the per-buffer limits refuse.
+  const memoryBudget = options.memoryBudget ?? defaultMemoryBudget(gpu.adapterInfo.isFallbackAdapter)?.bytes;
   try {
     return await Engine.load(gpu, nodeFolder(dir), { ...options, memoryBudget, ownsGpu: !options.gpu });
   } catch (e) {

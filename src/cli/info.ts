@@ -1,9 +1,10 @@
 // `deepseek-webgpu info`: which adapter, backend, features and limits this machine gives the engine.
 
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { GlobalOptions } from '../cli.ts';
 import type { Gpu } from '../gpu/device.ts';
 import { createNodeGpu, planNodeGpu, type NodeGpuPlan } from '../gpu/node-webgpu.ts';
+import { defaultMemoryBudget } from '../memory-available.ts';
 import { modelDir, parseIntOption } from './load-model.ts';
 import { formatModelInfo, modelInfo } from './model-info.ts';
 
@@ -37,13 +38,18 @@ export function register(program: Command): void {
     .option('--json', 'print as JSON')
     .option('--model <dir>', 'also summarize a checkpoint folder: config, parameter counts, memory plan')
     .option('--context-length <n>', 'context for the memory plan (default: min(max_position_embeddings, 4096))')
-    .action(async (options: { json?: boolean; model?: string; contextLength?: string }, command: Command) => {
+    .addOption(new Option('--quantize <format>', 'plan BF16 linear weights quantized at load').choices(['fp8']))
+    .option('--buffer-limit <bytes>', 'plan with buffers of at most this many bytes (below the adapter limits)')
+    .action(async (options: { json?: boolean; model?: string; contextLength?: string; quantize?: 'fp8'; bufferLimit?: string }, command: Command) => {
       const { fallback } = command.optsWithGlobals<GlobalOptions>();
       const plan = planNodeGpu(fallback);
       const contextLength = parseIntOption(options.contextLength, '--context-length', 1);
-      const model = options.model !== undefined ? await modelInfo(modelDir(options), contextLength) : null;
+      const cap = parseIntOption(options.bufferLimit, '--buffer-limit', 4);
+      const dir = options.model !== undefined ? modelDir(options) : null;
       const gpu = await createNodeGpu({ fallback });
       try {
+        const budget = defaultMemoryBudget(gpu.adapterInfo.isFallbackAdapter) ?? null;
+        const model = dir !== null ? await modelInfo(dir, contextLength, { quantize: options.quantize, limits: gpu.limits, bufferLimit: cap, budget }) : null;
         const report = infoReport(gpu, plan);
         const text = options.json ? JSON.stringify(model ? { ...report, model } : report, null, 2) : [formatInfo(report), ...(model ? [formatModelInfo(model)] : [])].join('\n\n');
         process.stdout.write(`${text}\n`);

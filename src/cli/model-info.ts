@@ -1,9 +1,10 @@
 // The model part of `deepseek-webgpu info --model DIR`: config summary, parameter counts and the memory
-// plan, from config.json and the checkpoint headers alone (nothing is uploaded).
+// plan, from config.json and the checkpoint headers alone (nothing is uploaded): the plan is the one a load
+// on this adapter checks, so its buffers, splits and refusals are the load's.
 import { openModelFolder } from '../checkpoint/model-folder.ts';
 import { nodeFolder } from '../checkpoint/sources/node-file.ts';
 import type { ModelConfig } from '../config/model-config.ts';
-import { formatBytes, planMemory, type MemoryPlan } from '../model/memory-plan.ts';
+import { bufferLimit, formatBytes, formatPlanParts, planMemory, planRefusal, type BufferLimit, type BufferLimits, type MemoryPlan } from '../model/memory-plan.ts';
 import { countParameters, type ParameterCount } from '../model/parameter-count.ts';
 
 export interface ModelInfo {
@@ -12,21 +13,46 @@ export interface ModelInfo {
   summary: Record<string, string | number | boolean | null>;
   parameters: ParameterCount;
   contextLength: number;
-  memory: MemoryPlan;
+  memory: PlanSummary;
   latentCacheBytesPerToken: number;
 }
 
-export async function modelInfo(dir: string, contextLength: number | undefined, quantize?: 'fp8'): Promise<ModelInfo> {
+/** The memory plan without its buffer list (thousands of entries for a full model). */
+export interface PlanSummary extends Omit<MemoryPlan, 'buffers' | 'weightPlan' | 'limit' | 'overLimit'> {
+  buffers: number;
+  limit: BufferLimit;
+  /** Weights split into more than one buffer to fit the limit, with their part counts. */
+  splits: { tensor: string; kind: string; parts: number }[];
+  /** What a load checks the total against (null: no budget, a GPU adapter), and where it comes from. */
+  budget: { bytes: number; source: string } | null;
+  /** Why a load would be refused (a buffer over the limit, or the total over the budget), or null. */
+  refusal: string | null;
+}
+
+export interface ModelInfoOptions {
+  quantize?: 'fp8';
+  /** The adapter's buffer limits (the plan is checked against them as a load would). */
+  limits: BufferLimits;
+  /** A cap below the limits (ModelLoadOptions.bufferLimit). */
+  bufferLimit?: number;
+  budget: PlanSummary['budget'];
+}
+
+export async function modelInfo(dir: string, contextLength: number | undefined, o: ModelInfoOptions): Promise<ModelInfo> {
   const { config: c, checkpoint } = await openModelFolder(nodeFolder(dir));
   try {
     const context = contextLength ?? Math.min(c.maxPositionEmbeddings, 4096);
+    const full = planMemory(c, checkpoint, { contextLength: context, prefillChunk: 64, quantize: o.quantize }, bufferLimit(o.limits, o.bufferLimit));
+    const { buffers, weightPlan, overLimit: _, ...plan } = full;
+    const refusal = planRefusal(full, o.budget?.bytes, 'a load')?.message ?? null;
+    const splits = [...weightPlan.tensors.values()].filter((w) => w.parts.length > 1).map((w) => ({ tensor: w.key, kind: w.kind, parts: w.parts.length }));
     return {
       folder: dir,
       architecture: c.architecture,
       summary: summary(c),
       parameters: countParameters(c),
       contextLength: context,
-      memory: planMemory(c, checkpoint, { contextLength: context, prefillChunk: 64, quantize }),
+      memory: { ...plan, buffers: buffers.length, splits, budget: o.budget, refusal },
       latentCacheBytesPerToken: (c.numHiddenLayers + c.numNextnPredictLayers) * c.latentDim * 4,
     };
   } finally {
@@ -57,8 +83,28 @@ export function formatModelInfo(m: ModelInfo): string {
     ...Object.entries(m.summary).map(([k, v]): [string, string] => [k, String(v)]),
     ['parameters', `${b(m.parameters.total)} total, ${b(m.parameters.active)} active per token${m.parameters.mtp ? `, MTP ${b(m.parameters.mtp)}` : ''}`],
     ['latent cache', `${formatBytes(m.latentCacheBytesPerToken)} per token (f32), ${formatBytes(m.memory.latentCache + m.memory.mtpCache)} for ${m.contextLength} tokens`],
-    ['memory plan', `weights ${formatBytes(m.memory.weights)} + cache ${formatBytes(m.memory.latentCache + m.memory.mtpCache)} + activations ${formatBytes(m.memory.activations)} = ${formatBytes(m.memory.total)}`],
+    ['memory plan', `${formatBytes(m.memory.total)} in ${m.memory.buffers} buffers: ${formatPlanParts(m.memory)}`],
+    ['largest buffer', `${formatBytes(m.memory.largest.bytes)} (${m.memory.largest.label}); limit ${formatBytes(m.memory.limit.bytes)} (${m.memory.limit.name})`],
+    ['split to fit', splitSummary(m.memory.splits)],
+    ['budget', budgetLine(m.memory)],
+    ...(m.memory.refusal ? [['refused', m.memory.refusal] as [string, string]] : []),
   ];
   const width = Math.max(...rows.map(([k]) => k.length)) + 2;
   return ['Model', ...rows.map(([k, v]) => `  ${k.padEnd(width)}${v}`)].join('\n');
+}
+
+/** "lm_head.weight 2 parts, model.embed_tokens.weight 2 parts, experts: 58 stacks in 4 parts". */
+function splitSummary(splits: PlanSummary['splits']): string {
+  const experts = splits.filter((s) => s.kind === 'experts');
+  const stacks = new Map<number, number>();
+  for (const s of experts) stacks.set(s.parts, (stacks.get(s.parts) ?? 0) + 1);
+  const rest = splits.filter((s) => s.kind !== 'experts').map((s) => `${s.tensor} ${s.parts} parts`);
+  const expertText = [...stacks].map(([parts, n]) => `${n} expert stack${n > 1 ? 's' : ''} in ${parts} parts`);
+  return [...rest, ...expertText].join(', ') || 'nothing (every weight fits one buffer)';
+}
+
+function budgetLine(p: PlanSummary): string {
+  if (!p.budget) return 'none: WebGPU does not report GPU memory (only the per-buffer limits refuse)';
+  const verdict = p.total <= p.budget.bytes ? 'fits' : 'over: a load is refused';
+  return `${formatBytes(p.budget.bytes)} (${p.budget.source}): ${verdict}`;
 }

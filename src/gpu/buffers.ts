@@ -4,8 +4,13 @@
 // Read at call time, not import time: in Node the GPUBufferUsage global exists only once src/gpu/node-webgpu.ts ran.
 export const storageUsage = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
+/** The size createStorage gives a buffer asked for `bytes` (what the memory plan counts). */
+export function storageBytes(bytes: number): number {
+  return Math.max(4, Math.ceil(bytes / 4) * 4);
+}
+
 export function createStorage(device: GPUDevice, bytes: number, label: string): GPUBuffer {
-  return device.createBuffer({ label, size: Math.max(4, Math.ceil(bytes / 4) * 4), usage: storageUsage() });
+  return device.createBuffer({ label, size: storageBytes(bytes), usage: storageUsage() });
 }
 
 /** A new storage buffer holding `data` (padded with zeros to a multiple of 4 bytes). */

@@ -17,6 +17,16 @@ export interface MatmulWeight {
   block?: readonly [number, number];
 }
 
+/**
+ * Output rows [firstRow, firstRow + weight.outDim) of a Linear weight too large for one buffer (lm_head):
+ * whole layout groups (and whole FP8 scale block rows), so a part computes its outputs exactly as the whole
+ * weight would.
+ */
+export interface MatmulPart {
+  firstRow: number;
+  weight: MatmulWeight;
+}
+
 /** Rows per thread at most: decode (rows <= 8) puts every row in one thread; prefill uses blocks of 8. */
 export const MAX_ROWS_PER_THREAD = 8;
 
@@ -112,5 +122,18 @@ export function recordMatmul(rec: Recorder, weight: MatmulWeight, x: Bindable, y
     kernels.fp8[sg].record(rec, { w: weight.w, scale: weight.scale!, x: xr.buffer, y: yr.buffer }, p, o);
   } else {
     kernels[format][sg].record(rec, { w: weight.w, x: xr.buffer, y: yr.buffer }, p, o);
+  }
+}
+
+/**
+ * y = x · Wᵀ for a weight in parts of output rows: each part writes its column slice of y's rows
+ * (y: [rows, total outputs] from its binding's start).
+ */
+export function recordMatmulParts(rec: Recorder, parts: readonly MatmulPart[], x: Bindable, y: Bindable, rows: number): void {
+  const outDim = parts.reduce((n, p) => n + p.weight.outDim, 0);
+  const yr = asRange(y);
+  for (const { firstRow, weight } of parts) {
+    const at = firstRow * 4;
+    recordMatmul(rec, weight, x, { buffer: yr.buffer, offset: yr.offset + at, size: yr.size - at }, rows, { yStride: outDim });
   }
 }

@@ -18,7 +18,6 @@ import { moeDownGrouped } from './moe-down-grouped.ts';
 import { moeGateUp } from './moe-gate-up.ts';
 import { moeGateUpGrouped } from './moe-gate-up-grouped.ts';
 import { MOE_TILE, moeGroup, moeMaxTiles } from './moe-group.ts';
-import { FORMAT_BYTES } from './matmul-layout.ts';
 import type { ExpertFormat } from './moe-weights.ts';
 
 export { moeGroupBytes } from './moe-group.ts';
@@ -62,11 +61,6 @@ export interface MoeBuffers {
   y: Bindable; //        scratch [rows * topK, hidden] f32
   hShared?: Bindable; // scratch [rows, sharedInter] f32 (when sharedInter > 0)
   group?: Bindable; //   prefill scratch of moeGroupBytes(rows, topK, nExperts) bytes (u32)
-}
-
-/** How many experts of an [out, in] projection in `format` fit in one binding of `maxBindingBytes`. */
-export function expertsPerPart(maxBindingBytes: number, out: number, inDim: number, format: ExpertFormat): number {
-  return Math.max(1, Math.floor(maxBindingBytes / (out * inDim * FORMAT_BYTES[format])));
 }
 
 /**

@@ -1,46 +1,74 @@
 // Every per-step scratch buffer, allocated once for the largest step (the llama2.c RunState idea): a
-// step records into these and allocates nothing. Sizes in f32 elements for `rows` positions at once.
+// step records into these and allocates nothing. The sizes come from one function, which the memory plan
+// also sums, so the plan counts exactly what is allocated here.
 import type { ModelConfig } from '../config/model-config.ts';
 import type { Gpu } from '../gpu/device.ts';
-import { createStorage } from '../gpu/buffers.ts';
+import { createStorage, storageBytes } from '../gpu/buffers.ts';
 import { mlaDecodeScratch } from '../kernels/mla-decode.ts';
 import { moeGroupBytes } from '../kernels/moe-group.ts';
 import { sampleScratchBytes } from '../kernels/sample.ts';
+import type { PlannedBuffer } from './weight-plan.ts';
 
 /** Most splits of the sequence the attention uses (flash-decoding style); sizes its scratch. */
 export const MAX_ATTENTION_SPLITS = 64;
 
+/**
+ * Each scratch buffer's label and allocated bytes for `rows` positions per forward call and `logitRows`
+ * rows of logits; `mtp`: the MTP module is loaded (its inputs and the draft logits).
+ */
+function layout(c: ModelConfig, rows: number, logitRows: number, mtp: boolean) {
+  const f32 = (label: string, elements: number): PlannedBuffer => ({ label, bytes: storageBytes(Math.max(1, elements) * 4) });
+  const H = c.hiddenSize;
+  const heads = c.numAttentionHeads;
+  const inter = Math.max(c.intermediateSize, c.nSharedExperts * c.moeIntermediateSize);
+  const scratch = mlaDecodeScratch(c, rows, MAX_ATTENTION_SPLITS);
+  // MTP inputs hold a chunk's rows plus the speculative loop's pending and chained-draft rows.
+  const mtpRows = mtp ? rows + 2 : 0;
+  return {
+    tokens: f32('tokens', rows), //                      [rows] u32 input ids
+    h: f32('h', rows * H), //                            [rows, H] residual stream
+    x: f32('x', rows * H), //                            [rows, H] normalized input of a block
+    qA: f32('q_a', rows * (c.qLoraRank ?? 0)), //         [rows, qLora]
+    qAn: f32('q_a normed', rows * (c.qLoraRank ?? 0)), // [rows, qLora]
+    q: f32('q', rows * heads * c.qHeadDim), //            [rows, heads * qHeadDim]
+    kvA: f32('kv_a', rows * c.latentDim), //              [rows, latentDim]
+    qAbs: f32('q_abs', rows * heads * c.latentDim), //    [rows, heads, latentDim]
+    oPart: f32('attention split outputs', scratch.oPart), // [rows * heads, splits, kvLora]
+    ml: f32('attention split max/sum', scratch.ml), //   [rows * heads, splits, 2]
+    oLat: f32('o_lat', rows * heads * c.kvLoraRank), //   [rows * heads, kvLora]
+    o: f32('o', rows * heads * c.vHeadDim), //            [rows, heads * v]
+    gate: f32('gate', rows * inter), //                   [rows, I] (also the MoE shared-expert scratch)
+    up: f32('up', rows * inter), //                       [rows, I]
+    act: f32('swiglu', rows * inter), //                  [rows, I]
+    routerLogits: f32('router logits', rows * c.nRoutedExperts), // [rows, E]
+    experts: f32('expert ids', rows * c.numExpertsPerTok), //       [rows, topK] u32
+    expertWeights: f32('expert weights', rows * c.numExpertsPerTok), // [rows, topK]
+    expertH: f32('expert hidden', rows * c.numExpertsPerTok * c.moeIntermediateSize), // [rows * topK, mI]
+    expertY: f32('expert outputs', rows * c.numExpertsPerTok * H), // [rows * topK, H]
+    moeOut: f32('moe output', rows * H), //               [rows, H]
+    // moe-group's tiles of the rows * topK (token, expert) pairs (u32)
+    moeGroup: f32('moe pairs grouped by expert', c.nRoutedExperts ? moeGroupBytes(rows, c.numExpertsPerTok, c.nRoutedExperts) / 4 : 0),
+    logits: f32('logits', logitRows * c.vocabSize), //    [logitRows, V]
+    sampled: f32('sampled tokens', logitRows), //         [logitRows] u32 chosen token ids
+    sampleScratch: f32('sampler scratch', sampleScratchBytes(c.vocabSize) / 4), // candidate ids, argmax partials
+    // The MTP module's inputs: main-model hidden states (after the final norm) and the next token of each row.
+    mtpTokens: f32('mtp tokens', mtpRows), //             [rows + 2] u32
+    mtpHidden: f32('mtp hidden', mtpRows * H), //         [rows + 2, H]
+    mtpE: f32('mtp enorm(e)', mtpRows * H), //            [rows, H] enorm(embed(next token))
+    mtpHn: f32('mtp hnorm(h)', mtpRows * H), //           [rows, H] hnorm(hidden)
+    // Speculative decoding: draft k's logits in row k (at most rows - 1 drafts: the verify pass is one
+    // forward call), and a chunk's last hidden row kept while the MTP inputs hold the chunk's other rows.
+    draftLogits: f32('draft logits', mtp ? rows * c.vocabSize : 0), // [rows, V]
+    mtpSavedRow: f32('mtp saved hidden row', mtp ? H : 0), //          [H]
+  };
+}
+
+export type ActivationName = keyof ReturnType<typeof layout>;
+
+// The buffers are fields named as in layout(), assigned in the constructor.
+export interface Activations extends Readonly<Record<ActivationName, GPUBuffer>> {}
+
 export class Activations {
-  readonly tokens: GPUBuffer; //   [rows] u32 input ids
-  readonly h: GPUBuffer; //        [rows, H] residual stream
-  readonly x: GPUBuffer; //        [rows, H] normalized input of a block
-  readonly qA: GPUBuffer; //       [rows, qLora]
-  readonly qAn: GPUBuffer; //      [rows, qLora]
-  readonly q: GPUBuffer; //        [rows, heads * qHeadDim]
-  readonly kvA: GPUBuffer; //      [rows, latentDim]
-  readonly qAbs: GPUBuffer; //     [rows, heads, latentDim]
-  readonly oPart: GPUBuffer; //    [rows * heads, splits, kvLora]
-  readonly ml: GPUBuffer; //       [rows * heads, splits, 2]
-  readonly oLat: GPUBuffer; //     [rows * heads, kvLora]
-  readonly o: GPUBuffer; //        [rows, heads * v]
-  readonly gate: GPUBuffer; //     [rows, I] (also the MoE shared-expert scratch)
-  readonly up: GPUBuffer; //       [rows, I]
-  readonly act: GPUBuffer; //      [rows, I]
-  readonly routerLogits: GPUBuffer; // [rows, E]
-  readonly experts: GPUBuffer; //  [rows, topK] u32
-  readonly expertWeights: GPUBuffer; // [rows, topK]
-  readonly expertH: GPUBuffer; //  [rows * topK, mI]
-  readonly expertY: GPUBuffer; //  [rows * topK, H]
-  readonly moeOut: GPUBuffer; //   [rows, H]
-  readonly moeGroup: GPUBuffer; // moe-group's tiles of the rows * topK (token, expert) pairs (u32)
-  readonly logits: GPUBuffer; //   [logitRows, V]
-  readonly sampled: GPUBuffer; //  [logitRows] u32 chosen token ids
-  readonly sampleScratch: GPUBuffer; // the sampler's scratch (candidate ids, argmax partials)
-  // The MTP module's inputs: main-model hidden states (after the final norm) and the next token of each row.
-  readonly mtpTokens: GPUBuffer; // [rows + 2] u32
-  readonly mtpHidden: GPUBuffer; // [rows + 2, H]
-  readonly mtpE: GPUBuffer; //      [rows, H] enorm(embed(next token))
-  readonly mtpHn: GPUBuffer; //     [rows, H] hnorm(hidden)
   private readonly all: GPUBuffer[] = [];
 
   constructor(
@@ -50,47 +78,19 @@ export class Activations {
     readonly rows: number,
     /** Rows of logits one call can produce (1 for decoding; rows for `logits` of every position). */
     readonly logitRows: number,
+    /** The MTP module is loaded. */
+    readonly mtp: boolean,
   ) {
-    const f32 = (elements: number, label: string) => {
-      const b = createStorage(gpu.device, Math.max(1, elements) * 4, label);
-      this.all.push(b);
-      return b;
-    };
-    const H = c.hiddenSize;
-    const heads = c.numAttentionHeads;
-    const inter = Math.max(c.intermediateSize, c.nSharedExperts * c.moeIntermediateSize);
-    const scratch = mlaDecodeScratch(c, rows, MAX_ATTENTION_SPLITS);
-    this.tokens = f32(rows, 'tokens');
-    this.h = f32(rows * H, 'h');
-    this.x = f32(rows * H, 'x');
-    this.qA = f32(rows * (c.qLoraRank ?? 0), 'q_a');
-    this.qAn = f32(rows * (c.qLoraRank ?? 0), 'q_a normed');
-    this.q = f32(rows * heads * c.qHeadDim, 'q');
-    this.kvA = f32(rows * c.latentDim, 'kv_a');
-    this.qAbs = f32(rows * heads * c.latentDim, 'q_abs');
-    this.oPart = f32(scratch.oPart, 'attention split outputs');
-    this.ml = f32(scratch.ml, 'attention split max/sum');
-    this.oLat = f32(rows * heads * c.kvLoraRank, 'o_lat');
-    this.o = f32(rows * heads * c.vHeadDim, 'o');
-    this.gate = f32(rows * inter, 'gate');
-    this.up = f32(rows * inter, 'up');
-    this.act = f32(rows * inter, 'swiglu');
-    this.routerLogits = f32(rows * c.nRoutedExperts, 'router logits');
-    this.experts = f32(rows * c.numExpertsPerTok, 'expert ids');
-    this.expertWeights = f32(rows * c.numExpertsPerTok, 'expert weights');
-    this.expertH = f32(rows * c.numExpertsPerTok * c.moeIntermediateSize, 'expert hidden');
-    this.expertY = f32(rows * c.numExpertsPerTok * H, 'expert outputs');
-    this.moeOut = f32(rows * H, 'moe output');
-    this.moeGroup = f32(c.nRoutedExperts ? moeGroupBytes(rows, c.numExpertsPerTok, c.nRoutedExperts) / 4 : 0, 'moe pairs grouped by expert');
-    this.logits = f32(logitRows * c.vocabSize, 'logits');
-    this.sampled = f32(logitRows, 'sampled tokens');
-    this.sampleScratch = f32(sampleScratchBytes(c.vocabSize) / 4, 'sampler scratch');
-    // MTP inputs hold a chunk's rows plus the speculative loop's pending and chained-draft rows.
-    const mtpRows = c.numNextnPredictLayers ? rows + 2 : 0;
-    this.mtpTokens = f32(mtpRows, 'mtp tokens');
-    this.mtpHidden = f32(mtpRows * H, 'mtp hidden');
-    this.mtpE = f32(mtpRows * H, 'mtp enorm(e)');
-    this.mtpHn = f32(mtpRows * H, 'mtp hnorm(h)');
+    for (const [name, { label, bytes }] of Object.entries(layout(c, rows, logitRows, mtp))) {
+      const buffer = createStorage(gpu.device, bytes, label);
+      this.all.push(buffer);
+      Object.assign(this, { [name]: buffer });
+    }
+  }
+
+  /** The buffers the constructor allocates, with their sizes (what the memory plan sums). */
+  static sizes(c: ModelConfig, rows: number, logitRows: number, mtp: boolean): PlannedBuffer[] {
+    return Object.values(layout(c, rows, logitRows, mtp));
   }
 
   get bytes(): number {

@@ -16,7 +16,7 @@ import { recordForward, recordLogits, type ForwardContext } from './forward.ts';
 import { recordMtp, recordMtpLogits } from './mtp.ts';
 import { MtpSpeculator } from './mtp-speculator.ts';
 import { LatentCache } from './kv-cache.ts';
-import { checkMemoryPlan, planMemory } from './memory-plan.ts';
+import { bufferLimit, checkMemoryPlan, planMemory, type MemoryPlan } from './memory-plan.ts';
 import { uploadWeights, type GpuWeights } from './weights.ts';
 
 export interface ModelLoadOptions {
@@ -36,8 +36,18 @@ export interface ModelLoadOptions {
    * many-core split plans on a 2-core machine.
    */
   attentionWorkgroups?: number;
-  /** Refuse to load when the memory plan exceeds this many bytes (WebGPU cannot tell device memory). */
+  /**
+   * Refuse to load when the memory plan's total (exactly the bytes loading allocates) exceeds this many
+   * bytes. WebGPU cannot tell device memory: loadModel() in Node sets it to the available memory on a CPU
+   * adapter and leaves it unset on a GPU.
+   */
   memoryBudget?: number;
+  /**
+   * Largest GPU buffer to create, in bytes, below the device's maxBufferSize and maxStorageBufferBindingSize:
+   * lm_head, the embeddings and expert stacks are split into parts that fit; any other buffer that does not
+   * fit refuses the load (GpuLimitError) before anything is read. Tests use it to split tiny models.
+   */
+  bufferLimit?: number;
   /**
    * Load progress, phase by phase: 'weights' counts checkpoint bytes read of the checkpoint's size (each
    * tensor once, so never past it); 'warmup' counts the warm-up steps that compile the pipelines (seconds on
@@ -68,6 +78,8 @@ export class DeepseekModel implements CausalLM {
   private constructor(
     readonly gpu: Gpu,
     readonly config: ModelConfig,
+    /** What the load planned, buffer by buffer: weights, caches, scratch and the rope table are exactly these. */
+    readonly plan: MemoryPlan,
     readonly weights: GpuWeights,
     readonly cache: LatentCache,
     /** The MTP module's own latent cache (one layer), when the model has one. */
@@ -102,22 +114,22 @@ export class DeepseekModel implements CausalLM {
     if (!Number.isInteger(chunk) || chunk < 1) throw new InputError('prefill-chunk', `must be a positive integer, got ${chunk}`);
     const wgs = options.attentionWorkgroups;
     if (wgs !== undefined && (!Number.isInteger(wgs) || wgs < 1)) throw new InputError('attention-workgroups', `must be a positive integer, got ${wgs}`);
-    const plan = planMemory(c, folder.checkpoint, { contextLength, prefillChunk: chunk, quantize: options.quantize, mtp: options.mtp });
-    if (options.memoryBudget !== undefined) checkMemoryPlan(plan, options.memoryBudget, `${folder.folder.name} with a ${contextLength}-token context`);
+    const cap = options.bufferLimit;
+    if (cap !== undefined && (!Number.isInteger(cap) || cap < 4)) throw new InputError('buffer-limit', `must be an integer of at least 4 bytes, got ${cap}`);
+    // Every buffer below is planned, and checked against the limits and the budget, before the first read.
+    const plan = planMemory(c, folder.checkpoint, { contextLength, prefillChunk: chunk, quantize: options.quantize, mtp: options.mtp }, bufferLimit(gpu.limits, cap));
+    checkMemoryPlan(plan, options.memoryBudget, `${folder.folder.name} with a ${contextLength}-token context`);
     const total = folder.checkpoint.names().reduce((n, name) => n + folder.checkpoint.info(name).end - folder.checkpoint.info(name).begin, 0);
     const weights = await gpu.captureErrors('upload weights', () =>
-      uploadWeights(gpu, folder.checkpoint, c, {
-        quantize: options.quantize,
-        mtp: options.mtp,
-        onBytes: (bytes) => options.onProgress?.(bytes, total, 'weights'),
-      }),
+      uploadWeights(gpu, folder.checkpoint, c, plan.weightPlan, { onBytes: (bytes) => options.onProgress?.(bytes, total, 'weights') }),
     );
     options.onProgress?.(total, total, 'weights');
+    const mtp = weights.mtp.length > 0;
     const cache = new LatentCache(gpu, c.latentDim, c.numHiddenLayers, contextLength);
-    const mtpCache = weights.mtp.length ? new LatentCache(gpu, c.latentDim, 1, contextLength, 'mtp latent cache') : null;
-    const act = new Activations(gpu, c, chunk, chunk);
+    const mtpCache = mtp ? new LatentCache(gpu, c.latentDim, 1, contextLength, 'mtp latent cache') : null;
+    const act = new Activations(gpu, c, chunk, chunk, mtp);
     const invFreq = uploadStorage(gpu.device, Float32Array.from(c.ropeInvFreq), 'rope inverse frequencies');
-    const model = new DeepseekModel(gpu, c, weights, cache, mtpCache, act, invFreq, options.attentionWorkgroups);
+    const model = new DeepseekModel(gpu, c, plan, weights, cache, mtpCache, act, invFreq, options.attentionWorkgroups);
     if (options.warmup ?? true) {
       try {
         await model.warmup((done, steps) => options.onProgress?.(done, steps, 'warmup'));

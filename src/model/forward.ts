@@ -6,7 +6,7 @@ import type { ModelConfig } from '../config/model-config.ts';
 import type { Recorder } from '../gpu/recorder.ts';
 import { recordEmbed } from '../kernels/embed.ts';
 import { kvAppend } from '../kernels/kv-append.ts';
-import { recordMatmul } from '../kernels/matmul.ts';
+import { recordMatmul, recordMatmulParts } from '../kernels/matmul.ts';
 import { mlaAbsorbQ, mlaAbsorbQParams } from '../kernels/mla-absorb-q.ts';
 import { mlaAbsorbV, mlaAbsorbVParams } from '../kernels/mla-absorb-v.ts';
 import { mlaDecode, mlaDecodeParams, mlaSplitPlan } from '../kernels/mla-decode.ts';
@@ -125,5 +125,5 @@ function recordAttention(rec: Recorder, f: ForwardContext, w: GpuAttention, cach
 /** logits[r] = lm_head(x[fromRow + r]) for `count` rows of the final-norm hidden states. */
 export function recordLogits(rec: Recorder, f: ForwardContext, fromRow: number, count: number): void {
   const H = f.c.hiddenSize;
-  recordMatmul(rec, f.weights.lmHead, { buffer: f.act.x, offset: fromRow * H * 4, size: count * H * 4 }, f.act.logits, count);
+  recordMatmulParts(rec, f.weights.lmHead, { buffer: f.act.x, offset: fromRow * H * 4, size: count * H * 4 }, f.act.logits, count);
 }

@@ -3,7 +3,7 @@
 // number of valid rows; rows past it are garbage and never read (attention is causal over 0..pos), so
 // truncating — a new conversation or a speculative rollback — is just setting the length.
 import type { ModelConfig } from '../config/model-config.ts';
-import { GpuLimitError, InputError } from '../errors.ts';
+import { InputError } from '../errors.ts';
 import type { Gpu } from '../gpu/device.ts';
 import { createStorage } from '../gpu/buffers.ts';
 
@@ -18,9 +18,8 @@ export class LatentCache {
     readonly capacity: number,
     label = 'latent cache',
   ) {
+    // The memory plan sizes (and checks against the device's limits) these layers with bytesPerLayer too.
     const bytes = LatentCache.bytesPerLayer(latentDim, capacity);
-    const limit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
-    if (bytes > limit) throw new GpuLimitError('maxStorageBufferBindingSize', bytes, limit, `a ${capacity}-token latent cache layer`);
     this.layers = Array.from({ length: numLayers }, (_, l) => createStorage(gpu.device, bytes, `${label} layer ${l}`));
   }
 

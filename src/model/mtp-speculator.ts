@@ -56,13 +56,8 @@ export class MtpSpeculator {
    */
   forceDrafts: number[] | null = null;
   private forced: GPUBuffer | null = null;
-  private draftLogits: GPUBuffer | null = null;
-  /** A chunk's last hidden row, kept while the MTP inputs are busy with the chunk's other rows. */
-  private readonly savedRow: GPUBuffer;
 
-  constructor(private readonly p: SpeculatorParts) {
-    this.savedRow = createStorage(p.gpu.device, p.f.c.hiddenSize * 4, 'mtp saved hidden row');
-  }
+  constructor(private readonly p: SpeculatorParts) {}
 
   /** Most drafts one step can verify (the verify pass is one forward call). */
   get maxDrafts(): number {
@@ -101,7 +96,7 @@ export class MtpSpeculator {
       // MTP rows (h_j, t[j+1]) for j = a-1 (pending) .. a+n-2: hidden rows go after the pending one.
       const m = this.pending.length; // 0 or 1
       rec.copy(act.x, 0, act.mtpHidden, m * H * 4, (n - 1) * H * 4);
-      rec.copy(act.x, (n - 1) * H * 4, this.savedRow, 0, H * 4);
+      rec.copy(act.x, (n - 1) * H * 4, act.mtpSavedRow, 0, H * 4);
       const tokens = [...this.pending, ...prompt.slice(a + 1, a + n)];
       if (tokens.length) {
         rec.write(act.mtpTokens, 0, Uint32Array.from(tokens));
@@ -109,7 +104,7 @@ export class MtpSpeculator {
         recordMtp(rec, f, mtp, mtpCache.layers[0], { hidden: act.mtpHidden, tokens: act.mtpTokens }, tokens.length, mtpCache.length, 'none');
         mtpCache.length += tokens.length;
       }
-      rec.copy(this.savedRow, 0, act.mtpHidden, 0, H * 4);
+      rec.copy(act.mtpSavedRow, 0, act.mtpHidden, 0, H * 4);
       this.pending = last ? [] : [prompt[a + n]];
       if (last) this.p.readback.record(rec, act.sampled, 0, 4);
       rec.submit();
@@ -136,12 +131,8 @@ export class MtpSpeculator {
     const V = f.c.vocabSize;
     if (K < 1 || K > this.maxDrafts || verify.length !== K + 1) throw new Error(`speculative step: ${K} drafts with ${verify.length} verify requests`);
     if (this.pending.at(-1) !== t) throw new Error('speculative step: t must be the last pending token');
-    // Draft k's logits go to row k, so the sampler (which writes token[row] from logits row `row`) puts d_k
-    // straight into act.tokens[k], the verify pass's input. Row 0 is unused.
-    if (!this.draftLogits || this.draftLogits.size < (K + 1) * V * 4) {
-      this.draftLogits?.destroy();
-      this.draftLogits = createStorage(gpu.device, (K + 1) * V * 4, 'draft logits');
-    }
+    // Draft k's logits go to row k of act.draftLogits, so the sampler (which writes token[row] from logits row
+    // `row`) puts d_k straight into act.tokens[k], the verify pass's input. Row 0 is unused.
     const m = this.pending.length;
     const mtpStart = mtpCache.length;
     rec.write(act.mtpTokens, 0, Uint32Array.from(this.pending));
@@ -154,9 +145,9 @@ export class MtpSpeculator {
     const inputs = { hidden: act.mtpHidden, tokens: act.mtpTokens };
     recordMtp(rec, f, mtp, mtpCache.layers[0], inputs, m, mtpStart, 'last');
     for (let k = 1; k <= K; k++) {
-      const out = { buffer: this.draftLogits, offset: k * V * 4, size: V * 4 };
+      const out = { buffer: act.draftLogits, offset: k * V * 4, size: V * 4 };
       recordMtpLogits(rec, mtp, { buffer: act.x, offset: 0, size: H * 4 }, out, 1);
-      this.recordChoice(this.draftLogits, k, draft[k - 1], act.tokens); // d_k -> act.tokens[k]
+      this.recordChoice(act.draftLogits, k, draft[k - 1], act.tokens); // d_k -> act.tokens[k]
       if (k === K) break;
       rec.copy(act.x, 0, act.mtpHidden, 0, H * 4);
       rec.copy(act.tokens, k * 4, act.mtpTokens, 0, 4);
@@ -190,7 +181,7 @@ export class MtpSpeculator {
     const predictions = ids.slice(K);
     const result: SpeculativeStep = { drafts, predictions };
     if (logits) {
-      const [main, q] = await Promise.all([readStorage(gpu.device, act.logits, 0, (K + 1) * V * 4), readStorage(gpu.device, this.draftLogits, V * 4, K * V * 4)]);
+      const [main, q] = await Promise.all([readStorage(gpu.device, act.logits, 0, (K + 1) * V * 4), readStorage(gpu.device, act.draftLogits, V * 4, K * V * 4)]);
       result.mainLogits = new Float32Array(main);
       result.draftLogits = new Float32Array(q);
     }
@@ -218,9 +209,7 @@ export class MtpSpeculator {
   }
 
   destroy(): void {
-    this.draftLogits?.destroy();
     this.forced?.destroy();
-    this.savedRow.destroy();
   }
 
   /** Chooses token[row] from row `row` of `logits` under `sample` (the penalty edits that row in place). */

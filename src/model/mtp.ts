@@ -10,7 +10,7 @@
 // which only fills the MTP cache).
 import type { Bindable, Recorder } from '../gpu/recorder.ts';
 import { recordEmbed } from '../kernels/embed.ts';
-import { recordMatmul } from '../kernels/matmul.ts';
+import { recordMatmul, recordMatmulParts } from '../kernels/matmul.ts';
 import { rmsnorm } from '../kernels/rmsnorm.ts';
 import { recordLatentRows, recordLayer, type ForwardContext } from './forward.ts';
 import type { GpuMtp } from './weights.ts';
@@ -65,5 +65,5 @@ function recordEh(rec: Recorder, mtp: GpuMtp, e: Bindable, hn: Bindable, h: GPUB
 
 /** out[r] = shared_head.head(x[r]) for `count` rows: x [count, H] → out [count, vocab]. */
 export function recordMtpLogits(rec: Recorder, mtp: GpuMtp, x: Bindable, out: Bindable, count: number): void {
-  recordMatmul(rec, mtp.head, x, out, count);
+  recordMatmulParts(rec, mtp.head, x, out, count);
 }

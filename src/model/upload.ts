@@ -1,18 +1,20 @@
 // Streams checkpoint tensors into GPU buffers in the layouts the kernels read: never a whole shard (or a
 // whole large tensor) in JS memory, FP8 kept packed, BF16 optionally quantized to FP8 blocks (experts
-// included). Every buffer made here is remembered so dispose() frees them all.
+// included). Which buffers, of what size and format, comes from the weight plan (./weight-plan.ts): a weight
+// the plan does not list is refused, so the memory plan cannot miss what is allocated here. Every buffer made
+// here is remembered so dispose() frees them all.
 import type { Checkpoint } from '../checkpoint/checkpoint.ts';
 import { decodeToF32 } from '../checkpoint/decode.ts';
 import { quantizeFp8Blocks } from '../checkpoint/fp8-quantize.ts';
-import { fp8ScaleName } from '../checkpoint/tensor-names.ts';
-import { CheckpointError, GpuLimitError } from '../errors.ts';
+import { fp8ScaleName, type MlpNames } from '../checkpoint/tensor-names.ts';
 import type { Gpu } from '../gpu/device.ts';
 import { createStorage, writeStorage } from '../gpu/buffers.ts';
 import type { EmbeddingPart } from '../kernels/embed.ts';
-import { FORMAT_BYTES, LAYOUT_ROW_ALIGN, matmulLayoutBytes, toMatmulLayout, type MatmulFormat } from '../kernels/matmul-layout.ts';
-import type { MatmulWeight } from '../kernels/matmul.ts';
-import type { ExpertPart } from '../kernels/moe-experts.ts';
-import { EXPERT_BLOCK, type ExpertFormat } from '../kernels/moe-weights.ts';
+import { LAYOUT_ROW_ALIGN, toMatmulLayout, type MatmulFormat } from '../kernels/matmul-layout.ts';
+import type { MatmulPart, MatmulWeight } from '../kernels/matmul.ts';
+import type { ExpertPart, ExpertWeights } from '../kernels/moe-experts.ts';
+import { expertScaleBytes, expertWeightBytes, type ExpertFormat } from '../kernels/moe-weights.ts';
+import { columnsKey, lcm, type PlannedBuffer, type WeightKind, type WeightPart, type WeightPlan, type WeightsPlan } from './weight-plan.ts';
 
 /** Bytes read from the checkpoint per piece of a large tensor. */
 const PIECE_BYTES = 16 << 20;
@@ -24,8 +26,6 @@ type BufferAt = { buffer: GPUBuffer; offset: number };
 const STORED_FORMAT: Partial<Record<string, ExpertFormat>> = { F8_E4M3: 'fp8', BF16: 'bf16', F32: 'f32' };
 
 export interface UploadOptions {
-  /** 'fp8': BF16/F32 linear weights become FP8 e4m3 with 128x128 block scales at load (half of BF16's memory). */
-  quantize?: 'fp8';
   /**
    * Called after each piece with the checkpoint bytes read so far, each tensor's bytes counted once (a tensor
    * read twice, such as eh_proj's two halves, never takes the count past the checkpoint's size).
@@ -42,50 +42,65 @@ export class WeightUploader {
   constructor(
     readonly gpu: Gpu,
     readonly ckpt: Checkpoint,
+    readonly plan: WeightsPlan,
     readonly block: readonly [number, number],
     readonly options: UploadOptions = {},
   ) {}
 
-  /** A norm weight or bias as f32 [length]. */
-  async vector(name: string, length: number): Promise<GPUBuffer> {
-    this.expectShape(name, [length]);
-    return this.upload(name, await this.readF32(name));
+  /** A norm weight or bias as f32. */
+  async vector(name: string): Promise<GPUBuffer> {
+    const buffer = this.create(this.planOf(name, 'vector').parts[0].weight);
+    writeStorage(this.gpu.device, buffer, 0, await this.readF32(name));
+    return buffer;
   }
 
-  /** A Linear weight [out, in] in the matmul layout; `quantize` applies unless `keepFormat`. */
-  async linear(name: string, outDim: number, inDim: number, keepFormat = false): Promise<MatmulWeight> {
-    this.expectShape(name, [outDim, inDim]);
+  /** A Linear weight [out, in] in the matmul layout, in the plan's format. */
+  linear(name: string): Promise<MatmulWeight> {
+    const plan = this.planOf(name, 'linear');
+    return this.matmulRows(plan, plan.parts[0]);
+  }
+
+  /** A Linear weight split by output rows into the plan's parts (lm_head, the MTP head). */
+  async rows(name: string): Promise<MatmulPart[]> {
+    const plan = this.planOf(name, 'rows');
+    const parts: MatmulPart[] = [];
+    for (const part of plan.parts) parts.push({ firstRow: part.first, weight: await this.matmulRows(plan, part) });
+    return parts;
+  }
+
+  /** Output rows [part.first, + part.count) of a matmul weight into the part's buffers, a piece at a time. */
+  private async matmulRows(plan: WeightPlan, part: WeightPart): Promise<MatmulWeight> {
+    const name = plan.key;
+    const inDim = plan.shape[1];
     const info = this.ckpt.info(name);
-    const format = this.formatOf(name, keepFormat);
-    const buffer = this.create(name, matmulLayoutBytes(format, outDim, inDim));
+    const format = plan.format as MatmulFormat;
+    const buffer = this.create(part.weight);
+    const scale = part.scale && this.create(part.scale);
     const srcBytes = info.dtype === 'F8_E4M3' ? 1 : info.dtype === 'BF16' || info.dtype === 'F16' ? 2 : 4;
     const quantizing = format === 'fp8' && info.dtype !== 'F8_E4M3';
     const [br, bc] = this.block;
-    // Pieces of whole layout groups, and of whole scale blocks when quantizing here.
+    // Pieces of whole layout groups, and of whole scale blocks when quantizing here (parts start on both).
     const align = quantizing ? lcm(br, LAYOUT_ROW_ALIGN) : LAYOUT_ROW_ALIGN;
     const rowsPerPiece = Math.max(align, Math.floor(PIECE_BYTES / (inDim * srcBytes) / align) * align);
     const scaleCols = Math.ceil(inDim / bc);
-    const scale = format === 'fp8' ? this.create(fp8ScaleName(name), Math.ceil(outDim / br) * scaleCols * 4) : undefined;
-    for (let r0 = 0; r0 < outDim; r0 += rowsPerPiece) {
-      const r1 = Math.min(outDim, r0 + rowsPerPiece);
+    const end = part.first + part.count;
+    for (let r0 = part.first; r0 < end; r0 += rowsPerPiece) {
+      const r1 = Math.min(end, r0 + rowsPerPiece);
       let bytes = await this.read(name, r0 * inDim * srcBytes, r1 * inDim * srcBytes);
       if (quantizing) {
         const q = quantizeFp8Blocks(decodeToF32(bytes, info.dtype, { file: info.file, tensor: name }), r1 - r0, inDim, br, bc);
-        writeStorage(this.gpu.device, scale!, (r0 / br) * scaleCols * 4, q.scaleInv);
+        writeStorage(this.gpu.device, scale!, ((r0 - part.first) / br) * scaleCols * 4, q.scaleInv);
         bytes = q.codes;
       } else if (format === 'f32' && info.dtype !== 'F32') {
         bytes = new Uint8Array(decodeToF32(bytes, info.dtype, { file: info.file, tensor: name }).buffer);
       }
-      const piece = toMatmulLayout(format, bytes, r0, outDim, inDim);
+      const piece = toMatmulLayout(format, bytes, r0 - part.first, part.count, inDim);
       writeStorage(this.gpu.device, buffer, piece.offset, piece.bytes);
     }
-    const weight: MatmulWeight = { format, outDim, inDim, w: buffer };
+    const weight: MatmulWeight = { format, outDim: part.count, inDim, w: buffer };
     if (format === 'fp8') {
-      if (!quantizing) {
-        const scaleName = fp8ScaleName(name);
-        this.expectShape(scaleName, [Math.ceil(outDim / br), scaleCols]);
-        writeStorage(this.gpu.device, scale!, 0, await this.readF32(scaleName));
-      }
+      // Stored scales: the part's block rows (parts start on a block row).
+      if (!quantizing) writeStorage(this.gpu.device, scale!, 0, await this.readF32(fp8ScaleName(name), (part.first / br) * scaleCols, Math.ceil(end / br) * scaleCols));
       weight.scale = scale;
       weight.block = this.block;
     }
@@ -96,16 +111,14 @@ export class WeightUploader {
    * Columns [c0, c1) of a BF16/F32 Linear weight [out, in] as its own matmul weight: y = W[:, c0:c1] · x.
    * (eh_proj multiplies the concatenation [enorm(e) ; hnorm(h)]; its two halves become two matmuls.)
    */
-  async linearColumns(name: string, outDim: number, inDim: number, c0: number, c1: number): Promise<MatmulWeight> {
-    this.expectShape(name, [outDim, inDim]);
+  async linearColumns(name: string, c0: number, c1: number): Promise<MatmulWeight> {
+    const plan = this.planOf(columnsKey(name, c0, c1), 'columns');
     const info = this.ckpt.info(name);
-    if (info.dtype !== 'BF16' && info.dtype !== 'F32') {
-      throw new CheckpointError(info.file, `splitting columns needs a BF16 or F32 weight, got ${info.dtype}`, name);
-    }
-    const size = info.dtype === 'BF16' ? 2 : 4;
-    const format: MatmulFormat = info.dtype === 'BF16' ? 'bf16' : 'f32';
+    const [outDim, inDim] = info.shape;
+    const format = plan.format as MatmulFormat;
+    const size = format === 'bf16' ? 2 : 4;
     const width = c1 - c0;
-    const buffer = this.create(name, matmulLayoutBytes(format, outDim, width));
+    const buffer = this.create(plan.parts[0].weight);
     const rowsPerPiece = Math.max(LAYOUT_ROW_ALIGN, Math.floor(PIECE_BYTES / (inDim * size) / LAYOUT_ROW_ALIGN) * LAYOUT_ROW_ALIGN);
     for (let r0 = 0; r0 < outDim; r0 += rowsPerPiece) {
       const r1 = Math.min(outDim, r0 + rowsPerPiece);
@@ -118,52 +131,46 @@ export class WeightUploader {
     return { format, outDim, inDim: width, w: buffer };
   }
 
-  /** The GPU format of a Linear weight: FP8 stays FP8; BF16 stays BF16 unless quantizing; others become f32. */
-  formatOf(name: string, keepFormat = false): MatmulFormat {
-    const dtype = this.ckpt.info(name).dtype;
-    if (dtype === 'F8_E4M3' || (this.options.quantize === 'fp8' && !keepFormat)) return 'fp8';
-    return dtype === 'BF16' ? 'bf16' : 'f32';
-  }
-
   /** Raw tensor bytes as stored (kv_b_proj, read packed by the MLA kernels), with its FP8 scale if any. */
-  async raw(name: string, shape: number[]): Promise<{ dtype: string; w: GPUBuffer; scale?: GPUBuffer }> {
-    this.expectShape(name, shape);
-    const info = this.ckpt.info(name);
-    const buffer = this.create(name, info.end - info.begin);
+  async raw(name: string): Promise<{ dtype: string; w: GPUBuffer; scale?: GPUBuffer }> {
+    const plan = this.planOf(name, 'raw');
+    const { weight, scale } = plan.parts[0];
+    const buffer = this.create(weight);
     await this.streamInto(name, buffer, 0);
-    if (info.dtype !== 'F8_E4M3') return { dtype: info.dtype, w: buffer };
-    const scale = fp8ScaleName(name);
-    return { dtype: info.dtype, w: buffer, scale: this.upload(scale, await this.readF32(scale)) };
+    if (!scale) return { dtype: plan.format, w: buffer };
+    const scaleBuffer = this.create(scale);
+    writeStorage(this.gpu.device, scaleBuffer, 0, await this.readF32(fp8ScaleName(name)));
+    return { dtype: plan.format, w: buffer, scale: scaleBuffer };
   }
 
   /**
-   * One projection's experts [out, in] stacked as [count, out, in] in parts of whole experts that fit one
-   * binding, in `format` (formatOf(names[0])): FP8 experts as stored with their stacked [count,
-   * ceil(out/128), ceil(in/128)] scales; BF16 and F32 as stored, without scales; with quantize 'fp8',
-   * BF16/F32 experts become FP8 128x128 blocks here, a piece of block rows at a time.
+   * gate, up and down of a layer's routed experts (or its shared expert), each stacked as [count, out, in] in
+   * the plan's parts of whole experts: FP8 experts as stored with their stacked [count, ceil(out/128),
+   * ceil(in/128)] scales; BF16 and F32 as stored, without scales; with quantize 'fp8', BF16/F32 experts
+   * become FP8 128x128 blocks here, a piece of block rows at a time.
    */
-  async expertStack(names: string[], outDim: number, inDim: number, perPart: number, format: ExpertFormat): Promise<ExpertPart[]> {
-    const [br, bc] = this.block;
-    if (format === 'fp8' && (br !== EXPERT_BLOCK || bc !== EXPERT_BLOCK)) {
-      throw new CheckpointError(this.ckpt.info(names[0]).file, `FP8 experts need ${EXPERT_BLOCK}x${EXPERT_BLOCK} scale blocks (weight_block_size), got ${br}x${bc}`, names[0]);
-    }
-    const size = FORMAT_BYTES[format];
-    const scaleBytes = Math.ceil(outDim / br) * Math.ceil(inDim / bc) * 4;
+  async experts(names: MlpNames[]): Promise<ExpertWeights> {
+    const gate = this.planOf(names[0].gate, 'experts');
+    return {
+      format: gate.format as ExpertFormat,
+      gate: await this.expertStack(gate),
+      up: await this.expertStack(this.planOf(names[0].up, 'experts')),
+      down: await this.expertStack(this.planOf(names[0].down, 'experts')),
+    };
+  }
+
+  private async expertStack(plan: WeightPlan): Promise<ExpertPart[]> {
+    const [outDim, inDim] = plan.shape;
+    const format = plan.format as ExpertFormat;
     const parts: ExpertPart[] = [];
-    for (let first = 0; first < names.length; first += perPart) {
-      const group = names.slice(first, first + perPart);
-      const weight = this.create(group[0], group.length * outDim * inDim * size);
-      const scale = format === 'fp8' ? this.create(fp8ScaleName(group[0]), group.length * scaleBytes) : undefined;
-      for (const [i, name] of group.entries()) {
-        this.expectShape(name, [outDim, inDim]);
-        const info = this.ckpt.info(name);
-        if (this.formatOf(name) !== format) {
-          throw new CheckpointError(info.file, `one projection's experts must share a dtype; got ${info.dtype} beside ${this.ckpt.info(names[0]).dtype}`, name);
-        }
-        const w = { buffer: weight, offset: i * outDim * inDim * size };
-        await this.expertInto(name, outDim, inDim, format, w, scale && { buffer: scale, offset: i * scaleBytes });
+    for (const part of plan.parts) {
+      const weight = this.create(part.weight);
+      const scale = part.scale && this.create(part.scale);
+      for (let i = 0; i < part.count; i++) {
+        const w = { buffer: weight, offset: expertWeightBytes(format, i, outDim, inDim) };
+        await this.expertInto(plan.names![part.first + i], outDim, inDim, format, w, scale && { buffer: scale, offset: expertScaleBytes(i, outDim, inDim) });
       }
-      parts.push({ firstExpert: first, count: group.length, weight, scale });
+      parts.push({ firstExpert: part.first, count: part.count, weight, scale });
     }
     return parts;
   }
@@ -175,9 +182,7 @@ export class WeightUploader {
     if (STORED_FORMAT[info.dtype] === format) {
       await this.streamInto(name, w.buffer, w.offset);
       if (format !== 'fp8') return;
-      const scaleName = fp8ScaleName(name);
-      this.expectShape(scaleName, [Math.ceil(outDim / br), Math.ceil(inDim / bc)]);
-      writeStorage(this.gpu.device, s!.buffer, s!.offset, await this.readF32(scaleName));
+      writeStorage(this.gpu.device, s!.buffer, s!.offset, await this.readF32(fp8ScaleName(name)));
       return;
     }
     // Quantized to FP8 blocks (pieces of whole block rows) or widened to f32.
@@ -196,17 +201,16 @@ export class WeightUploader {
     }
   }
 
-  /** An embedding table [vocab, hidden] (BF16 or F32) in parts of whole rows that fit one binding. */
-  async embedding(name: string, vocab: number, hidden: number): Promise<{ dtype: 'BF16' | 'F32'; parts: EmbeddingPart[] }> {
-    this.expectShape(name, [vocab, hidden]);
+  /** An embedding table [vocab, hidden] (BF16 or F32) in the plan's parts of whole rows. */
+  async embedding(name: string): Promise<{ dtype: 'BF16' | 'F32'; parts: EmbeddingPart[] }> {
+    const plan = this.planOf(name, 'embedding');
     const info = this.ckpt.info(name);
-    const dtype = info.dtype === 'BF16' ? 'BF16' : 'F32';
+    const dtype = plan.format as 'BF16' | 'F32';
+    const hidden = plan.shape[1];
     const rowBytes = hidden * (dtype === 'BF16' ? 2 : 4);
-    const rowsPerPart = Math.floor(this.maxBinding() / rowBytes);
     const parts: EmbeddingPart[] = [];
-    for (let first = 0; first < vocab; first += rowsPerPart) {
-      const rows = Math.min(rowsPerPart, vocab - first);
-      const table = this.create(name, rows * rowBytes);
+    for (const { first, count: rows, weight } of plan.parts) {
+      const table = this.create(weight);
       if (dtype === info.dtype) await this.streamInto(name, table, 0, first * rowBytes, (first + rows) * rowBytes);
       else writeStorage(this.gpu.device, table, 0, decodeToF32(await this.read(name, first * hidden * 2, (first + rows) * hidden * 2), info.dtype, { file: info.file, tensor: name }));
       parts.push({ table, firstRow: first, rows });
@@ -218,23 +222,17 @@ export class WeightUploader {
     for (const b of this.buffers.splice(0)) b.destroy();
   }
 
-  private maxBinding(): number {
-    return Math.min(this.gpu.limits.maxStorageBufferBindingSize, this.gpu.limits.maxBufferSize);
+  /** The plan of a weight, which must be of `kind` (the upload asks for what the plan decided). */
+  private planOf(key: string, kind: WeightKind): WeightPlan {
+    const plan = this.plan.tensors.get(key);
+    if (!plan || plan.kind !== kind) throw new Error(`weight upload: '${key}' is planned as ${plan?.kind ?? 'nothing'}, not ${kind}`);
+    return plan;
   }
 
-  private create(name: string, bytes: number): GPUBuffer {
-    if (bytes > this.maxBinding()) {
-      throw new GpuLimitError('maxStorageBufferBindingSize', bytes, this.maxBinding(), `tensor '${name}' (${(bytes / 2 ** 20).toFixed(1)} MiB in one binding)`);
-    }
-    const buffer = createStorage(this.gpu.device, bytes, name);
+  private create(planned: PlannedBuffer): GPUBuffer {
+    const buffer = createStorage(this.gpu.device, planned.bytes, planned.label);
     this.buffers.push(buffer);
     this.bytesOnGpu += buffer.size;
-    return buffer;
-  }
-
-  private upload(name: string, data: Float32Array): GPUBuffer {
-    const buffer = this.create(name, data.byteLength);
-    writeStorage(this.gpu.device, buffer, 0, data);
     return buffer;
   }
 
@@ -259,21 +257,11 @@ export class WeightUploader {
     return bytes;
   }
 
-  private async readF32(name: string): Promise<Float32Array> {
+  /** Elements [from, to) of a tensor as f32 (default: all of it). */
+  private async readF32(name: string, from = 0, to?: number): Promise<Float32Array> {
     const info = this.ckpt.info(name);
-    const bytes = await this.read(name, 0, info.end - info.begin);
+    const size = (info.end - info.begin) / info.shape.reduce((a, b) => a * b, 1);
+    const bytes = await this.read(name, from * size, to === undefined ? info.end - info.begin : to * size);
     return decodeToF32(bytes, info.dtype, { file: info.file, tensor: name });
   }
-
-  private expectShape(name: string, shape: number[]): void {
-    const info = this.ckpt.info(name);
-    if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
-      throw new CheckpointError(info.file, `shape [${info.shape}] does not match the config's [${shape}]`, name);
-    }
-  }
-}
-
-function lcm(a: number, b: number): number {
-  const gcd = (x: number, y: number): number => (y === 0 ? x : gcd(y, x % y));
-  return (a / gcd(a, b)) * b;
 }

@@ -5,10 +5,10 @@ import type { Checkpoint } from '../checkpoint/checkpoint.ts';
 import { modelNames, type AttentionNames, type LayerNames, type MlpNames } from '../checkpoint/tensor-names.ts';
 import type { Gpu } from '../gpu/device.ts';
 import type { EmbeddingPart } from '../kernels/embed.ts';
-import type { MatmulWeight } from '../kernels/matmul.ts';
+import type { MatmulPart, MatmulWeight } from '../kernels/matmul.ts';
 import type { ExpertWeights } from '../kernels/moe-experts.ts';
-import { expertsPerPart } from '../kernels/moe-experts.ts';
 import { WeightUploader, type UploadOptions } from './upload.ts';
+import type { WeightsPlan } from './weight-plan.ts';
 
 export interface DenseMlp {
   gate: MatmulWeight; // [I, H]
@@ -51,7 +51,8 @@ export interface GpuMtp {
   ehH: MatmulWeight; // [H, H]
   layer: GpuLayer;
   headNorm: GPUBuffer;
-  head: MatmulWeight; // [V, H]
+  /** shared_head.head [V, H] in parts of whole output rows that each fit one buffer. */
+  head: MatmulPart[];
   embed: { dtype: 'BF16' | 'F32'; parts: EmbeddingPart[] };
 }
 
@@ -59,107 +60,88 @@ export interface GpuWeights {
   embed: { dtype: 'BF16' | 'F32'; parts: EmbeddingPart[] };
   layers: GpuLayer[];
   finalNorm: GPUBuffer;
-  lmHead: MatmulWeight; // [V, H]
+  /** [V, H] in parts of whole output rows that each fit one buffer (real V3's BF16 lm_head is 1.85 GB). */
+  lmHead: MatmulPart[];
   mtp: GpuMtp[];
   /** Every buffer above, for dispose(). */
   buffers: GPUBuffer[];
   bytes: number;
 }
 
-export interface LoadWeightsOptions extends UploadOptions {
-  mtp?: boolean;
-}
-
-export async function uploadWeights(gpu: Gpu, ckpt: Checkpoint, c: ModelConfig, options: LoadWeightsOptions = {}): Promise<GpuWeights> {
-  const up = new WeightUploader(gpu, ckpt, c.quantization?.weightBlockSize ?? [128, 128], options);
+/**
+ * Uploads the weights `plan` lists (planWeights over the same config and checkpoint), buffer for buffer;
+ * the plan has already been checked against the device's limits.
+ */
+export async function uploadWeights(gpu: Gpu, ckpt: Checkpoint, c: ModelConfig, plan: WeightsPlan, options: UploadOptions = {}): Promise<GpuWeights> {
+  const up = new WeightUploader(gpu, ckpt, plan, c.quantization?.weightBlockSize ?? [128, 128], options);
   try {
     const names = modelNames(c);
     const layers: GpuLayer[] = [];
-    for (const n of names.layers) layers.push(await layer(up, c, n));
+    for (const n of names.layers) layers.push(await layer(up, n));
     const mtp: GpuMtp[] = [];
-    for (const m of options.mtp === false ? [] : names.mtp) {
+    // The plan decides whether the MTP module loads.
+    for (const m of names.mtp.filter((m) => plan.tensors.has(m.head))) {
       mtp.push({
-        enorm: await up.vector(m.enorm, c.hiddenSize),
-        hnorm: await up.vector(m.hnorm, c.hiddenSize),
+        enorm: await up.vector(m.enorm),
+        hnorm: await up.vector(m.hnorm),
         // The embedding comes first in the concatenation (docs/conventions.md "MTP").
-        ehE: await up.linearColumns(m.ehProj, c.hiddenSize, 2 * c.hiddenSize, 0, c.hiddenSize),
-        ehH: await up.linearColumns(m.ehProj, c.hiddenSize, 2 * c.hiddenSize, c.hiddenSize, 2 * c.hiddenSize),
-        layer: await layer(up, c, m.layer),
-        headNorm: await up.vector(m.headNorm, c.hiddenSize),
-        head: await up.linear(m.head, c.vocabSize, c.hiddenSize, true),
-        embed: await up.embedding(m.embed, c.vocabSize, c.hiddenSize),
+        ehE: await up.linearColumns(m.ehProj, 0, c.hiddenSize),
+        ehH: await up.linearColumns(m.ehProj, c.hiddenSize, 2 * c.hiddenSize),
+        layer: await layer(up, m.layer),
+        headNorm: await up.vector(m.headNorm),
+        head: await up.rows(m.head),
+        embed: await up.embedding(m.embed),
       });
     }
-    return {
-      embed: await up.embedding(names.embed, c.vocabSize, c.hiddenSize),
+    const weights: GpuWeights = {
+      embed: await up.embedding(names.embed),
       layers,
-      finalNorm: await up.vector(names.finalNorm, c.hiddenSize),
-      // lm_head keeps its precision, as DeepSeek's own FP8 release does
-      lmHead: await up.linear(names.lmHead, c.vocabSize, c.hiddenSize, true),
+      finalNorm: await up.vector(names.finalNorm),
+      lmHead: await up.rows(names.lmHead),
       mtp,
       buffers: up.buffers,
       bytes: up.bytesOnGpu,
     };
+    // What was allocated is what was planned, buffer for buffer (a weight uploaded but not planned is refused
+    // above; this catches one planned but not uploaded).
+    if (up.buffers.length !== plan.buffers.length || up.bytesOnGpu !== plan.bytes) {
+      throw new Error(`weight upload: ${up.buffers.length} buffers of ${up.bytesOnGpu} bytes, planned ${plan.buffers.length} of ${plan.bytes}`);
+    }
+    return weights;
   } catch (e) {
     up.destroy();
     throw e;
   }
 }
 
-async function mlp(up: WeightUploader, n: MlpNames, hidden: number, inter: number): Promise<DenseMlp> {
-  return {
-    gate: await up.linear(n.gate, inter, hidden),
-    up: await up.linear(n.up, inter, hidden),
-    down: await up.linear(n.down, hidden, inter),
-  };
+async function mlp(up: WeightUploader, n: MlpNames): Promise<DenseMlp> {
+  return { gate: await up.linear(n.gate), up: await up.linear(n.up), down: await up.linear(n.down) };
 }
 
-async function attention(up: WeightUploader, c: ModelConfig, n: AttentionNames): Promise<GpuAttention> {
-  const H = c.numAttentionHeads;
-  const q =
-    c.qLoraRank === null
-      ? { q: await up.linear(n.qProj!, H * c.qHeadDim, c.hiddenSize) }
-      : {
-          qA: await up.linear(n.qAProj!, c.qLoraRank, c.hiddenSize),
-          qANorm: await up.vector(n.qANorm!, c.qLoraRank),
-          qB: await up.linear(n.qBProj!, H * c.qHeadDim, c.qLoraRank),
-        };
+async function attention(up: WeightUploader, n: AttentionNames): Promise<GpuAttention> {
+  const q = n.qProj ? { q: await up.linear(n.qProj) } : { qA: await up.linear(n.qAProj!), qANorm: await up.vector(n.qANorm!), qB: await up.linear(n.qBProj!) };
   return {
     ...q,
-    kvA: await up.linear(n.kvAProjWithMqa, c.latentDim, c.hiddenSize),
-    kvANorm: await up.vector(n.kvANorm, c.kvLoraRank),
-    kvB: { ...(await up.raw(n.kvBProj, [H * (c.qkNopeHeadDim + c.vHeadDim), c.kvLoraRank])), block: up.block },
-    o: await up.linear(n.oProj, c.hiddenSize, H * c.vHeadDim),
+    kvA: await up.linear(n.kvAProjWithMqa),
+    kvANorm: await up.vector(n.kvANorm),
+    kvB: { ...(await up.raw(n.kvBProj)), block: up.block },
+    o: await up.linear(n.oProj),
   };
 }
 
-async function experts(up: WeightUploader, names: MlpNames[], c: ModelConfig, inter: number): Promise<ExpertWeights> {
-  const maxBinding = Math.min(up.gpu.limits.maxStorageBufferBindingSize, up.gpu.limits.maxBufferSize);
-  // One format for gate, up and down (FP8 stays FP8, BF16 stays BF16 unless quantizing, others f32).
-  const format = up.formatOf(names[0].gate);
-  const perPart = expertsPerPart(maxBinding, inter, c.hiddenSize, format);
-  return {
-    format,
-    gate: await up.expertStack(names.map((e) => e.gate), inter, c.hiddenSize, perPart, format),
-    up: await up.expertStack(names.map((e) => e.up), inter, c.hiddenSize, perPart, format),
-    down: await up.expertStack(names.map((e) => e.down), c.hiddenSize, inter, perPart, format),
-  };
-}
-
-async function layer(up: WeightUploader, c: ModelConfig, n: LayerNames): Promise<GpuLayer> {
+async function layer(up: WeightUploader, n: LayerNames): Promise<GpuLayer> {
   const l: GpuLayer = {
-    inputNorm: await up.vector(n.inputNorm, c.hiddenSize),
-    postAttentionNorm: await up.vector(n.postAttentionNorm, c.hiddenSize),
-    attention: await attention(up, c, n.attention),
+    inputNorm: await up.vector(n.inputNorm),
+    postAttentionNorm: await up.vector(n.postAttentionNorm),
+    attention: await attention(up, n.attention),
   };
-  if (n.dense) l.dense = await mlp(up, n.dense, c.hiddenSize, c.intermediateSize);
+  if (n.dense) l.dense = await mlp(up, n.dense);
   if (n.moe) {
     l.moe = {
-      // Routing picks experts by comparing scores: the router keeps its stored precision (never quantized).
-      router: await up.linear(n.moe.router, c.nRoutedExperts, c.hiddenSize, true),
-      correctionBias: n.moe.correctionBias ? await up.vector(n.moe.correctionBias, c.nRoutedExperts) : undefined,
-      experts: await experts(up, n.moe.experts, c, c.moeIntermediateSize),
-      shared: n.moe.shared ? await experts(up, [n.moe.shared], c, c.nSharedExperts * c.moeIntermediateSize) : null,
+      router: await up.linear(n.moe.router),
+      correctionBias: n.moe.correctionBias ? await up.vector(n.moe.correctionBias) : undefined,
+      experts: await up.experts(n.moe.experts),
+      shared: n.moe.shared ? await up.experts([n.moe.shared]) : null,
     };
   }
   return l;

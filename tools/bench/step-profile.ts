@@ -65,9 +65,9 @@ function weightNames(w: GpuWeights): Map<GPUBuffer, string> {
     layer(m.layer, 'mtp.');
     add(m.ehE.w, 'mtp.eh_e');
     add(m.ehH.w, 'mtp.eh_h');
-    add(m.head.w, 'mtp.head');
+    for (const p of m.head) add(p.weight.w, 'mtp.head');
   }
-  add(w.lmHead.w, 'lm_head');
+  for (const p of w.lmHead) add(p.weight.w, 'lm_head');
   return names;
 }
 
@@ -140,7 +140,7 @@ async function main(): Promise<void> {
     what = `forward of ${c.numHiddenLayers} layers at context ${context}`;
     await model.append(prompt, null);
     const rowCounts = values.rows.split(',').map(Number);
-    const act = new Activations(gpu, c, Math.max(...rowCounts), 1);
+    const act = new Activations(gpu, c, Math.max(...rowCounts), 1, false);
     device.queue.writeBuffer(act.tokens, 0, Uint32Array.from({ length: act.rows }, (_, i) => (i * 11 + 3) % c.vocabSize));
     const f: ForwardContext = {
       c,

@@ -9,7 +9,7 @@ import { openModelFolder, type ModelFolder } from '../src/checkpoint/model-folde
 import { nodeFolder, openCheckpointDir } from '../src/checkpoint/sources/node-file.ts';
 import { generate } from '../src/decode/generate.ts';
 import { GpuError, GpuLimitError } from '../src/errors.ts';
-import { DeepseekModel, type ModelLoadOptions } from '../src/model/deepseek-model.ts';
+import { DeepseekModel, defaultAttentionWorkgroups, type ModelLoadOptions } from '../src/model/deepseek-model.ts';
 import { bufferLimit, planMemory } from '../src/model/memory-plan.ts';
 import { getTestGpu } from './helpers/gpu.ts';
 
@@ -42,7 +42,8 @@ describe.skipIf(!gpu)('the memory plan counts exactly what a load allocates', ()
         expect(count).toBe(model.plan.buffers.length);
         expect(model.weights.bytes).toBe(model.plan.weights);
         // The same plan as one made without loading (what `info --model` prints and the budget is checked against).
-        expect(planMemory(folder.config, folder.checkpoint, { ...options, prefillChunk: 7 }, bufferLimit(gpu!.limits)).total).toBe(bytes);
+        const attentionWorkgroups = defaultAttentionWorkgroups(gpu!);
+        expect(planMemory(folder.config, folder.checkpoint, { ...options, prefillChunk: 7, attentionWorkgroups }, bufferLimit(gpu!.limits)).total).toBe(bytes);
         // Decoding, speculative too, allocates nothing more.
         const more = await storageCreated(() => model.warmup());
         expect(more.count).toBe(0);
@@ -217,8 +218,9 @@ describe.skipIf(!gpu)('a plan that does not fit is refused before the first byte
   });
 
   it('a scratch buffer over the limit is refused the same way', async () => {
-    // The attention's split scratch grows with the prefill chunk: 64 rows x 4 heads x 64 splits x 128 x 4 bytes.
-    const { error, reads, buffers } = await refusal({ prefillChunk: 64, bufferLimit: 2 ** 23 - 4, contextLength: 16 });
+    // The attention's split scratch grows with the prefill chunk and the split target: 64 rows x 4 heads x 64
+    // splits x 128 x 4 bytes when the attention aims at 4096 workgroups.
+    const { error, reads, buffers } = await refusal({ prefillChunk: 64, bufferLimit: 2 ** 23 - 4, contextLength: 16, attentionWorkgroups: 4096 });
     expect(error).toBeInstanceOf(GpuLimitError);
     expect(error).toMatchObject({ required: 2 ** 23 });
     expect(String(error)).toContain("scratch buffer 'attention split outputs'");
@@ -227,7 +229,7 @@ describe.skipIf(!gpu)('a plan that does not fit is refused before the first byte
 
   it('memoryBudget: one byte below the planned total refuses with the parts; the total itself loads', async () => {
     const options = { prefillChunk: 4, contextLength: 32 };
-    const total = planMemory(folder.config, folder.checkpoint, options, bufferLimit(gpu!.limits)).total;
+    const total = planMemory(folder.config, folder.checkpoint, { ...options, attentionWorkgroups: defaultAttentionWorkgroups(gpu!) }, bufferLimit(gpu!.limits)).total;
     const { error, reads, buffers } = await refusal({ ...options, memoryBudget: total - 1 });
     expect(error).toBeInstanceOf(GpuError);
     expect(String(error)).toMatch(new RegExp(`needs .*\\(${total} bytes: weights .*, latent cache .*, activations .*, other .*\\) but the memory budget is .*\\(${total - 1} bytes\\)`));

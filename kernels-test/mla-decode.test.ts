@@ -3,7 +3,7 @@
 // odd sequence lengths, one split, several, and more splits than cache rows (empty splits); with one split also the
 // normalized output that replaces the merge.
 import { describe, expect, it } from 'vitest';
-import { mlaDecode, mlaDecodeParams, mlaDecodeScratch, mlaSplitPlan, type MlaSplitPlan } from '../src/kernels/mla-decode.ts';
+import { mlaDecode, mlaDecodeParams, mlaDecodeScratch, mlaSplitPlan, mlaSplitQueries, type MlaSplitPlan } from '../src/kernels/mla-decode.ts';
 import { mlaMerge, mlaMergeParams } from '../src/kernels/mla-merge.ts';
 import { latentAttention } from '../src/reference/mla-absorbed.ts';
 import { MLA_QUERY_ROWS, MLA_SEQ_LENGTHS, MLA_SHAPES, type MlaShape } from './helpers/cases.ts';
@@ -145,4 +145,23 @@ describe.skipIf(!gpu)('mla-decode + mla-merge', () => {
       }
     });
   }
+});
+
+describe('attention split scratch (CPU)', () => {
+  // Activations sizes the split scratch with mlaSplitQueries; every plan forward.ts can make must fit it.
+  it.each([
+    [128, 64, 128],
+    [128, 64, 2],
+    [16, 64, 128],
+    [3, 7, 256],
+    [1, 1, 5],
+  ])('heads %i, up to %i rows, target %i workgroups: every plan fits, far below rows x heads x 64', (heads, rows, target) => {
+    const most = mlaSplitQueries(heads, rows, target);
+    for (let r = 1; r <= rows; r++) {
+      for (const kvLen of [1, 255, 257, 4096, 163840]) {
+        expect(r * heads * mlaSplitPlan(kvLen, r * heads, target).splits, `${r} rows over ${kvLen}`).toBeLessThanOrEqual(most);
+      }
+    }
+    expect(most).toBeLessThanOrEqual(Math.max(rows * heads, 4 * target + 4 * 64));
+  });
 });

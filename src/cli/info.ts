@@ -5,6 +5,7 @@ import type { GlobalOptions } from '../cli.ts';
 import type { Gpu } from '../gpu/device.ts';
 import { createNodeGpu, planNodeGpu, type NodeGpuPlan } from '../gpu/node-webgpu.ts';
 import { defaultMemoryBudget } from '../memory-available.ts';
+import { defaultAttentionWorkgroups } from '../model/deepseek-model.ts';
 import { modelDir, parseIntOption } from './load-model.ts';
 import { formatModelInfo, modelInfo } from './model-info.ts';
 
@@ -49,7 +50,7 @@ export function register(program: Command): void {
       const gpu = await createNodeGpu({ fallback });
       try {
         const budget = defaultMemoryBudget(gpu.adapterInfo.isFallbackAdapter) ?? null;
-        const model = dir !== null ? await modelInfo(dir, contextLength, { quantize: options.quantize, limits: gpu.limits, bufferLimit: cap, budget }) : null;
+        const model = dir !== null ? await modelInfo(dir, contextLength, { quantize: options.quantize, limits: gpu.limits, bufferLimit: cap, budget, attentionWorkgroups: defaultAttentionWorkgroups(gpu) }) : null;
         const report = infoReport(gpu, plan);
         const text = options.json ? JSON.stringify(model ? { ...report, model } : report, null, 2) : [formatInfo(report), ...(model ? [formatModelInfo(model)] : [])].join('\n\n');
         process.stdout.write(`${text}\n`);

@@ -36,13 +36,15 @@ export interface ModelInfoOptions {
   /** A cap below the limits (ModelLoadOptions.bufferLimit). */
   bufferLimit?: number;
   budget: PlanSummary['budget'];
+  /** The adapter's attention split target (defaultAttentionWorkgroups), which sizes the split scratch. */
+  attentionWorkgroups?: number;
 }
 
 export async function modelInfo(dir: string, contextLength: number | undefined, o: ModelInfoOptions): Promise<ModelInfo> {
   const { config: c, checkpoint } = await openModelFolder(nodeFolder(dir));
   try {
     const context = contextLength ?? Math.min(c.maxPositionEmbeddings, 4096);
-    const full = planMemory(c, checkpoint, { contextLength: context, prefillChunk: 64, quantize: o.quantize }, bufferLimit(o.limits, o.bufferLimit));
+    const full = planMemory(c, checkpoint, { contextLength: context, prefillChunk: 64, quantize: o.quantize, attentionWorkgroups: o.attentionWorkgroups }, bufferLimit(o.limits, o.bufferLimit));
     const { buffers, weightPlan, overLimit: _, ...plan } = full;
     const refusal = planRefusal(full, o.budget?.bytes, 'a load')?.message ?? null;
     const splits = [...weightPlan.tensors.values()].filter((w) => w.parts.length > 1).map((w) => ({ tensor: w.key, kind: w.kind, parts: w.parts.length }));

@@ -63,6 +63,18 @@ export function mlaSplitPlan(kvLen: number, queryVectors: number, targetWorkgrou
 }
 
 /**
+ * The most (query vector x split) pairs any call of up to `rows` rows makes under mlaSplitPlan with this
+ * target: what the split scratch must hold. Few rows split most; many rows fill the target unsplit, so the
+ * scratch is about max(rows * heads, 4 * target) vectors, not rows * heads * maxSplits (1 GiB for V3 at 64
+ * rows).
+ */
+export function mlaSplitQueries(heads: number, rows: number, targetWorkgroups: number, maxSplits = 64): number {
+  let most = 0;
+  for (let r = 1; r <= rows; r++) most = Math.max(most, r * heads * mlaSplitPlan(Number.MAX_SAFE_INTEGER, r * heads, targetWorkgroups, maxSplits, 1).splits);
+  return most;
+}
+
+/**
  * Params for `rows` query rows at positions firstPos.. (softmaxScale: ModelConfig.softmaxScale). `normalize`: write
  * the attention output itself (needs plan.splits == 1; no mla-merge then).
  */
@@ -84,6 +96,10 @@ export function mlaDecodeParams(d: MlaDims, rows: number, firstPos: number, soft
 
 /** f32 element counts of the scratch buffers for `rows` query rows and up to `splits` splits. */
 export function mlaDecodeScratch(d: MlaDims, rows: number, splits: number): { oPart: number; ml: number } {
-  const nq = rows * d.numAttentionHeads;
-  return { oPart: nq * splits * d.kvLoraRank, ml: nq * splits * 2 };
+  return mlaSplitScratch(d, rows * d.numAttentionHeads * splits);
+}
+
+/** Scratch elements for `splitQueries` (query vector x split) pairs: o_part and ml. */
+export function mlaSplitScratch(d: MlaDims, splitQueries: number): { oPart: number; ml: number } {
+  return { oPart: splitQueries * d.kvLoraRank, ml: splitQueries * 2 };
 }

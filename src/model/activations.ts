@@ -4,7 +4,7 @@
 import type { ModelConfig } from '../config/model-config.ts';
 import type { Gpu } from '../gpu/device.ts';
 import { createStorage, storageBytes } from '../gpu/buffers.ts';
-import { mlaDecodeScratch } from '../kernels/mla-decode.ts';
+import { mlaSplitQueries, mlaSplitScratch } from '../kernels/mla-decode.ts';
 import { moeGroupBytes } from '../kernels/moe-group.ts';
 import { sampleScratchBytes } from '../kernels/sample.ts';
 import type { PlannedBuffer } from './weight-plan.ts';
@@ -16,12 +16,13 @@ export const MAX_ATTENTION_SPLITS = 64;
  * Each scratch buffer's label and allocated bytes for `rows` positions per forward call and `logitRows`
  * rows of logits; `mtp`: the MTP module is loaded (its inputs and the draft logits).
  */
-function layout(c: ModelConfig, rows: number, logitRows: number, mtp: boolean) {
+function layout(c: ModelConfig, rows: number, logitRows: number, mtp: boolean, attentionWorkgroups: number) {
   const f32 = (label: string, elements: number): PlannedBuffer => ({ label, bytes: storageBytes(Math.max(1, elements) * 4) });
   const H = c.hiddenSize;
   const heads = c.numAttentionHeads;
   const inter = Math.max(c.intermediateSize, c.nSharedExperts * c.moeIntermediateSize);
-  const scratch = mlaDecodeScratch(c, rows, MAX_ATTENTION_SPLITS);
+  // Sized for the split plans the forward pass makes with this target (src/model/forward.ts).
+  const scratch = mlaSplitScratch(c, mlaSplitQueries(heads, rows, attentionWorkgroups, MAX_ATTENTION_SPLITS));
   // MTP inputs hold a chunk's rows plus the speculative loop's pending and chained-draft rows.
   const mtpRows = mtp ? rows + 2 : 0;
   return {
@@ -33,8 +34,8 @@ function layout(c: ModelConfig, rows: number, logitRows: number, mtp: boolean) {
     q: f32('q', rows * heads * c.qHeadDim), //            [rows, heads * qHeadDim]
     kvA: f32('kv_a', rows * c.latentDim), //              [rows, latentDim]
     qAbs: f32('q_abs', rows * heads * c.latentDim), //    [rows, heads, latentDim]
-    oPart: f32('attention split outputs', scratch.oPart), // [rows * heads, splits, kvLora]
-    ml: f32('attention split max/sum', scratch.ml), //   [rows * heads, splits, 2]
+    oPart: f32('attention split outputs', scratch.oPart), // [rows * heads * splits, kvLora] at most
+    ml: f32('attention split max/sum', scratch.ml), //   [rows * heads * splits, 2] at most
     oLat: f32('o_lat', rows * heads * c.kvLoraRank), //   [rows * heads, kvLora]
     o: f32('o', rows * heads * c.vHeadDim), //            [rows, heads * v]
     gate: f32('gate', rows * inter), //                   [rows, I] (also the MoE shared-expert scratch)
@@ -80,8 +81,10 @@ export class Activations {
     readonly logitRows: number,
     /** The MTP module is loaded. */
     readonly mtp: boolean,
+    /** ForwardContext.attentionWorkgroups: the attention's split plans, which size its scratch. */
+    readonly attentionWorkgroups: number,
   ) {
-    for (const [name, { label, bytes }] of Object.entries(layout(c, rows, logitRows, mtp))) {
+    for (const [name, { label, bytes }] of Object.entries(layout(c, rows, logitRows, mtp, attentionWorkgroups))) {
       const buffer = createStorage(gpu.device, bytes, label);
       this.all.push(buffer);
       Object.assign(this, { [name]: buffer });
@@ -89,8 +92,8 @@ export class Activations {
   }
 
   /** The buffers the constructor allocates, with their sizes (what the memory plan sums). */
-  static sizes(c: ModelConfig, rows: number, logitRows: number, mtp: boolean): PlannedBuffer[] {
-    return Object.values(layout(c, rows, logitRows, mtp));
+  static sizes(c: ModelConfig, rows: number, logitRows: number, mtp: boolean, attentionWorkgroups: number): PlannedBuffer[] {
+    return Object.values(layout(c, rows, logitRows, mtp, attentionWorkgroups));
   }
 
   get bytes(): number {

@@ -65,6 +65,15 @@ function cpuCores(): number {
   return Number.isInteger(n) && n! > 0 ? n! : 2;
 }
 
+/**
+ * Workgroups the attention aims to fill on this adapter. SwiftShader runs one workgroup per core at a time:
+ * split the sequence only as far as the cores go (one row's 4-query-vector block of a small model is a
+ * single workgroup: 2 splits on 2 cores took 0.55 ms instead of 0.69 over 1000 cached rows, tiny-v3 widths).
+ */
+export function defaultAttentionWorkgroups(gpu: Gpu): number {
+  return gpu.adapterInfo.isFallbackAdapter ? cpuCores() : 128;
+}
+
 export class DeepseekModel implements CausalLM {
   readonly maxLength: number;
   private readonly rec: Recorder;
@@ -86,7 +95,7 @@ export class DeepseekModel implements CausalLM {
     readonly mtpCache: LatentCache | null,
     private readonly act: Activations,
     invFreq: GPUBuffer,
-    attentionWorkgroups: number | undefined,
+    attentionWorkgroups: number,
   ) {
     this.maxLength = cache.capacity;
     this.rec = new Recorder(gpu.device, new PipelineCache(gpu.device));
@@ -97,10 +106,7 @@ export class DeepseekModel implements CausalLM {
       cacheLayers: cache.layers,
       act,
       invFreq,
-      // SwiftShader runs one workgroup per core at a time: split the sequence only as far as the cores go (one
-      // row's 4-query-vector block of a small model is a single workgroup: 2 splits on 2 cores took 0.55 ms
-      // instead of 0.69 over 1000 cached rows, tiny-v3 widths).
-      attentionWorkgroups: attentionWorkgroups ?? (gpu.adapterInfo.isFallbackAdapter ? cpuCores() : 128),
+      attentionWorkgroups,
     };
   }
 
@@ -112,12 +118,12 @@ export class DeepseekModel implements CausalLM {
     }
     const chunk = options.prefillChunk ?? 64;
     if (!Number.isInteger(chunk) || chunk < 1) throw new InputError('prefill-chunk', `must be a positive integer, got ${chunk}`);
-    const wgs = options.attentionWorkgroups;
-    if (wgs !== undefined && (!Number.isInteger(wgs) || wgs < 1)) throw new InputError('attention-workgroups', `must be a positive integer, got ${wgs}`);
+    const wgs = options.attentionWorkgroups ?? defaultAttentionWorkgroups(gpu);
+    if (!Number.isInteger(wgs) || wgs < 1) throw new InputError('attention-workgroups', `must be a positive integer, got ${wgs}`);
     const cap = options.bufferLimit;
     if (cap !== undefined && (!Number.isInteger(cap) || cap < 4)) throw new InputError('buffer-limit', `must be an integer of at least 4 bytes, got ${cap}`);
     // Every buffer below is planned, and checked against the limits and the budget, before the first read.
-    const plan = planMemory(c, folder.checkpoint, { contextLength, prefillChunk: chunk, quantize: options.quantize, mtp: options.mtp }, bufferLimit(gpu.limits, cap));
+    const plan = planMemory(c, folder.checkpoint, { contextLength, prefillChunk: chunk, quantize: options.quantize, mtp: options.mtp, attentionWorkgroups: wgs }, bufferLimit(gpu.limits, cap));
     checkMemoryPlan(plan, options.memoryBudget, `${folder.folder.name} with a ${contextLength}-token context`);
     const total = folder.checkpoint.names().reduce((n, name) => n + folder.checkpoint.info(name).end - folder.checkpoint.info(name).begin, 0);
     const weights = await gpu.captureErrors('upload weights', () =>
@@ -127,9 +133,9 @@ export class DeepseekModel implements CausalLM {
     const mtp = weights.mtp.length > 0;
     const cache = new LatentCache(gpu, c.latentDim, c.numHiddenLayers, contextLength);
     const mtpCache = mtp ? new LatentCache(gpu, c.latentDim, 1, contextLength, 'mtp latent cache') : null;
-    const act = new Activations(gpu, c, chunk, chunk, mtp);
+    const act = new Activations(gpu, c, chunk, chunk, mtp, wgs);
     const invFreq = uploadStorage(gpu.device, Float32Array.from(c.ropeInvFreq), 'rope inverse frequencies');
-    const model = new DeepseekModel(gpu, c, plan, weights, cache, mtpCache, act, invFreq, options.attentionWorkgroups);
+    const model = new DeepseekModel(gpu, c, plan, weights, cache, mtpCache, act, invFreq, wgs);
     if (options.warmup ?? true) {
       try {
         await model.warmup((done, steps) => options.onProgress?.(done, steps, 'warmup'));

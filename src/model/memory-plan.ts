@@ -44,6 +44,8 @@ export interface PlanOptions {
   quantize?: 'fp8';
   /** Load the MTP module when the checkpoint has one (default true). */
   mtp?: boolean;
+  /** ForwardContext.attentionWorkgroups (sizes the attention's split scratch); default 128, a GPU's. */
+  attentionWorkgroups?: number;
 }
 
 export interface MemoryPlan {
@@ -74,7 +76,7 @@ export function planMemory(c: ModelConfig, ckpt: Checkpoint, o: PlanOptions, lim
     ['weights', weightPlan.buffers],
     ['latentCache', Array.from({ length: c.numHiddenLayers }, cacheLayer('latent cache'))],
     ['mtpCache', Array.from({ length: mtp ? 1 : 0 }, cacheLayer('mtp latent cache'))],
-    ['activations', Activations.sizes(c, o.prefillChunk, o.prefillChunk, mtp)],
+    ['activations', Activations.sizes(c, o.prefillChunk, o.prefillChunk, mtp, o.attentionWorkgroups ?? 128)],
     ['other', [{ label: 'rope inverse frequencies', bytes: storageBytes(c.ropeInvFreq.length * 4) }]],
   ];
   const buffers = groups.flatMap(([group, list]) => list.map((b) => ({ ...b, group })));

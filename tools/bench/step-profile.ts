@@ -140,7 +140,8 @@ async function main(): Promise<void> {
     what = `forward of ${c.numHiddenLayers} layers at context ${context}`;
     await model.append(prompt, null);
     const rowCounts = values.rows.split(',').map(Number);
-    const act = new Activations(gpu, c, Math.max(...rowCounts), 1, false);
+    const attentionWorkgroups = (model as unknown as { f: ForwardContext }).f.attentionWorkgroups;
+    const act = new Activations(gpu, c, Math.max(...rowCounts), 1, false, attentionWorkgroups);
     device.queue.writeBuffer(act.tokens, 0, Uint32Array.from({ length: act.rows }, (_, i) => (i * 11 + 3) % c.vocabSize));
     const f: ForwardContext = {
       c,
@@ -148,7 +149,7 @@ async function main(): Promise<void> {
       cacheLayers: model.cache.layers,
       act,
       invFreq: uploadStorage(device, Float32Array.from(c.ropeInvFreq), 'rope inverse frequencies'),
-      attentionWorkgroups: (model as unknown as { f: ForwardContext }).f.attentionWorkgroups,
+      attentionWorkgroups,
     };
     const rec = new Recorder(device, pipelines);
     for (const rows of rowCounts) {

@@ -2,6 +2,7 @@
 // CausalLM operations the decode loop needs. A step is one command submission; the only read-back is the
 // sampled token id (or the logits, when the caller asks for them).
 import type { ModelFolder } from '../checkpoint/model-folder.ts';
+import { modelNames } from '../checkpoint/tensor-names.ts';
 import type { ModelConfig } from '../config/model-config.ts';
 import type { CausalLM, SampleRequest } from '../decode/causal-lm.ts';
 import { InputError } from '../errors.ts';
@@ -17,6 +18,7 @@ import { recordMtp, recordMtpLogits } from './mtp.ts';
 import { MtpSpeculator } from './mtp-speculator.ts';
 import { LatentCache } from './kv-cache.ts';
 import { checkMemoryPlan, planMemory } from './memory-plan.ts';
+import { checkShapeLimits } from './shape-limits.ts';
 import { uploadWeights, type GpuWeights } from './weights.ts';
 
 export interface ModelLoadOptions {
@@ -102,6 +104,8 @@ export class DeepseekModel implements CausalLM {
     if (!Number.isInteger(chunk) || chunk < 1) throw new InputError('prefill-chunk', `must be a positive integer, got ${chunk}`);
     const wgs = options.attentionWorkgroups;
     if (wgs !== undefined && (!Number.isInteger(wgs) || wgs < 1)) throw new InputError('attention-workgroups', `must be a positive integer, got ${wgs}`);
+    const embedDtype = folder.checkpoint.has(modelNames(c).embed) ? folder.checkpoint.info(modelNames(c).embed).dtype : 'BF16';
+    checkShapeLimits(c, { embedDtype, limits: gpu.limits }, `${folder.folder.name}/config.json`);
     const plan = planMemory(c, folder.checkpoint, { contextLength, prefillChunk: chunk, quantize: options.quantize, mtp: options.mtp });
     if (options.memoryBudget !== undefined) checkMemoryPlan(plan, options.memoryBudget, `${folder.folder.name} with a ${contextLength}-token context`);
     const total = folder.checkpoint.names().reduce((n, name) => n + folder.checkpoint.info(name).end - folder.checkpoint.info(name).begin, 0);

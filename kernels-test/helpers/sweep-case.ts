@@ -116,6 +116,8 @@ export function drawSweepCase(seed: number): SweepCase {
   const firstTokens = Math.min(promptLength, prefillChunk + int(2, 4));
   const genPrompt = pick([1, 2, prefillChunk, prefillChunk + 1, 2 * prefillChunk + 3]);
   const genTokens = 16;
+  const attentionWorkgroups = pick(WORKGROUPS);
+  // Last: the token draws are as many as the prompt is long, so everything drawn after them would move with it.
   const prompt = Array.from({ length: promptLength }, () => Math.floor(r() * vocab));
   return {
     seed,
@@ -123,7 +125,7 @@ export function drawSweepCase(seed: number): SweepCase {
     weights: fp8 ? { format: 'fp8', block } : { format: 'bf16' },
     run: {
       prefillChunk,
-      attentionWorkgroups: pick(WORKGROUPS),
+      attentionWorkgroups,
       contextLength: Math.max(promptLength, genPrompt + genTokens + 4),
       prompt,
       firstTokens,

@@ -36,22 +36,10 @@ describe('the CI seeds cover the shape space', () => {
   some('kv_lora_rank 4', (s) => c(s).kv_lora_rank === 4);
 });
 
-// Seeds that fail for a diagnosed bug whose fix lands elsewhere: they run as expected failures, so the test
-// turns red once the fix is in. Then delete the entry.
-const KNOWN_BUGS: Record<number, string> = {
-  // src/model/forward.ts records mla-absorb-q/-v without BLOCK_ROWS/BLOCK_COLS, so an FP8 kv_b_proj is
-  // read with 128x128 scale blocks whatever quantization_config.weight_block_size says.
-  10: 'kv_b_proj FP8 blocks of 32x32 read as 128x128',
-  16: 'kv_b_proj FP8 blocks of 8x4 read as 128x128',
-};
-
 describe.skipIf(!gpu)('shape sweep: the engine against the CPU reference', () => {
-  for (const s of cases) {
-    const known = KNOWN_BUGS[s.seed];
-    (known ? it.fails : it)(`${describeSweepCase(s)}${known ? ` (known bug: ${known})` : ''}`, async () => {
-      const report = await runSweepCase(gpu!, s);
-      const failures = report.checks.flatMap((c) => c.failures.map((f) => `${c.name}: ${f}`));
-      expect(failures, report.description).toEqual([]);
-    });
-  }
+  it.each(cases.map((s) => [describeSweepCase(s), s] as const))('%s', async (_, s) => {
+    const report = await runSweepCase(gpu!, s);
+    const failures = report.checks.flatMap((c) => c.failures.map((f) => `${c.name}: ${f}`));
+    expect(failures, report.description).toEqual([]);
+  });
 });

@@ -61,6 +61,13 @@ describe('parseModelConfig', () => {
     expect(c.modelType).toBe('kimi_k2');
   });
 
+  it('reads a dense V3 config (no routed experts, topk_method left at its V3 default)', () => {
+    const c = parseModelConfig({ ...fixture('tiny-v3'), n_routed_experts: null, num_experts_per_tok: null, n_group: 1, topk_group: 1, topk_method: undefined });
+    expect(c.nRoutedExperts).toBe(0);
+    expect(c.topkMethod).toBe('noaux_tc');
+    expect(c.isMoeLayer(1)).toBe(false);
+  });
+
   it('names the field of every unsupported or malformed value', () => {
     const v3 = fixture('tiny-v3');
     expectConfigError('nope', '(root)');

@@ -143,7 +143,7 @@ export function parseModelConfig(json: unknown, file = 'config.json'): ModelConf
   if (topkMethod !== 'greedy' && nRoutedExperts && (topkGroup * nRoutedExperts) / nGroup < numExpertsPerTok) {
     throw new ConfigError('topk_group', `${topkGroup} groups of ${nRoutedExperts / nGroup} experts cannot hold ${numExpertsPerTok} choices`, file);
   }
-  if (topkMethod === 'noaux_tc' && nRoutedExperts / nGroup < 2) {
+  if (topkMethod === 'noaux_tc' && nRoutedExperts && nRoutedExperts / nGroup < 2) {
     throw new ConfigError('n_group', 'noaux_tc scores each group by its top two experts; groups need at least 2', file);
   }
 

@@ -42,9 +42,19 @@ const kernel = defineKernel({
 export const mlaDecode = {
   spec: kernel.spec,
   record(rec: Recorder, buffers: Parameters<typeof kernel.record>[1], p: Parameters<typeof kernel.record>[2], o?: { WG_SIZE?: number }): void {
-    kernel.record(rec, buffers, p, { WG_SIZE: Math.max(4, Math.ceil(p.kv_lora / 32) * 4), ...o });
+    const wg = o?.WG_SIZE ?? mlaDecodeWorkgroup(p.kv_lora);
+    // Past the device's workgroup limit the pipeline fails validation and every dispatch is skipped: refuse
+    // here rather than leave the output unwritten.
+    const max = Math.min(rec.device.limits.maxComputeWorkgroupSizeX, rec.device.limits.maxComputeInvocationsPerWorkgroup);
+    expectThat(SHADER, wg <= max, `WG_SIZE ${wg} (kv_lora ${p.kv_lora}) exceeds the device's ${max} threads per workgroup`);
+    kernel.record(rec, buffers, p, { ...o, WG_SIZE: wg });
   },
 };
+
+/** The default WG_SIZE for `kvLora` latent columns: 8 per thread, in whole 4-lane groups. */
+export function mlaDecodeWorkgroup(kvLora: number): number {
+  return Math.max(4, Math.ceil(kvLora / 32) * 4);
+}
 
 export interface MlaSplitPlan {
   splits: number;

@@ -17,7 +17,7 @@ import { moeDown } from './moe-down.ts';
 import { moeDownGrouped } from './moe-down-grouped.ts';
 import { moeGateUp } from './moe-gate-up.ts';
 import { moeGateUpGrouped } from './moe-gate-up-grouped.ts';
-import { MOE_TILE, moeGroup, moeMaxTiles } from './moe-group.ts';
+import { MOE_GROUP_MAX_EXPERTS, MOE_TILE, moeGroup, moeMaxTiles } from './moe-group.ts';
 import type { ExpertFormat } from './moe-weights.ts';
 
 export { moeGroupBytes } from './moe-group.ts';
@@ -86,7 +86,8 @@ export function recordMoeExperts(rec: Recorder, routed: ExpertWeights, shared: E
     recordDown(rec, shared.format, s.rows > 1 ? tiles : 0, shared.down[0], { h: b.hShared!, experts: b.x, y: b.out }, { ...dense, hidden: s.hidden });
   }
   let tiles = 0; // 0: the decode path
-  if (b.group && pairs >= 2 * nExperts) {
+  // moe-group counts pairs per expert in workgroup memory; more experts than it holds take the decode path.
+  if (b.group && pairs >= 2 * nExperts && nExperts <= MOE_GROUP_MAX_EXPERTS) {
     tiles = moeMaxTiles(pairs, nExperts);
     moeGroup.record(rec, { experts: b.experts, group: b.group }, { pairs, n_experts: nExperts, max_tiles: tiles });
   }

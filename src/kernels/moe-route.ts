@@ -6,6 +6,10 @@ import type { RoutingConfig } from '../reference/moe-route.ts';
 
 const METHODS = { greedy: 0, group_limited_greedy: 1, noaux_tc: 2 } as const;
 
+/** The shader's MAX_TOP_K and MAX_GROUPS: the sizes of its selection and group-score arrays. */
+export const MOE_ROUTE_MAX_TOP_K = 16;
+export const MOE_ROUTE_MAX_GROUPS = 32;
+
 export const moeRouteKernel = defineKernel({
   shader: 'moe-route',
   bindings: { logits: 'read', bias: 'read', experts: 'read_write', weights: 'read_write' },
@@ -13,8 +17,8 @@ export const moeRouteKernel = defineKernel({
   overrides: { WG_SIZE: 64, N_EXPERTS: 256, TOP_K: 8, N_GROUP: 1, TOPK_GROUP: 1, METHOD: 0, SIGMOID: 0, NORMALISE: 0, HAS_BIAS: 0 },
   check: ({ logits, bias, experts, weights }, p, o) => {
     const at = (ok: boolean, what: string) => expectThat('moe-route', ok, what);
-    at(o.TOP_K >= 1 && o.TOP_K <= 16 && o.TOP_K <= o.N_EXPERTS, `TOP_K ${o.TOP_K} must be in 1..min(16, N_EXPERTS)`);
-    at(o.N_GROUP >= 1 && o.N_GROUP <= 32 && o.N_EXPERTS % o.N_GROUP === 0, `N_GROUP ${o.N_GROUP} must be <= 32 and divide N_EXPERTS ${o.N_EXPERTS}`);
+    at(o.TOP_K >= 1 && o.TOP_K <= MOE_ROUTE_MAX_TOP_K && o.TOP_K <= o.N_EXPERTS, `TOP_K ${o.TOP_K} must be in 1..min(${MOE_ROUTE_MAX_TOP_K}, N_EXPERTS)`);
+    at(o.N_GROUP >= 1 && o.N_GROUP <= MOE_ROUTE_MAX_GROUPS && o.N_EXPERTS % o.N_GROUP === 0, `N_GROUP ${o.N_GROUP} must be <= ${MOE_ROUTE_MAX_GROUPS} and divide N_EXPERTS ${o.N_EXPERTS}`);
     at(o.TOPK_GROUP >= 1 && o.TOPK_GROUP <= o.N_GROUP, `TOPK_GROUP ${o.TOPK_GROUP} must be in 1..N_GROUP`);
     expectBytes('moe-route', 'logits', logits, p.rows * o.N_EXPERTS * 4);
     if (o.HAS_BIAS) expectBytes('moe-route', 'bias', bias, o.N_EXPERTS * 4);

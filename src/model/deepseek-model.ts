@@ -2,6 +2,7 @@
 // CausalLM operations the decode loop needs. A step is one command submission; the only read-back is the
 // sampled token id (or the logits, when the caller asks for them).
 import type { ModelFolder } from '../checkpoint/model-folder.ts';
+import { modelNames } from '../checkpoint/tensor-names.ts';
 import type { ModelConfig } from '../config/model-config.ts';
 import type { CausalLM, SampleRequest } from '../decode/causal-lm.ts';
 import { InputError } from '../errors.ts';
@@ -17,6 +18,7 @@ import { recordMtp, recordMtpLogits } from './mtp.ts';
 import { MtpSpeculator } from './mtp-speculator.ts';
 import { LatentCache } from './kv-cache.ts';
 import { bufferLimit, checkMemoryPlan, planMemory, type MemoryPlan } from './memory-plan.ts';
+import { checkShapeLimits } from './shape-limits.ts';
 import { uploadWeights, type GpuWeights } from './weights.ts';
 
 export interface ModelLoadOptions {
@@ -122,6 +124,8 @@ export class DeepseekModel implements CausalLM {
     if (!Number.isInteger(wgs) || wgs < 1) throw new InputError('attention-workgroups', `must be a positive integer, got ${wgs}`);
     const cap = options.bufferLimit;
     if (cap !== undefined && (!Number.isInteger(cap) || cap < 4)) throw new InputError('buffer-limit', `must be an integer of at least 4 bytes, got ${cap}`);
+    const embedDtype = folder.checkpoint.has(modelNames(c).embed) ? folder.checkpoint.info(modelNames(c).embed).dtype : 'BF16';
+    checkShapeLimits(c, { embedDtype, limits: gpu.limits }, `${folder.folder.name}/config.json`);
     // Every buffer below is planned, and checked against the limits and the budget, before the first read.
     const plan = planMemory(c, folder.checkpoint, { contextLength, prefillChunk: chunk, quantize: options.quantize, mtp: options.mtp, attentionWorkgroups: wgs }, bufferLimit(gpu.limits, cap));
     checkMemoryPlan(plan, options.memoryBudget, `${folder.folder.name} with a ${contextLength}-token context`);

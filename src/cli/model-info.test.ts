@@ -11,7 +11,7 @@ describe('info --model: the memory plan a load would check', () => {
     expect(m.memory.refusal).toBeNull();
     const text = formatModelInfo(m);
     expect(text).toMatch(/memory plan +[\d.]+ MiB in \d+ buffers: weights .*, latent cache .*, activations .*, other 32 B/);
-    expect(text).toMatch(/largest buffer +8\.0 MiB \(attention split outputs\); limit 1\.00 GiB \(maxStorageBufferBindingSize\)/);
+    expect(text).toMatch(/largest buffer +1\.0 MiB \(model\.layers\.3\.shared_head\.head\.weight\); limit 1\.00 GiB \(maxStorageBufferBindingSize\)/);
     expect(text).toMatch(/split to fit +nothing/);
     expect(text).toMatch(/budget +10\.00 GiB \(test\): fits/);
   });
@@ -28,7 +28,7 @@ describe('info --model: the memory plan a load would check', () => {
     expect(text).toContain('lm_head.weight 3 parts');
     expect(text).toMatch(/9 expert stacks in 2 parts/);
     expect(text).toMatch(/budget +none: WebGPU does not report GPU memory/);
-    // info plans the default 64-row prefill chunk, whose attention scratch (8 MiB) can't be split.
-    expect(text).toMatch(/refused +GPU limit maxStorageBufferBindingSize: scratch buffer 'attention split outputs' \(8\.0 MiB in one buffer\)/);
+    // info plans the default 64-row prefill chunk, whose logits (64 rows x 2048 x 4 bytes) can't be split.
+    expect(text).toMatch(/refused +GPU limit maxStorageBufferBindingSize: scratch buffer 'logits' \(512\.0 KiB in one buffer\) needs 524288, the adapter allows 400000/);
   });
 });

@@ -74,23 +74,25 @@ describe('the memory plan of DeepSeek-V3 (FP8 release) at real limits', () => {
     expect(rows(p, 'model.layers.61.shared_head.head.weight')).toEqual([74896, 54384]);
     expect(rows(p, 'model.layers.3.mlp.experts.0.gate_proj.weight')).toEqual([73, 73, 73, 37]);
     expect(p.weights / GiB).toBeCloseTo(641.6, 0);
-    // The attention's split scratch for a 64-row chunk is the largest buffer: 64 x 128 heads x 64 splits x 512 x 4.
-    expect(p.largest).toEqual({ label: 'attention split outputs', bytes: GiB });
+    // The largest buffer is the MTP embedding's first part; the attention's split scratch for a 64-row chunk is sized
+    // by the split plans a GPU's target of 128 workgroups makes: 8192 (query, split) pairs x 512 x 4 bytes,
+    // where 64 rows x 128 heads x 64 splits would be 1 GiB.
+    expect(p.largest).toEqual({ label: 'model.layers.61.embed_tokens.weight rows 0..74897', bytes: 74898 * 7168 * 2 });
+    expect(p.buffers.find((b) => b.label === 'attention split outputs')!.bytes).toBe(16 * 2 ** 20);
   });
 
-  it("at WebGPU's default 128 MiB: lm_head in 14 parts; the attention scratch of a 64-row chunk is refused, a 8-row one fits", () => {
-    const err = (() => {
-      try {
-        checkMemoryPlan(plan(V3, 128 * 2 ** 20), undefined, 'V3');
-      } catch (e) {
-        return e;
-      }
-    })();
-    expect(err).toBeInstanceOf(GpuLimitError);
-    expect(String(err)).toContain("scratch buffer 'attention split outputs' (1.00 GiB in one buffer) needs 1073741824, the adapter allows 134217728");
-    const p = plan(V3, 128 * 2 ** 20, 8);
+  it("at WebGPU's default 128 MiB: lm_head and the embedding in 14 parts, every buffer of a 64-row chunk fits", () => {
+    const p = plan(V3, 128 * 2 ** 20);
+    expect(() => checkMemoryPlan(p, undefined, 'V3')).not.toThrow();
     expect(rows(p, 'lm_head.weight')).toHaveLength(14);
     expect(rows(p, 'model.embed_tokens.weight')).toHaveLength(14);
+  });
+
+  it('a buffer that cannot be split past the limit is a GpuLimitError naming it (the split scratch when the attention aims at 131,072 workgroups: 64 splits even at 64 rows)', () => {
+    const c = parseModelConfig(V3);
+    const p = planMemory(c, v3Headers(c), { contextLength: 4096, prefillChunk: 64, attentionWorkgroups: 131072 }, bufferLimit(limits(128 * 2 ** 20)));
+    expect(() => checkMemoryPlan(p, undefined, 'V3')).toThrow(GpuLimitError);
+    expect(() => checkMemoryPlan(p, undefined, 'V3')).toThrow(/scratch buffer 'attention split outputs' \(1\.00 GiB in one buffer\) needs 1073741824, the adapter allows 134217728/);
   });
 });
 

@@ -35,13 +35,13 @@ export function register(program: Command): void {
     .command('info')
     .description('show the WebGPU adapter, backend, features and limits')
     .option('--json', 'print as JSON')
-    .option('--model <dir>', 'also summarize a checkpoint folder: config, parameter counts, memory plan')
-    .option('--context-length <n>', 'context for the memory plan (default: min(max_position_embeddings, 4096))')
+    .option('-m, --model <dir>', 'the checkpoint folder to summarize: config, parameter counts, memory plan (default: the embedded tiny-v3-trained)')
+    .option('-c, --context-length <n>', 'context for the memory plan (default: min(max_position_embeddings, 4096))')
     .action(async (options: { json?: boolean; model?: string; contextLength?: string }, command: Command) => {
       const { fallback } = command.optsWithGlobals<GlobalOptions>();
       const plan = planNodeGpu(fallback);
       const contextLength = parseIntOption(options.contextLength, '--context-length', 1);
-      const model = options.model !== undefined ? await modelInfo(modelDir(options), contextLength) : null;
+      const model = await modelInfo(modelDir(options), contextLength); // the default model's too: it is what generate runs
       const gpu = await createNodeGpu({ fallback });
       try {
         const report = infoReport(gpu, plan);

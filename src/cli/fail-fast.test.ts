@@ -44,6 +44,13 @@ describe('generate checks its arguments before loading', () => {
     ['--draft-tokens', ['--tokens', '5', '--draft-tokens', '64'], /--draft-tokens: at most 63/],
     ['--tokens', ['hello', '--tokens', '5'], /--tokens: give either token ids or a text prompt/],
     ['--system', ['hello', '--system', 'be brief'], /--system: needs --chat/],
+    // The short forms are the same options, named by their long names.
+    ['--max-new-tokens', ['--tokens', '5', '-n', 'ten'], /--max-new-tokens: expected an integer/],
+    ['--context-length', ['--tokens', '5', '-c', '0'], /--context-length: expected an integer >= 1/],
+    ['--seed', ['--tokens', '5', '-s', 'x'], /--seed: expected an integer/],
+    ['--temp', ['--tokens', '5', '--temp', '-1'], /--temp: must be >= 0/],
+    ['--temp', ['--tokens', '5', '--temp', '1', '--temperature', '1'], /--temp: is another name for --temperature/],
+    ['--prompt', ['hello', '-p', 'hello'], /--prompt: give the prompt as the argument or with --prompt, not both/],
   ])('%s: %j', async (argument, args, message) => {
     const e = await inputError('generate', ...NO_MODEL, '--quiet', ...args);
     expect(e.argument).toBe(argument);
@@ -53,6 +60,7 @@ describe('generate checks its arguments before loading', () => {
   it("--model '' says what is wrong", async () => {
     const e = await inputError('generate', '--model', '', '--tokens', '5');
     expect(e.argument).toBe('--model');
+    expect((await inputError('generate', '-m', '', '--tokens', '5')).argument).toBe('--model');
     expect(e.message).toMatch(/--model: is empty/);
   });
 

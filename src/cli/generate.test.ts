@@ -5,14 +5,22 @@ import { buildProgram } from '../cli.ts';
 
 const FIXTURE = 'kernels-test/fixtures/tiny-v3';
 
+/** What the last run() printed to stderr. */
+let stderr = '';
+
 /** Runs the CLI in-process and returns what it printed to stdout. */
 async function run(...args: string[]): Promise<string> {
   let out = '';
+  stderr = '';
+  const text = (chunk: string | Uint8Array) => (typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString());
   const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+    out += text(chunk);
     return true;
   });
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stderr += text(chunk);
+    return true;
+  });
   try {
     await buildProgram().exitOverride().parseAsync(['node', 'deepseek-webgpu', ...args]);
   } finally {
@@ -28,8 +36,11 @@ describe('generate', () => {
   it('--json with --tokens gives the greedy ids of the golden continuation', async () => {
     // tiny-v3's golden greedy.prompt and the first 8 of greedy.tokens (golden.json "greedy")
     const prompt = '963,1038,928,1326,1113,553,957,1969,1845,841,351,1097,2028,129,143,218,540';
-    const json = JSON.parse(await run('generate', '--model', FIXTURE, '--tokens', prompt, '--max-new-tokens', '8', '--json', '--quiet'));
+    // The fixture's generation_config.json asks for sampling; --temperature 0 overrides it.
+    const json = JSON.parse(await run('generate', '--model', FIXTURE, '--tokens', prompt, '--max-new-tokens', '8', '--temperature', '0', '--json', '--quiet'));
     expect(json.tokens).toEqual([1343, 1897, 1045, 328, 1857, 568, 1297, 1185]);
+    expect(stderr).toBe('[sampling: greedy]\n');
+    expect(json.sampling.seed).toBeNull();
     expect(json.finish_reason).toBe('length');
     expect(json.stats.prompt_tokens).toBe(17);
     expect(json.stats.generated_tokens).toBe(8);
@@ -39,7 +50,19 @@ describe('generate', () => {
   it('streams English text from the embedded default model, the prompt first', async () => {
     const out = await run('generate', 'In the beginning', '--max-new-tokens', '12', '--quiet');
     expect(out.startsWith('In the beginning')).toBe(true);
-    expect(out.slice('In the beginning'.length)).toMatch(/^[ a-zA-Z,.;:'\n]+$/);
+    expect(out.slice('In the beginning'.length)).toMatch(/^[\x20-\x7e\n]+$/); // sampled, so any printable text
+    expect(out).toMatch(/[a-z]{2}/);
+  });
+
+  it("samples as the model's generation_config.json says, prints the settings and a seed that repeats the run", async () => {
+    const sampled = JSON.parse(await run('generate', 'In the beginning', '-n', '12', '--json', '--quiet'));
+    const line = stderr.match(/^\[sampling: temperature 0\.6, top-p 0\.95 \(generation_config\.json\) · seed (\d+)\]\n$/);
+    expect(line, stderr).not.toBeNull();
+    expect(sampled.sampling).toEqual({ temperature: 0.6, top_k: 0, top_p: 0.95, min_p: 0, repetition_penalty: 1, seed: Number(line![1]) });
+    // The same settings spelled out, with the printed seed: the same tokens.
+    const again = JSON.parse(await run('generate', 'In the beginning', '-n', '12', '--temperature', '0.6', '--top-p', '0.95', '--seed', line![1], '--json', '--quiet'));
+    expect(again.tokens).toEqual(sampled.tokens);
+    expect(stderr).toBe(`[sampling: temperature 0.6, top-p 0.95 · seed ${line![1]}]\n`);
   });
 
   it('--chat goes through the chat template; the same seed gives the same sample', async () => {
@@ -61,7 +84,7 @@ describe('generate', () => {
   });
 
   it('stops at the context limit with what it generated', async () => {
-    const json = JSON.parse(await run('generate', '--model', FIXTURE, '--tokens', '5,6,7', '--context-length', '6', '--max-new-tokens', '50', '--json', '--quiet'));
+    const json = JSON.parse(await run('generate', '--model', FIXTURE, '--tokens', '5,6,7', '--context-length', '6', '--max-new-tokens', '50', '--temperature', '0', '--json', '--quiet'));
     expect(json.finish_reason).toBe('context');
     expect(json.tokens).toHaveLength(4); // 3 prompt positions + 3 generated appended; the 4th needs no position
   });

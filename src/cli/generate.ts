@@ -2,6 +2,7 @@
 // prints prefill and decode speed. --json prints one JSON object instead.
 import { Option, type Command } from 'commander';
 import type { GlobalOptions } from '../cli.ts';
+import { describeSampling, samplingInUse } from '../config/generation-config.ts';
 import type { GenerateOptions } from '../decode/generate.ts';
 import { resolveSampling } from '../decode/sampling.ts';
 import type { Engine } from '../engine.ts';
@@ -12,11 +13,13 @@ import { parseTokenList } from './arguments.ts';
 import { addModelOptions, loadModelFromCli, parseIntOption, parseNumberOption, type ModelCliOptions } from './load-model.ts';
 
 interface GenerateCliOptions extends ModelCliOptions {
+  prompt?: string;
   chat?: boolean;
   system?: string;
   tokens?: string;
-  maxNewTokens: string;
+  maxNewTokens?: string;
   temperature?: string;
+  temp?: string;
   topK?: string;
   topP?: string;
   minP?: string;
@@ -26,11 +29,13 @@ interface GenerateCliOptions extends ModelCliOptions {
   json?: boolean;
   hideReasoning?: boolean;
   speculative?: 'mtp' | 'none';
-  draftTokens?: string;
+  draftTokens: string | number;
 }
 
 // A speculative step verifies its drafts in one forward pass over at most a prefill chunk (64) of positions.
 const MAX_DRAFT_TOKENS = 63;
+/** The budget when neither --max-new-tokens nor the model's generation_config.json gives one. */
+const DEFAULT_MAX_NEW_TOKENS = 128;
 
 export function register(program: Command): void {
   addModelOptions(
@@ -38,30 +43,45 @@ export function register(program: Command): void {
       .command('generate')
       .description('generate text from a prompt (streams tokens as they are produced)')
       .argument('[prompt]', 'prompt text (tokenized with the model folder\'s tokenizer.json)')
+      .option('-p, --prompt <text>', 'the prompt, as an option instead of the argument')
       .option('--chat', 'wrap the prompt as a user message in the chat template')
       .option('--system <text>', 'a system message (with --chat)')
       .option('--tokens <ids>', 'the prompt as comma-separated token ids instead of text')
-      .option('--max-new-tokens <n>', 'stop after this many tokens', '128')
-      .option('--temperature <t>', '0 = greedy (default); > 0 samples')
+      .option('-n, --max-new-tokens <n>', `stop after this many tokens (default: the model's generation_config.json, else ${DEFAULT_MAX_NEW_TOKENS})`)
+      .option('--temperature <t>', "0 = greedy; > 0 samples (default: the model's generation_config.json, else 0)")
+      .addOption(new Option('--temp <t>', 'the same as --temperature').hideHelp())
       .option('--top-k <k>', 'sample among the k most likely tokens (0 = off)')
       .option('--top-p <p>', 'sample among the smallest set reaching probability p (1 = off)')
       .option('--min-p <p>', 'drop tokens less likely than p times the most likely (0 = off)')
       .option('--repetition-penalty <r>', 'make recent tokens less likely (1 = off)')
-      .option('--seed <n>', 'random seed: the same seed and options give the same output')
+      .option('-s, --seed <n>', 'random seed: the same seed and options give the same output (default: a random one, printed)')
       .option('--stop <text>', 'stop when this text is produced (repeatable)', (v: string, all: string[]) => [...all, v], [])
       .option('--hide-reasoning', 'hide the <think> part of R1-style answers')
       .addOption(new Option('--speculative <mode>', 'mtp: draft with the MTP head and verify (default when the model has one); none').choices(['mtp', 'none']))
-      .option('--draft-tokens <k>', 'drafts per step with --speculative mtp (the MTP head chained on its own output)', '1')
+      .addOption(new Option('--draft-tokens <k>', 'drafts per step with --speculative mtp (the MTP head chained on its own output)').default(1))
       .option('--json', 'print one JSON object (tokens, text, stats) instead of streaming text'),
-  ).action(async (prompt: string | undefined, options: GenerateCliOptions, command: Command) => {
+  ).action(async (argument: string | undefined, options: GenerateCliOptions, command: Command) => {
     const { fallback } = command.optsWithGlobals<GlobalOptions>();
     // Everything that can be checked without the model is, so a bad argument fails in milliseconds.
+    const prompt = promptArgument(argument, options);
     const idPrompt = checkPromptArguments(prompt, options);
     const parsed = parseGenerateOptions(options);
     const engine = await loadModelFromCli(options, fallback);
     try {
       const { tokens: promptTokens, text: promptText } = buildPrompt(prompt, idPrompt, options, engine);
-      const genOptions: GenerateOptions = { ...parsed, decoder: engine.tokenizer?.streamDecoder({ skipSpecialTokens: true }) };
+      // The model's generation_config.json fills what the flags leave out. A sampled run gets a seed even
+      // when none is given, printed, so that a run worth keeping can be repeated.
+      const defaults = engine.generationDefaults;
+      const sampling = samplingInUse(parsed, defaults);
+      const seed = parsed.seed ?? (sampling.temperature > 0 ? Math.floor(Math.random() * 2 ** 32) : undefined);
+      const modelBudget = defaults.maxNewTokens !== undefined || defaults.maxLength !== undefined;
+      const genOptions: GenerateOptions = {
+        ...parsed,
+        seed,
+        maxNewTokens: parsed.maxNewTokens ?? (modelBudget ? undefined : DEFAULT_MAX_NEW_TOKENS),
+        decoder: engine.tokenizer?.streamDecoder({ skipSpecialTokens: true }),
+      };
+      process.stderr.write(`[sampling: ${describeSampling(sampling, defaults.source)}${sampling.temperature > 0 ? ` · seed ${seed}` : ''}]\n`);
       const gen = engine.generate({ tokens: promptTokens }, genOptions);
       const out = new TextSink(options.json ? null : process.stdout, Boolean(options.hideReasoning), promptText !== null && promptOpensThinking(promptText));
       if (!options.json && !options.chat && prompt !== undefined) process.stdout.write(prompt); // a continuation reads on from its prompt
@@ -70,7 +90,9 @@ export function register(program: Command): void {
       if (!options.json) process.stdout.write('\n');
       const r = await gen.result;
       if (options.json) {
-        process.stdout.write(`${JSON.stringify({ tokens: r.tokens, text: r.text, finish_reason: r.finishReason, stats: r.stats })}\n`);
+        const s = sampling;
+        const used = { temperature: s.temperature, top_k: s.topK, top_p: s.topP, min_p: s.minP, repetition_penalty: s.repetitionPenalty, seed: s.temperature > 0 ? seed : null };
+        process.stdout.write(`${JSON.stringify({ tokens: r.tokens, text: r.text, finish_reason: r.finishReason, sampling: used, stats: r.stats })}\n`);
       } else {
         const s = r.stats;
         const mtp = s.speculative === 'mtp' ? ` · MTP acceptance ${(100 * s.acceptance_rate).toFixed(1)}% (${s.accepted}/${s.drafted}), ${s.tokens_per_step.toFixed(2)} tokens/step` : '';
@@ -86,9 +108,10 @@ export function register(program: Command): void {
 
 /** The numeric options, range-checked as the engine would check them, but named as the flags are. */
 function parseGenerateOptions(o: GenerateCliOptions): GenerateOptions {
+  if (o.temp !== undefined && o.temperature !== undefined) throw new InputError('--temp', 'is another name for --temperature: give one of them');
   const options: GenerateOptions = {
     maxNewTokens: parseIntOption(o.maxNewTokens, '--max-new-tokens'),
-    temperature: parseNumberOption(o.temperature, '--temperature'),
+    temperature: o.temp !== undefined ? parseNumberOption(o.temp, '--temp') : parseNumberOption(o.temperature, '--temperature'),
     topK: parseIntOption(o.topK, '--top-k'),
     topP: parseNumberOption(o.topP, '--top-p'),
     minP: parseNumberOption(o.minP, '--min-p'),
@@ -105,10 +128,19 @@ function parseGenerateOptions(o: GenerateCliOptions): GenerateOptions {
     resolveSampling(options);
   } catch (e) {
     // The engine names its options without dashes ('top-p'); on the command line they are flags.
-    if (e instanceof InputError) throw new InputError(`--${e.argument}`, e.message.slice(e.argument.length + 2));
+    if (e instanceof InputError) {
+      const flag = e.argument === 'temperature' && o.temp !== undefined ? '--temp' : `--${e.argument}`;
+      throw new InputError(flag, e.message.slice(e.argument.length + 2));
+    }
     throw e;
   }
   return options;
+}
+
+/** The prompt text: the argument or -p/--prompt (llama.cpp's habit), not both. */
+function promptArgument(argument: string | undefined, o: GenerateCliOptions): string | undefined {
+  if (argument !== undefined && o.prompt !== undefined) throw new InputError('--prompt', 'give the prompt as the argument or with --prompt, not both');
+  return argument ?? o.prompt;
 }
 
 /** The prompt arguments' consistency, and --tokens parsed (null for a text prompt, which needs the tokenizer). */

@@ -37,8 +37,8 @@ export function register(program: Command): void {
     .command('info')
     .description('show the WebGPU adapter, backend, features and limits')
     .option('--json', 'print as JSON')
-    .option('--model <dir>', 'also summarize a checkpoint folder: config, parameter counts, memory plan')
-    .option('--context-length <n>', 'context for the memory plan (default: min(max_position_embeddings, 4096))')
+    .option('-m, --model <dir>', 'the checkpoint folder to summarize: config, parameter counts, memory plan (default: the embedded tiny-v3-trained)')
+    .option('-c, --context-length <n>', 'context for the memory plan (default: min(max_position_embeddings, 4096))')
     .addOption(new Option('--quantize <format>', 'plan BF16 linear weights quantized at load').choices(['fp8']))
     .option('--buffer-limit <bytes>', 'plan with buffers of at most this many bytes (below the adapter limits)')
     .action(async (options: { json?: boolean; model?: string; contextLength?: string; quantize?: 'fp8'; bufferLimit?: string }, command: Command) => {
@@ -46,11 +46,11 @@ export function register(program: Command): void {
       const plan = planNodeGpu(fallback);
       const contextLength = parseIntOption(options.contextLength, '--context-length', 1);
       const cap = parseIntOption(options.bufferLimit, '--buffer-limit', 4);
-      const dir = options.model !== undefined ? modelDir(options) : null;
+      const dir = modelDir(options); // the default model's too: it is what generate runs
       const gpu = await createNodeGpu({ fallback });
       try {
         const budget = defaultMemoryBudget(gpu.adapterInfo.isFallbackAdapter) ?? null;
-        const model = dir !== null ? await modelInfo(dir, contextLength, { quantize: options.quantize, limits: gpu.limits, bufferLimit: cap, budget, attentionWorkgroups: defaultAttentionWorkgroups(gpu) }) : null;
+        const model = await modelInfo(dir, contextLength, { quantize: options.quantize, limits: gpu.limits, bufferLimit: cap, budget, attentionWorkgroups: defaultAttentionWorkgroups(gpu) });
         const report = infoReport(gpu, plan);
         const text = options.json ? JSON.stringify(model ? { ...report, model } : report, null, 2) : [formatInfo(report), ...(model ? [formatModelInfo(model)] : [])].join('\n\n');
         process.stdout.write(`${text}\n`);

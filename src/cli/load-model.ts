@@ -19,15 +19,16 @@ export interface ModelCliOptions {
 
 export function addModelOptions(cmd: Command): Command {
   return cmd
-    .option('--model <dir>', 'Hugging Face checkpoint folder (default: the embedded tiny-v3-trained)')
-    .option('--context-length <n>', 'positions the KV cache holds (default: min(max_position_embeddings, 4096))')
+    .option('-m, --model <dir>', 'Hugging Face checkpoint folder (default: the embedded tiny-v3-trained)')
+    .option('-c, --context-length <n>', 'positions the KV cache holds (default: min(max_position_embeddings, 4096))')
     .addOption(new Option('--quantize <format>', 'quantize BF16 linear weights at load').choices(['fp8']))
     .option('--quiet', 'no progress bar');
 }
 
-export function parseIntOption(value: string | undefined, option: string, min = 0): number | undefined {
+/** `value` is a number when it is the option's default (commander then shows it as a number in --help). */
+export function parseIntOption(value: string | number | undefined, option: string, min = 0): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(Number(value)) || Number(value) < min) {
+  if (!/^\d+$/.test(String(value).trim()) || !Number.isSafeInteger(Number(value)) || Number(value) < min) {
     throw new InputError(option, `expected an integer >= ${min}, got '${value}'`);
   }
   return Number(value);

@@ -10,8 +10,8 @@ import { addModelOptions, loadModelFromCli, parseIntOption, type ModelCliOptions
 
 interface ServeCliOptions extends ModelCliOptions {
   host: string;
-  port: string;
-  maxQueue: string;
+  port: string | number;
+  maxQueue: string | number;
   allowHost: string[];
   cors: string[];
   apiKey?: string;
@@ -27,8 +27,8 @@ export function register(program: Command): void {
       .command('serve')
       .description('serve an OpenAI-compatible HTTP API: /v1/chat/completions, /v1/completions, /v1/models, /health')
       .option('--host <address>', 'interface to bind; keep it local unless --api-key or a proxy guards it', '127.0.0.1')
-      .option('--port <n>', 'TCP port (0 = any free port)', '8080')
-      .option('--max-queue <n>', 'requests that may wait while one generates; more are refused with HTTP 429', '16')
+      .addOption(new Option('--port <n>', 'TCP port (0 = any free port)').default(8080))
+      .addOption(new Option('--max-queue <n>', 'requests that may wait while one generates; more are refused with HTTP 429').default(16))
       .option('--allow-host <name>', 'also answer requests addressed to this host name (repeatable; * = any); localhost and IP addresses always are', collect, [])
       .option('--cors <origin>', 'let web pages of this origin call the API, e.g. http://localhost:3000 (repeatable; * = any page)', collect, [])
       .addOption(new Option('--api-key <key>', 'require Authorization: Bearer <key> on /v1 routes').env('DEEPSEEK_WEBGPU_API_KEY')),

@@ -6,7 +6,7 @@ import type { SampleRequest } from './causal-lm.ts';
 import { seededRandom, type Random } from './rng.ts';
 
 export interface SamplingOptions {
-  /** 0 (default) = greedy. */
+  /** 0 = greedy, the default here; Engine.generate() defaults to the model's generation_config.json instead. */
   temperature?: number;
   topK?: number;
   topP?: number;

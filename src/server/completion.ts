@@ -45,7 +45,9 @@ export function prepareCompletion(engine: Engine, request: CompletionRequest): P
   if (room <= 0) {
     throw new ApiError(400, `This model's maximum context length is ${context} tokens; the ${promptParam} alone take ${tokens.length}.`, promptParam, 'context_length_exceeded');
   }
-  const maxTokens = request.maxTokens ?? (chat ? room : Math.min(TEXT_DEFAULT_MAX_TOKENS, room));
+  // Without max_tokens: the model's own budget (generation_config.json) when it states one, as vLLM does.
+  const modelBudget = engine.generationDefaults.maxNewTokens ?? (engine.generationDefaults.maxLength !== undefined ? engine.generationDefaults.maxLength - tokens.length : undefined);
+  const maxTokens = request.maxTokens ?? Math.max(1, Math.min(modelBudget ?? (chat ? room : TEXT_DEFAULT_MAX_TOKENS), room));
   if (maxTokens > room) {
     throw new ApiError(
       400,
@@ -64,6 +66,8 @@ export function prepareCompletion(engine: Engine, request: CompletionRequest): P
  */
 export async function runCompletion(engine: Engine, p: PreparedCompletion, res: ServerResponse, meta: ResponseMeta, signal: AbortSignal): Promise<GenerateResult> {
   const r = p.request;
+  // A field the request leaves out stays undefined, so the engine uses the model's generation_config.json
+  // (not OpenAI's defaults: temperature 1 would override what the model's authors chose).
   const options: GenerateOptions = {
     maxNewTokens: p.maxTokens,
     temperature: r.temperature,

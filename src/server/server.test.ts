@@ -1,11 +1,12 @@
 // The server end to end, through OpenAI's official client (its SSE parsing, error classes and abort) and,
 // for bodies no client would send, plain fetch. The engine is the embedded tiny-v3-trained (it has a
-// tokenizer and a chat template); greedy output through the server must equal engine.generate's.
+// tokenizer and a chat template); greedy output through the server must equal engine.generate's. The model's
+// generation_config.json asks for sampling, so requests that compare text ask for greedy (temperature 0).
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { FolderSource } from '../checkpoint/byte-source.ts';
 import { buildProgram } from '../cli.ts';
-import type { Generation } from '../decode/generate.ts';
+import type { GenerateOptions, Generation } from '../decode/generate.ts';
 import { InputError } from '../errors.ts';
 import { DEFAULT_MODEL_DIR, Engine, loadModel, nodeFolder, startServer, type OpenAiServer } from '../node.ts';
 
@@ -28,8 +29,8 @@ afterAll(async () => {
   await engine?.dispose();
 });
 
-/** The engine's own output, for comparison; only while the server is idle (they share the engine). */
-async function direct(e: Engine, prompt: Parameters<Engine['generate']>[0], maxNewTokens: number, extra: { temperature?: number; seed?: number } = {}) {
+/** The engine's own output, greedy unless `extra` says otherwise; only while the server is idle (they share the engine). */
+async function direct(e: Engine, prompt: Parameters<Engine['generate']>[0], maxNewTokens: number, extra: GenerateOptions = { temperature: 0 }) {
   const gen = e.generate(prompt, { maxNewTokens, ...extra });
   for await (const _ of gen);
   return gen.result;
@@ -62,7 +63,7 @@ describe('answers', () => {
 
   it('chat, streaming: role first, deltas add up to the greedy text, finish then usage chunk, then [DONE]', async () => {
     const want = await direct(engine, MESSAGES, 12);
-    const stream = await client.chat.completions.create({ messages: MESSAGES, model: 'm', max_tokens: 12, stream: true, stream_options: { include_usage: true } });
+    const stream = await client.chat.completions.create({ messages: MESSAGES, model: 'm', max_tokens: 12, temperature: 0, stream: true, stream_options: { include_usage: true } });
     const chunks: OpenAI.ChatCompletionChunk[] = [];
     for await (const chunk of stream) chunks.push(chunk);
     expect(chunks.every((c) => c.object === 'chat.completion.chunk' && c.id === chunks[0].id)).toBe(true);
@@ -86,7 +87,7 @@ describe('answers', () => {
     expect(r.object).toBe('text_completion');
     expect(r.choices[0].text).toBe(want.text);
     expect(r.usage).toEqual({ prompt_tokens: 4, completion_tokens: 10, total_tokens: 14 });
-    const stream = await client.completions.create({ model: 'm', prompt: 'In the beginning', max_tokens: 10, stream: true });
+    const stream = await client.completions.create({ model: 'm', prompt: 'In the beginning', max_tokens: 10, temperature: 0, stream: true });
     const pieces: string[] = [];
     let finish: string | null = null;
     for await (const chunk of stream) {
@@ -95,7 +96,7 @@ describe('answers', () => {
     }
     expect(pieces.join('')).toBe(want.text);
     expect(finish).toBe('length');
-    const ids = await client.completions.create({ model: 'm', prompt: engine.encode('In the beginning'), max_tokens: 10 });
+    const ids = await client.completions.create({ model: 'm', prompt: engine.encode('In the beginning'), max_tokens: 10, temperature: 0 });
     expect(ids.choices[0].text).toBe(want.text);
   });
 
@@ -103,11 +104,11 @@ describe('answers', () => {
     const want = (await direct(engine, MESSAGES, 24)).text;
     const stop = want.slice(12, 16); // somewhere in the middle of what greedy decoding writes
     const expected = want.slice(0, want.indexOf(stop));
-    const r = await client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 24, stop: ['never-written', stop] });
+    const r = await client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 24, temperature: 0, stop: ['never-written', stop] });
     expect(r.choices[0].message.content).toBe(expected);
     expect(r.choices[0].finish_reason).toBe('stop');
     expect(r.usage!.completion_tokens).toBeLessThan(24);
-    const stream = await client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 24, stop, stream: true });
+    const stream = await client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 24, temperature: 0, stop, stream: true });
     let text = '';
     let finish: string | null = null;
     for await (const chunk of stream) {
@@ -115,6 +116,18 @@ describe('answers', () => {
       finish = chunk.choices[0]?.finish_reason ?? finish;
     }
     expect([text, finish]).toEqual([expected, 'stop']);
+  });
+
+  it("a request that leaves sampling out gets the model's generation_config.json settings, not OpenAI's temperature 1", async () => {
+    const model = await direct(engine, MESSAGES, 8, { seed: 7 }); // the engine applies the same defaults
+    const spelledOut = await direct(engine, MESSAGES, 8, { temperature: 0.6, topP: 0.95, seed: 7 });
+    expect(model.text).toBe(spelledOut.text);
+    const r = await client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 8, seed: 7 });
+    expect(r.choices[0].message.content).toBe(model.text);
+    // One field given: the others still come from the model (top-p 0.95 here).
+    const hot = await direct(engine, MESSAGES, 8, { temperature: 1.5, topP: 0.95, seed: 7 });
+    const r2 = await client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 8, temperature: 1.5, seed: 7 });
+    expect(r2.choices[0].message.content).toBe(hot.text);
   });
 
   it('sampling: the same seed gives the same text, as engine.generate does', async () => {
@@ -188,7 +201,7 @@ describe('bad requests get OpenAI-style errors and the server keeps serving', ()
 describe('queue and disconnects', () => {
   it('beyond max-queue, requests are refused with 429 while the others complete', async () => {
     const before = (await health()).requests;
-    const ask = () => client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 40 });
+    const ask = () => client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 40, temperature: 0 });
     const settled = await Promise.allSettled([ask(), ask(), ask(), ask()]); // 1 runs, 1 waits, 2 refused
     const done = settled.filter((s) => s.status === 'fulfilled');
     const refused = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason] : []));
@@ -209,7 +222,7 @@ describe('queue and disconnects', () => {
     const want = await direct(engine, MESSAGES, 8);
     const before = (await health()).requests;
     // 600 tokens would take many seconds; the abort must end it after a few.
-    const stream = await client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 600, stream: true });
+    const stream = await client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 600, temperature: 0, stream: true });
     let pieces = 0;
     try {
       for await (const chunk of stream) {
@@ -219,7 +232,7 @@ describe('queue and disconnects', () => {
       expect(e).toBeInstanceOf(OpenAI.APIUserAbortError);
     }
     expect(pieces).toBe(3);
-    const next = await client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 8 });
+    const next = await client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 8, temperature: 0 });
     expect(next.choices[0].message.content).toBe(want.text);
     const after = await health();
     expect(after.requests.aborted - before.aborted).toBe(1); // ended early ('length' would count as completed)
@@ -244,14 +257,14 @@ describe('engine failures', () => {
       return { result: gen.result, [Symbol.asyncIterator]: failing } as Generation;
     });
     const before = (await health()).requests;
-    const stream = await client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 12, stream: true });
+    const stream = await client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 12, temperature: 0, stream: true });
     let pieces = 0;
     const read = async () => {
       for await (const chunk of stream) if (chunk.choices[0]?.delta.content) pieces++;
     };
     await expect(read()).rejects.toThrow(/device lost \(simulated\)/);
     expect(pieces).toBe(3);
-    const next = await client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 4 });
+    const next = await client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 4, temperature: 0 });
     expect(next.choices[0].finish_reason).toBe('length');
     expect((await health()).requests.failed - before.failed).toBe(1);
   });
@@ -313,9 +326,9 @@ describe('R1-style reasoning', () => {
   it('comes back as reasoning_content, apart from content, streaming and not', async () => {
     const want = await direct(r1, MESSAGES, 12);
     expect(want.text).not.toContain('</think>'); // the toy model never closes its thinking in 12 tokens
-    const r = await r1Client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 12 });
+    const r = await r1Client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 12, temperature: 0 });
     expect(r.choices[0].message).toEqual({ role: 'assistant', content: '', reasoning_content: want.text.trim() });
-    const stream = await r1Client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 12, stream: true });
+    const stream = await r1Client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 12, temperature: 0, stream: true });
     let reasoning = '';
     let content = '';
     for await (const chunk of stream) {

@@ -88,8 +88,8 @@ export class Engine {
     return this.template;
   }
 
-  private requireTokenizer(): TextTokenizer {
-    if (!this.tokenizer) throw new InputError('prompt', `${this.folder.folder.name} has no tokenizer: give token ids ({ tokens: [...] })`);
+  private requireTokenizer(argument = 'prompt'): TextTokenizer {
+    if (!this.tokenizer) throw new InputError(argument, `${this.folder.folder.name} has no tokenizer: give token ids ({ tokens: [...] })`);
     return this.tokenizer;
   }
 
@@ -151,7 +151,7 @@ export class Engine {
 
   private evalStream(input: PerplexityInput): number[] {
     if (typeof input === 'object' && 'tokens' in input) return [...input.tokens];
-    const tokenizer = this.requireTokenizer();
+    const tokenizer = this.requireTokenizer('input');
     const documents = typeof input === 'string' ? splitDocuments(input) : input;
     return documentStream(documents, (d) => tokenizer.encode(d, { addBos: false }), documentMarkers(tokenizer, this.config));
   }

@@ -41,6 +41,15 @@ describe.skipIf(!gpu)('perplexity of tiny-v3-trained on its held-out text', () =
     expect(Math.abs(r.mtp!.nats - FIRST_TWO_WINDOWS.mtpNats)).toBeLessThanOrEqual(1e-5); // measured 1.3e-8
   });
 
+  it('text, its documents and its token stream are the same input', async () => {
+    const documents = splitDocuments(text);
+    const tokens = documentStream(documents, (d) => engine.tokenizer!.encode(d, { addBos: false }), { bos: 0, eos: 1 });
+    const options = { window: 16, maxWindows: 1 };
+    const fromText = await engine.perplexity(text, options);
+    expect(await engine.perplexity(documents, options)).toEqual(fromText);
+    expect(await engine.perplexity({ tokens }, options)).toEqual(fromText);
+  });
+
   it.runIf(FULL)('the recorded two-window figures are what the CPU reference computes', async () => {
     const folder = await openModelFolder(nodeFolder(DEFAULT_MODEL_DIR));
     const ref = await ReferenceModel.load(folder.checkpoint, folder.config, { mtp: true });

@@ -1,7 +1,7 @@
 // Perplexity end to end on the embedded model and its held-out text (eval/README.md). Every run scores the
 // first two windows on the GPU against the figures of the CPU reference, an independent float64
 // implementation of the model, to 1e-5 nats/token. The whole file (180 windows, the training code's figure
-// to 1e-4) takes 10 to 20 minutes on a 2-core CPU adapter, so it runs only with FULL_EVAL=1, which also
+// to 1e-4) takes 6 to 15 minutes on a 2-core CPU adapter, so it runs only with FULL_EVAL=1, which also
 // recomputes the reference's figures.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

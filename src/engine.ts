@@ -6,6 +6,9 @@ import { openModelFolder, type ModelFolder } from './checkpoint/model-folder.ts'
 import { loadGenerationDefaults, type GenerationDefaults } from './config/generation-config.ts';
 import type { ModelConfig } from './config/model-config.ts';
 import { generate, type GenerateOptions, type Generation } from './decode/generate.ts';
+import { documentMarkers, documentStream, splitDocuments } from './eval/documents.ts';
+import { gpuWindowModel } from './eval/gpu-window-model.ts';
+import { perplexity, type PerplexityOptions, type PerplexityResult } from './eval/perplexity.ts';
 import { InputError } from './errors.ts';
 import type { Gpu } from './gpu/device.ts';
 import { DeepseekModel, type ModelLoadOptions } from './model/deepseek-model.ts';
@@ -17,6 +20,12 @@ import type { TextTokenizer } from './tokenizer/tokenizer.ts';
 /** A prompt: text (tokenized, BOS added), chat messages (through the chat template) or token ids. */
 export type Prompt = string | readonly ChatMessage[] | { tokens: readonly number[] };
 
+/**
+ * What perplexity scores: text whose documents are separated by lines holding only U+001E (text without one
+ * is a single document), a list of documents, or a token stream taken as it is.
+ */
+export type PerplexityInput = string | readonly string[] | { tokens: readonly number[] };
+
 export interface EngineOptions extends ModelLoadOptions {
   /** Free the GPU device on dispose() (true when the engine created it). */
   ownsGpu?: boolean;
@@ -24,7 +33,7 @@ export interface EngineOptions extends ModelLoadOptions {
 
 export class Engine {
   private template: ChatTemplate | undefined;
-  /** Resolves when the generation or logits call holding the model is done; the next waits for it. */
+  /** Resolves when the generation, logits or perplexity call holding the model is done; the next waits for it. */
   private turn: Promise<void> = Promise.resolve();
   private disposed = false;
   /** Aborted by dispose(): running generations stop after their current step, queued ones never start. */
@@ -83,8 +92,8 @@ export class Engine {
     return this.template;
   }
 
-  private requireTokenizer(): TextTokenizer {
-    if (!this.tokenizer) throw new InputError('prompt', `${this.folder.folder.name} has no tokenizer: give token ids ({ tokens: [...] })`);
+  private requireTokenizer(argument = 'prompt'): TextTokenizer {
+    if (!this.tokenizer) throw new InputError(argument, `${this.folder.folder.name} has no tokenizer: give token ids ({ tokens: [...] })`);
     return this.tokenizer;
   }
 
@@ -126,6 +135,31 @@ export class Engine {
     } finally {
       release();
     }
+  }
+
+  /**
+   * Perplexity of the model on `input` (src/eval/perplexity.ts): whole windows of `window + 1` tokens, each
+   * run from an empty cache, every next-token prediction (and with `mtp` the MTP head's) scored. Documents
+   * are tokenized without special tokens and framed as [bos] + ids + [eos]. The run holds the model like a
+   * generation does; a window is one submission when the model was loaded with prefillChunk >= window + 1.
+   */
+  async perplexity(input: PerplexityInput, options: PerplexityOptions = {}): Promise<PerplexityResult> {
+    this.checkOpen();
+    const stream = this.evalStream(input);
+    const signal = options.signal ? AbortSignal.any([options.signal, this.stopAll.signal]) : this.stopAll.signal;
+    const release = await this.acquire();
+    try {
+      return await perplexity(gpuWindowModel(this.model), stream, { ...options, signal });
+    } finally {
+      release();
+    }
+  }
+
+  private evalStream(input: PerplexityInput): number[] {
+    if (typeof input === 'object' && 'tokens' in input) return [...input.tokens];
+    const tokenizer = this.requireTokenizer('input');
+    const documents = typeof input === 'string' ? splitDocuments(input) : input;
+    return documentStream(documents, (d) => tokenizer.encode(d, { addBos: false }), documentMarkers(tokenizer, this.config));
   }
 
   /**

@@ -101,6 +101,46 @@ describe('logits checks --out before loading', () => {
   });
 });
 
+describe('perplexity checks its arguments before loading', () => {
+  const text = join(dir, 'text.txt');
+  writeFileSync(text, 'In the beginning');
+
+  it.each([
+    ['--file', ['--file', join(dir, 'missing.txt')], /--file: .*missing\.txt does not exist/],
+    ['--file', ['--file', dir], /--file: .* is a folder/],
+    ['--file', ['--file', ''], /--file: is empty/],
+    ['--window', ['--file', text, '--window', '0'], /--window: expected an integer >= 1/],
+    ['--window', ['--file', text, '--window', '2.5'], /--window: expected an integer >= 1/],
+    ['--max-windows', ['--file', text, '--max-windows', '0'], /--max-windows: expected an integer >= 1/],
+    ['--window', ['--file', text, '--window', '8', '--context-length', '8'], /--window: 8 predictions need windows of 9 positions; --context-length is 8/],
+  ])('%s: %j', async (argument, args, message) => {
+    const e = await inputError('perplexity', ...NO_MODEL, '--quiet', ...args);
+    expect(e.argument).toBe(argument);
+    expect(e.message).toMatch(message);
+  });
+
+  it('refuses a file that is not UTF-8', async () => {
+    const binary = join(dir, 'binary.bin');
+    writeFileSync(binary, Uint8Array.from([0x41, 0xff, 0xfe]));
+    expect((await inputError('perplexity', ...NO_MODEL, '--file', binary)).message).toMatch(/is not UTF-8 text/);
+  });
+
+  it('--window, --mtp and the tokenizer are checked against config.json, before the weights', async () => {
+    // config.json alone: opening the weights would fail, so each refusal must come before they are touched.
+    const configOnly = (fixture: string) => {
+      const folder = join(dir, `config-only-${fixture}`);
+      mkdirSync(folder, { recursive: true });
+      copyFileSync(`kernels-test/fixtures/${fixture}/config.json`, join(folder, 'config.json'));
+      return folder;
+    };
+    const v3 = configOnly('tiny-v3'); // max_position_embeddings 256
+    const v2 = configOnly('tiny-v2lite'); // no MTP module
+    expect((await inputError('perplexity', '--model', v3, '--file', text)).message).toMatch(/--window: 256 predictions need windows of 257 positions; the model's max_position_embeddings is 256/);
+    expect((await inputError('perplexity', '--model', v2, '--file', text, '--window', '8', '--mtp')).argument).toBe('--mtp');
+    expect((await inputError('perplexity', '--model', v3, '--file', text, '--window', '8', '--mtp')).message).toMatch(/--model: .* has no tokenizer\.json/);
+  });
+});
+
 describe('verify and info', () => {
   it('verify checks --tokens before reading the model', async () => {
     expect((await inputError('verify', ...NO_MODEL, '--tokens', '1,b')).argument).toBe('--tokens');

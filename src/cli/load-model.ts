@@ -52,32 +52,48 @@ export function modelDir(opts: Pick<ModelCliOptions, 'model'>): string {
 export async function checkModelOptions(opts: ModelCliOptions): Promise<{ dir: string; contextLength: number | undefined }> {
   const dir = modelDir(opts);
   const contextLength = parseIntOption(opts.contextLength, '--context-length', 1);
-  const max = contextLength === undefined ? undefined : await maxPositionEmbeddings(dir);
+  const max = contextLength === undefined ? undefined : await configNumber(dir, 'max_position_embeddings');
   if (contextLength !== undefined && max !== undefined && contextLength > max) {
     throw new InputError('--context-length', `${contextLength} is more than this model's max_position_embeddings (${max})`);
   }
   return { dir, contextLength };
 }
 
-/** From config.json as it stands; undefined when it cannot be read, which the loader then reports properly. */
-async function maxPositionEmbeddings(dir: string): Promise<number | undefined> {
+async function configNumber(dir: string, field: string): Promise<number | undefined> {
+  const value = (await readConfigJson(dir))?.[field];
+  return typeof value === 'number' ? value : undefined;
+}
+
+/**
+ * config.json as it stands, for checks made before loading; undefined when it cannot be read or parsed, which
+ * the loader then reports properly.
+ */
+export async function readConfigJson(dir: string): Promise<Record<string, unknown> | undefined> {
   try {
-    const value = (JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>).max_position_embeddings;
-    return typeof value === 'number' ? value : undefined;
+    const json: unknown = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8'));
+    return typeof json === 'object' && json !== null && !Array.isArray(json) ? (json as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
   }
 }
 
-export async function loadModelFromCli(opts: ModelCliOptions, fallback: NodeFallback, extra: { prefillChunk?: number } = {}): Promise<Engine> {
+/** What a subcommand sets on the load besides the shared options; `contextLength` applies without --context-length. */
+export interface LoadExtras {
+  prefillChunk?: number;
+  contextLength?: number;
+  mtp?: boolean;
+}
+
+export async function loadModelFromCli(opts: ModelCliOptions, fallback: NodeFallback, extra: LoadExtras = {}): Promise<Engine> {
   const { dir, contextLength } = await checkModelOptions(opts);
   const bar = progressBar(`loading ${dir}`, !opts.quiet);
   try {
     return await loadModel(dir, {
       fallback,
-      contextLength,
+      contextLength: contextLength ?? extra.contextLength,
       quantize: opts.quantize,
       prefillChunk: extra.prefillChunk,
+      mtp: extra.mtp,
       onProgress: (done, total, phase) => bar.update(done, total, phase === 'warmup' ? 'compiling pipelines (warm-up step)' : undefined),
     });
   } finally {

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { CheckpointError, ConfigError, GpuError, InputError, ShaderError } from './errors.ts';
 import type { NodeFallback } from './gpu/node-webgpu.ts';
+import * as chat from './cli/chat.ts';
 import * as generate from './cli/generate.ts';
 import * as info from './cli/info.ts';
 import * as logits from './cli/logits.ts';
@@ -14,7 +15,7 @@ import * as serve from './cli/serve.ts';
 import * as verify from './cli/verify.ts';
 
 // To add a subcommand: import its module above and list it here.
-const SUBCOMMANDS: { register(program: Command): void }[] = [generate, logits, perplexity, verify, info, serve];
+const SUBCOMMANDS: { register(program: Command): void }[] = [generate, chat, logits, perplexity, verify, info, serve];
 
 /** Options every subcommand sees through `command.optsWithGlobals<GlobalOptions>()`. */
 export interface GlobalOptions {

@@ -5,7 +5,8 @@ import type { FolderSource } from './checkpoint/byte-source.ts';
 import { openModelFolder, type ModelFolder } from './checkpoint/model-folder.ts';
 import { loadGenerationDefaults, type GenerationDefaults } from './config/generation-config.ts';
 import type { ModelConfig } from './config/model-config.ts';
-import { generate, type GenerateOptions, type Generation } from './decode/generate.ts';
+import { ChatSession, type ChatSessionOptions } from './chat-session.ts';
+import { generate, usesSpeculation, type GenerateOptions, type Generation } from './decode/generate.ts';
 import { documentMarkers, documentStream, splitDocuments } from './eval/documents.ts';
 import { gpuWindowModel } from './eval/gpu-window-model.ts';
 import { perplexity, type PerplexityOptions, type PerplexityResult } from './eval/perplexity.ts';
@@ -38,6 +39,10 @@ export class Engine {
   private disposed = false;
   /** Aborted by dispose(): running generations stop after their current step, queued ones never start. */
   private readonly stopAll = new AbortController();
+  /** Counts acquire()s, so a chat turn can tell whether anything else used the context since its last turn. */
+  private turns = 0;
+  /** What a chat turn (continueGeneration) left in the context: valid while `turn` is still this.turns. */
+  private context: { owner: object; turn: number; tokens: number[] } | null = null;
 
   private constructor(
     readonly gpu: Gpu,
@@ -118,9 +123,59 @@ export class Engine {
         release = await this.acquire();
         this.model.truncate(0);
       },
-      onSettled: () => {
+      onSettled: (generated) => {
         release();
-        options.onSettled?.();
+        options.onSettled?.(generated);
+      },
+    });
+  }
+
+  /**
+   * A multi-turn conversation through the chat template whose history stays in the context between turns:
+   * each turn prefills only what the previous turns did not leave there (src/chat-session.ts).
+   */
+  chat(options: ChatSessionOptions = {}): ChatSession {
+    this.checkOpen();
+    this.chatTemplate(); // a model without a tokenizer or template fails here, not at the first turn
+    return new ChatSession(this, options);
+  }
+
+  /**
+   * ChatSession's turns: generate() after `tokens`, but the part of the context that `owner`'s previous turn
+   * left and `tokens` starts with is kept rather than prefilled again (any other use of the model in between
+   * empties it). With speculative decoding the kept part also stops where the MTP's cache does, and one
+   * position short of the common prefix: the MTP row at the last kept position needs the token after it.
+   */
+  continueGeneration(owner: object, tokens: readonly number[], options: GenerateOptions = {}): Generation {
+    this.checkOpen();
+    const full = [...tokens];
+    const signal = options.signal ? AbortSignal.any([options.signal, this.stopAll.signal]) : this.stopAll.signal;
+    const resolved = withGenerationDefaults(options, this.generationDefaults, full.length);
+    let release = () => {};
+    let turn = 0;
+    return generate(this.model, full, {
+      decoder: this.tokenizer?.streamDecoder({ skipSpecialTokens: true }),
+      ...resolved,
+      signal,
+      beforeStart: async () => {
+        release = await this.acquire();
+        turn = this.turns;
+        const held = this.context?.owner === owner && this.context.turn === turn - 1 ? this.context.tokens : [];
+        let keep = Math.min(commonPrefix(held, full), full.length - 1);
+        if (usesSpeculation(this.model, resolved)) keep = Math.max(0, Math.min(keep, commonPrefix(held, full) - 1, this.model.draftLength));
+        this.model.truncate(keep);
+        this.context = null; // until this turn settles
+        return keep;
+      },
+      onSettled: (generated) => {
+        // The context holds the prompt and the generated tokens, except the last one chosen (never appended);
+        // speculation may have appended tokens past an end id, which are cut off by the length.
+        if (turn > 0 && !this.disposed) {
+          const sequence = [...full, ...generated];
+          this.context = { owner, turn, tokens: sequence.slice(0, Math.min(this.model.length, sequence.length)) };
+        }
+        release();
+        options.onSettled?.(generated);
       },
     });
   }
@@ -182,6 +237,7 @@ export class Engine {
     let release!: () => void;
     this.turn = new Promise<void>((r) => (release = r));
     await previous;
+    this.turns++;
     if (this.disposed) {
       release();
       this.checkOpen();
@@ -192,6 +248,12 @@ export class Engine {
   private checkOpen(): void {
     if (this.disposed) throw new InputError('engine', 'has been disposed; load the model again');
   }
+}
+
+function commonPrefix(a: readonly number[], b: readonly number[]): number {
+  let n = 0;
+  while (n < a.length && n < b.length && a[n] === b[n]) n++;
+  return n;
 }
 
 /** `options` with each setting it leaves undefined taken from the model's defaults. */

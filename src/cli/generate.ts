@@ -12,11 +12,16 @@ import { promptOpensThinking, ThinkSplitter } from '../tokenizer/think.ts';
 import { parseTokenList } from './arguments.ts';
 import { addModelOptions, loadModelFromCli, parseIntOption, parseNumberOption, type ModelCliOptions } from './load-model.ts';
 
-interface GenerateCliOptions extends ModelCliOptions {
+interface GenerateCliOptions extends SamplingCliOptions {
   prompt?: string;
   chat?: boolean;
   system?: string;
   tokens?: string;
+  json?: boolean;
+}
+
+/** The sampling and decoding flags generate and chat share (addSamplingOptions). */
+export interface SamplingCliOptions extends ModelCliOptions {
   maxNewTokens?: string;
   temperature?: string;
   temp?: string;
@@ -26,7 +31,6 @@ interface GenerateCliOptions extends ModelCliOptions {
   repetitionPenalty?: string;
   seed?: string;
   stop: string[];
-  json?: boolean;
   hideReasoning?: boolean;
   speculative?: 'mtp' | 'none';
   draftTokens: string | number;
@@ -35,10 +39,10 @@ interface GenerateCliOptions extends ModelCliOptions {
 // A speculative step verifies its drafts in one forward pass over at most a prefill chunk (64) of positions.
 const MAX_DRAFT_TOKENS = 63;
 /** The budget when neither --max-new-tokens nor the model's generation_config.json gives one. */
-const DEFAULT_MAX_NEW_TOKENS = 128;
+export const DEFAULT_MAX_NEW_TOKENS = 128;
 
 export function register(program: Command): void {
-  addModelOptions(
+  const generate = addModelOptions(
     program
       .command('generate')
       .description('generate text from a prompt (streams tokens as they are produced)')
@@ -46,21 +50,10 @@ export function register(program: Command): void {
       .option('-p, --prompt <text>', 'the prompt, as an option instead of the argument')
       .option('--chat', 'wrap the prompt as a user message in the chat template')
       .option('--system <text>', 'a system message (with --chat)')
-      .option('--tokens <ids>', 'the prompt as comma-separated token ids instead of text')
-      .option('-n, --max-new-tokens <n>', `stop after this many tokens (default: the model's generation_config.json, else ${DEFAULT_MAX_NEW_TOKENS})`)
-      .option('--temperature <t>', "0 = greedy; > 0 samples (default: the model's generation_config.json, else 0)")
-      .addOption(new Option('--temp <t>', 'the same as --temperature').hideHelp())
-      .option('--top-k <k>', 'sample among the k most likely tokens (0 = off)')
-      .option('--top-p <p>', 'sample among the smallest set reaching probability p (1 = off)')
-      .option('--min-p <p>', 'drop tokens less likely than p times the most likely (0 = off)')
-      .option('--repetition-penalty <r>', 'make recent tokens less likely (1 = off)')
-      .option('-s, --seed <n>', 'random seed: the same seed and options give the same output (default: a random one, printed)')
-      .option('--stop <text>', 'stop when this text is produced (repeatable)', (v: string, all: string[]) => [...all, v], [])
-      .option('--hide-reasoning', 'hide the <think> part of R1-style answers')
-      .addOption(new Option('--speculative <mode>', 'mtp: draft with the MTP head and verify (default when the model has one); none').choices(['mtp', 'none']))
-      .addOption(new Option('--draft-tokens <k>', 'drafts per step with --speculative mtp (the MTP head chained on its own output)').default(1))
-      .option('--json', 'print one JSON object (tokens, text, stats) instead of streaming text'),
-  ).action(async (argument: string | undefined, options: GenerateCliOptions, command: Command) => {
+      .option('--tokens <ids>', 'the prompt as comma-separated token ids instead of text'),
+  );
+  addSamplingOptions(generate).option('--json', 'print one JSON object (tokens, text, stats) instead of streaming text');
+  generate.action(async (argument: string | undefined, options: GenerateCliOptions, command: Command) => {
     const { fallback } = command.optsWithGlobals<GlobalOptions>();
     // Everything that can be checked without the model is, so a bad argument fails in milliseconds.
     const prompt = promptArgument(argument, options);
@@ -106,8 +99,25 @@ export function register(program: Command): void {
   });
 }
 
+/** The sampling and decoding flags (SamplingCliOptions). */
+export function addSamplingOptions(cmd: Command): Command {
+  return cmd
+    .option('-n, --max-new-tokens <n>', `stop after this many tokens (default: the model's generation_config.json, else ${DEFAULT_MAX_NEW_TOKENS})`)
+    .option('--temperature <t>', "0 = greedy; > 0 samples (default: the model's generation_config.json, else 0)")
+    .addOption(new Option('--temp <t>', 'the same as --temperature').hideHelp())
+    .option('--top-k <k>', 'sample among the k most likely tokens (0 = off)')
+    .option('--top-p <p>', 'sample among the smallest set reaching probability p (1 = off)')
+    .option('--min-p <p>', 'drop tokens less likely than p times the most likely (0 = off)')
+    .option('--repetition-penalty <r>', 'make recent tokens less likely (1 = off)')
+    .option('-s, --seed <n>', 'random seed: the same seed and options give the same output (default: a random one, printed)')
+    .option('--stop <text>', 'stop when this text is produced (repeatable)', (v: string, all: string[]) => [...all, v], [])
+    .option('--hide-reasoning', 'hide the <think> part of R1-style answers')
+    .addOption(new Option('--speculative <mode>', 'mtp: draft with the MTP head and verify (default when the model has one); none').choices(['mtp', 'none']))
+    .addOption(new Option('--draft-tokens <k>', 'drafts per step with --speculative mtp (the MTP head chained on its own output)').default(1));
+}
+
 /** The numeric options, range-checked as the engine would check them, but named as the flags are. */
-function parseGenerateOptions(o: GenerateCliOptions): GenerateOptions {
+export function parseGenerateOptions(o: SamplingCliOptions): GenerateOptions {
   if (o.temp !== undefined && o.temperature !== undefined) throw new InputError('--temp', 'is another name for --temperature: give one of them');
   const options: GenerateOptions = {
     maxNewTokens: parseIntOption(o.maxNewTokens, '--max-new-tokens'),
@@ -164,7 +174,7 @@ function buildPrompt(prompt: string | undefined, ids: number[] | null, o: Genera
 }
 
 /** Writes generated text to the terminal; R1-style reasoning is dimmed (or hidden). */
-class TextSink {
+export class TextSink {
   private readonly splitter: ThinkSplitter;
 
   constructor(

@@ -31,17 +31,24 @@ export interface GenerateOptions extends SamplingOptions {
   speculative?: 'mtp' | 'none';
   /** Drafts per step with 'mtp' (the MTP head applied to its own output after the first); default 1. */
   draftTokens?: number;
-  /** Called once when the generation ends: finished, stopped by the consumer, aborted or failed. */
-  onSettled?: () => void;
+  /**
+   * Called once when the generation ends: finished, stopped by the consumer, aborted or failed; `generated`
+   * holds the tokens produced so far (the prompt and these are what the context may hold afterwards).
+   */
+  onSettled?: (generated: readonly number[]) => void;
   /**
    * Awaited when the generation is first consumed, before its first step: the engine waits there for the
    * model to be free and empties its context. With it, the prompt is checked against an empty context.
+   * It may resolve with how many leading prompt tokens the context already holds (at positions 0..n-1):
+   * those are not prefilled again (a chat's earlier turns). At least one prompt token is always prefilled.
    */
-  beforeStart?: () => Promise<void>;
+  beforeStart?: () => Promise<number | void>;
 }
 
 export interface GenerateStats {
   prompt_tokens: number;
+  /** Prompt tokens the context already held (beforeStart said so), not prefilled again; 0 from an empty context. */
+  cached_tokens: number;
   generated_tokens: number;
   /** Prompt tokens per second, including choosing the first token. */
   prefill_tokens_per_s: number;
@@ -109,6 +116,7 @@ export function generate(lm: CausalLM, prompt: readonly number[], options: Gener
   let emitted = 0; // characters of `text` already yielded
   let finish: GenerateResult['finishReason'] = 'aborted'; // until the loop says otherwise
   let t0 = performance.now(); // reset when the generation's turn comes
+  let cached = 0; // leading prompt tokens the context held at the start
   const counters: StepCounters = { firstTokenAt: t0, steps: 0, drafted: 0, accepted: 0 };
   let resolve!: (r: GenerateResult) => void;
   let reject!: (e: unknown) => void;
@@ -116,7 +124,7 @@ export function generate(lm: CausalLM, prompt: readonly number[], options: Gener
   result.catch(() => {}); // a failure reaches whoever iterates; `result` rejects too but need not be awaited
   let failure: { error: unknown } | null = null;
   const settle = () => {
-    options.onSettled?.();
+    options.onSettled?.(tokens);
     if (failure) return reject(failure.error);
     const tFirst = counters.firstTokenAt;
     const decoded = Math.max(0, tokens.length - 1); // tokens after the one prefill chose
@@ -126,8 +134,9 @@ export function generate(lm: CausalLM, prompt: readonly number[], options: Gener
       finishReason: finish,
       stats: {
         prompt_tokens: prompt.length,
+        cached_tokens: cached,
         generated_tokens: tokens.length,
-        prefill_tokens_per_s: tFirst > t0 ? prompt.length / ((tFirst - t0) / 1000) : 0,
+        prefill_tokens_per_s: tFirst > t0 ? (prompt.length - cached) / ((tFirst - t0) / 1000) : 0,
         decode_tokens_per_s: decoded > 0 ? decoded / ((performance.now() - tFirst) / 1000) : 0,
         speculative: speculator ? 'mtp' : 'none',
         drafted: counters.drafted,
@@ -154,14 +163,20 @@ export function generate(lm: CausalLM, prompt: readonly number[], options: Gener
   };
 
   async function* run(): AsyncGenerator<GenerateEvent> {
-    await options.beforeStart?.();
+    const held = await options.beforeStart?.();
+    if (typeof held === 'number') {
+      if (!Number.isInteger(held) || held < 0 || held >= prompt.length || held !== lm.length) {
+        throw new Error(`generate: beforeStart says the context holds ${held} of ${prompt.length} prompt tokens, but it holds ${lm.length} positions`);
+      }
+      cached = held;
+    }
     if (options.signal?.aborted) return; // disposed or aborted while waiting for its turn
     t0 = counters.firstTokenAt = performance.now();
     if (maxNew === 0) {
       finish = 'length';
       return;
     }
-    const ctx: StepContext = { lm, prompt, history, sampler, prefillChunk: chunk, remaining: () => maxNew - tokens.length, counters };
+    const ctx: StepContext = { lm, prompt: prompt.slice(cached), history, sampler, prefillChunk: chunk, remaining: () => maxNew - tokens.length, counters };
     const steps = speculator ? speculativeSteps(ctx, speculator, draftTokens) : plainSteps(ctx);
     for (;;) {
       const step = await steps.next();
@@ -258,6 +273,11 @@ function drainable(iterator: AsyncGenerator<GenerateEvent>, result: Promise<Gene
     },
     [Symbol.asyncIterator]: () => events,
   };
+}
+
+/** Whether generate() with these options (generation defaults applied) decodes speculatively on `lm`. */
+export function usesSpeculation(lm: CausalLM, options: GenerateOptions): boolean {
+  return chooseSpeculator(lm, options.speculative, new Sampler(resolveSampling(options))) !== null;
 }
 
 /** The speculator to use, or null for plain decoding. */

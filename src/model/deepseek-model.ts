@@ -176,6 +176,11 @@ export class DeepseekModel implements CausalLM {
     return this.cache.length;
   }
 
+  /** Rows the MTP's latent cache holds (0 without an MTP module); speculation resumes at most there. */
+  get draftLength(): number {
+    return this.mtpCache?.length ?? 0;
+  }
+
   /** Dispatches recorded so far (benchmarks divide by tokens for dispatches per token). */
   get dispatches(): number {
     return this.rec.dispatchesTotal;

@@ -2,24 +2,10 @@
 // step) and get the next token chosen on the device. Implemented by the GPU engine and by the CPU
 // reference, so the loop, sampling rules and stopping are tested the same way on both.
 import type { ModelConfig } from '../config/model-config.ts';
+import type { SampleRequest } from '../sampling/rules.ts';
 import type { Speculator } from './speculative.ts';
 
-/** How the next token is chosen from the last position's logits (see src/decode/sampling.ts). */
-export interface SampleRequest {
-  /** 0 = greedy (argmax; ties to the lowest id). */
-  temperature: number;
-  /** Keep the k most likely tokens; 0 = off. */
-  topK: number;
-  /** Keep the smallest set whose probability reaches p; 1 = off. */
-  topP: number;
-  /** Drop tokens less likely than minP times the most likely one; 0 = off. */
-  minP: number;
-  /** >1 makes tokens in `penalizedTokens` less likely (CTRL-style: positive logits divided, negative multiplied). */
-  repetitionPenalty: number;
-  penalizedTokens: readonly number[];
-  /** Uniform number in [0, 1) that picks the token (from the caller's seeded RNG). */
-  random: number;
-}
+export type { SampleRequest } from '../sampling/rules.ts';
 
 export interface CausalLM {
   readonly config: ModelConfig;
@@ -29,7 +15,8 @@ export interface CausalLM {
   readonly maxLength: number;
   /**
    * Appends `tokens` at positions length.. and, when `sample` is given, returns the next token chosen from
-   * the last position's logits (null otherwise: a prefill chunk that is not the last).
+   * the last position's logits (null otherwise). Any number of tokens up to the free context: a whole
+   * prompt is one call, and the model cuts it into whatever chunks its own buffers allow.
    */
   append(tokens: readonly number[], sample: SampleRequest | null): Promise<number | null>;
   /** Appends `tokens` and returns the logits of every appended position, [tokens.length, vocab]. */

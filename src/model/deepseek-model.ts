@@ -12,7 +12,7 @@ import { createStorage, readStorage, uploadStorage } from '../gpu/buffers.ts';
 import { Readback } from '../gpu/readback.ts';
 import { recordSample } from '../kernels/sample.ts';
 import { PipelineCache } from '../gpu/pipelines.ts';
-import { Recorder } from '../gpu/recorder.ts';
+import { Recorder, type DispatchListener } from '../gpu/recorder.ts';
 import { Activations } from './activations.ts';
 import { chunks } from './chunks.ts';
 import { recordForward, recordLogits, type ForwardContext } from './forward.ts';
@@ -82,6 +82,8 @@ export class DeepseekModel implements CausalLM {
   readonly maxLength: number;
   private readonly rec: Recorder;
   private readonly f: ForwardContext;
+  /** Workgroups the attention aims to fill (ModelLoadOptions.attentionWorkgroups, resolved). */
+  readonly attentionWorkgroups: number;
   private readonly readback: Readback;
   private penalized: GPUBuffer | undefined;
   private mtpSpeculator: MtpSpeculator | null = null;
@@ -102,6 +104,7 @@ export class DeepseekModel implements CausalLM {
     attentionWorkgroups: number,
   ) {
     this.maxLength = cache.capacity;
+    this.attentionWorkgroups = attentionWorkgroups;
     this.rec = new Recorder(gpu.device, new PipelineCache(gpu.device));
     this.readback = new Readback(gpu.device, 512); // up to 63 drafts and 64 choices per speculative step
     this.f = {
@@ -180,6 +183,14 @@ export class DeepseekModel implements CausalLM {
   /** Dispatches recorded so far (benchmarks divide by tokens for dispatches per token). */
   get dispatches(): number {
     return this.rec.dispatchesTotal;
+  }
+
+  /**
+   * Installs (or, with null, removes) the recorder's trace hook for every dispatch this model and its
+   * speculator record from now on: how benchmarks time and steer steps without reaching into the model.
+   */
+  traceDispatches(listener: DispatchListener | null): void {
+    this.rec.onDispatch = listener;
   }
 
   append(tokens: readonly number[], sample: SampleRequest | null): Promise<number | null> {
@@ -324,7 +335,6 @@ export class DeepseekModel implements CausalLM {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.mtpSpeculator?.destroy();
     this.rec.destroy();
     this.readback.destroy();
     this.penalized?.destroy();

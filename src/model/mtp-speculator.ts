@@ -12,7 +12,7 @@
 import { isPlainArgmax, type SampleRequest } from '../sampling/rules.ts';
 import { InputError } from '../errors.ts';
 import type { Gpu } from '../gpu/device.ts';
-import { createStorage, readStorage } from '../gpu/buffers.ts';
+import { readStorage } from '../gpu/buffers.ts';
 import type { Readback } from '../gpu/readback.ts';
 import type { Recorder } from '../gpu/recorder.ts';
 import { recordArgmax } from '../kernels/sample-argmax.ts';
@@ -51,12 +51,6 @@ export interface SpeculativeStep {
 
 export class MtpSpeculator {
   private pending: number[] = []; // tokens of the pending rows; hidden rows in act.mtpHidden[0..)
-  /**
-   * Benchmarks only: drafts to verify instead of the MTP's own (the MTP still runs, so a step costs the
-   * same); lets `npm run bench -- e2e` measure speed at chosen acceptance rates. Consumed by one step.
-   */
-  forceDrafts: number[] | null = null;
-  private forced: GPUBuffer | null = null;
 
   constructor(private readonly p: SpeculatorParts) {}
 
@@ -154,13 +148,6 @@ export class MtpSpeculator {
       recordMtp(rec, f, mtp, mtpCache.layers[0], inputs, 1, mtpStart + m + k - 1, 'last');
     }
 
-    if (this.forceDrafts) {
-      this.forced ??= createStorage(gpu.device, this.maxDrafts * 4, 'forced drafts');
-      rec.write(this.forced, 0, Uint32Array.from(this.forceDrafts.slice(0, K)));
-      rec.copy(this.forced, 0, act.tokens, 4, K * 4);
-      this.forceDrafts = null;
-    }
-
     // Verify [t, d1..dK] in one forward pass, choose after every row, keep the hidden rows for the next step.
     recordForward(rec, f, K + 1, cache.length);
     recordLogits(rec, f, 0, K + 1);
@@ -206,10 +193,6 @@ export class MtpSpeculator {
     this.p.cache.truncate(0);
     this.p.mtpCache.truncate(0);
     this.pending = [];
-  }
-
-  destroy(): void {
-    this.forced?.destroy();
   }
 
   /** Chooses token[row] from row `row` of `logits` under `sample` (the penalty edits that row in place). */

@@ -27,6 +27,7 @@ class ScriptedLM implements CausalLM {
   truncate(length: number) {
     this.length = length;
   }
+  async idle() {}
   dispose() {}
 }
 

@@ -118,7 +118,7 @@ describe.skipIf(!gpu)('weights split to fit a buffer limit compute what the whol
     for (const speculative of ['none', 'mtp'] as const) {
       const run = async (m: DeepseekModel) => {
         m.truncate(0);
-        const gen = generate(m, tokens.slice(0, 5), { maxNewTokens: 12, eosTokenIds: [], prefillChunk: 3, speculative, draftTokens: 2 });
+        const gen = generate(m, tokens.slice(0, 5), { maxNewTokens: 12, eosTokenIds: [], speculative, draftTokens: 2 });
         for await (const _ of gen);
         return (await gen.result).tokens;
       };

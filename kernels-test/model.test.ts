@@ -74,7 +74,7 @@ describe.skipIf(!gpu).each(FOLDERS)('GPU engine vs official outputs: %s', (dir) 
     const modes = folder.config.numNextnPredictLayers ? (['none', 'mtp'] as const) : (['none'] as const);
     for (const speculative of modes) {
       model.truncate(0);
-      const gen = generate(model, prompt, { maxNewTokens: expected.length, eosTokenIds: [], prefillChunk: 16, speculative });
+      const gen = generate(model, prompt, { maxNewTokens: expected.length, eosTokenIds: [], speculative });
       for await (const _ of gen);
       const result = await gen.result;
       expect(result.tokens, speculative).toEqual(expected);

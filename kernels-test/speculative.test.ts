@@ -14,7 +14,7 @@ const gpu = await getTestGpu();
 
 async function run(model: DeepseekModel, prompt: number[], options: GenerateOptions): Promise<GenerateResult> {
   model.truncate(0);
-  const gen = generate(model, prompt, { prefillChunk: 16, ...options });
+  const gen = generate(model, prompt, options);
   for await (const _ of gen);
   return gen.result;
 }

@@ -7,7 +7,7 @@
 // again, so a turn's output is what a fresh generation over the whole conversation would give.
 import type { GenerateOptions, Generation } from './decode/generate.ts';
 import { findStopString } from './decode/stopping.ts';
-import type { Engine } from './engine.ts';
+import type { ModelEngine } from './engine.ts';
 import { InputError } from './errors.ts';
 import type { ChatMessage, ChatRole } from './tokenizer/chat-template.ts';
 
@@ -48,7 +48,7 @@ export class ChatSession {
 
   /** Made by Engine.chat(). */
   constructor(
-    private readonly engine: Engine,
+    private readonly engine: ModelEngine,
     options: ChatSessionOptions = {},
   ) {
     if (options.system !== undefined) this.history.push({ role: 'system', content: options.system });

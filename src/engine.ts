@@ -1,14 +1,16 @@
 // The library's main object: a loaded model with its tokenizer and chat template, generating text from a
 // prompt string, chat messages or token ids. Browser-safe; loadModel() in src/node.ts (Node) builds one from
-// a folder on disk.
+// a folder on disk. ModelEngine holds its model only as a CausalLM, so any backend drops in
+// (`new ModelEngine({ model, tokenizer, name })`); Engine is the WebGPU one loaded from a checkpoint.
 import type { FolderSource } from './checkpoint/byte-source.ts';
 import { openModelFolder, type ModelFolder } from './checkpoint/model-folder.ts';
-import { loadGenerationDefaults, type GenerationDefaults } from './config/generation-config.ts';
+import { loadGenerationDefaults, NO_GENERATION_DEFAULTS, type GenerationDefaults } from './config/generation-config.ts';
 import type { ModelConfig } from './config/model-config.ts';
 import { ChatSession, type ChatSessionOptions } from './chat-session.ts';
+import type { CausalLM } from './decode/causal-lm.ts';
 import { generate, usesSpeculation, type GenerateOptions, type Generation } from './decode/generate.ts';
 import { documentMarkers, documentStream, splitDocuments } from './eval/documents.ts';
-import { gpuWindowModel } from './eval/gpu-window-model.ts';
+import { lmWindowModel } from './eval/lm-window-model.ts';
 import { perplexity, type PerplexityOptions, type PerplexityResult } from './eval/perplexity.ts';
 import { InputError } from './errors.ts';
 import type { Gpu } from './gpu/device.ts';
@@ -32,7 +34,27 @@ export interface EngineOptions extends ModelLoadOptions {
   ownsGpu?: boolean;
 }
 
-export class Engine {
+/** What a ModelEngine is made of: any CausalLM, and what turns text into its tokens. */
+export interface EngineParts<M extends CausalLM> {
+  model: M;
+  /** Null when there is none: prompts must then be token ids. */
+  tokenizer: TextTokenizer | null;
+  /** Sampling settings and limits generate() uses wherever its options leave one out; default none. */
+  generationDefaults?: GenerationDefaults;
+  /** Names the model in messages (a checkpoint folder's name). */
+  name: string;
+  /** Called by dispose() once the model is freed (closing files, releasing a device). */
+  close?: () => Promise<void>;
+}
+
+export class ModelEngine<M extends CausalLM = CausalLM> {
+  readonly model: M;
+  /** Null when the folder has no tokenizer.json / tokenizer_config.json: prompts must be token ids. */
+  readonly tokenizer: TextTokenizer | null;
+  /** generation_config.json's settings, which generate() uses wherever its options leave one out. */
+  readonly generationDefaults: GenerationDefaults;
+  readonly name: string;
+  private readonly close: () => Promise<void>;
   private template: ChatTemplate | undefined;
   /** Resolves when the generation, logits or perplexity call holding the model is done; the next waits for it. */
   private turn: Promise<void> = Promise.resolve();
@@ -44,33 +66,16 @@ export class Engine {
   /** What a chat turn (continueGeneration) left in the context: valid while `turn` is still this.turns. */
   private context: { owner: object; turn: number; tokens: number[] } | null = null;
 
-  private constructor(
-    readonly gpu: Gpu,
-    readonly folder: ModelFolder,
-    readonly model: DeepseekModel,
-    /** Null when the folder has no tokenizer.json / tokenizer_config.json: prompts must be token ids. */
-    readonly tokenizer: TextTokenizer | null,
-    /** generation_config.json's settings, which generate() uses wherever its options leave one out. */
-    readonly generationDefaults: GenerationDefaults,
-    private readonly ownsGpu: boolean,
-  ) {}
-
-  /** Reads config.json and the checkpoint headers, uploads the weights and loads the tokenizer. */
-  static async load(gpu: Gpu, source: FolderSource, options: EngineOptions = {}): Promise<Engine> {
-    const folder = await openModelFolder(source);
-    try {
-      const tokenizer = await loadTokenizerFrom(source);
-      const generationDefaults = await loadGenerationDefaults(source, folder.config.vocabSize);
-      const model = await DeepseekModel.load(gpu, folder, options);
-      return new Engine(gpu, folder, model, tokenizer, generationDefaults, options.ownsGpu ?? false);
-    } catch (e) {
-      await folder.checkpoint.close();
-      throw e;
-    }
+  constructor(parts: EngineParts<M>) {
+    this.model = parts.model;
+    this.tokenizer = parts.tokenizer;
+    this.generationDefaults = parts.generationDefaults ?? NO_GENERATION_DEFAULTS;
+    this.name = parts.name;
+    this.close = parts.close ?? (async () => {});
   }
 
   get config(): ModelConfig {
-    return this.folder.config;
+    return this.model.config;
   }
 
   get parameters(): ParameterCount {
@@ -98,7 +103,7 @@ export class Engine {
   }
 
   private requireTokenizer(argument = 'prompt'): TextTokenizer {
-    if (!this.tokenizer) throw new InputError(argument, `${this.folder.folder.name} has no tokenizer: give token ids ({ tokens: [...] })`);
+    if (!this.tokenizer) throw new InputError(argument, `${this.name} has no tokenizer: give token ids ({ tokens: [...] })`);
     return this.tokenizer;
   }
 
@@ -162,7 +167,7 @@ export class Engine {
         turn = this.turns;
         const held = this.context?.owner === owner && this.context.turn === turn - 1 ? this.context.tokens : [];
         let keep = Math.min(commonPrefix(held, full), full.length - 1);
-        if (usesSpeculation(this.model, resolved)) keep = Math.max(0, Math.min(keep, commonPrefix(held, full) - 1, this.model.draftLength));
+        if (usesSpeculation(this.model, resolved)) keep = Math.max(0, Math.min(keep, commonPrefix(held, full) - 1, this.model.draftLength ?? 0));
         this.model.truncate(keep);
         this.context = null; // until this turn settles
         return keep;
@@ -204,7 +209,7 @@ export class Engine {
     const signal = options.signal ? AbortSignal.any([options.signal, this.stopAll.signal]) : this.stopAll.signal;
     const release = await this.acquire();
     try {
-      return await perplexity(gpuWindowModel(this.model), stream, { ...options, signal });
+      return await perplexity(lmWindowModel(this.model), stream, { ...options, signal });
     } finally {
       release();
     }
@@ -227,8 +232,7 @@ export class Engine {
     this.stopAll.abort();
     await this.model.idle(); // the step on the GPU now, not the generation (its consumer may never resume it)
     this.model.dispose();
-    await this.folder.checkpoint.close();
-    if (this.ownsGpu) this.gpu.destroy();
+    await this.close();
   }
 
   /** Waits for the model to be free; the returned function frees it. Throws once the engine is disposed. */
@@ -247,6 +251,38 @@ export class Engine {
 
   private checkOpen(): void {
     if (this.disposed) throw new InputError('engine', 'has been disposed; load the model again');
+  }
+}
+
+/** The WebGPU engine: a DeepseekModel loaded from a checkpoint folder, with the folder's tokenizer. */
+export class Engine extends ModelEngine<DeepseekModel> {
+  private constructor(
+    readonly gpu: Gpu,
+    readonly folder: ModelFolder,
+    model: DeepseekModel,
+    tokenizer: TextTokenizer | null,
+    generationDefaults: GenerationDefaults,
+    ownsGpu: boolean,
+  ) {
+    const close = async () => {
+      await folder.checkpoint.close();
+      if (ownsGpu) gpu.destroy();
+    };
+    super({ model, tokenizer, generationDefaults, name: folder.folder.name, close });
+  }
+
+  /** Reads config.json and the checkpoint headers, uploads the weights and loads the tokenizer. */
+  static async load(gpu: Gpu, source: FolderSource, options: EngineOptions = {}): Promise<Engine> {
+    const folder = await openModelFolder(source);
+    try {
+      const tokenizer = await loadTokenizerFrom(source);
+      const generationDefaults = await loadGenerationDefaults(source, folder.config.vocabSize);
+      const model = await DeepseekModel.load(gpu, folder, options);
+      return new Engine(gpu, folder, model, tokenizer, generationDefaults, options.ownsGpu ?? false);
+    } catch (e) {
+      await folder.checkpoint.close();
+      throw e;
+    }
   }
 }
 

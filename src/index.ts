@@ -27,7 +27,7 @@ export type { CausalLM, SampleRequest } from './decode/causal-lm.ts';
 export type { SamplingOptions } from './decode/sampling.ts';
 export { countParameters, type ParameterCount } from './model/parameter-count.ts';
 export { quantizeFp8Blocks } from './checkpoint/fp8-quantize.ts';
-export { Engine, type EngineOptions, type Prompt, type PerplexityInput } from './engine.ts';
+export { Engine, ModelEngine, type EngineOptions, type EngineParts, type Prompt, type PerplexityInput } from './engine.ts';
 export { ChatSession, parseSavedChat, type ChatSessionOptions, type ChatTurn, type ChatTurnOptions, type SavedChat } from './chat-session.ts';
 export { perplexity, type PerplexityOptions, type PerplexityResult, type WindowModel } from './eval/perplexity.ts';
 export { splitDocuments, documentStream } from './eval/documents.ts';

@@ -155,7 +155,7 @@ async function checkGeneration(c: CheckResult, model: DeepseekModel, ref: Refere
   const prompt = s.run.prompt.slice(0, s.run.genPrompt);
   const run = async (speculative: 'none' | 'mtp', draftTokens = 1) => {
     model.truncate(0);
-    const gen = generate(model, prompt, { maxNewTokens: s.run.genTokens, eosTokenIds: [], prefillChunk: s.run.prefillChunk, speculative, draftTokens });
+    const gen = generate(model, prompt, { maxNewTokens: s.run.genTokens, eosTokenIds: [], speculative, draftTokens });
     for await (const _ of gen);
     return (await gen.result).tokens;
   };

@@ -1,25 +1,12 @@
-// What the decode loop needs from a model: append tokens to the sequence (prefill chunk or one decode
-// step) and get the next token chosen on the device. Implemented by the GPU engine and by the CPU
-// reference, so the loop, sampling rules and stopping are tested the same way on both.
+// What the decode loop and Engine need from a model: append tokens to the sequence (a whole prompt or one
+// decode step) and get the next token chosen on the device, read logits back, forget positions. Engine
+// holds its model only through this interface, so a backend other than the WebGPU DeepseekModel (a CPU
+// path, a native binding, a test stand-in) drops in with Engine's tokenizer, chat and queueing unchanged.
 import type { ModelConfig } from '../config/model-config.ts';
+import type { SampleRequest } from '../sampling/rules.ts';
 import type { Speculator } from './speculative.ts';
 
-/** How the next token is chosen from the last position's logits (see src/decode/sampling.ts). */
-export interface SampleRequest {
-  /** 0 = greedy (argmax; ties to the lowest id). */
-  temperature: number;
-  /** Keep the k most likely tokens; 0 = off. */
-  topK: number;
-  /** Keep the smallest set whose probability reaches p; 1 = off. */
-  topP: number;
-  /** Drop tokens less likely than minP times the most likely one; 0 = off. */
-  minP: number;
-  /** >1 makes tokens in `penalizedTokens` less likely (CTRL-style: positive logits divided, negative multiplied). */
-  repetitionPenalty: number;
-  penalizedTokens: readonly number[];
-  /** Uniform number in [0, 1) that picks the token (from the caller's seeded RNG). */
-  random: number;
-}
+export type { SampleRequest } from '../sampling/rules.ts';
 
 export interface CausalLM {
   readonly config: ModelConfig;
@@ -29,15 +16,30 @@ export interface CausalLM {
   readonly maxLength: number;
   /**
    * Appends `tokens` at positions length.. and, when `sample` is given, returns the next token chosen from
-   * the last position's logits (null otherwise: a prefill chunk that is not the last).
+   * the last position's logits (null otherwise). Any number of tokens up to the free context: a whole
+   * prompt is one call, and the model cuts it into whatever chunks its own buffers allow.
    */
   append(tokens: readonly number[], sample: SampleRequest | null): Promise<number | null>;
   /** Appends `tokens` and returns the logits of every appended position, [tokens.length, vocab]. */
   appendLogits(tokens: readonly number[]): Promise<Float32Array>;
   /** Forgets positions from `length` on (a new conversation, or speculative rollback). */
   truncate(length: number): void;
+  /**
+   * Appends `tokens` and returns, for every appended position, the logits [T, vocab] and the hidden state
+   * after the final norm [T, hidden] (what a draft head reads). Optional: only scoring the MTP head needs it.
+   */
+  appendOutputs?(tokens: readonly number[]): Promise<{ logits: Float32Array; hidden: Float32Array }>;
+  /**
+   * The draft head's logits [T, vocab] for rows (hidden row i, nextTokens[i]) after those already in its
+   * cache; row i predicts the token after nextTokens[i]. Optional: only scoring the MTP head needs it.
+   */
+  appendMtpLogits?(hidden: Float32Array, nextTokens: readonly number[]): Promise<Float32Array>;
+  /** Resolves when no operation is running on the device (dispose() after it frees nothing in use). */
+  idle(): Promise<void>;
   /** Frees device memory; the instance is unusable afterwards. */
   dispose(): void;
   /** A draft-and-verify interface over the same caches, when the model has a draft head (MTP). */
   speculator?(): Speculator | null;
+  /** Positions the draft head's own cache holds (a continued context resumes speculation at most there). */
+  readonly draftLength?: number;
 }

@@ -27,6 +27,7 @@ class ScriptedLM implements CausalLM {
   truncate(length: number) {
     this.length = length;
   }
+  async idle() {}
   dispose() {}
 }
 
@@ -40,15 +41,13 @@ async function collect(gen: AsyncIterable<GenerateEvent>) {
 }
 
 describe('generate', () => {
-  it('prefills in chunks, samples only after the last chunk, then one token per step', async () => {
+  it('prefills the prompt in one call (the model chunks it), sampling after it, then one token per step', async () => {
     const lm = new ScriptedLM([10, 11, 12, 13]);
-    const gen = generate(lm, [2, 3, 4, 5, 6], { prefillChunk: 2, maxNewTokens: 3 });
+    const gen = generate(lm, [2, 3, 4, 5, 6], { maxNewTokens: 3 });
     const events = await collect(gen);
     expect(events.map((e) => e.token)).toEqual([10, 11, 12]);
     expect(lm.calls).toEqual([
-      { tokens: [2, 3], sampled: false },
-      { tokens: [4, 5], sampled: false },
-      { tokens: [6], sampled: true },
+      { tokens: [2, 3, 4, 5, 6], sampled: true },
       { tokens: [10], sampled: true },
       { tokens: [11], sampled: true },
     ]);

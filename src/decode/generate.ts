@@ -19,8 +19,6 @@ export interface GenerateOptions extends SamplingOptions {
   /** Ids that end generation (default: the config's eos_token_id). The id itself is not part of the output. */
   eosTokenIds?: readonly number[];
   stopStrings?: readonly string[];
-  /** Prompt positions per prefill call; default 64. */
-  prefillChunk?: number;
   decoder?: IncrementalDecoder;
   signal?: AbortSignal;
   /**
@@ -103,7 +101,6 @@ export function generate(lm: CausalLM, prompt: readonly number[], options: Gener
   const maxNew = options.maxNewTokens ?? 256;
   if (!Number.isInteger(maxNew) || maxNew < 0) throw new InputError('max-new-tokens', `must be an integer >= 0, got ${maxNew}`);
   const eos = new Set(options.eosTokenIds ?? lm.config.eosTokenIds);
-  const chunk = options.prefillChunk ?? 64;
   const stops = options.stopStrings ?? [];
   const holdBack = Math.max(0, longestStop(stops) - 1);
   const draftTokens = options.draftTokens ?? 1;
@@ -176,7 +173,7 @@ export function generate(lm: CausalLM, prompt: readonly number[], options: Gener
       finish = 'length';
       return;
     }
-    const ctx: StepContext = { lm, prompt: prompt.slice(cached), history, sampler, prefillChunk: chunk, remaining: () => maxNew - tokens.length, counters };
+    const ctx: StepContext = { lm, prompt: prompt.slice(cached), history, sampler, remaining: () => maxNew - tokens.length, counters };
     const steps = speculator ? speculativeSteps(ctx, speculator, draftTokens) : plainSteps(ctx);
     for (;;) {
       const step = await steps.next();

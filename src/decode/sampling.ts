@@ -1,8 +1,8 @@
 // Sampling options as a user gives them, and the per-step requests made from them. The rules themselves
-// run on the device (GPU kernel or src/reference/sample.ts); this file owns the seeded randomness and the
+// (src/sampling/rules.ts) run on the device; this file owns the seeded randomness and the
 // window of tokens the repetition penalty looks at.
 import { InputError } from '../errors.ts';
-import type { SampleRequest } from './causal-lm.ts';
+import { isGreedy, type SampleRequest } from '../sampling/rules.ts';
 import { seededRandom, type Random } from './rng.ts';
 
 export interface SamplingOptions {
@@ -53,7 +53,7 @@ export class Sampler {
   }
 
   get greedy(): boolean {
-    return this.options.temperature === 0;
+    return isGreedy(this.options);
   }
 
   /** A uniform number in [0, 1) from the same seeded stream (speculative acceptance draws). */

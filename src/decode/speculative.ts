@@ -4,8 +4,7 @@
 // otherwise draw from normalise(max(0, p - q)) and stop; after K kept drafts draw a bonus token from the
 // last p. p and q are the main and draft distributions after the same temperature / top-k / top-p / min-p
 // transforms, so the output is distributed exactly as plain sampling from p.
-import type { SampleRequest } from './causal-lm.ts';
-import { keptTokens } from '../reference/sample.ts';
+import { keptTokens, type SampleRequest } from '../sampling/rules.ts';
 import type { Random } from './rng.ts';
 
 /** What a model offers for speculative decoding (src/model/mtp-speculator.ts on the GPU). */

@@ -1,7 +1,8 @@
 // Where generated tokens come from, one model step at a time: plain decoding (one token per step) or
 // speculative decoding with a draft head (several per step). Both prefill the prompt first. The caller
 // (src/decode/generate.ts) appends each emitted token to `history` before asking for the next step.
-import type { CausalLM, SampleRequest } from './causal-lm.ts';
+import type { SampleRequest } from '../sampling/rules.ts';
+import type { CausalLM } from './causal-lm.ts';
 import type { Sampler } from './sampling.ts';
 import { acceptGreedy, acceptSampled, distribution, type Speculator } from './speculative.ts';
 
@@ -18,7 +19,6 @@ export interface StepContext {
   prompt: readonly number[];
   history: number[];
   sampler: Sampler;
-  prefillChunk: number;
   /** Tokens still wanted, so a step does not draft past the budget. */
   remaining: () => number;
   counters: StepCounters;
@@ -26,11 +26,8 @@ export interface StepContext {
 
 /** Yields the tokens of each step; returns 'context' when the cache is full. */
 export async function* plainSteps(s: StepContext): AsyncGenerator<number[], 'context'> {
-  let next: number | null = null;
-  for (let i = 0; i < s.prompt.length; i += s.prefillChunk) {
-    const last = i + s.prefillChunk >= s.prompt.length;
-    next = await s.lm.append(s.prompt.slice(i, i + s.prefillChunk), last ? s.sampler.next(s.history) : null);
-  }
+  // The whole prompt in one call: the model cuts it into the chunks its scratch was sized for.
+  let next = await s.lm.append(s.prompt, s.sampler.next(s.history));
   s.counters.firstTokenAt = performance.now();
   for (;;) {
     yield [next!];

@@ -26,6 +26,23 @@ export function asRange(b: Bindable): Required<BufferRange> {
   return { buffer: b, offset: 0, size: b.size };
 }
 
+/** One dispatch as a kernel records it: enough to replay it (Recorder.dispatch) or to say what it ran. */
+export interface DispatchEvent {
+  pipeline: { id: number; pipeline: GPUComputePipeline; layout: GPUBindGroupLayout };
+  buffers: Required<BufferRange>[];
+  /** The packed uniform bytes; only valid during the call (copy them to keep them). */
+  params: Uint8Array;
+  grid: [number, number, number];
+  /** The kernel's shader name. */
+  label: string;
+}
+
+/**
+ * Told of each dispatch before it is recorded, with the recorder, so it may record a copy or write ahead of
+ * it. Tools only (per-dispatch profiles, benchmark input overrides); production leaves it unset.
+ */
+export type DispatchListener = (event: DispatchEvent, rec: Recorder) => void;
+
 const UNIFORM_ALIGN = 256; // minUniformBufferOffsetAlignment's guaranteed maximum
 const MAX_CACHED_BIND_GROUPS = 16384;
 
@@ -40,6 +57,8 @@ export class Recorder {
   private nextBufferId = 0;
   /** Dispatches recorded so far, for dispatches-per-token figures. */
   dispatchesTotal = 0;
+  /** The trace hook (see DispatchListener): one null check per dispatch when unset. */
+  onDispatch: DispatchListener | null = null;
   /** The open step's kernels and the labels of the buffers each binds (for error messages). */
   private stepKernels: { kernel: string; buffers: string[] }[] = [];
   private scoped = false;
@@ -66,6 +85,7 @@ export class Recorder {
     label: string,
   ): void {
     if (grid.some((n) => n === 0)) return; // nothing to do: a zero-sized dispatch
+    this.onDispatch?.({ pipeline, buffers, params, grid, label }, this);
     this.openScope();
     this.stepKernels.push({ kernel: label, buffers: buffers.map((b) => b.buffer.label) });
     let slot = -1;

@@ -1,11 +1,11 @@
 // The next token from one row of logits on the GPU, following a SampleRequest: the repetition penalty
 // (shaders/sample-penalty.wgsl), then the greedy pick (sample-argmax) or temperature / top-k / top-p /
 // min-p sampling with the request's random number (shaders/sample-filter.wgsl, then sample-draw.wgsl).
-// Only the token id needs to come back. Reference: src/reference/sample.ts (sampleToken), whose f32 constants this uses.
-import type { SampleRequest } from '../decode/causal-lm.ts';
+// Only the token id needs to come back. The rules and their f32 constants: src/sampling/rules.ts; the CPU
+// oracle: src/reference/sample.ts (sampleToken).
 import { defineKernel, expectBytes, expectThat } from '../gpu/kernel.ts';
 import type { Bindable, Recorder } from '../gpu/recorder.ts';
-import { sampleConstants } from '../reference/sample.ts';
+import { isGreedy, penaltyApplies, sampleConstants, type SampleRequest } from '../sampling/rules.ts';
 import { argmaxScratchBytes, recordArgmax } from './sample-argmax.ts';
 import { samplePenalty } from './sample-penalty.ts';
 
@@ -54,12 +54,12 @@ export interface SampleBuffers {
 /** Records the choice of token[row] from logits row `row` for `req` (req.penalizedTokens only counted). */
 export function recordSample(rec: Recorder, b: SampleBuffers, req: SampleRequest, p: { vocab: number; row: number }): void {
   const c = sampleConstants(req);
-  const count = req.repetitionPenalty === 1 ? 0 : req.penalizedTokens.length;
-  if (count > 0) {
+  if (penaltyApplies(req)) {
+    const count = req.penalizedTokens.length;
     expectThat('sample-penalty', b.penalized !== undefined, 'a penalty needs the penalized token ids on the GPU');
     samplePenalty.record(rec, { tokens: b.penalized!, logits: b.logits }, { count, vocab: p.vocab, row: p.row, penalty: c.penalty, inv_penalty: c.invPenalty });
   }
-  if (req.temperature === 0) {
+  if (isGreedy(req)) {
     recordArgmax(rec, { logits: b.logits, partial: b.scratch, token: b.token }, { vocab: p.vocab, rows: 1, firstRow: p.row });
     return;
   }

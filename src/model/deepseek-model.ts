@@ -4,15 +4,17 @@
 import type { ModelFolder } from '../checkpoint/model-folder.ts';
 import { modelNames } from '../checkpoint/tensor-names.ts';
 import type { ModelConfig } from '../config/model-config.ts';
-import type { CausalLM, SampleRequest } from '../decode/causal-lm.ts';
+import type { CausalLM } from '../decode/causal-lm.ts';
+import { GREEDY, penaltyApplies, type SampleRequest } from '../sampling/rules.ts';
 import { InputError } from '../errors.ts';
 import type { Gpu } from '../gpu/device.ts';
 import { createStorage, readStorage, uploadStorage } from '../gpu/buffers.ts';
 import { Readback } from '../gpu/readback.ts';
 import { recordSample } from '../kernels/sample.ts';
 import { PipelineCache } from '../gpu/pipelines.ts';
-import { Recorder } from '../gpu/recorder.ts';
+import { Recorder, type DispatchListener } from '../gpu/recorder.ts';
 import { Activations } from './activations.ts';
+import { chunks } from './chunks.ts';
 import { recordForward, recordLogits, type ForwardContext } from './forward.ts';
 import { recordMtp, recordMtpLogits } from './mtp.ts';
 import { MtpSpeculator } from './mtp-speculator.ts';
@@ -80,6 +82,8 @@ export class DeepseekModel implements CausalLM {
   readonly maxLength: number;
   private readonly rec: Recorder;
   private readonly f: ForwardContext;
+  /** Workgroups the attention aims to fill (ModelLoadOptions.attentionWorkgroups, resolved). */
+  readonly attentionWorkgroups: number;
   private readonly readback: Readback;
   private penalized: GPUBuffer | undefined;
   private mtpSpeculator: MtpSpeculator | null = null;
@@ -100,6 +104,7 @@ export class DeepseekModel implements CausalLM {
     attentionWorkgroups: number,
   ) {
     this.maxLength = cache.capacity;
+    this.attentionWorkgroups = attentionWorkgroups;
     this.rec = new Recorder(gpu.device, new PipelineCache(gpu.device));
     this.readback = new Readback(gpu.device, 512); // up to 63 drafts and 64 choices per speculative step
     this.f = {
@@ -156,17 +161,16 @@ export class DeepseekModel implements CausalLM {
    * not slower; `onStep(done, steps)` before and after each warm-up step.
    */
   async warmup(onStep?: (done: number, steps: number) => void): Promise<void> {
-    const greedy = { temperature: 0, topK: 0, topP: 1, minP: 0, repetitionPenalty: 1, penalizedTokens: [], random: 0 };
     const spec = this.maxLength >= 3 ? this.speculator() : null;
     const steps = spec ? 2 : 1;
     onStep?.(0, steps);
-    await this.append([0], greedy);
+    await this.append([0], GREEDY);
     this.truncate(0);
     onStep?.(1, steps);
     if (spec) {
       // prefill of one position, then t and one draft
-      const t = await spec.prefill([0], greedy);
-      await spec.step(t, [greedy], [greedy, greedy], false);
+      const t = await spec.prefill([0], GREEDY);
+      await spec.step(t, [GREEDY], [GREEDY, GREEDY], false);
       spec.reset();
       onStep?.(2, steps);
     }
@@ -186,21 +190,30 @@ export class DeepseekModel implements CausalLM {
     return this.rec.dispatchesTotal;
   }
 
+  /**
+   * Installs (or, with null, removes) the recorder's trace hook for every dispatch this model and its
+   * speculator record from now on: how benchmarks time and steer steps without reaching into the model.
+   */
+  traceDispatches(listener: DispatchListener | null): void {
+    this.rec.onDispatch = listener;
+  }
+
   append(tokens: readonly number[], sample: SampleRequest | null): Promise<number | null> {
     return this.work(() => this.appendNow(tokens, sample));
   }
 
   private async appendNow(tokens: readonly number[], sample: SampleRequest | null): Promise<number | null> {
     this.checkTokens(tokens);
-    for (let i = 0; i < tokens.length; i += this.act.rows) {
-      const rows = Math.min(this.act.rows, tokens.length - i);
-      this.runForward(tokens.slice(i, i + rows));
-      if (i + rows < tokens.length || !sample) this.rec.submit(sample ? 'prefill' : 'append');
+    if (sample && tokens.length === 0) throw new InputError('tokens', 'is empty: there is no position to choose the next token after');
+    let lastRows = 0;
+    for (const { start, end, last } of chunks(tokens.length, this.act.rows)) {
+      this.runForward(tokens.slice(start, end));
+      lastRows = end - start;
+      if (!last || !sample) this.rec.submit(sample ? 'prefill' : 'append');
     }
     if (!sample) return null;
     // One submission: the last chunk's forward, lm_head on its last row, the sampler, the token copy.
-    const rows = tokens.length - Math.floor((tokens.length - 1) / this.act.rows) * this.act.rows;
-    recordLogits(this.rec, this.f, rows - 1, 1);
+    recordLogits(this.rec, this.f, lastRows - 1, 1);
     recordSample(this.rec, { logits: this.act.logits, token: this.act.sampled, scratch: this.act.sampleScratch, penalized: this.penalizedBuffer(sample) }, sample, {
       vocab: this.config.vocabSize,
       row: 0,
@@ -231,9 +244,9 @@ export class DeepseekModel implements CausalLM {
     const H = this.config.hiddenSize;
     const logits = new Float32Array(tokens.length * V);
     const hidden = new Float32Array(tokens.length * H);
-    for (let i = 0; i < tokens.length; i += this.act.rows) {
-      const rows = Math.min(this.act.rows, tokens.length - i);
-      this.runForward(tokens.slice(i, i + rows));
+    for (const { start: i, end } of chunks(tokens.length, this.act.rows)) {
+      const rows = end - i;
+      this.runForward(tokens.slice(i, end));
       recordLogits(this.rec, this.f, 0, rows);
       this.rec.submit('logits');
       const device = this.gpu.device;
@@ -262,10 +275,10 @@ export class DeepseekModel implements CausalLM {
     const H = this.config.hiddenSize;
     if (hidden.length !== nextTokens.length * H) throw new InputError('hidden', `has ${hidden.length} values, expected ${nextTokens.length} x ${H}`);
     const out = new Float32Array(nextTokens.length * V);
-    for (let i = 0; i < nextTokens.length; i += this.act.rows) {
-      const rows = Math.min(this.act.rows, nextTokens.length - i);
+    for (const { start: i, end } of chunks(nextTokens.length, this.act.rows)) {
+      const rows = end - i;
       const pos = this.mtpCache.length;
-      this.rec.write(this.act.mtpTokens, 0, Uint32Array.from(nextTokens.slice(i, i + rows)));
+      this.rec.write(this.act.mtpTokens, 0, Uint32Array.from(nextTokens.slice(i, end)));
       this.rec.write(this.act.mtpHidden, 0, hidden.subarray(i * H, (i + rows) * H));
       recordMtp(this.rec, this.f, mtp, this.mtpCache.layers[0], { hidden: this.act.mtpHidden, tokens: this.act.mtpTokens }, rows, pos);
       recordMtpLogits(this.rec, mtp, this.act.x, this.act.logits, rows);
@@ -327,7 +340,6 @@ export class DeepseekModel implements CausalLM {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.mtpSpeculator?.destroy();
     this.rec.destroy();
     this.readback.destroy();
     this.penalized?.destroy();
@@ -348,7 +360,7 @@ export class DeepseekModel implements CausalLM {
 
   /** The penalized token ids on the GPU (grown when a request lists more than fit). */
   private penalizedBuffer(sample: SampleRequest): GPUBuffer | undefined {
-    if (sample.repetitionPenalty === 1 || sample.penalizedTokens.length === 0) return undefined;
+    if (!penaltyApplies(sample)) return undefined;
     const ids = Uint32Array.from(new Set(sample.penalizedTokens));
     if (!this.penalized || this.penalized.size < ids.byteLength) {
       this.penalized?.destroy();

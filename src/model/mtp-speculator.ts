@@ -9,15 +9,16 @@
 //   own output state (shared_head.norm(y)) back with the previous draft (SGLang's convention; those rows are
 //   dropped from the MTP cache after the step), then runs the main model on [t, d1..dK] and samples each row.
 // Cache rollback is a length change: rows past `length` are never read.
-import type { SampleRequest } from '../decode/causal-lm.ts';
+import { isPlainArgmax, type SampleRequest } from '../sampling/rules.ts';
 import { InputError } from '../errors.ts';
 import type { Gpu } from '../gpu/device.ts';
-import { createStorage, readStorage } from '../gpu/buffers.ts';
+import { readStorage } from '../gpu/buffers.ts';
 import type { Readback } from '../gpu/readback.ts';
 import type { Recorder } from '../gpu/recorder.ts';
 import { recordArgmax } from '../kernels/sample-argmax.ts';
 import { recordSample } from '../kernels/sample.ts';
 import type { Activations } from './activations.ts';
+import { chunks } from './chunks.ts';
 import { recordForward, recordLogits, type ForwardContext } from './forward.ts';
 import type { LatentCache } from './kv-cache.ts';
 import { recordMtp, recordMtpLogits } from './mtp.ts';
@@ -50,12 +51,6 @@ export interface SpeculativeStep {
 
 export class MtpSpeculator {
   private pending: number[] = []; // tokens of the pending rows; hidden rows in act.mtpHidden[0..)
-  /**
-   * Benchmarks only: drafts to verify instead of the MTP's own (the MTP still runs, so a step costs the
-   * same); lets `npm run bench -- e2e` measure speed at chosen acceptance rates. Consumed by one step.
-   */
-  forceDrafts: number[] | null = null;
-  private forced: GPUBuffer | null = null;
 
   constructor(private readonly p: SpeculatorParts) {}
 
@@ -83,9 +78,8 @@ export class MtpSpeculator {
       throw new InputError('speculative', `the MTP cache holds ${mtpCache.length} rows for ${cache.length} positions: start from an empty cache (truncate(0)) or decode without speculation`);
     }
     this.pending = [];
-    for (let a = 0; a < prompt.length; a += act.rows) {
-      const n = Math.min(act.rows, prompt.length - a);
-      const last = a + n >= prompt.length;
+    for (const { start: a, end, last } of chunks(prompt.length, act.rows)) {
+      const n = end - a;
       rec.write(act.tokens, 0, Uint32Array.from(prompt.slice(a, a + n)));
       recordForward(rec, f, n, cache.length);
       cache.length += n;
@@ -154,17 +148,10 @@ export class MtpSpeculator {
       recordMtp(rec, f, mtp, mtpCache.layers[0], inputs, 1, mtpStart + m + k - 1, 'last');
     }
 
-    if (this.forceDrafts) {
-      this.forced ??= createStorage(gpu.device, this.maxDrafts * 4, 'forced drafts');
-      rec.write(this.forced, 0, Uint32Array.from(this.forceDrafts.slice(0, K)));
-      rec.copy(this.forced, 0, act.tokens, 4, K * 4);
-      this.forceDrafts = null;
-    }
-
     // Verify [t, d1..dK] in one forward pass, choose after every row, keep the hidden rows for the next step.
     recordForward(rec, f, K + 1, cache.length);
     recordLogits(rec, f, 0, K + 1);
-    if (verify.every(plainGreedy)) {
+    if (verify.every(isPlainArgmax)) {
       // Every row greedy without a penalty: one argmax over the K+1 rows (2 dispatches, not 2 per row).
       recordArgmax(rec, { logits: act.logits, partial: act.sampleScratch, token: act.sampled }, { vocab: V, rows: K + 1 });
     } else {
@@ -208,18 +195,9 @@ export class MtpSpeculator {
     this.pending = [];
   }
 
-  destroy(): void {
-    this.forced?.destroy();
-  }
-
   /** Chooses token[row] from row `row` of `logits` under `sample` (the penalty edits that row in place). */
   private recordChoice(logits: GPUBuffer, row: number, sample: SampleRequest, token: GPUBuffer): void {
     const args = { logits, token, scratch: this.p.act.sampleScratch, penalized: this.p.penalized(sample) };
     recordSample(this.p.rec, args, sample, { vocab: this.p.f.c.vocabSize, row });
   }
-}
-
-/** A request recordSample would serve with the plain argmax: greedy, and no penalty to apply first. */
-function plainGreedy(req: SampleRequest): boolean {
-  return req.temperature === 0 && (req.repetitionPenalty === 1 || req.penalizedTokens.length === 0);
 }

@@ -19,6 +19,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeSyntheticModel } from '../make-synthetic-model.ts';
 import { routedExpertsPerVerify } from './expert-union.ts';
+import { forceDrafts } from './force-drafts.ts';
 
 /** The README's acceptance prompts (weights/tiny-v3-trained/README.md), each after the BOS token. */
 export const ACCEPTANCE_PROMPTS = ['And it came to pass', 'Blessed are the', 'river: a', 'Then Jesus said unto them,', 'happiness: the state of'];
@@ -158,6 +159,7 @@ async function acceptanceOnPrompts(engine: Engine, log: (line: string) => void) 
 async function forcedAcceptance(engine: Engine, prompt: number[], log: (line: string) => void) {
   const recorded = (await timed(engine, prompt, 'none', 80)).r.tokens;
   const spec = engine.model.speculator()!;
+  const forcer = forceDrafts(engine.model);
   const results = [];
   for (const rate of [0, 0.25, 0.5, 0.75, 0.9, 1]) {
     const random = seededRandom(17);
@@ -170,7 +172,7 @@ async function forcedAcceptance(engine: Engine, prompt: number[], log: (line: st
     const start = performance.now();
     while (emitted < 64) {
       const right = recorded[emitted];
-      spec.forceDrafts = [random() < rate ? right : (right + 1) % engine.config.vocabSize];
+      forcer.force([random() < rate ? right : (right + 1) % engine.config.vocabSize]);
       const step = await spec.step(t, [greedy()], [greedy(), greedy()], false);
       let accepted = 0;
       if (step.drafts[0] === step.predictions[0]) accepted = 1;
@@ -185,6 +187,7 @@ async function forcedAcceptance(engine: Engine, prompt: number[], log: (line: st
     results.push({ forced_acceptance: rate, decode_tokens_per_s: round(tps), tokens_per_step: round((emitted - 1) / steps) });
     log(`  forced acceptance ${rate.toFixed(2)}: ${tps.toFixed(1)} tok/s, ${((emitted - 1) / steps).toFixed(2)} tokens/step`);
   }
+  forcer.dispose();
   return results;
 }
 

@@ -15,26 +15,23 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_MODEL_DIR } from '../../src/engine-node.ts';
 import { openModelFolder } from '../../src/checkpoint/model-folder.ts';
 import { nodeFolder } from '../../src/checkpoint/sources/node-file.ts';
-import type { SampleRequest } from '../../src/decode/causal-lm.ts';
 import { createNodeGpu } from '../../src/gpu/node-webgpu.ts';
 import { uploadStorage } from '../../src/gpu/buffers.ts';
 import { PipelineCache } from '../../src/gpu/pipelines.ts';
-import { Recorder, type Bindable, type BufferRange } from '../../src/gpu/recorder.ts';
+import { Recorder, type Bindable, type DispatchEvent } from '../../src/gpu/recorder.ts';
 import { Activations } from '../../src/model/activations.ts';
 import { DeepseekModel } from '../../src/model/deepseek-model.ts';
 import { recordForward, type ForwardContext } from '../../src/model/forward.ts';
 import type { GpuLayer, GpuWeights } from '../../src/model/weights.ts';
-
-type DispatchArgs = Parameters<Recorder['dispatch']>;
+import { GREEDY } from '../../src/sampling/rules.ts';
 
 /** One thing to time: `run` does a whole step; `capture` returns the dispatches of one step. */
 interface Variant {
   name: string;
   run: () => Promise<void>;
-  capture: () => Promise<DispatchArgs[]>;
+  capture: () => Promise<DispatchEvent[]>;
 }
 
-const GREEDY: SampleRequest = { temperature: 0, topK: 0, topP: 1, minP: 0, repetitionPenalty: 1, penalizedTokens: [], random: 0 };
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** GPUBuffer -> the weight it holds ('experts.gate', 'o', ...; the layer index dropped, MTP ones prefixed). */
@@ -71,18 +68,17 @@ function weightNames(w: GpuWeights): Map<GPUBuffer, string> {
   return names;
 }
 
-/** Records into `rec` while capturing its dispatches (the recorder still records and submits them). */
-async function captureFrom(rec: Recorder, step: () => Promise<void>): Promise<DispatchArgs[]> {
-  const captured: DispatchArgs[] = [];
-  const original = rec.dispatch.bind(rec);
-  rec.dispatch = (...args: DispatchArgs) => {
-    captured.push(args);
-    original(...args);
-  };
+/**
+ * Runs `step` with a trace hook installed by `trace` (the recorder's own, or the model's through
+ * traceDispatches), keeping a replayable copy of every dispatch; the step still records and submits them.
+ */
+async function capture(trace: (listener: ((e: DispatchEvent) => void) | null) => void, step: () => Promise<void>): Promise<DispatchEvent[]> {
+  const captured: DispatchEvent[] = [];
+  trace((e) => captured.push({ ...e, params: e.params.slice() }));
   try {
     await step();
   } finally {
-    rec.dispatch = original;
+    trace(null);
   }
   return captured;
 }
@@ -112,8 +108,7 @@ async function main(): Promise<void> {
   let what: string;
 
   if (values.steps) {
-    // The model's own recorder, reached for capture only.
-    const rec = (model as unknown as { rec: Recorder }).rec;
+    const trace = (listener: ((e: DispatchEvent) => void) | null) => model.traceDispatches(listener);
     const spec = model.speculator();
     if (!spec) throw new Error(`${values.model} has no MTP module`);
     what = `decode steps after a ${context}-token prompt`;
@@ -134,13 +129,13 @@ async function main(): Promise<void> {
       model.mtpCache!.length = mtpLength;
     };
     // Plain steps need only the main cache: they write position `context` like the speculative one.
-    variants.push({ name: 'plain', run: plain, capture: () => captureFrom(rec, plain) });
-    variants.push({ name: 'mtp k=1', run: specStep, capture: () => captureFrom(rec, specStep) });
+    variants.push({ name: 'plain', run: plain, capture: () => capture(trace, plain) });
+    variants.push({ name: 'mtp k=1', run: specStep, capture: () => capture(trace, specStep) });
   } else {
     what = `forward of ${c.numHiddenLayers} layers at context ${context}`;
     await model.append(prompt, null);
     const rowCounts = values.rows.split(',').map(Number);
-    const attentionWorkgroups = (model as unknown as { f: ForwardContext }).f.attentionWorkgroups;
+    const attentionWorkgroups = model.attentionWorkgroups;
     const act = new Activations(gpu, c, Math.max(...rowCounts), 1, false, attentionWorkgroups);
     device.queue.writeBuffer(act.tokens, 0, Uint32Array.from({ length: act.rows }, (_, i) => (i * 11 + 3) % c.vocabSize));
     const f: ForwardContext = {
@@ -159,7 +154,7 @@ async function main(): Promise<void> {
         rec.submit();
         await device.queue.onSubmittedWorkDone();
       };
-      variants.push({ name: `rows=${rows}`, run: step, capture: () => captureFrom(rec, step) });
+      variants.push({ name: `rows=${rows}`, run: step, capture: () => capture((l) => (rec.onDispatch = l), step) });
     }
   }
 
@@ -193,15 +188,15 @@ async function main(): Promise<void> {
       const times: number[] = [];
       for (let s = 0; s < 5; s++) {
         const t0 = performance.now();
-        for (let i = 0; i < reps; i++) replay.dispatch(...d);
+        for (let i = 0; i < reps; i++) replay.dispatch(d.pipeline, d.buffers, d.params, d.grid, d.label);
         replay.submit();
         await device.queue.onSubmittedWorkDone();
         times.push((performance.now() - t0) / reps);
       }
       const ms = median(times);
       sum += ms;
-      const weight = (d[1] as Required<BufferRange>[]).map((b) => names.get(b.buffer)).find((n) => n !== undefined);
-      const name = weight ? `${d[4]} ${weight}` : d[4];
+      const weight = d.buffers.map((b) => names.get(b.buffer)).find((n) => n !== undefined);
+      const name = weight ? `${d.label} ${weight}` : d.label;
       if (!table.has(name)) table.set(name, new Map());
       const e = table.get(name)!.get(v.name) ?? { ms: 0, count: 0 };
       e.ms += ms;

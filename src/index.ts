@@ -27,7 +27,7 @@ export { TextTokenizer } from './tokenizer/tokenizer.ts';
 export { ChatTemplate, encodeChat, type ChatMessage } from './tokenizer/chat-template.ts';
 export { ThinkSplitter, splitReasoning } from './tokenizer/think.ts';
 export { loadTokenizerFrom } from './tokenizer/load.ts';
-export { generate, type Generation, type GenerateOptions, type GenerateResult, type GenerateEvent } from './decode/generate.ts';
+export { generate, type Generation, type GenerateOptions, type GenerateResult, type GenerateEvent, type GenerateStats } from './decode/generate.ts';
 export type { CausalLM, SampleRequest } from './decode/causal-lm.ts';
 export type { SamplingOptions } from './decode/sampling.ts';
 export { countParameters, type ParameterCount } from './model/parameter-count.ts';

@@ -8,6 +8,9 @@ export default defineConfig({
     include: ['src/**/*.test.ts', 'kernels-test/**/*.test.ts', 'tools/**/*.test.ts'],
     // GPU tests share one SwiftShader device per worker; two cores gain nothing from more.
     maxWorkers: 2,
+    // A CLI a test spawns through bin/deepseek-webgpu.js runs src/ (through tsx), not a dist/ that may predate
+    // the sources under test; src/package.test.ts checks the bin's dist/ path on its own.
+    env: { DEEPSEEK_WEBGPU_SOURCES: '1' },
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },

@@ -1,15 +1,13 @@
 // loadModel() for Node: a checkpoint folder on disk, a WebGPU device through Dawn (SwiftShader on machines
 // without a GPU driver), and the engine over them.
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { nodeFolder } from './checkpoint/sources/node-file.ts';
 import { Engine, type EngineOptions } from './engine.ts';
 import type { Gpu } from './gpu/device.ts';
 import { createNodeGpu, type NodeGpuOptions } from './gpu/node-webgpu.ts';
+import { DEFAULT_MODEL_DIR } from './default-model.ts';
 import { defaultMemoryBudget } from './memory-available.ts';
 
-/** The embedded default model: a small DeepSeek-V3-architecture model trained on public-domain English. */
-export const DEFAULT_MODEL_DIR = join(dirname(dirname(fileURLToPath(import.meta.url))), 'weights', 'tiny-v3-trained');
+export { DEFAULT_MODEL_DIR };
 
 export interface LoadModelOptions extends EngineOptions, NodeGpuOptions {
   /** An existing device to load onto (it stays yours to destroy); default: a new one the engine owns. */

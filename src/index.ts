@@ -1,5 +1,10 @@
 // deepseek-webgpu, browser-safe public API (no Node imports). Node users import src/node.ts, which adds
 // file-system checkpoints and the Dawn / SwiftShader device bootstrap.
+// The API names WebGPU types (GPUDevice, GPUBuffer...), which TypeScript's DOM lib does not declare: the
+// emitted index.d.ts keeps this reference (preserve) so that a consumer's compiler finds them in
+// @webgpu/types, a dependency for that reason. Those types are written against the DOM lib, as the `webgpu`
+// package's are: a consumer's tsconfig needs "DOM" in "lib" (the default when "lib" is not set).
+/// <reference types="@webgpu/types" preserve="true" />
 export * from './errors.ts';
 export { parseModelConfig, type ModelConfig } from './config/model-config.ts';
 export {
@@ -22,7 +27,7 @@ export { TextTokenizer } from './tokenizer/tokenizer.ts';
 export { ChatTemplate, encodeChat, type ChatMessage } from './tokenizer/chat-template.ts';
 export { ThinkSplitter, splitReasoning } from './tokenizer/think.ts';
 export { loadTokenizerFrom } from './tokenizer/load.ts';
-export { generate, type Generation, type GenerateOptions, type GenerateResult, type GenerateEvent } from './decode/generate.ts';
+export { generate, type Generation, type GenerateOptions, type GenerateResult, type GenerateEvent, type GenerateStats } from './decode/generate.ts';
 export type { CausalLM, SampleRequest } from './decode/causal-lm.ts';
 export type { SamplingOptions } from './decode/sampling.ts';
 export { countParameters, type ParameterCount } from './model/parameter-count.ts';

@@ -3,11 +3,8 @@
 import { Option, type Command } from 'commander';
 import type { GlobalOptions } from '../cli.ts';
 import type { Gpu } from '../gpu/device.ts';
-import { createNodeGpu, planNodeGpu, type NodeGpuPlan } from '../gpu/node-webgpu.ts';
-import { defaultMemoryBudget } from '../memory-available.ts';
-import { defaultAttentionWorkgroups } from '../model/deepseek-model.ts';
+import type { NodeGpuPlan } from '../gpu/node-webgpu.ts';
 import { modelDir, parseIntOption } from './load-model.ts';
-import { formatModelInfo, modelInfo } from './model-info.ts';
 
 /** Optional features the kernels use when present. */
 const FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as const;
@@ -43,6 +40,13 @@ export function register(program: Command): void {
     .option('--buffer-limit <bytes>', 'plan with buffers of at most this many bytes (below the adapter limits)')
     .action(async (options: { json?: boolean; model?: string; contextLength?: string; quantize?: 'fp8'; bufferLimit?: string }, command: Command) => {
       const { fallback } = command.optsWithGlobals<GlobalOptions>();
+      // Loaded on use so that the other subcommands' start-up (and --help) does not pay for the model code.
+      const [{ createNodeGpu, planNodeGpu }, { defaultMemoryBudget }, { defaultAttentionWorkgroups }, { formatModelInfo, modelInfo }] = await Promise.all([
+        import('../gpu/node-webgpu.ts'),
+        import('../memory-available.ts'),
+        import('../model/deepseek-model.ts'),
+        import('./model-info.ts'),
+      ]);
       const plan = planNodeGpu(fallback);
       const contextLength = parseIntOption(options.contextLength, '--context-length', 1);
       const cap = parseIntOption(options.bufferLimit, '--buffer-limit', 4);

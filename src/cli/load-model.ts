@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { Engine } from '../engine.ts';
-import { DEFAULT_MODEL_DIR, loadModel } from '../engine-node.ts';
+import { DEFAULT_MODEL_DIR } from '../default-model.ts';
 import { InputError } from '../errors.ts';
 import type { NodeFallback } from '../gpu/node-webgpu.ts';
 import { progressBar } from './progress.ts';
@@ -86,6 +86,9 @@ export interface LoadExtras {
 
 export async function loadModelFromCli(opts: ModelCliOptions, fallback: NodeFallback, extra: LoadExtras = {}): Promise<Engine> {
   const { dir, contextLength } = await checkModelOptions(opts);
+  // Imported here, not at the top: the engine (Dawn, the tokenizers, the kernels) takes longer to load than
+  // the rest of the CLI, and --help, --version and argument errors need none of it.
+  const { loadModel } = await import('../engine-node.ts');
   const bar = progressBar(`loading ${dir}`, !opts.quiet);
   try {
     return await loadModel(dir, {

@@ -4,11 +4,8 @@
 // `hidden_final_norm` F32 [T, hidden], and with --mtp `mtp_logits` F32 [T-1, vocab] (row i predicts
 // token i+2 from the hidden state at i and token i+1).
 import { Option, type Command } from 'commander';
-import { openModelFolder } from '../checkpoint/model-folder.ts';
 import { encodeSafetensors, type OutputTensor } from '../checkpoint/safetensors-writer.ts';
-import { nodeFolder } from '../checkpoint/sources/node-file.ts';
 import { InputError } from '../errors.ts';
-import { ReferenceModel } from '../reference/model.ts';
 import type { GlobalOptions } from '../cli.ts';
 import { parseTokenList } from './arguments.ts';
 import { addModelOptions, loadModelFromCli, modelDir, type ModelCliOptions } from './load-model.ts';
@@ -55,6 +52,12 @@ function outputTensors(tokens: number[], vocab: number, hiddenSize: number, logi
 
 async function referenceOutputs(options: LogitsOptions, tokens: number[]): Promise<OutputTensor[]> {
   const dir = modelDir(options);
+  // Loaded on use, as the engine is (see loadModelFromCli): the CLI starts without the model code.
+  const [{ openModelFolder }, { nodeFolder }, { ReferenceModel }] = await Promise.all([
+    import('../checkpoint/model-folder.ts'),
+    import('../checkpoint/sources/node-file.ts'),
+    import('../reference/model.ts'),
+  ]);
   const { config, checkpoint } = await openModelFolder(nodeFolder(dir));
   try {
     if (options.mtp && config.numNextnPredictLayers === 0) throw new InputError('--mtp', `${dir} has no MTP module (num_nextn_predict_layers is 0)`);

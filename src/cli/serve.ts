@@ -5,7 +5,7 @@ import type { GlobalOptions } from '../cli.ts';
 import type { Engine } from '../engine.ts';
 import { InputError } from '../errors.ts';
 import { normalizeOrigin } from '../server/origin-policy.ts';
-import { startServer, type OpenAiServer, type ServerOptions } from '../server/server.ts';
+import type { OpenAiServer, ServerOptions } from '../server/server.ts';
 import { addModelOptions, loadModelFromCli, parseIntOption, type ModelCliOptions } from './load-model.ts';
 
 interface ServeCliOptions extends ModelCliOptions {
@@ -72,6 +72,8 @@ function accessOptions(o: ServeCliOptions): Pick<ServerOptions, 'allowedHosts' |
 
 /** startServer, with the usual socket errors turned into messages that name the option. */
 async function listen(engine: Engine, options: ServerOptions): Promise<OpenAiServer> {
+  // Loaded on use, as the engine is (see loadModelFromCli).
+  const { startServer } = await import('../server/server.ts');
   try {
     return await startServer(engine, options);
   } catch (e) {

@@ -2,11 +2,7 @@
 // and reports how far apart their logits are — a check a user can run on a new checkpoint.
 import type { Command } from 'commander';
 import type { GlobalOptions } from '../cli.ts';
-import { openModelFolder } from '../checkpoint/model-folder.ts';
-import { nodeFolder } from '../checkpoint/sources/node-file.ts';
 import { GpuError, InputError } from '../errors.ts';
-import { ReferenceModel } from '../reference/model.ts';
-import { argmaxToken } from '../reference/sample.ts';
 import { parseTokenList } from './arguments.ts';
 import { addModelOptions, checkModelOptions, loadModelFromCli, type ModelCliOptions } from './load-model.ts';
 
@@ -24,6 +20,13 @@ export function register(program: Command): void {
     if (options.quantize) throw new InputError('--quantize', 'verify compares the engine with the reference on the same weights; quantizing changes them (run verify without --quantize)');
     const given = options.tokens === undefined ? null : parseTokenList(options.tokens);
     const { dir } = await checkModelOptions(options);
+    // Loaded on use, as the engine is (see loadModelFromCli): the CLI starts without the model code.
+    const [{ openModelFolder }, { nodeFolder }, { ReferenceModel }, { argmaxToken }] = await Promise.all([
+      import('../checkpoint/model-folder.ts'),
+      import('../checkpoint/sources/node-file.ts'),
+      import('../reference/model.ts'),
+      import('../reference/sample.ts'),
+    ]);
     const folder = await openModelFolder(nodeFolder(dir));
     const V = folder.config.vocabSize;
     const tokens = given ?? Array.from({ length: 8 }, (_, i) => Math.floor(((i + 1) * V) / 9));

@@ -16,15 +16,21 @@ export interface GenerationDefaults {
   readonly source: string | null;
   /** 0 when do_sample is false: greedy. */
   readonly temperature?: number;
+  /** top_k (0 = off). */
   readonly topK?: number;
+  /** top_p (1 = off). */
   readonly topP?: number;
+  /** min_p (0 = off). */
   readonly minP?: number;
+  /** repetition_penalty (1 = off). */
   readonly repetitionPenalty?: number;
+  /** max_new_tokens: the generation budget. */
   readonly maxNewTokens?: number;
   /** Prompt plus generated tokens; only given when max_new_tokens is not (transformers' precedence). */
   readonly maxLength?: number;
   /** Ends generation in place of config.json's eos_token_id (chat models list their end-of-turn id here). */
   readonly eosTokenIds?: readonly number[];
+  /** bos_token_id, in place of config.json's. */
   readonly bosTokenId?: number;
 }
 
@@ -82,10 +88,15 @@ export async function loadGenerationDefaults(folder: FolderSource, vocabSize: nu
 
 /** The sampling settings a generation uses: the caller's where given (an explicit undefined counts as not given), else the model's. */
 export interface SamplingInUse {
+  /** 0 = greedy. */
   temperature: number;
+  /** 0 = off. */
   topK: number;
+  /** 1 = off. */
   topP: number;
+  /** 0 = off. */
   minP: number;
+  /** 1 = off. */
   repetitionPenalty: number;
   /** Settings taken from generation_config.json rather than from the caller. */
   fromModel: string[];

@@ -18,8 +18,11 @@ export interface GenerateOptions extends SamplingOptions {
   maxNewTokens?: number;
   /** Ids that end generation (default: the config's eos_token_id). The id itself is not part of the output. */
   eosTokenIds?: readonly number[];
+  /** Texts that end generation where they first appear; the result's text stops before one. Default none. */
   stopStrings?: readonly string[];
+  /** Turns the generated ids into text; without one, events and the result carry ids and empty text. */
   decoder?: IncrementalDecoder;
+  /** Aborting it ends the generation after the current step, with finishReason 'aborted'. */
   signal?: AbortSignal;
   /**
    * 'mtp': draft with the model's multi-token-prediction head and verify the drafts in one pass (the
@@ -44,9 +47,11 @@ export interface GenerateOptions extends SamplingOptions {
 }
 
 export interface GenerateStats {
+  /** Tokens of the prompt, prefilled before the first generated one. */
   prompt_tokens: number;
   /** Prompt tokens the context already held (beforeStart said so), not prefilled again; 0 from an empty context. */
   cached_tokens: number;
+  /** Tokens generated (an end-of-sequence id that ended the generation not counted). */
   generated_tokens: number;
   /** Prompt tokens per second, including choosing the first token. */
   prefill_tokens_per_s: number;
@@ -54,17 +59,27 @@ export interface GenerateStats {
   decode_tokens_per_s: number;
   /** 'mtp' or 'none': how the tokens were produced. */
   speculative: 'mtp' | 'none';
-  /** Speculative decoding: drafts proposed and kept, their ratio, and tokens per model step. */
+  /** Speculative decoding: drafts the MTP head proposed (0 with 'none'). */
   drafted: number;
+  /** Speculative decoding: drafts the model's verification kept. */
   accepted: number;
+  /** accepted / drafted (0 when nothing was drafted). */
   acceptance_rate: number;
+  /** Tokens per decode step after the first token (0 when there was none): 1 without speculation, up to 1 + draftTokens with it. */
   tokens_per_step: number;
 }
 
 export interface GenerateResult {
+  /** The generated ids, without the prompt and without an end-of-sequence id that ended the generation. */
   tokens: number[];
+  /** The generated text (empty without a decoder), cut before a stop string that ended it. */
   text: string;
+  /**
+   * Why it ended: 'eos' an end-of-sequence id, 'stop' a stop string, 'length' maxNewTokens, 'context' the
+   * KV cache is full, 'aborted' the signal, a dispose or a consumer that stopped iterating.
+   */
   finishReason: FinishReason | 'aborted';
+  /** Token counts and speeds. */
   stats: GenerateStats;
 }
 

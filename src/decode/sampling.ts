@@ -8,8 +8,11 @@ import { seededRandom, type Random } from './rng.ts';
 export interface SamplingOptions {
   /** 0 = greedy, the default here; Engine.generate() defaults to the model's generation_config.json instead. */
   temperature?: number;
+  /** Sample among the k most likely tokens only; 0 (default) = off. */
   topK?: number;
+  /** Nucleus sampling: the smallest set of most likely tokens whose probabilities reach p, in (0, 1]; 1 (default) = off. */
   topP?: number;
+  /** Drop tokens less likely than minP times the most likely one, in [0, 1); 0 (default) = off. */
   minP?: number;
   /** 1 (default) = off. */
   repetitionPenalty?: number;

@@ -40,7 +40,9 @@ export interface PerplexityResult {
   perplexity: number;
   /** Next-token predictions scored: window per window. */
   tokens: number;
+  /** Windows scored. */
   windows: number;
+  /** Next-token predictions per window (the window option). */
   window: number;
   /**
    * The MTP head (token t + 2), when asked for. It makes window - 1 predictions per window, but `nats`

@@ -28,6 +28,7 @@ const PRINTED_ERRORS = 10;
 export interface GpuOptions {
   /** Limits the caller needs; a value the adapter can't meet throws GpuLimitError. */
   requiredLimits?: Partial<Record<LimitName, number>>;
+  /** Passed to requestAdapter(): 'high-performance' picks a discrete GPU where there are two. Default: the browser's choice. */
   powerPreference?: GPUPowerPreference;
   /** The WebGPU entry point; defaults to `navigator.gpu`. In Node pass getNodeGpu() (or use createNodeGpu). */
   gpu?: GPU;

@@ -13,6 +13,7 @@ import { createGpu, type Gpu, type GpuOptions } from './device.ts';
 export type NodeFallback = 'auto' | 'swiftshader' | 'system';
 
 export interface NodeGpuOptions {
+  /** Whether to use the bundled SwiftShader CPU driver (see NodeFallback); default 'auto'. */
   fallback?: NodeFallback;
   /**
    * 'adaptive' (default, Linux only) stops Dawn's busy-poll from taking CPU that SwiftShader needs; 'spin' is Dawn

@@ -7,6 +7,7 @@ import type { Engine } from '../engine.ts';
 import type { ChatMessage } from '../tokenizer/chat-template.ts';
 import { promptOpensThinking, splitReasoning, ThinkSplitter } from '../tokenizer/think.ts';
 import { ApiError } from './api-error.ts';
+import { unsupported } from './unsupported-fields.ts';
 import type { CompletionRequest } from './openai-request.ts';
 import {
   chatChunk,
@@ -37,6 +38,8 @@ const TEXT_DEFAULT_MAX_TOKENS = 16;
 /** Encodes the prompt and fixes the token budget; a 400 when prompt plus budget exceed the context. */
 export function prepareCompletion(engine: Engine, request: CompletionRequest): PreparedCompletion {
   const chat = request.endpoint === 'chat';
+  // The engine chooses tokens on the GPU and reads back only their ids; it has no log-probabilities to report.
+  if (request.logprobs !== undefined) throw unsupported('logprobs', 'log-probabilities are not reported by this server yet');
   const tokens = engine.encode(request.prompt); // the engine's InputError (no tokenizer) becomes a 400
   const opensThinking = chat && promptOpensThinking(engine.renderChat(request.prompt as ChatMessage[]));
   const context = engine.model.maxLength;
@@ -73,6 +76,9 @@ export async function runCompletion(engine: Engine, p: PreparedCompletion, res: 
     temperature: r.temperature,
     topP: r.topP,
     topK: r.topK,
+    minP: r.minP,
+    // A penalty makes the engine decode without MTP drafts (each verified row would need its own set).
+    repetitionPenalty: r.repetitionPenalty,
     seed: r.seed,
     stopStrings: r.stop,
     signal,

@@ -130,6 +130,16 @@ describe('answers', () => {
     expect(r2.choices[0].message.content).toBe(hot.text);
   });
 
+  it('min_p and repetition_penalty reach the sampler: the text equals engine.generate with them', async () => {
+    const want = await direct(engine, MESSAGES, 12, { temperature: 0, repetitionPenalty: 1.5 });
+    expect(want.text).not.toBe((await direct(engine, MESSAGES, 12)).text); // the penalty changes greedy output here
+    const r = await client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 12, temperature: 0, repetition_penalty: 1.5 } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    expect(r.choices[0].message.content).toBe(want.text);
+    const sampled = await direct(engine, 'In the beginning', 10, { temperature: 1, minP: 0.2, seed: 7 });
+    const t = await client.completions.create({ model: 'm', prompt: 'In the beginning', max_tokens: 10, temperature: 1, seed: 7, min_p: 0.2 } as OpenAI.CompletionCreateParamsNonStreaming);
+    expect(t.choices[0].text).toBe(sampled.text);
+  });
+
   it('sampling: the same seed gives the same text, as engine.generate does', async () => {
     const want = await direct(engine, MESSAGES, 8, { temperature: 0.9, seed: 7 });
     const ask = () => client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 8, temperature: 0.9, seed: 7 });
@@ -183,8 +193,8 @@ describe('bad requests get OpenAI-style errors and the server keeps serving', ()
     expect((await health()).status).toBe('ok');
   });
 
-  it('unknown fields are ignored', async () => {
-    const res = await fetch(`${server.url}${chat}`, { method: 'POST', headers: JSON_TYPE, body: body({ frobnicate: true, user: 'u', logit_bias: { 5: 1 }, presence_penalty: null }) });
+  it('unknown fields and the defaults clients fill in are ignored', async () => {
+    const res = await fetch(`${server.url}${chat}`, { method: 'POST', headers: JSON_TYPE, body: body({ frobnicate: true, user: 'u', logit_bias: {}, presence_penalty: null, tools: [] }) });
     expect(res.status).toBe(200);
     expect((await res.json()).choices[0].message.content).toEqual(expect.any(String));
   });
@@ -193,6 +203,8 @@ describe('bad requests get OpenAI-style errors and the server keeps serving', ()
     const bad = client.chat.completions.create({ model: 'm', messages: MESSAGES, temperature: 'hot' as unknown as number });
     await expect(bad).rejects.toBeInstanceOf(OpenAI.BadRequestError);
     await expect(bad).rejects.toMatchObject({ status: 400, param: 'temperature', code: 'invalid_type' });
+    const tools = client.chat.completions.create({ model: 'm', messages: MESSAGES, tools: [{ type: 'function', function: { name: 'f', parameters: {} } }] });
+    await expect(tools).rejects.toMatchObject({ status: 400, param: 'tools', code: 'unsupported_parameter', type: 'invalid_request_error' });
     const long = client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 1_000_000 });
     await expect(long).rejects.toMatchObject({ status: 400, param: 'max_tokens', code: 'context_length_exceeded' });
   });

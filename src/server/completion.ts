@@ -7,6 +7,7 @@ import type { Engine } from '../engine.ts';
 import type { ChatMessage } from '../tokenizer/chat-template.ts';
 import { promptOpensThinking, splitReasoning, ThinkSplitter } from '../tokenizer/think.ts';
 import { ApiError } from './api-error.ts';
+import { closingError, isClosing } from './shutdown.ts';
 import { unsupported } from './unsupported-fields.ts';
 import type { CompletionRequest } from './openai-request.ts';
 import {
@@ -62,12 +63,25 @@ export function prepareCompletion(engine: Engine, request: CompletionRequest): P
   return { request, tokens, maxTokens, opensThinking };
 }
 
+export interface CompletionHooks {
+  /** Called once, when the first generated token is known (time to first token). */
+  onFirstToken?: () => void;
+}
+
 /**
  * Generates and answers. The engine's synchronous checks throw before anything is written (the caller sends
- * them as JSON errors); `signal` (the client went away) stops generation within one step. Resolves with the
- * engine's result, finishReason 'aborted' when stopped.
+ * them as JSON errors); `signal` stops generation within one step. Resolves with the engine's result,
+ * finishReason 'aborted' when stopped. Stopped because the server closes (shutdown.ts), a stream still ends
+ * properly (finish chunk, [DONE]) and a one-body answer is a 503 thrown to the caller.
  */
-export async function runCompletion(engine: Engine, p: PreparedCompletion, res: ServerResponse, meta: ResponseMeta, signal: AbortSignal): Promise<GenerateResult> {
+export async function runCompletion(
+  engine: Engine,
+  p: PreparedCompletion,
+  res: ServerResponse,
+  meta: ResponseMeta,
+  signal: AbortSignal,
+  hooks: CompletionHooks = {},
+): Promise<GenerateResult> {
   const r = p.request;
   // A field the request leaves out stays undefined, so the engine uses the model's generation_config.json
   // (not OpenAI's defaults: temperature 1 would override what the model's authors chose).
@@ -83,14 +97,35 @@ export async function runCompletion(engine: Engine, p: PreparedCompletion, res: 
     stopStrings: r.stop,
     signal,
   };
-  const gen = engine.generate({ tokens: p.tokens }, options);
+  const gen = firstTokenHook(engine.generate({ tokens: p.tokens }, options), hooks.onFirstToken);
   return r.stream ? stream(gen, p, res, meta, signal) : collect(gen, p, res, meta, signal);
+}
+
+/** `gen` whose iteration calls `onFirst` at its first event. */
+function firstTokenHook(gen: Generation, onFirst: (() => void) | undefined): Generation {
+  if (!onFirst) return gen;
+  return {
+    get result() {
+      return gen.result;
+    },
+    async *[Symbol.asyncIterator]() {
+      let first = true;
+      for await (const event of gen) {
+        if (first) onFirst();
+        first = false;
+        yield event;
+      }
+    },
+  };
 }
 
 async function collect(gen: Generation, p: PreparedCompletion, res: ServerResponse, meta: ResponseMeta, signal: AbortSignal): Promise<GenerateResult> {
   for await (const _ of gen) if (signal.aborted) break;
   const result = await gen.result;
-  if (result.finishReason === 'aborted') return result; // nobody is listening
+  if (result.finishReason === 'aborted') {
+    if (isClosing(signal)) throw closingError();
+    return result; // the client left: nobody is listening
+  }
   const finish = finishReason(result.finishReason);
   const use = usage(p.tokens.length, result.tokens.length);
   const body = p.request.endpoint === 'chat' ? chatCompletion(meta, chatOutput(result.text, p.opensThinking), finish, use) : textCompletion(meta, result.text, finish, use);
@@ -114,9 +149,11 @@ async function stream(gen: Generation, p: PreparedCompletion, res: ServerRespons
     else sse.send(textChunk(meta, event.text));
   }
   const result = await gen.result;
-  if (result.finishReason === 'aborted') return result;
+  // The server closing cuts the answer short like max_tokens does: 'length' is the reason clients know for it.
+  const closing = isClosing(signal);
+  if (result.finishReason === 'aborted' && !closing) return result;
   if (chat) send(splitter.end());
-  const finish = finishReason(result.finishReason);
+  const finish = closing ? 'length' : finishReason(result.finishReason);
   sse.send(chat ? chatChunk(meta, {}, finish) : textChunk(meta, '', finish));
   if (p.request.includeUsage) sse.send(usageChunk(meta, p.request.endpoint, usage(p.tokens.length, result.tokens.length)));
   sse.end();

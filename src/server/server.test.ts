@@ -298,9 +298,108 @@ describe('with an API key and CORS', () => {
       });
       expect(page.status).toBe(200);
       expect(page.headers.get('access-control-allow-origin')).toBe('http://app.example');
+      // /metrics needs the key too; the chat page and /health do not.
+      expect((await fetch(`${keyed.url}/metrics`)).status).toBe(401);
+      expect((await fetch(`${keyed.url}/metrics`, { headers: { authorization: 'Bearer sk-test-key' } })).status).toBe(200);
+      expect((await fetch(`${keyed.url}/`)).status).toBe(200);
     } finally {
       await keyed.close();
     }
+  });
+});
+
+describe('metrics and the chat page', () => {
+  /** `name{labels} value` samples of the exposition, after checking each family has its HELP and TYPE. */
+  function parseMetrics(text: string): Map<string, number> {
+    const samples = new Map<string, number>();
+    const typed = new Set<string>();
+    for (const line of text.trimEnd().split('\n')) {
+      const type = /^# TYPE (\S+) (counter|gauge|histogram)$/.exec(line);
+      if (type) typed.add(type[1]);
+      if (line.startsWith('#')) continue;
+      const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
+      expect(m, line).not.toBeNull();
+      expect(typed.has(m![1].replace(/_(bucket|sum|count)$/, '')) || typed.has(m![1]), `${m![1]} has a # TYPE`).toBe(true);
+      samples.set(m![1] + (m![2] ?? ''), Number(m![3]));
+    }
+    return samples;
+  }
+
+  async function scrape() {
+    const res = await fetch(`${server.url}/metrics`);
+    expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+    return parseMetrics(await res.text());
+  }
+
+  it('GET /metrics counts requests by route and status, tokens and latencies in the Prometheus text format', async () => {
+    const before = await scrape();
+    const get = (m: Map<string, number>, k: string) => m.get(k) ?? 0;
+    await client.completions.create({ model: 'm', prompt: 'In the beginning', max_tokens: 3, temperature: 0 });
+    await fetch(`${server.url}/no-such-route`);
+    const after = await scrape();
+    const ok = 'deepseek_webgpu_requests_total{route="/v1/completions",code="200"}';
+    expect(get(after, ok) - get(before, ok)).toBe(1);
+    expect(get(after, 'deepseek_webgpu_requests_total{route="other",code="404"}') - get(before, 'deepseek_webgpu_requests_total{route="other",code="404"}')).toBe(1);
+    expect(get(after, 'deepseek_webgpu_prompt_tokens_total') - get(before, 'deepseek_webgpu_prompt_tokens_total')).toBe(4);
+    expect(get(after, 'deepseek_webgpu_generation_tokens_total') - get(before, 'deepseek_webgpu_generation_tokens_total')).toBe(3);
+    expect(after.get('deepseek_webgpu_queue_length')).toBe(0);
+    expect(after.get('deepseek_webgpu_requests_running')).toBe(0);
+    for (const h of ['request_duration_seconds', 'time_to_first_token_seconds']) {
+      const name = `deepseek_webgpu_${h}`;
+      const count = get(after, `${name}_count{endpoint="text"}`);
+      expect(count - get(before, `${name}_count{endpoint="text"}`)).toBe(1);
+      expect(after.get(`${name}_bucket{endpoint="text",le="+Inf"}`)).toBe(count);
+      expect(get(after, `${name}_sum{endpoint="text"}`)).toBeGreaterThan(0);
+      // Buckets are cumulative: never fewer below a larger bound.
+      const buckets = [...after].filter(([k]) => k.startsWith(`${name}_bucket{endpoint="text"`)).map(([, v]) => v);
+      expect(buckets).toEqual([...buckets].sort((a, b) => a - b));
+    }
+  });
+
+  it('GET / serves the self-contained chat page, which streams from /v1/chat/completions', async () => {
+    const res = await fetch(`${server.url}/`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(res.headers.get('content-security-policy')).toContain("connect-src 'self'");
+    const html = await res.text();
+    expect(html).toMatch(/^<!doctype html>/);
+    expect(html).toContain('<form id="chat">');
+    expect(html).toContain('"/v1/chat/completions"');
+    expect(html).toContain('tiny-v3-trained');
+    expect(html).not.toMatch(/(src|href)="(https?:)?\/\//); // no external resources
+  });
+});
+
+describe('shutdown', () => {
+  it('close() ends a running stream with a finish chunk and [DONE] (the client raises nothing) and answers a waiting request with 503', async () => {
+    const closing = await startServer(engine, { port: 0 });
+    const c = new OpenAI({ baseURL: `${closing.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    const stream = await c.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 200, temperature: 0, stream: true, stream_options: { include_usage: true } });
+    const waiting = c.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 2 }).then(
+      () => null,
+      (e: unknown) => e, // taken now: it fails while the stream is still read
+    );
+    const chunks: OpenAI.ChatCompletionChunk[] = [];
+    let closed: Promise<void> | null = null;
+    for await (const chunk of stream) {
+      chunks.push(chunk);
+      if (chunks.length === 3) closed = closing.close();
+    }
+    await closed;
+    expect(await waiting).toMatchObject({ status: 503, code: 'server_closing' });
+    const finish = [...chunks].reverse().find((ch) => ch.choices[0]?.finish_reason);
+    expect(finish?.choices[0].finish_reason).toBe('length');
+    expect(chunks.at(-1)?.usage?.completion_tokens).toBeLessThan(200);
+    // the client hides [DONE]; the wire shows it once more, on a raw request cut the same way
+    const raw = await startServer(engine, { port: 0 });
+    const res = await fetch(`${raw.url}/v1/completions`, { method: 'POST', headers: JSON_TYPE, body: JSON.stringify({ prompt: 'In the beginning', max_tokens: 200, stream: true }) });
+    const reader = res.body!.getReader();
+    await reader.read(); // the first chunk: generation is under way
+    const rawClosed = raw.close();
+    let text = '';
+    for (let r = await reader.read(); !r.done; r = await reader.read()) text += new TextDecoder().decode(r.value);
+    await rawClosed;
+    expect(text).toMatch(/"finish_reason":"length".*\n\ndata: \[DONE\]\n\n$/s);
   });
 });
 

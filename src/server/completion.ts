@@ -3,12 +3,13 @@
 // turn); runCompletion() runs when the engine is ours and answers as SSE chunks or one JSON body.
 import type { ServerResponse } from 'node:http';
 import type { GenerateOptions, GenerateResult, Generation } from '../decode/generate.ts';
+import type { StepLogprobs } from '../decode/logprobs.ts';
 import type { Engine } from '../engine.ts';
 import type { ChatMessage } from '../tokenizer/chat-template.ts';
 import { promptOpensThinking, splitReasoning, ThinkSplitter } from '../tokenizer/think.ts';
 import { ApiError } from './api-error.ts';
 import { closingError, isClosing } from './shutdown.ts';
-import { unsupported } from './unsupported-fields.ts';
+import { chatLogprobs, PendingLogprobs, textLogprobs, type TokenText } from './logprobs-format.ts';
 import type { CompletionRequest } from './openai-request.ts';
 import {
   chatChunk,
@@ -39,8 +40,6 @@ const TEXT_DEFAULT_MAX_TOKENS = 16;
 /** Encodes the prompt and fixes the token budget; a 400 when prompt plus budget exceed the context. */
 export function prepareCompletion(engine: Engine, request: CompletionRequest): PreparedCompletion {
   const chat = request.endpoint === 'chat';
-  // The engine chooses tokens on the GPU and reads back only their ids; it has no log-probabilities to report.
-  if (request.logprobs !== undefined) throw unsupported('logprobs', 'log-probabilities are not reported by this server yet');
   const tokens = engine.encode(request.prompt); // the engine's InputError (no tokenizer) becomes a 400
   const opensThinking = chat && promptOpensThinking(engine.renderChat(request.prompt as ChatMessage[]));
   const context = engine.model.maxLength;
@@ -95,10 +94,13 @@ export async function runCompletion(
     repetitionPenalty: r.repetitionPenalty,
     seed: r.seed,
     stopStrings: r.stop,
+    // Each token's logits are then read back and MTP drafting is off (src/decode/generate.ts).
+    logprobs: r.logprobs,
     signal,
   };
   const gen = firstTokenHook(engine.generate({ tokens: p.tokens }, options), hooks.onFirstToken);
-  return r.stream ? stream(gen, p, res, meta, signal) : collect(gen, p, res, meta, signal);
+  const text = tokenText(engine);
+  return r.stream ? stream(gen, p, res, meta, signal, text) : collect(gen, p, res, meta, signal, text);
 }
 
 /** `gen` whose iteration calls `onFirst` at its first event. */
@@ -119,8 +121,12 @@ function firstTokenHook(gen: Generation, onFirst: (() => void) | undefined): Gen
   };
 }
 
-async function collect(gen: Generation, p: PreparedCompletion, res: ServerResponse, meta: ResponseMeta, signal: AbortSignal): Promise<GenerateResult> {
-  for await (const _ of gen) if (signal.aborted) break;
+async function collect(gen: Generation, p: PreparedCompletion, res: ServerResponse, meta: ResponseMeta, signal: AbortSignal, text: TokenText): Promise<GenerateResult> {
+  const steps: StepLogprobs[] = [];
+  for await (const event of gen) {
+    if (signal.aborted) break;
+    if (event.logprobs) steps.push(event.logprobs);
+  }
   const result = await gen.result;
   if (result.finishReason === 'aborted') {
     if (isClosing(signal)) throw closingError();
@@ -128,25 +134,31 @@ async function collect(gen: Generation, p: PreparedCompletion, res: ServerRespon
   }
   const finish = finishReason(result.finishReason);
   const use = usage(p.tokens.length, result.tokens.length);
-  const body = p.request.endpoint === 'chat' ? chatCompletion(meta, chatOutput(result.text, p.opensThinking), finish, use) : textCompletion(meta, result.text, finish, use);
+  const wanted = p.request.logprobs !== undefined;
+  const body =
+    p.request.endpoint === 'chat'
+      ? chatCompletion(meta, chatOutput(result.text, p.opensThinking), finish, use, wanted ? chatLogprobs(steps, text) : null)
+      : textCompletion(meta, result.text, finish, use, wanted ? textLogprobs(steps, text) : null);
   sendJson(res, 200, body);
   return result;
 }
 
-async function stream(gen: Generation, p: PreparedCompletion, res: ServerResponse, meta: ResponseMeta, signal: AbortSignal): Promise<GenerateResult> {
+async function stream(gen: Generation, p: PreparedCompletion, res: ServerResponse, meta: ResponseMeta, signal: AbortSignal, text: TokenText): Promise<GenerateResult> {
   const chat = p.request.endpoint === 'chat';
   const sse = new SseStream(res);
   // Tags may be split across tokens; the splitter holds a partial `</think>` back until it is sure.
   const splitter = new ThinkSplitter({ startsInThinking: p.opensThinking });
+  const logprobs = new PendingLogprobs(text);
   const send = (chunks: { kind: 'reasoning' | 'content'; text: string }[]) => {
-    for (const c of chunks) sse.send(chatChunk(meta, c.kind === 'content' ? { content: c.text } : { reasoning_content: c.text }));
+    for (const c of chunks) sse.send(chatChunk(meta, c.kind === 'content' ? { content: c.text } : { reasoning_content: c.text }, null, logprobs.takeChat()));
   };
   if (chat) sse.send(chatChunk(meta, { role: 'assistant', content: '' }));
   for await (const event of gen) {
     if (signal.aborted || !sse.open) break;
+    logprobs.add(event.logprobs);
     if (!event.text) continue; // a token that completes no character yet (part of a multi-byte one)
     if (chat) send(splitter.push(event.text));
-    else sse.send(textChunk(meta, event.text));
+    else sse.send(textChunk(meta, event.text, null, logprobs.takeText()));
   }
   const result = await gen.result;
   // The server closing cuts the answer short like max_tokens does: 'length' is the reason clients know for it.
@@ -154,10 +166,17 @@ async function stream(gen: Generation, p: PreparedCompletion, res: ServerRespons
   if (result.finishReason === 'aborted' && !closing) return result;
   if (chat) send(splitter.end());
   const finish = closing ? 'length' : finishReason(result.finishReason);
-  sse.send(chat ? chatChunk(meta, {}, finish) : textChunk(meta, '', finish));
+  // Entries of tokens whose text never came out (held back, cut by a stop string) ride on the last chunk.
+  sse.send(chat ? chatChunk(meta, {}, finish, logprobs.takeChat()) : textChunk(meta, '', finish, logprobs.takeText()));
   if (p.request.includeUsage) sse.send(usageChunk(meta, p.request.endpoint, usage(p.tokens.length, result.tokens.length)));
   sse.end();
   return result;
+}
+
+/** A token's own text (special tokens included); `<id>` for a model served without a tokenizer. */
+function tokenText(engine: Engine): TokenText {
+  const tokenizer = engine.tokenizer;
+  return (id) => (tokenizer ? tokenizer.decode([id]) : `<${id}>`);
 }
 
 /** R1 reasoning apart from the answer; `reasoning` is reported (maybe empty) whenever the prompt opened it. */

@@ -4,6 +4,7 @@
 // as OpenAI-compatible servers do, so clients that send extras (user, metadata, ...) keep working; OpenAI
 // fields we know but cannot honour (tools, logit_bias, ...) are refused by unsupported-fields.ts. `null`
 // counts as absent, since official clients send it for unset options.
+import { MAX_TOP_LOGPROBS } from '../decode/logprobs.ts';
 import type { ChatMessage, ChatRole } from '../tokenizer/chat-template.ts';
 import { ApiError, truncateForMessage } from './api-error.ts';
 import { refuseUnsupported, unsupported } from './unsupported-fields.ts';
@@ -42,8 +43,6 @@ export const MAX_STOP_STRINGS = 16;
 export const MAX_STOP_LENGTH = 256;
 export const MAX_MESSAGES = 2048;
 export const MAX_CONTENT_PARTS = 256;
-/** OpenAI's own limit on top_logprobs. */
-export const MAX_TOP_LOGPROBS = 20;
 // Beyond this a penalty only turns every seen token's logit to ~0 or -inf; a typo (20 for 2.0) is refused.
 const MAX_REPETITION_PENALTY = 10;
 

@@ -308,6 +308,61 @@ describe('with an API key and CORS', () => {
   });
 });
 
+describe('logprobs', () => {
+  /** log_softmax of each row of engine.logits (a fresh pass over the whole sequence), in float64. */
+  async function referenceLogprobs(tokens: number[]): Promise<number[][]> {
+    const V = engine.config.vocabSize;
+    const all = await engine.logits(tokens);
+    return Array.from({ length: tokens.length }, (_, i) => {
+      const row = Array.from(all.subarray(i * V, (i + 1) * V));
+      const max = Math.max(...row);
+      const logZ = max + Math.log(row.reduce((s, x) => s + Math.exp(x - max), 0));
+      return row.map((x) => x - logZ);
+    });
+  }
+
+  it("chat: each greedy token's logprob is the log-softmax of the model's logits, top_logprobs the N largest in order", async () => {
+    const want = await direct(engine, MESSAGES, 6); // the default (MTP) path: logprobs must not change the tokens
+    const r = await client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 6, temperature: 0, logprobs: true, top_logprobs: 3 });
+    expect(r.choices[0].message.content).toBe(want.text);
+    const content = r.choices[0].logprobs!.content!;
+    expect(content).toHaveLength(6);
+    const prompt = engine.encode(MESSAGES);
+    const ref = await referenceLogprobs([...prompt, ...want.tokens]);
+    content.forEach((entry, i) => {
+      const row = ref[prompt.length - 1 + i];
+      expect(entry.token).toBe(engine.tokenizer!.decode([want.tokens[i]]));
+      expect(Math.abs(entry.logprob - row[want.tokens[i]])).toBeLessThan(1e-4);
+      expect(entry.bytes).toEqual([...Buffer.from(entry.token)]);
+      const order = row.map((l, id) => [l, id]).sort((a, b) => b[0] - a[0] || a[1] - b[1]).slice(0, 3);
+      expect(entry.top_logprobs.map((t) => t.token)).toEqual(order.map(([, id]) => engine.tokenizer!.decode([id])));
+      entry.top_logprobs.forEach((t, j) => expect(Math.abs(t.logprob - order[j][0])).toBeLessThan(1e-4));
+      expect(entry.top_logprobs[0].logprob).toBeCloseTo(entry.logprob, 6); // greedy: the chosen token is the top one
+    });
+    // Streaming: the chunks' entries add up to the same list.
+    const stream = await client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 6, temperature: 0, logprobs: true, top_logprobs: 3, stream: true });
+    const streamed: OpenAI.ChatCompletionTokenLogprob[] = [];
+    for await (const chunk of stream) streamed.push(...(chunk.choices[0]?.logprobs?.content ?? []));
+    expect(streamed.map((e) => [e.token, e.logprob])).toEqual(content.map((e) => [e.token, e.logprob]));
+    // Without logprobs the field stays null.
+    const plain = await client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 1, temperature: 0 });
+    expect(plain.choices[0].logprobs).toBeNull();
+  });
+
+  it('completions: the legacy shape (tokens, token_logprobs, top_logprobs maps, text_offset)', async () => {
+    const r = await client.completions.create({ model: 'm', prompt: 'In the beginning', max_tokens: 4, temperature: 0, logprobs: 2 });
+    const lp = r.choices[0].logprobs!;
+    expect(lp.tokens!.join('')).toBe(r.choices[0].text);
+    expect(lp.token_logprobs).toHaveLength(4);
+    expect(lp.top_logprobs!.every((m) => Object.keys(m).length <= 2)).toBe(true);
+    expect(lp.text_offset).toEqual(lp.tokens!.map((_, i) => lp.tokens!.slice(0, i).join('').length));
+    const stream = await client.completions.create({ model: 'm', prompt: 'In the beginning', max_tokens: 4, temperature: 0, logprobs: 2, stream: true });
+    const offsets: number[] = [];
+    for await (const chunk of stream) offsets.push(...(chunk.choices[0].logprobs?.text_offset ?? []));
+    expect(offsets).toEqual(lp.text_offset);
+  });
+});
+
 describe('metrics and the chat page', () => {
   /** `name{labels} value` samples of the exposition, after checking each family has its HELP and TYPE. */
   function parseMetrics(text: string): Map<string, number> {

@@ -17,6 +17,11 @@ export interface SampleRequest {
   /** >1 makes tokens in `penalizedTokens` less likely (CTRL-style: positive logits divided, negative multiplied). */
   repetitionPenalty: number;
   penalizedTokens: readonly number[];
+  /**
+   * Amounts subtracted from tokens' logits after the repetition penalty (OpenAI's frequency_penalty * count
+   * + presence_penalty, for the tokens generated so far); absent or empty = none.
+   */
+  additivePenalties?: ReadonlyMap<number, number>;
   /** Uniform number in [0, 1) that picks the token (from the caller's seeded RNG). */
   random: number;
 }

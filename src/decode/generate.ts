@@ -102,7 +102,7 @@ export function validatePrompt(lm: CausalLM, prompt: readonly number[], argument
 
 export function generate(lm: CausalLM, prompt: readonly number[], options: GenerateOptions = {}): Generation {
   validatePrompt(lm, prompt, 'prompt', options.beforeStart ? 0 : lm.length);
-  const sampler = new Sampler(resolveSampling(options));
+  const sampler = new Sampler(resolveSampling(options), prompt.length);
   const maxNew = options.maxNewTokens ?? 256;
   if (!Number.isInteger(maxNew) || maxNew < 0) throw new InputError('max-new-tokens', `must be an integer >= 0, got ${maxNew}`);
   const eos = new Set(options.eosTokenIds ?? lm.config.eosTokenIds);
@@ -285,9 +285,9 @@ function chooseSpeculator(lm: CausalLM, wanted: GenerateOptions['speculative'], 
     if (wanted === 'mtp') throw new InputError('speculative', 'this model has no MTP module to draft with (num_nextn_predict_layers is 0)');
     return null;
   }
-  if (sampler.options.repetitionPenalty !== 1) {
+  if (sampler.options.repetitionPenalty !== 1 || sampler.additive) {
     // Each verified row would need its own penalized set, including drafts only the GPU knows.
-    if (wanted === 'mtp') throw new InputError('speculative', 'mtp does not combine with a repetition penalty yet; use --speculative none');
+    if (wanted === 'mtp') throw new InputError('speculative', 'mtp does not combine with a repetition, frequency or presence penalty yet; use --speculative none');
     return null;
   }
   return spec;

@@ -9,6 +9,7 @@
 //   own output state (shared_head.norm(y)) back with the previous draft (SGLang's convention; those rows are
 //   dropped from the MTP cache after the step), then runs the main model on [t, d1..dK] and samples each row.
 // Cache rollback is a length change: rows past `length` are never read.
+import { penaltyEntries } from '../kernels/sample-penalty.ts';
 import type { SampleRequest } from '../decode/causal-lm.ts';
 import { InputError } from '../errors.ts';
 import type { Gpu } from '../gpu/device.ts';
@@ -221,5 +222,5 @@ export class MtpSpeculator {
 
 /** A request recordSample would serve with the plain argmax: greedy, and no penalty to apply first. */
 function plainGreedy(req: SampleRequest): boolean {
-  return req.temperature === 0 && (req.repetitionPenalty === 1 || req.penalizedTokens.length === 0);
+  return req.temperature === 0 && penaltyEntries(req).length === 0;
 }

@@ -2,7 +2,7 @@
 // the oracle for the GPU kernels shaders/sample*.wgsl.
 //
 // 1. Repetition penalty (CTRL): each listed token's logit l becomes l * (1/penalty) if l > 0, else
-//    l * penalty. 2. temperature 0: argmax, ties to the lowest id. Otherwise z = l * (1/temperature) and
+//    l * penalty; then each additive amount (frequency/presence) is subtracted from its token's logit. 2. temperature 0: argmax, ties to the lowest id. Otherwise z = l * (1/temperature) and
 // 3. top-k: keep z >= the k-th largest z (counted with multiplicity: ties at the boundary are all kept,
 //    as HF's TopKLogitsWarper); 4. top-p over the kept tokens' renormalised probabilities: keep z >= t
 //    for the largest t whose kept mass (of z >= t) reaches top_p (the smallest prefix of the sorted order
@@ -31,12 +31,14 @@ export function argmaxToken(logits: ArrayLike<number>): number {
   return best;
 }
 
-/** The logits after the repetition penalty (a copy; f32 like the GPU's in-place update). */
-export function penalizedLogits(logits: ArrayLike<number>, req: Pick<SampleRequest, 'repetitionPenalty' | 'penalizedTokens'>): Float32Array {
+/** The logits after the repetition penalty and the additive ones (a copy; f32 like the GPU's in-place update). */
+export function penalizedLogits(logits: ArrayLike<number>, req: Pick<SampleRequest, 'repetitionPenalty' | 'penalizedTokens' | 'additivePenalties'>): Float32Array {
   const out = Float32Array.from(logits);
-  if (req.repetitionPenalty === 1) return out;
-  const { invPenalty, penalty } = sampleConstants({ temperature: 1, minP: 0, repetitionPenalty: req.repetitionPenalty });
-  for (const t of new Set(req.penalizedTokens)) out[t] = out[t] > 0 ? out[t] * invPenalty : out[t] * penalty;
+  if (req.repetitionPenalty !== 1) {
+    const { invPenalty, penalty } = sampleConstants({ temperature: 1, minP: 0, repetitionPenalty: req.repetitionPenalty });
+    for (const t of new Set(req.penalizedTokens)) out[t] = out[t] > 0 ? out[t] * invPenalty : out[t] * penalty;
+  }
+  for (const [t, offset] of req.additivePenalties ?? []) out[t] -= Math.fround(offset); // f32 store rounds as the GPU does
   return out;
 }
 

@@ -92,6 +92,8 @@ export async function runCompletion(
     minP: r.minP,
     // A penalty makes the engine decode without MTP drafts (each verified row would need its own set).
     repetitionPenalty: r.repetitionPenalty,
+    frequencyPenalty: r.frequencyPenalty,
+    presencePenalty: r.presencePenalty,
     seed: r.seed,
     stopStrings: r.stop,
     // Each token's logits are then read back and MTP drafting is off (src/decode/generate.ts).

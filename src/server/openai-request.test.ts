@@ -33,10 +33,12 @@ describe('parseChatRequest', () => {
       metadata: { a: 'b' },
       min_p: 0.05,
       repetition_penalty: 1.1,
+      frequency_penalty: 0.5,
+      presence_penalty: -1,
     });
     expect(r.prompt).toEqual([{ role: 'system', content: 'be brief' }, { role: 'user', content: 'ab' }]);
     expect(r).toMatchObject({ endpoint: 'chat', maxTokens: 7, temperature: 0.5, topP: 0.9, topK: undefined, stop: ['END'], stream: true, includeUsage: true });
-    expect(r).toMatchObject({ minP: 0.05, repetitionPenalty: 1.1, logprobs: undefined });
+    expect(r).toMatchObject({ minP: 0.05, repetitionPenalty: 1.1, frequencyPenalty: 0.5, presencePenalty: -1, logprobs: undefined });
     expect(r.seed).toBe(2 ** 32 - 1); // 64-bit seeds wrap into the engine's 32 bits
     expect(parseChatRequest({ messages: user, max_completion_tokens: 3 }).maxTokens).toBe(3);
     expect(parseChatRequest({ messages: user }).stop).toEqual([]);
@@ -89,8 +91,6 @@ describe('OpenAI fields this server cannot honour', () => {
     ['audio', { audio: { voice: 'alloy', format: 'wav' } }],
     ['modalities', { modalities: ['text', 'audio'] }],
     ['prediction', { prediction: { type: 'content', content: 'x' } }],
-    ['frequency_penalty', { frequency_penalty: 0.5 }],
-    ['presence_penalty', { presence_penalty: -1 }],
   ])('%s: 400 unsupported_parameter naming it', (param, extra) => {
     const e = refusal(() => parseChatRequest({ messages: user, ...extra }));
     expect(e.status).toBe(400);
@@ -98,7 +98,7 @@ describe('OpenAI fields this server cannot honour', () => {
     expect(e.message).toContain(`'${param}'`);
   });
 
-  it('passes the values clients send by default: null, empty, text format, no tool choice, zero penalties', () => {
+  it('passes the values clients send by default: null, empty, text format, no tool choice', () => {
     const defaults = {
       tools: [],
       tool_choice: 'none',

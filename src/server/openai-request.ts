@@ -7,7 +7,7 @@
 import { MAX_TOP_LOGPROBS } from '../decode/logprobs.ts';
 import type { ChatMessage, ChatRole } from '../tokenizer/chat-template.ts';
 import { ApiError, truncateForMessage } from './api-error.ts';
-import { refuseUnsupported, unsupported } from './unsupported-fields.ts';
+import { refuseUnsupported } from './unsupported-fields.ts';
 
 /** Which endpoint the request came through: chat messages or a raw text prompt. */
 export type Endpoint = 'chat' | 'text';
@@ -25,6 +25,9 @@ export interface CompletionRequest {
   /** vLLM's and llama.cpp's names too. */
   minP: number | undefined;
   repetitionPenalty: number | undefined;
+  /** OpenAI's, over the generated tokens (src/decode/sampling.ts). */
+  frequencyPenalty: number | undefined;
+  presencePenalty: number | undefined;
   /** Already reduced into the engine's [0, 2^32). */
   seed: number | undefined;
   stop: string[];
@@ -83,10 +86,6 @@ function parseCommon(b: Body): Omit<CompletionRequest, 'endpoint' | 'prompt' | '
     throw invalidType('stream_options', 'an object', streamOptions);
   }
   const stream = optionalBoolean(b, 'stream') ?? false;
-  // OpenAI's additive penalties are not in the engine's sampler; 0 (what clients send by default) is no penalty.
-  for (const name of ['frequency_penalty', 'presence_penalty']) {
-    if (optionalNumber(b, name, { min: -2, max: 2 })) throw unsupported(name, "only 0 is supported; 'repetition_penalty' is available instead");
-  }
   return {
     maxTokens,
     temperature: optionalNumber(b, 'temperature', { min: 0, max: 2 }),
@@ -94,6 +93,8 @@ function parseCommon(b: Body): Omit<CompletionRequest, 'endpoint' | 'prompt' | '
     topK: optionalNumber(b, 'top_k', { integer: true, min: 0 }),
     minP: optionalNumber(b, 'min_p', { min: 0, max: 1, maxExclusive: true }),
     repetitionPenalty: optionalNumber(b, 'repetition_penalty', { min: 0, minExclusive: true, max: MAX_REPETITION_PENALTY }),
+    frequencyPenalty: optionalNumber(b, 'frequency_penalty', { min: -2, max: 2 }),
+    presencePenalty: optionalNumber(b, 'presence_penalty', { min: -2, max: 2 }),
     // OpenAI takes any 64-bit seed; the engine's generator is seeded with 32 bits, so wrap (negatives too).
     seed: seed === undefined ? undefined : ((seed % 2 ** 32) + 2 ** 32) % 2 ** 32,
     stop: parseStop(optional(b, 'stop')),

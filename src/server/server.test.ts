@@ -130,11 +130,16 @@ describe('answers', () => {
     expect(r2.choices[0].message.content).toBe(hot.text);
   });
 
-  it('min_p and repetition_penalty reach the sampler: the text equals engine.generate with them', async () => {
+  it('min_p, repetition_penalty, frequency_penalty and presence_penalty reach the sampler: the text equals engine.generate with them', async () => {
     const want = await direct(engine, MESSAGES, 12, { temperature: 0, repetitionPenalty: 1.5 });
     expect(want.text).not.toBe((await direct(engine, MESSAGES, 12)).text); // the penalty changes greedy output here
     const r = await client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 12, temperature: 0, repetition_penalty: 1.5 } as OpenAI.ChatCompletionCreateParamsNonStreaming);
     expect(r.choices[0].message.content).toBe(want.text);
+    // Greedy output first repeats a token at its 16th: the penalties change what follows.
+    const freq = await direct(engine, MESSAGES, 20, { temperature: 0, frequencyPenalty: 1.5, presencePenalty: 0.5 });
+    expect(freq.text).not.toBe((await direct(engine, MESSAGES, 20)).text);
+    const f = await client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 20, temperature: 0, frequency_penalty: 1.5, presence_penalty: 0.5 });
+    expect(f.choices[0].message.content).toBe(freq.text);
     const sampled = await direct(engine, 'In the beginning', 10, { temperature: 1, minP: 0.2, seed: 7 });
     const t = await client.completions.create({ model: 'm', prompt: 'In the beginning', max_tokens: 10, temperature: 1, seed: 7, min_p: 0.2 } as OpenAI.CompletionCreateParamsNonStreaming);
     expect(t.choices[0].text).toBe(sampled.text);

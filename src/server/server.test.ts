@@ -427,6 +427,17 @@ describe('metrics and the chat page', () => {
     expect(html).toContain('"/v1/chat/completions"');
     expect(html).toContain('tiny-v3-trained');
     expect(html).not.toMatch(/(src|href)="(https?:)?\/\//); // no external resources
+    // Its script at least compiles (a typo in the template string would only show in a browser).
+    const script = /<script>([\s\S]*)<\/script>/.exec(html)![1];
+    expect(() => new Function(script)).not.toThrow();
+    // What the page sends, as a browser sends it from that origin, is let in and streams.
+    const res2 = await fetch(`${server.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { ...JSON_TYPE, origin: server.url },
+      body: JSON.stringify({ messages: MESSAGES, stream: true, max_tokens: 2 }),
+    });
+    expect(res2.status).toBe(200);
+    expect(await res2.text()).toMatch(/data: \[DONE\]\n\n$/);
   });
 });
 

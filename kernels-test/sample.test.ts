@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SampleRequest } from '../src/decode/causal-lm.ts';
 import { recordSample, sampleScratchBytes } from '../src/kernels/sample.ts';
+import { packPenalties, penaltyEntries } from '../src/kernels/sample-penalty.ts';
 import { argmaxScratchBytes, recordArgmax } from '../src/kernels/sample-argmax.ts';
 import { argmaxToken, drawToken, keptTokens, penalizedLogits, sampleToken } from '../src/reference/sample.ts';
 import { SAMPLE_CASES } from './helpers/cases.ts';
@@ -36,14 +37,16 @@ describe.skipIf(!gpu)('sample', () => {
   afterAll(() => h.destroy());
 
   /** `draws` GPU draws of one logits row with the given request and random numbers: one row copy each. */
-  async function gpuDraws(row: Float32Array, req: SampleRequest, randoms: number[], penalized?: number[]): Promise<Uint32Array> {
+  async function gpuDraws(row: Float32Array, req: SampleRequest, randoms: number[]): Promise<Uint32Array> {
     const vocab = row.length;
     const all = new Float32Array(vocab * randoms.length);
     randoms.forEach((_, r) => all.set(row, r * vocab));
     const logits = h.input(all, 'logits');
     const token = h.output(randoms.length, 'token');
     const scratch = h.output(sampleScratchBytes(vocab) / 4, 'scratch');
-    const ids = penalized ? h.input(Uint32Array.from(penalized)) : undefined;
+    const entries = penaltyEntries(req);
+    // The row is copied per draw, so one table serves every draw's penalty.
+    const ids = entries.length ? h.input(packPenalties(entries)) : undefined;
     randoms.forEach((random, r) => recordSample(h.rec, { logits, token, scratch, penalized: ids }, { ...req, random }, { vocab, row: r }));
     return h.readU32(token);
   }
@@ -89,11 +92,39 @@ describe.skipIf(!gpu)('sample', () => {
     for (const temperature of [0, 0.7]) {
       const req = request({ temperature, repetitionPenalty: 1.8, penalizedTokens: penalized, topK: 20 });
       const randoms = Array.from({ length: 16 }, (_, i) => (i + 0.5) / 16);
-      const got = await gpuDraws(row, req, randoms, penalized);
+      const got = await gpuDraws(row, req, randoms);
       const want = randoms.map((random) => sampleToken(row, { ...req, random }));
       expect(Array.from(got)).toEqual(want);
     }
     expect(argmaxToken(penalizedLogits(row, request({ repetitionPenalty: 1.8, penalizedTokens: penalized })))).not.toBe(order[0]);
+  });
+
+  it('frequency and presence penalties, alone and on top of the repetition penalty, match the reference bit for bit', async () => {
+    const vocab = 1000;
+    const row = logitsOf('peaked', vocab, 9);
+    const order = [...row.keys()].sort((a, b) => row[b] - row[a]);
+    // Generated-token amounts: the top tokens pushed down, a low one pulled up (negative penalties).
+    const additivePenalties = new Map([
+      [order[0], 0.7 * 3 + 0.4],
+      [order[1], 0.7 + 0.4],
+      [order[2], 1.3],
+      [order[900], -2.5],
+    ]);
+    const penalizedTokens = [order[1], order[2], order[3], order[999]];
+    for (const repetitionPenalty of [1, 1.6]) {
+      for (const temperature of [0, 0.8]) {
+        const req = request({ temperature, repetitionPenalty, penalizedTokens, additivePenalties, topK: 30 });
+        const randoms = Array.from({ length: 16 }, (_, i) => (i + 0.5) / 16);
+        const got = await gpuDraws(row, req, randoms);
+        expect(Array.from(got)).toEqual(randoms.map((random) => sampleToken(row, { ...req, random })));
+      }
+    }
+    // The penalized row itself, read back: every entry equal to the reference's f32.
+    const req = request({ repetitionPenalty: 1.6, penalizedTokens, additivePenalties });
+    const logits = h.input(row.slice(), 'logits');
+    const scratch = h.output(sampleScratchBytes(vocab) / 4, 'scratch');
+    recordSample(h.rec, { logits, token: h.output(1, 'token'), scratch, penalized: h.input(packPenalties(penaltyEntries(req))) }, { ...req, temperature: 0 }, { vocab, row: 0 });
+    expect(Array.from(await h.run(logits))).toEqual(Array.from(penalizedLogits(row, req)));
   });
 
   /**

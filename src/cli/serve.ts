@@ -46,7 +46,7 @@ export function register(program: Command): void {
       if (!isLoopback(options.host) && access.apiKey === undefined) {
         console.error(`warning: listening on ${options.host} without --api-key: anyone who reaches this address can use the model`);
       }
-      console.log(`serving ${server.modelId} at ${server.url}/v1 (OpenAI-compatible; GET ${server.url}/health); Ctrl-C stops`);
+      console.log(`serving ${server.modelId} at ${server.url}/v1 (OpenAI-compatible; GET ${server.url}/health; a chat page at ${server.url}/); Ctrl-C stops`);
       await untilSignal();
       console.error('stopping: ending running requests');
       await server.close();

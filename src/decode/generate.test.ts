@@ -116,6 +116,21 @@ describe('generate', () => {
     expect(lm.requests[1].penalizedTokens).toEqual([3, 10]);
   });
 
+  it('counts generated tokens (not the prompt) for the frequency and presence penalties', async () => {
+    const lm = new ScriptedLM([10, 10, 11, 12]);
+    await collect(generate(lm, [10, 3], { frequencyPenalty: 0.5, presencePenalty: 0.25, maxNewTokens: 4 }));
+    expect(lm.requests.map((r) => [...(r.additivePenalties ?? [])])).toEqual([
+      [],
+      [[10, 0.75]],
+      [[10, 1.25]],
+      [[10, 1.25], [11, 0.75]],
+    ]);
+    const plain = new ScriptedLM([10]);
+    await collect(generate(plain, [2], { maxNewTokens: 1 }));
+    expect(plain.requests[0].additivePenalties).toBeUndefined();
+    expect(() => generate(plain, [2], { frequencyPenalty: 2.5 })).toThrow(InputError);
+  });
+
   it('settles the result when the consumer stops early', async () => {
     const gen = generate(new ScriptedLM([10, 11, 12]), [2], { maxNewTokens: 3 });
     for await (const e of gen) if (e.token === 10) break;

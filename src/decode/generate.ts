@@ -3,8 +3,9 @@
 // the speed figures. The model chooses each token on its device; only token ids cross to the CPU.
 import { InputError } from '../errors.ts';
 import type { CausalLM } from './causal-lm.ts';
+import { MAX_TOP_LOGPROBS, type StepLogprobs } from './logprobs.ts';
 import { resolveSampling, Sampler, type SamplingOptions } from './sampling.ts';
-import { plainSteps, speculativeSteps, type StepContext, type StepCounters } from './steps.ts';
+import { logprobSteps, plainSteps, speculativeSteps, type StepContext, type StepCounters } from './steps.ts';
 import { findStopString, longestStop, type FinishReason } from './stopping.ts';
 
 /** Turns generated ids into text incrementally (a tokenizer's streaming decoder). */
@@ -32,6 +33,13 @@ export interface GenerateOptions extends SamplingOptions {
   speculative?: 'mtp' | 'none';
   /** Drafts per step with 'mtp' (the MTP head applied to its own output after the first); default 1. */
   draftTokens?: number;
+  /**
+   * Report each generated token's log-probability and this many most likely alternatives (0 to 20) on its
+   * event (src/decode/logprobs.ts). Each step then reads back its logits and chooses the token on the CPU;
+   * speculative decoding is off (the verify pass's rows would do, but plain steps keep this path simple).
+   * Default: no logprobs, no read-back.
+   */
+  logprobs?: number;
   /**
    * Called once when the generation ends: finished, stopped by the consumer, aborted or failed; `generated`
    * holds the tokens produced so far (the prompt and these are what the context may hold afterwards).
@@ -88,6 +96,8 @@ export interface GenerateEvent {
   token: number | null;
   /** Text this token completed (after stop-string handling). */
   text: string;
+  /** With the `logprobs` option, for each event that carries a token. */
+  logprobs?: StepLogprobs;
 }
 
 export interface Generation extends AsyncIterable<GenerateEvent> {
@@ -112,7 +122,7 @@ export function validatePrompt(lm: CausalLM, prompt: readonly number[], argument
 
 export function generate(lm: CausalLM, prompt: readonly number[], options: GenerateOptions = {}): Generation {
   validatePrompt(lm, prompt, 'prompt', options.beforeStart ? 0 : lm.length);
-  const sampler = new Sampler(resolveSampling(options));
+  const sampler = new Sampler(resolveSampling(options), prompt.length);
   const maxNew = options.maxNewTokens ?? 256;
   if (!Number.isInteger(maxNew) || maxNew < 0) throw new InputError('max-new-tokens', `must be an integer >= 0, got ${maxNew}`);
   const eos = new Set(options.eosTokenIds ?? lm.config.eosTokenIds);
@@ -120,7 +130,13 @@ export function generate(lm: CausalLM, prompt: readonly number[], options: Gener
   const holdBack = Math.max(0, longestStop(stops) - 1);
   const draftTokens = options.draftTokens ?? 1;
   if (!Number.isInteger(draftTokens) || draftTokens < 1) throw new InputError('draft-tokens', `must be an integer >= 1, got ${draftTokens}`);
-  const speculator = chooseSpeculator(lm, options.speculative, sampler);
+  const top = options.logprobs;
+  if (top !== undefined && !(Number.isInteger(top) && top >= 0 && top <= MAX_TOP_LOGPROBS)) {
+    throw new InputError('logprobs', `must be an integer in [0, ${MAX_TOP_LOGPROBS}], got ${top}`);
+  }
+  if (top !== undefined && options.speculative === 'mtp') throw new InputError('speculative', 'mtp does not combine with logprobs; use --speculative none');
+  const speculator = top === undefined ? chooseSpeculator(lm, options.speculative, sampler) : null;
+  const logprobs: StepLogprobs[] = [];
 
   const tokens: number[] = [];
   const history = [...prompt];
@@ -189,7 +205,7 @@ export function generate(lm: CausalLM, prompt: readonly number[], options: Gener
       return;
     }
     const ctx: StepContext = { lm, prompt: prompt.slice(cached), history, sampler, remaining: () => maxNew - tokens.length, counters };
-    const steps = speculator ? speculativeSteps(ctx, speculator, draftTokens) : plainSteps(ctx);
+    const steps = top !== undefined ? logprobSteps(ctx, top, logprobs) : speculator ? speculativeSteps(ctx, speculator, draftTokens) : plainSteps(ctx);
     for (;;) {
       const step = await steps.next();
       if (step.done) {
@@ -204,7 +220,8 @@ export function generate(lm: CausalLM, prompt: readonly number[], options: Gener
         tokens.push(token);
         history.push(token);
         const piece = accept(options.decoder?.push(token) ?? '');
-        yield { token, text: piece };
+        const lp = logprobs.shift();
+        yield lp ? { token, text: piece, logprobs: lp } : { token, text: piece };
         if (finish === 'stop') return;
         if (tokens.length >= maxNew) {
           finish = 'length';
@@ -300,9 +317,9 @@ function chooseSpeculator(lm: CausalLM, wanted: GenerateOptions['speculative'], 
     if (wanted === 'mtp') throw new InputError('speculative', 'this model has no MTP module to draft with (num_nextn_predict_layers is 0)');
     return null;
   }
-  if (sampler.options.repetitionPenalty !== 1) {
+  if (sampler.options.repetitionPenalty !== 1 || sampler.additive) {
     // Each verified row would need its own penalized set, including drafts only the GPU knows.
-    if (wanted === 'mtp') throw new InputError('speculative', 'mtp does not combine with a repetition penalty yet; use --speculative none');
+    if (wanted === 'mtp') throw new InputError('speculative', 'mtp does not combine with a repetition, frequency or presence penalty yet; use --speculative none');
     return null;
   }
   return spec;

@@ -1,6 +1,7 @@
 // Sampling options as a user gives them, and the per-step requests made from them. The rules themselves
-// (src/sampling/rules.ts) run on the device; this file owns the seeded randomness and the
-// window of tokens the repetition penalty looks at.
+// (src/sampling/rules.ts) run on the device (GPU kernel or src/reference/sample.ts); this file owns the
+// seeded randomness, the window of tokens the repetition penalty looks at, and the generated-token counts
+// the frequency and presence penalties use.
 import { InputError } from '../errors.ts';
 import { isGreedy, type SampleRequest } from '../sampling/rules.ts';
 import { seededRandom, type Random } from './rng.ts';
@@ -18,6 +19,13 @@ export interface SamplingOptions {
   repetitionPenalty?: number;
   /** How many of the most recent tokens (prompt included) the penalty applies to; default 64. */
   repetitionWindow?: number;
+  /**
+   * OpenAI's penalties, -2 to 2, default 0: each generated token's logit is lowered by frequencyPenalty
+   * times the times it has been generated so far, plus presencePenalty once it has been. Only generated
+   * tokens count (not the prompt), as OpenAI does; negative values encourage repeats.
+   */
+  frequencyPenalty?: number;
+  presencePenalty?: number;
   /** Seed of the random numbers; the same seed and options give the same tokens. Default: random. */
   seed?: number;
 }
@@ -32,6 +40,8 @@ export function resolveSampling(o: SamplingOptions = {}): ResolvedSampling {
     minP: o.minP ?? 0,
     repetitionPenalty: o.repetitionPenalty ?? 1,
     repetitionWindow: o.repetitionWindow ?? 64,
+    frequencyPenalty: o.frequencyPenalty ?? 0,
+    presencePenalty: o.presencePenalty ?? 0,
     seed: o.seed ?? Math.floor(Math.random() * 2 ** 32),
   };
   const check = (ok: boolean, name: string, what: string, value: number) => {
@@ -42,6 +52,8 @@ export function resolveSampling(o: SamplingOptions = {}): ResolvedSampling {
   check(r.topP > 0 && r.topP <= 1, 'top-p', 'must be in (0, 1]', r.topP);
   check(r.minP >= 0 && r.minP < 1, 'min-p', 'must be in [0, 1)', r.minP);
   check(Number.isFinite(r.repetitionPenalty) && r.repetitionPenalty > 0, 'repetition-penalty', 'must be > 0 (1 = off)', r.repetitionPenalty);
+  check(Math.abs(r.frequencyPenalty) <= 2, 'frequency-penalty', 'must be in [-2, 2]', r.frequencyPenalty);
+  check(Math.abs(r.presencePenalty) <= 2, 'presence-penalty', 'must be in [-2, 2]', r.presencePenalty);
   check(Number.isInteger(r.repetitionWindow) && r.repetitionWindow >= 0, 'repetition-window', 'must be an integer >= 0', r.repetitionWindow);
   check(Number.isInteger(r.seed) && r.seed >= 0 && r.seed < 2 ** 32, 'seed', 'must be an integer in [0, 2^32)', r.seed);
   return r;
@@ -51,8 +63,17 @@ export function resolveSampling(o: SamplingOptions = {}): ResolvedSampling {
 export class Sampler {
   private readonly random: Random;
 
-  constructor(readonly options: ResolvedSampling) {
+  /** `promptLength`: how many leading tokens of the history are prompt (not counted by the additive penalties). */
+  constructor(
+    readonly options: ResolvedSampling,
+    private readonly promptLength = 0,
+  ) {
     this.random = seededRandom(options.seed);
+  }
+
+  /** Whether frequency or presence penalties apply (they need each step's own counts). */
+  get additive(): boolean {
+    return this.options.frequencyPenalty !== 0 || this.options.presencePenalty !== 0;
   }
 
   get greedy(): boolean {
@@ -75,7 +96,15 @@ export class Sampler {
       minP: o.minP,
       repetitionPenalty: o.repetitionPenalty,
       penalizedTokens: penalized,
+      ...(this.additive && { additivePenalties: this.additiveAmounts(history) }),
       random: this.random(),
     };
+  }
+
+  private additiveAmounts(history: readonly number[]): Map<number, number> {
+    const counts = new Map<number, number>();
+    for (let i = this.promptLength; i < history.length; i++) counts.set(history[i], (counts.get(history[i]) ?? 0) + 1);
+    const { frequencyPenalty, presencePenalty } = this.options;
+    return new Map([...counts].map(([token, n]) => [token, frequencyPenalty * n + presencePenalty]));
   }
 }

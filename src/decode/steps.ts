@@ -1,8 +1,10 @@
 // Where generated tokens come from, one model step at a time: plain decoding (one token per step) or
 // speculative decoding with a draft head (several per step). Both prefill the prompt first. The caller
 // (src/decode/generate.ts) appends each emitted token to `history` before asking for the next step.
+import { sampleToken } from '../reference/sample.ts';
 import type { SampleRequest } from '../sampling/rules.ts';
 import type { CausalLM } from './causal-lm.ts';
+import { stepLogprobs, type StepLogprobs } from './logprobs.ts';
 import type { Sampler } from './sampling.ts';
 import { acceptGreedy, acceptSampled, distribution, type Speculator } from './speculative.ts';
 
@@ -34,6 +36,28 @@ export async function* plainSteps(s: StepContext): AsyncGenerator<number[], 'con
     if (s.lm.length >= s.lm.maxLength) return 'context';
     next = await s.lm.append([next!], s.sampler.next(s.history));
     s.counters.steps++;
+  }
+}
+
+/**
+ * Plain decoding that also reports log-probabilities: each step reads back its logits row and chooses the
+ * token on the CPU with the reference sampler (the rules the GPU sampler implements), then pushes the
+ * token's logprobs (and the `top` best) to `out`, one entry per yielded token, in order. Costs one logits
+ * read-back per token, which the default path does not pay.
+ */
+export async function* logprobSteps(s: StepContext, top: number, out: StepLogprobs[]): AsyncGenerator<number[], 'context'> {
+  const last = s.prompt.length - 1;
+  if (last > 0) await s.lm.append(s.prompt.slice(0, last), null); // the model cuts it into its prefill chunks
+  let input = s.prompt[last];
+  for (let first = true; ; first = false) {
+    const logits = await s.lm.appendLogits([input]);
+    const token = sampleToken(logits, s.sampler.next(s.history));
+    out.push(stepLogprobs(logits, token, top));
+    if (first) s.counters.firstTokenAt = performance.now();
+    else s.counters.steps++;
+    yield [token];
+    if (s.lm.length >= s.lm.maxLength) return 'context';
+    input = token;
   }
 }
 

@@ -7,7 +7,7 @@ import { defineKernel, expectBytes, expectThat } from '../gpu/kernel.ts';
 import type { Bindable, Recorder } from '../gpu/recorder.ts';
 import { isGreedy, penaltyApplies, sampleConstants, type SampleRequest } from '../sampling/rules.ts';
 import { argmaxScratchBytes, recordArgmax } from './sample-argmax.ts';
-import { samplePenalty } from './sample-penalty.ts';
+import { penaltyEntries, samplePenalty } from './sample-penalty.ts';
 
 export { argmaxScratchBytes } from './sample-argmax.ts';
 
@@ -47,17 +47,17 @@ export interface SampleBuffers {
   token: Bindable;
   /** Scratch of sampleScratchBytes(vocab) bytes. */
   scratch: Bindable;
-  /** The request's penalizedTokens, distinct, as u32 on the GPU (when repetitionPenalty != 1). */
+  /** The request's penaltyEntries, packed (packPenalties), when it has any. */
   penalized?: Bindable;
 }
 
 /** Records the choice of token[row] from logits row `row` for `req` (req.penalizedTokens only counted). */
 export function recordSample(rec: Recorder, b: SampleBuffers, req: SampleRequest, p: { vocab: number; row: number }): void {
   const c = sampleConstants(req);
-  if (penaltyApplies(req)) {
-    const count = req.penalizedTokens.length;
-    expectThat('sample-penalty', b.penalized !== undefined, 'a penalty needs the penalized token ids on the GPU');
-    samplePenalty.record(rec, { tokens: b.penalized!, logits: b.logits }, { count, vocab: p.vocab, row: p.row, penalty: c.penalty, inv_penalty: c.invPenalty });
+  const count = penaltyEntries(req).length;
+  if (count > 0) {
+    expectThat('sample-penalty', b.penalized !== undefined, 'a penalty needs the penalty entries on the GPU');
+    samplePenalty.record(rec, { entries: b.penalized!, logits: b.logits }, { count, vocab: p.vocab, row: p.row, penalty: c.penalty, inv_penalty: c.invPenalty });
   }
   if (isGreedy(req)) {
     recordArgmax(rec, { logits: b.logits, partial: b.scratch, token: b.token }, { vocab: p.vocab, rows: 1, firstRow: p.row });

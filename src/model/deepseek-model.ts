@@ -1,6 +1,7 @@
 // A DeepSeek model on the GPU: weights uploaded, latent cache and scratch allocated once, and the
 // CausalLM operations the decode loop needs. A step is one command submission; the only read-back is the
 // sampled token id (or the logits, when the caller asks for them).
+import { packPenalties, penaltyEntries } from '../kernels/sample-penalty.ts';
 import type { ModelFolder } from '../checkpoint/model-folder.ts';
 import { modelNames } from '../checkpoint/tensor-names.ts';
 import type { ModelConfig } from '../config/model-config.ts';
@@ -358,10 +359,11 @@ export class DeepseekModel implements CausalLM {
     this.cache.length = pos + tokens.length;
   }
 
-  /** The penalized token ids on the GPU (grown when a request lists more than fit). */
+  /** The request's penalty entries on the GPU (grown when a request has more than fit). */
   private penalizedBuffer(sample: SampleRequest): GPUBuffer | undefined {
-    if (!penaltyApplies(sample)) return undefined;
-    const ids = Uint32Array.from(new Set(sample.penalizedTokens));
+    const entries = penaltyEntries(sample);
+    if (entries.length === 0) return undefined;
+    const ids = packPenalties(entries);
     if (!this.penalized || this.penalized.size < ids.byteLength) {
       this.penalized?.destroy();
       this.penalized = createStorage(this.gpu.device, Math.max(256, ids.byteLength), 'penalized tokens');

@@ -55,4 +55,10 @@ describe('sample reference', () => {
     const pen = penalizedLogits([2, -2, 3], { repetitionPenalty: 2, penalizedTokens: [0, 1, 1] });
     expect(Array.from(pen)).toEqual([1, -4, 3]);
   });
+
+  it('additive penalties are subtracted after the repetition penalty, in f32', () => {
+    const pen = penalizedLogits([2, -2, 3, 0.5], { repetitionPenalty: 2, penalizedTokens: [0, 1], additivePenalties: new Map([[0, 0.5], [2, 1.1], [3, -0.25]]) });
+    expect(Array.from(pen)).toEqual([0.5, -4, Math.fround(3 - Math.fround(1.1)), 0.75]);
+    expect(Array.from(penalizedLogits([1, 2], { repetitionPenalty: 1, penalizedTokens: [0], additivePenalties: new Map([[1, 2]]) }))).toEqual([1, 0]);
+  });
 });

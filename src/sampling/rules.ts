@@ -5,7 +5,8 @@
 // depend on another's folder to reach it.
 //
 // 1. Repetition penalty (CTRL): each listed token's logit l becomes l * (1/penalty) if l > 0, else
-//    l * penalty. 2. temperature 0: argmax, ties to the lowest id. Otherwise z = l * (1/temperature) and
+//    l * penalty; then each additive amount (OpenAI's frequency/presence penalties) is subtracted from its
+//    token's logit. 2. temperature 0: argmax, ties to the lowest id. Otherwise z = l * (1/temperature) and
 // 3. top-k: keep z >= the k-th largest z (counted with multiplicity: ties at the boundary are all kept,
 //    as HF's TopKLogitsWarper); 4. top-p over the kept tokens' renormalised probabilities: keep z >= t
 //    for the largest t whose kept mass (of z >= t) reaches top_p (the smallest prefix of the sorted order
@@ -28,6 +29,11 @@ export interface SampleRequest {
   /** >1 makes tokens in `penalizedTokens` less likely (CTRL-style: positive logits divided, negative multiplied). */
   repetitionPenalty: number;
   penalizedTokens: readonly number[];
+  /**
+   * Amounts subtracted from tokens' logits after the repetition penalty (OpenAI's frequency_penalty * count
+   * + presence_penalty, for the tokens generated so far); absent or empty = none.
+   */
+  additivePenalties?: ReadonlyMap<number, number>;
   /** Uniform number in [0, 1) that picks the token (from the caller's seeded RNG). */
   random: number;
 }
@@ -40,9 +46,9 @@ export function isGreedy(req: Pick<SampleRequest, 'temperature'>): boolean {
   return req.temperature === 0;
 }
 
-/** Whether the repetition penalty changes any logit. */
-export function penaltyApplies(req: Pick<SampleRequest, 'repetitionPenalty' | 'penalizedTokens'>): boolean {
-  return req.repetitionPenalty !== 1 && req.penalizedTokens.length > 0;
+/** Whether a penalty (repetition, or an additive frequency/presence amount) changes any logit. */
+export function penaltyApplies(req: Pick<SampleRequest, 'repetitionPenalty' | 'penalizedTokens' | 'additivePenalties'>): boolean {
+  return (req.repetitionPenalty !== 1 && req.penalizedTokens.length > 0) || (req.additivePenalties?.size ?? 0) > 0;
 }
 
 /** Greedy with nothing to apply first: the logits' own argmax, so rows may share one batched argmax. */
@@ -68,11 +74,13 @@ export function argmaxToken(logits: ArrayLike<number>): number {
 }
 
 /** The logits after the repetition penalty (a copy; f32 like the GPU's in-place update). */
-export function penalizedLogits(logits: ArrayLike<number>, req: Pick<SampleRequest, 'repetitionPenalty' | 'penalizedTokens'>): Float32Array {
+export function penalizedLogits(logits: ArrayLike<number>, req: Pick<SampleRequest, 'repetitionPenalty' | 'penalizedTokens' | 'additivePenalties'>): Float32Array {
   const out = Float32Array.from(logits);
-  if (req.repetitionPenalty === 1) return out;
-  const { invPenalty, penalty } = sampleConstants({ temperature: 1, minP: 0, repetitionPenalty: req.repetitionPenalty });
-  for (const t of new Set(req.penalizedTokens)) out[t] = out[t] > 0 ? out[t] * invPenalty : out[t] * penalty;
+  if (req.repetitionPenalty !== 1) {
+    const { invPenalty, penalty } = sampleConstants({ temperature: 1, minP: 0, repetitionPenalty: req.repetitionPenalty });
+    for (const t of new Set(req.penalizedTokens)) out[t] = out[t] > 0 ? out[t] * invPenalty : out[t] * penalty;
+  }
+  for (const [t, offset] of req.additivePenalties ?? []) out[t] -= Math.fround(offset); // f32 store rounds as the GPU does
   return out;
 }
 

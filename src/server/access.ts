@@ -1,6 +1,7 @@
 // The checks every request passes before routing: Host and Origin (origin-policy.ts), the CORS answers for
-// pages that are let in (preflights included), and the API key on /v1 routes. /health stays open so that
-// load balancers and scripts can probe it without the key.
+// pages that are let in (preflights included), and the API key on /v1 routes and /metrics (which tells how
+// busy the server is and how much it has generated). /health stays open so that load balancers and scripts
+// can probe it without the key, and so does the chat page, which asks for the key itself.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError } from './api-error.ts';
 import { ApiKeyCheck } from './api-key.ts';
@@ -46,7 +47,7 @@ export class AccessGate {
         return true;
       }
     }
-    if (this.key && (path === '/v1' || path.startsWith('/v1/'))) {
+    if (this.key && (path === '/v1' || path.startsWith('/v1/') || path === '/metrics')) {
       try {
         this.key.check(req.headers.authorization);
       } catch (e) {

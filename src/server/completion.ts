@@ -3,10 +3,13 @@
 // turn); runCompletion() runs when the engine is ours and answers as SSE chunks or one JSON body.
 import type { ServerResponse } from 'node:http';
 import type { GenerateOptions, GenerateResult, Generation } from '../decode/generate.ts';
+import type { StepLogprobs } from '../decode/logprobs.ts';
 import type { Engine } from '../engine.ts';
 import type { ChatMessage } from '../tokenizer/chat-template.ts';
 import { promptOpensThinking, splitReasoning, ThinkSplitter } from '../tokenizer/think.ts';
 import { ApiError } from './api-error.ts';
+import { closingError, isClosing } from './shutdown.ts';
+import { chatLogprobs, PendingLogprobs, textLogprobs, type TokenText } from './logprobs-format.ts';
 import type { CompletionRequest } from './openai-request.ts';
 import {
   chatChunk,
@@ -59,12 +62,25 @@ export function prepareCompletion(engine: Engine, request: CompletionRequest): P
   return { request, tokens, maxTokens, opensThinking };
 }
 
+export interface CompletionHooks {
+  /** Called once, when the first generated token is known (time to first token). */
+  onFirstToken?: () => void;
+}
+
 /**
  * Generates and answers. The engine's synchronous checks throw before anything is written (the caller sends
- * them as JSON errors); `signal` (the client went away) stops generation within one step. Resolves with the
- * engine's result, finishReason 'aborted' when stopped.
+ * them as JSON errors); `signal` stops generation within one step. Resolves with the engine's result,
+ * finishReason 'aborted' when stopped. Stopped because the server closes (shutdown.ts), a stream still ends
+ * properly (finish chunk, [DONE]) and a one-body answer is a 503 thrown to the caller.
  */
-export async function runCompletion(engine: Engine, p: PreparedCompletion, res: ServerResponse, meta: ResponseMeta, signal: AbortSignal): Promise<GenerateResult> {
+export async function runCompletion(
+  engine: Engine,
+  p: PreparedCompletion,
+  res: ServerResponse,
+  meta: ResponseMeta,
+  signal: AbortSignal,
+  hooks: CompletionHooks = {},
+): Promise<GenerateResult> {
   const r = p.request;
   // A field the request leaves out stays undefined, so the engine uses the model's generation_config.json
   // (not OpenAI's defaults: temperature 1 would override what the model's authors chose).
@@ -73,48 +89,96 @@ export async function runCompletion(engine: Engine, p: PreparedCompletion, res: 
     temperature: r.temperature,
     topP: r.topP,
     topK: r.topK,
+    minP: r.minP,
+    // A penalty makes the engine decode without MTP drafts (each verified row would need its own set).
+    repetitionPenalty: r.repetitionPenalty,
+    frequencyPenalty: r.frequencyPenalty,
+    presencePenalty: r.presencePenalty,
     seed: r.seed,
     stopStrings: r.stop,
+    // Each token's logits are then read back and MTP drafting is off (src/decode/generate.ts).
+    logprobs: r.logprobs,
     signal,
   };
-  const gen = engine.generate({ tokens: p.tokens }, options);
-  return r.stream ? stream(gen, p, res, meta, signal) : collect(gen, p, res, meta, signal);
+  const gen = firstTokenHook(engine.generate({ tokens: p.tokens }, options), hooks.onFirstToken);
+  const text = tokenText(engine);
+  return r.stream ? stream(gen, p, res, meta, signal, text) : collect(gen, p, res, meta, signal, text);
 }
 
-async function collect(gen: Generation, p: PreparedCompletion, res: ServerResponse, meta: ResponseMeta, signal: AbortSignal): Promise<GenerateResult> {
-  for await (const _ of gen) if (signal.aborted) break;
+/** `gen` whose iteration calls `onFirst` at its first event. */
+function firstTokenHook(gen: Generation, onFirst: (() => void) | undefined): Generation {
+  if (!onFirst) return gen;
+  return {
+    get result() {
+      return gen.result;
+    },
+    async *[Symbol.asyncIterator]() {
+      let first = true;
+      for await (const event of gen) {
+        if (first) onFirst();
+        first = false;
+        yield event;
+      }
+    },
+  };
+}
+
+async function collect(gen: Generation, p: PreparedCompletion, res: ServerResponse, meta: ResponseMeta, signal: AbortSignal, text: TokenText): Promise<GenerateResult> {
+  const steps: StepLogprobs[] = [];
+  for await (const event of gen) {
+    if (signal.aborted) break;
+    if (event.logprobs) steps.push(event.logprobs);
+  }
   const result = await gen.result;
-  if (result.finishReason === 'aborted') return result; // nobody is listening
+  if (result.finishReason === 'aborted') {
+    if (isClosing(signal)) throw closingError();
+    return result; // the client left: nobody is listening
+  }
   const finish = finishReason(result.finishReason);
   const use = usage(p.tokens.length, result.tokens.length);
-  const body = p.request.endpoint === 'chat' ? chatCompletion(meta, chatOutput(result.text, p.opensThinking), finish, use) : textCompletion(meta, result.text, finish, use);
+  const wanted = p.request.logprobs !== undefined;
+  const body =
+    p.request.endpoint === 'chat'
+      ? chatCompletion(meta, chatOutput(result.text, p.opensThinking), finish, use, wanted ? chatLogprobs(steps, text) : null)
+      : textCompletion(meta, result.text, finish, use, wanted ? textLogprobs(steps, text) : null);
   sendJson(res, 200, body);
   return result;
 }
 
-async function stream(gen: Generation, p: PreparedCompletion, res: ServerResponse, meta: ResponseMeta, signal: AbortSignal): Promise<GenerateResult> {
+async function stream(gen: Generation, p: PreparedCompletion, res: ServerResponse, meta: ResponseMeta, signal: AbortSignal, text: TokenText): Promise<GenerateResult> {
   const chat = p.request.endpoint === 'chat';
   const sse = new SseStream(res);
   // Tags may be split across tokens; the splitter holds a partial `</think>` back until it is sure.
   const splitter = new ThinkSplitter({ startsInThinking: p.opensThinking });
+  const logprobs = new PendingLogprobs(text);
   const send = (chunks: { kind: 'reasoning' | 'content'; text: string }[]) => {
-    for (const c of chunks) sse.send(chatChunk(meta, c.kind === 'content' ? { content: c.text } : { reasoning_content: c.text }));
+    for (const c of chunks) sse.send(chatChunk(meta, c.kind === 'content' ? { content: c.text } : { reasoning_content: c.text }, null, logprobs.takeChat()));
   };
   if (chat) sse.send(chatChunk(meta, { role: 'assistant', content: '' }));
   for await (const event of gen) {
     if (signal.aborted || !sse.open) break;
+    logprobs.add(event.logprobs);
     if (!event.text) continue; // a token that completes no character yet (part of a multi-byte one)
     if (chat) send(splitter.push(event.text));
-    else sse.send(textChunk(meta, event.text));
+    else sse.send(textChunk(meta, event.text, null, logprobs.takeText()));
   }
   const result = await gen.result;
-  if (result.finishReason === 'aborted') return result;
+  // The server closing cuts the answer short like max_tokens does: 'length' is the reason clients know for it.
+  const closing = isClosing(signal);
+  if (result.finishReason === 'aborted' && !closing) return result;
   if (chat) send(splitter.end());
-  const finish = finishReason(result.finishReason);
-  sse.send(chat ? chatChunk(meta, {}, finish) : textChunk(meta, '', finish));
+  const finish = closing ? 'length' : finishReason(result.finishReason);
+  // Entries of tokens whose text never came out (held back, cut by a stop string) ride on the last chunk.
+  sse.send(chat ? chatChunk(meta, {}, finish, logprobs.takeChat()) : textChunk(meta, '', finish, logprobs.takeText()));
   if (p.request.includeUsage) sse.send(usageChunk(meta, p.request.endpoint, usage(p.tokens.length, result.tokens.length)));
   sse.end();
   return result;
+}
+
+/** A token's own text (special tokens included); `<id>` for a model served without a tokenizer. */
+function tokenText(engine: Engine): TokenText {
+  const tokenizer = engine.tokenizer;
+  return (id) => (tokenizer ? tokenizer.decode([id]) : `<${id}>`);
 }
 
 /** R1 reasoning apart from the answer; `reasoning` is reported (maybe empty) whenever the prompt opened it. */

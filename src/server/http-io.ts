@@ -65,6 +65,12 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
+export function sendText(res: ServerResponse, status: number, text: string, contentType: string, headers: Record<string, string> = {}): void {
+  if (res.destroyed) return;
+  res.writeHead(status, { 'content-type': contentType, 'content-length': String(Buffer.byteLength(text)), ...headers });
+  res.end(text);
+}
+
 /** An error as JSON with its status, or, once a stream has begun, as its last event. */
 export function sendError(res: ServerResponse, err: ApiError, headers: Record<string, string> = {}): void {
   if (res.headersSent) endStreamWithError(res, err.body());

@@ -30,10 +30,15 @@ describe('parseChatRequest', () => {
       stream_options: { include_usage: true },
       top_k: null,
       user: 'someone',
-      logit_bias: { 5: 1 },
+      metadata: { a: 'b' },
+      min_p: 0.05,
+      repetition_penalty: 1.1,
+      frequency_penalty: 0.5,
+      presence_penalty: -1,
     });
     expect(r.prompt).toEqual([{ role: 'system', content: 'be brief' }, { role: 'user', content: 'ab' }]);
     expect(r).toMatchObject({ endpoint: 'chat', maxTokens: 7, temperature: 0.5, topP: 0.9, topK: undefined, stop: ['END'], stream: true, includeUsage: true });
+    expect(r).toMatchObject({ minP: 0.05, repetitionPenalty: 1.1, frequencyPenalty: 0.5, presencePenalty: -1, logprobs: undefined });
     expect(r.seed).toBe(2 ** 32 - 1); // 64-bit seeds wrap into the engine's 32 bits
     expect(parseChatRequest({ messages: user, max_completion_tokens: 3 }).maxTokens).toBe(3);
     expect(parseChatRequest({ messages: user }).stop).toEqual([]);
@@ -58,6 +63,11 @@ describe('parseChatRequest', () => {
     [{ messages: user, stream: true, stream_options: { include_usage: 1 } }, 'stream_options.include_usage', 'invalid_type'],
     [{ messages: user, n: 2 }, 'n', 'unsupported_value'],
     [{ messages: user, model: 3 }, 'model', 'invalid_type'],
+    [{ messages: user, min_p: 1 }, 'min_p', 'invalid_value'],
+    [{ messages: user, repetition_penalty: 0 }, 'repetition_penalty', 'invalid_value'],
+    [{ messages: user, frequency_penalty: 3 }, 'frequency_penalty', 'invalid_value'],
+    [{ messages: user, top_logprobs: 21, logprobs: true }, 'top_logprobs', 'invalid_value'],
+    [{ messages: user, top_logprobs: 2 }, 'top_logprobs', 'invalid_value'],
   ])('refuses %j: 400 naming %s', (body, param, code) => {
     const e = refusal(() => parseChatRequest(body));
     expect(e.status).toBe(400);
@@ -67,6 +77,50 @@ describe('parseChatRequest', () => {
 
   it('refuses a body that is not an object', () => {
     for (const body of [null, [], 'x', 3]) expect(refusal(() => parseChatRequest(body)).body().error.code).toBe('invalid_type');
+  });
+});
+
+describe('OpenAI fields this server cannot honour', () => {
+  it.each([
+    ['tools', { tools: [{ type: 'function', function: { name: 'f' } }] }],
+    ['tool_choice', { tool_choice: 'auto' }],
+    ['functions', { functions: [{ name: 'f' }] }],
+    ['function_call', { function_call: { name: 'f' } }],
+    ['response_format', { response_format: { type: 'json_object' } }],
+    ['logit_bias', { logit_bias: { 5: 1 } }],
+    ['audio', { audio: { voice: 'alloy', format: 'wav' } }],
+    ['modalities', { modalities: ['text', 'audio'] }],
+    ['prediction', { prediction: { type: 'content', content: 'x' } }],
+  ])('%s: 400 unsupported_parameter naming it', (param, extra) => {
+    const e = refusal(() => parseChatRequest({ messages: user, ...extra }));
+    expect(e.status).toBe(400);
+    expect(e.body().error).toMatchObject({ type: 'invalid_request_error', param, code: 'unsupported_parameter' });
+    expect(e.message).toContain(`'${param}'`);
+  });
+
+  it('passes the values clients send by default: null, empty, text format, no tool choice', () => {
+    const defaults = {
+      tools: [],
+      tool_choice: 'none',
+      logit_bias: {},
+      response_format: { type: 'text' },
+      modalities: ['text'],
+      parallel_tool_calls: true,
+      frequency_penalty: 0,
+      presence_penalty: 0,
+      audio: null,
+      best_of: 1,
+    };
+    expect(parseChatRequest({ messages: user, ...defaults }).endpoint).toBe('chat');
+  });
+
+  it('completions: suffix, echo and best_of > 1 are refused; logprobs is a count', () => {
+    for (const [param, extra] of [['suffix', { suffix: 'end' }], ['echo', { echo: true }], ['best_of', { best_of: 3 }]] as const) {
+      expect(refusal(() => parseTextRequest({ prompt: 'a', ...extra })).body().error).toMatchObject({ param, code: 'unsupported_parameter' });
+    }
+    expect(parseTextRequest({ prompt: 'a', logprobs: 3, echo: false, suffix: '' }).logprobs).toBe(3);
+    expect(parseChatRequest({ messages: user, logprobs: true, top_logprobs: 4 }).logprobs).toBe(4);
+    expect(parseChatRequest({ messages: user, logprobs: true }).logprobs).toBe(0);
   });
 });
 

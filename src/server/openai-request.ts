@@ -1,10 +1,13 @@
 // Request bodies of POST /v1/chat/completions and /v1/completions, checked field by field into one
 // CompletionRequest. Every refusal is a 400 ApiError naming the field (`param`), worded like OpenAI's own
 // ("Invalid type for 'temperature': expected a number, but got a string"). Fields we do not know are ignored,
-// as OpenAI-compatible servers do, so clients that send extras (user, logit_bias, ...) keep working; `null`
+// as OpenAI-compatible servers do, so clients that send extras (user, metadata, ...) keep working; OpenAI
+// fields we know but cannot honour (tools, logit_bias, ...) are refused by unsupported-fields.ts. `null`
 // counts as absent, since official clients send it for unset options.
+import { MAX_TOP_LOGPROBS } from '../decode/logprobs.ts';
 import type { ChatMessage, ChatRole } from '../tokenizer/chat-template.ts';
 import { ApiError, truncateForMessage } from './api-error.ts';
+import { refuseUnsupported } from './unsupported-fields.ts';
 
 /** Which endpoint the request came through: chat messages or a raw text prompt. */
 export type Endpoint = 'chat' | 'text';
@@ -19,9 +22,17 @@ export interface CompletionRequest {
   topP: number | undefined;
   /** Not OpenAI's, but vLLM and llama.cpp servers take it under this name. */
   topK: number | undefined;
+  /** vLLM's and llama.cpp's names too. */
+  minP: number | undefined;
+  repetitionPenalty: number | undefined;
+  /** OpenAI's, over the generated tokens (src/decode/sampling.ts). */
+  frequencyPenalty: number | undefined;
+  presencePenalty: number | undefined;
   /** Already reduced into the engine's [0, 2^32). */
   seed: number | undefined;
   stop: string[];
+  /** Alternatives to report per generated token with its log-probability; undefined = no logprobs. */
+  logprobs: number | undefined;
   stream: boolean;
   /** stream_options.include_usage: one more chunk, with empty choices and the usage, before [DONE]. */
   includeUsage: boolean;
@@ -35,6 +46,8 @@ export const MAX_STOP_STRINGS = 16;
 export const MAX_STOP_LENGTH = 256;
 export const MAX_MESSAGES = 2048;
 export const MAX_CONTENT_PARTS = 256;
+// Beyond this a penalty only turns every seen token's logit to ~0 or -inf; a typo (20 for 2.0) is refused.
+const MAX_REPETITION_PENALTY = 10;
 
 // OpenAI's "developer" role is the newer name of "system".
 const ROLE_ALIASES: Readonly<Record<string, ChatRole>> = { system: 'system', developer: 'system', user: 'user', assistant: 'assistant' };
@@ -45,16 +58,23 @@ export function parseChatRequest(body: unknown): CompletionRequest {
   if (!Array.isArray(messages)) throw invalidType('messages', 'an array of messages', messages);
   if (messages.length === 0) throw invalidValue('messages', "must hold at least one message");
   if (messages.length > MAX_MESSAGES) throw invalidValue('messages', `at most ${MAX_MESSAGES} messages are taken, got ${messages.length}`);
-  return { ...parseCommon(b), endpoint: 'chat', prompt: messages.map(parseMessage) };
+  refuseUnsupported(b, 'chat');
+  // Chat asks with a boolean and counts alternatives apart; the legacy endpoint gives the count itself.
+  const top = optionalNumber(b, 'top_logprobs', { integer: true, min: 0, max: MAX_TOP_LOGPROBS });
+  const wanted = optionalBoolean(b, 'logprobs') ?? false;
+  if (top !== undefined && !wanted) throw invalidValue('top_logprobs', "needs 'logprobs' set to true");
+  return { ...parseCommon(b), endpoint: 'chat', prompt: messages.map(parseMessage), logprobs: wanted ? (top ?? 0) : undefined };
 }
 
 export function parseTextRequest(body: unknown): CompletionRequest {
   const b = asObject(body);
-  return { ...parseCommon(b), endpoint: 'text', prompt: parsePrompt(required(b, 'prompt')) };
+  refuseUnsupported(b, 'text');
+  const logprobs = optionalNumber(b, 'logprobs', { integer: true, min: 0, max: MAX_TOP_LOGPROBS });
+  return { ...parseCommon(b), endpoint: 'text', prompt: parsePrompt(required(b, 'prompt')), logprobs };
 }
 
 /** The fields both endpoints share. */
-function parseCommon(b: Body): Omit<CompletionRequest, 'endpoint' | 'prompt'> {
+function parseCommon(b: Body): Omit<CompletionRequest, 'endpoint' | 'prompt' | 'logprobs'> {
   optionalString(b, 'model'); // one model is served whatever the name; only its type is checked
   const n = optionalNumber(b, 'n', { integer: true, min: 1 });
   if (n !== undefined && n !== 1) throw new ApiError(400, `'n' = ${n} is not supported: one choice per request`, 'n', 'unsupported_value');
@@ -71,6 +91,10 @@ function parseCommon(b: Body): Omit<CompletionRequest, 'endpoint' | 'prompt'> {
     temperature: optionalNumber(b, 'temperature', { min: 0, max: 2 }),
     topP: optionalNumber(b, 'top_p', { min: 0, max: 1, minExclusive: true }),
     topK: optionalNumber(b, 'top_k', { integer: true, min: 0 }),
+    minP: optionalNumber(b, 'min_p', { min: 0, max: 1, maxExclusive: true }),
+    repetitionPenalty: optionalNumber(b, 'repetition_penalty', { min: 0, minExclusive: true, max: MAX_REPETITION_PENALTY }),
+    frequencyPenalty: optionalNumber(b, 'frequency_penalty', { min: -2, max: 2 }),
+    presencePenalty: optionalNumber(b, 'presence_penalty', { min: -2, max: 2 }),
     // OpenAI takes any 64-bit seed; the engine's generator is seeded with 32 bits, so wrap (negatives too).
     seed: seed === undefined ? undefined : ((seed % 2 ** 32) + 2 ** 32) % 2 ** 32,
     stop: parseStop(optional(b, 'stop')),
@@ -160,6 +184,8 @@ interface NumberRule {
   max?: number;
   /** The minimum itself is refused (top_p > 0). */
   minExclusive?: boolean;
+  /** The maximum itself is refused (min_p < 1). */
+  maxExclusive?: boolean;
 }
 
 function optionalNumber(b: Body, name: string, rule: NumberRule = {}): number | undefined {
@@ -167,9 +193,9 @@ function optionalNumber(b: Body, name: string, rule: NumberRule = {}): number | 
   if (v === undefined) return undefined;
   if (typeof v !== 'number' || !Number.isFinite(v)) throw invalidType(name, rule.integer ? 'an integer' : 'a number', v);
   if (rule.integer && !Number.isSafeInteger(v)) throw invalidType(name, 'an integer', v);
-  const { min, max, minExclusive } = rule;
+  const { min, max, minExclusive, maxExclusive } = rule;
   if (min !== undefined && (minExclusive ? v <= min : v < min)) throw invalidValue(name, `must be ${minExclusive ? '>' : '>='} ${min}, got ${v}`);
-  if (max !== undefined && v > max) throw invalidValue(name, `must be <= ${max}, got ${v}`);
+  if (max !== undefined && (maxExclusive ? v >= max : v > max)) throw invalidValue(name, `must be ${maxExclusive ? '<' : '<='} ${max}, got ${v}`);
   return v;
 }
 

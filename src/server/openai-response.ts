@@ -4,6 +4,7 @@
 // parse them; `reasoning_content` is DeepSeek's API's name for R1's thinking, next to `content`.
 import { randomUUID } from 'node:crypto';
 import type { GenerateResult } from '../decode/generate.ts';
+import type { ChatLogprobs, TextLogprobs } from './logprobs-format.ts';
 import type { Endpoint } from './openai-request.ts';
 
 /** What every body and chunk of one response shares. */
@@ -42,24 +43,24 @@ export function usage(promptTokens: number, completionTokens: number): Usage {
   return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
 }
 
-export function chatCompletion(meta: ResponseMeta, output: ChatOutput, finish: OpenAiFinishReason, use: Usage) {
+export function chatCompletion(meta: ResponseMeta, output: ChatOutput, finish: OpenAiFinishReason, use: Usage, logprobs: ChatLogprobs | null = null) {
   const message = { role: 'assistant' as const, content: output.content, ...(output.reasoning !== null && { reasoning_content: output.reasoning }) };
-  return { ...meta, object: 'chat.completion', choices: [{ index: 0, message, logprobs: null, finish_reason: finish }], usage: use };
+  return { ...meta, object: 'chat.completion', choices: [{ index: 0, message, logprobs, finish_reason: finish }], usage: use };
 }
 
-export function textCompletion(meta: ResponseMeta, text: string, finish: OpenAiFinishReason, use: Usage) {
-  return { ...meta, object: 'text_completion', choices: [{ index: 0, text, logprobs: null, finish_reason: finish }], usage: use };
+export function textCompletion(meta: ResponseMeta, text: string, finish: OpenAiFinishReason, use: Usage, logprobs: TextLogprobs | null = null) {
+  return { ...meta, object: 'text_completion', choices: [{ index: 0, text, logprobs, finish_reason: finish }], usage: use };
 }
 
 /** The first chunk carries the role, the middle ones a piece of content or reasoning, the last only the reason. */
 export type ChatDelta = { role: 'assistant'; content: '' } | { content: string } | { reasoning_content: string } | Record<string, never>;
 
-export function chatChunk(meta: ResponseMeta, delta: ChatDelta, finish: OpenAiFinishReason | null = null) {
-  return { ...meta, object: 'chat.completion.chunk', choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] };
+export function chatChunk(meta: ResponseMeta, delta: ChatDelta, finish: OpenAiFinishReason | null = null, logprobs: ChatLogprobs | null = null) {
+  return { ...meta, object: 'chat.completion.chunk', choices: [{ index: 0, delta, logprobs, finish_reason: finish }] };
 }
 
-export function textChunk(meta: ResponseMeta, text: string, finish: OpenAiFinishReason | null = null) {
-  return { ...meta, object: 'text_completion', choices: [{ index: 0, text, logprobs: null, finish_reason: finish }] };
+export function textChunk(meta: ResponseMeta, text: string, finish: OpenAiFinishReason | null = null, logprobs: TextLogprobs | null = null) {
+  return { ...meta, object: 'text_completion', choices: [{ index: 0, text, logprobs, finish_reason: finish }] };
 }
 
 /** stream_options.include_usage: after the finish chunk, one with no choices and the counts. */

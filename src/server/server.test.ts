@@ -130,6 +130,21 @@ describe('answers', () => {
     expect(r2.choices[0].message.content).toBe(hot.text);
   });
 
+  it('min_p, repetition_penalty, frequency_penalty and presence_penalty reach the sampler: the text equals engine.generate with them', async () => {
+    const want = await direct(engine, MESSAGES, 12, { temperature: 0, repetitionPenalty: 1.5 });
+    expect(want.text).not.toBe((await direct(engine, MESSAGES, 12)).text); // the penalty changes greedy output here
+    const r = await client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 12, temperature: 0, repetition_penalty: 1.5 } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    expect(r.choices[0].message.content).toBe(want.text);
+    // Greedy output first repeats a token at its 16th: the penalties change what follows.
+    const freq = await direct(engine, MESSAGES, 20, { temperature: 0, frequencyPenalty: 1.5, presencePenalty: 0.5 });
+    expect(freq.text).not.toBe((await direct(engine, MESSAGES, 20)).text);
+    const f = await client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 20, temperature: 0, frequency_penalty: 1.5, presence_penalty: 0.5 });
+    expect(f.choices[0].message.content).toBe(freq.text);
+    const sampled = await direct(engine, 'In the beginning', 10, { temperature: 1, minP: 0.2, seed: 7 });
+    const t = await client.completions.create({ model: 'm', prompt: 'In the beginning', max_tokens: 10, temperature: 1, seed: 7, min_p: 0.2 } as OpenAI.CompletionCreateParamsNonStreaming);
+    expect(t.choices[0].text).toBe(sampled.text);
+  });
+
   it('sampling: the same seed gives the same text, as engine.generate does', async () => {
     const want = await direct(engine, MESSAGES, 8, { temperature: 0.9, seed: 7 });
     const ask = () => client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 8, temperature: 0.9, seed: 7 });
@@ -183,8 +198,8 @@ describe('bad requests get OpenAI-style errors and the server keeps serving', ()
     expect((await health()).status).toBe('ok');
   });
 
-  it('unknown fields are ignored', async () => {
-    const res = await fetch(`${server.url}${chat}`, { method: 'POST', headers: JSON_TYPE, body: body({ frobnicate: true, user: 'u', logit_bias: { 5: 1 }, presence_penalty: null }) });
+  it('unknown fields and the defaults clients fill in are ignored', async () => {
+    const res = await fetch(`${server.url}${chat}`, { method: 'POST', headers: JSON_TYPE, body: body({ frobnicate: true, user: 'u', logit_bias: {}, presence_penalty: null, tools: [] }) });
     expect(res.status).toBe(200);
     expect((await res.json()).choices[0].message.content).toEqual(expect.any(String));
   });
@@ -193,6 +208,8 @@ describe('bad requests get OpenAI-style errors and the server keeps serving', ()
     const bad = client.chat.completions.create({ model: 'm', messages: MESSAGES, temperature: 'hot' as unknown as number });
     await expect(bad).rejects.toBeInstanceOf(OpenAI.BadRequestError);
     await expect(bad).rejects.toMatchObject({ status: 400, param: 'temperature', code: 'invalid_type' });
+    const tools = client.chat.completions.create({ model: 'm', messages: MESSAGES, tools: [{ type: 'function', function: { name: 'f', parameters: {} } }] });
+    await expect(tools).rejects.toMatchObject({ status: 400, param: 'tools', code: 'unsupported_parameter', type: 'invalid_request_error' });
     const long = client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 1_000_000 });
     await expect(long).rejects.toMatchObject({ status: 400, param: 'max_tokens', code: 'context_length_exceeded' });
   });
@@ -286,9 +303,174 @@ describe('with an API key and CORS', () => {
       });
       expect(page.status).toBe(200);
       expect(page.headers.get('access-control-allow-origin')).toBe('http://app.example');
+      // /metrics needs the key too; the chat page and /health do not.
+      expect((await fetch(`${keyed.url}/metrics`)).status).toBe(401);
+      expect((await fetch(`${keyed.url}/metrics`, { headers: { authorization: 'Bearer sk-test-key' } })).status).toBe(200);
+      expect((await fetch(`${keyed.url}/`)).status).toBe(200);
     } finally {
       await keyed.close();
     }
+  });
+});
+
+describe('logprobs', () => {
+  /** log_softmax of each row of engine.logits (a fresh pass over the whole sequence), in float64. */
+  async function referenceLogprobs(tokens: number[]): Promise<number[][]> {
+    const V = engine.config.vocabSize;
+    const all = await engine.logits(tokens);
+    return Array.from({ length: tokens.length }, (_, i) => {
+      const row = Array.from(all.subarray(i * V, (i + 1) * V));
+      const max = Math.max(...row);
+      const logZ = max + Math.log(row.reduce((s, x) => s + Math.exp(x - max), 0));
+      return row.map((x) => x - logZ);
+    });
+  }
+
+  it("chat: each greedy token's logprob is the log-softmax of the model's logits, top_logprobs the N largest in order", async () => {
+    const want = await direct(engine, MESSAGES, 6); // the default (MTP) path: logprobs must not change the tokens
+    const r = await client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 6, temperature: 0, logprobs: true, top_logprobs: 3 });
+    expect(r.choices[0].message.content).toBe(want.text);
+    const content = r.choices[0].logprobs!.content!;
+    expect(content).toHaveLength(6);
+    const prompt = engine.encode(MESSAGES);
+    const ref = await referenceLogprobs([...prompt, ...want.tokens]);
+    content.forEach((entry, i) => {
+      const row = ref[prompt.length - 1 + i];
+      expect(entry.token).toBe(engine.tokenizer!.decode([want.tokens[i]]));
+      expect(Math.abs(entry.logprob - row[want.tokens[i]])).toBeLessThan(1e-4);
+      expect(entry.bytes).toEqual([...Buffer.from(entry.token)]);
+      const order = row.map((l, id) => [l, id]).sort((a, b) => b[0] - a[0] || a[1] - b[1]).slice(0, 3);
+      expect(entry.top_logprobs.map((t) => t.token)).toEqual(order.map(([, id]) => engine.tokenizer!.decode([id])));
+      entry.top_logprobs.forEach((t, j) => expect(Math.abs(t.logprob - order[j][0])).toBeLessThan(1e-4));
+      expect(entry.top_logprobs[0].logprob).toBeCloseTo(entry.logprob, 6); // greedy: the chosen token is the top one
+    });
+    // Streaming: the chunks' entries add up to the same list.
+    const stream = await client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 6, temperature: 0, logprobs: true, top_logprobs: 3, stream: true });
+    const streamed: OpenAI.ChatCompletionTokenLogprob[] = [];
+    for await (const chunk of stream) streamed.push(...(chunk.choices[0]?.logprobs?.content ?? []));
+    expect(streamed.map((e) => [e.token, e.logprob])).toEqual(content.map((e) => [e.token, e.logprob]));
+    // Without logprobs the field stays null.
+    const plain = await client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 1, temperature: 0 });
+    expect(plain.choices[0].logprobs).toBeNull();
+  });
+
+  it('completions: the legacy shape (tokens, token_logprobs, top_logprobs maps, text_offset)', async () => {
+    const r = await client.completions.create({ model: 'm', prompt: 'In the beginning', max_tokens: 4, temperature: 0, logprobs: 2 });
+    const lp = r.choices[0].logprobs!;
+    expect(lp.tokens!.join('')).toBe(r.choices[0].text);
+    expect(lp.token_logprobs).toHaveLength(4);
+    expect(lp.top_logprobs!.every((m) => Object.keys(m).length <= 2)).toBe(true);
+    expect(lp.text_offset).toEqual(lp.tokens!.map((_, i) => lp.tokens!.slice(0, i).join('').length));
+    const stream = await client.completions.create({ model: 'm', prompt: 'In the beginning', max_tokens: 4, temperature: 0, logprobs: 2, stream: true });
+    const offsets: number[] = [];
+    for await (const chunk of stream) offsets.push(...(chunk.choices[0].logprobs?.text_offset ?? []));
+    expect(offsets).toEqual(lp.text_offset);
+  });
+});
+
+describe('metrics and the chat page', () => {
+  /** `name{labels} value` samples of the exposition, after checking each family has its HELP and TYPE. */
+  function parseMetrics(text: string): Map<string, number> {
+    const samples = new Map<string, number>();
+    const typed = new Set<string>();
+    for (const line of text.trimEnd().split('\n')) {
+      const type = /^# TYPE (\S+) (counter|gauge|histogram)$/.exec(line);
+      if (type) typed.add(type[1]);
+      if (line.startsWith('#')) continue;
+      const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
+      expect(m, line).not.toBeNull();
+      expect(typed.has(m![1].replace(/_(bucket|sum|count)$/, '')) || typed.has(m![1]), `${m![1]} has a # TYPE`).toBe(true);
+      samples.set(m![1] + (m![2] ?? ''), Number(m![3]));
+    }
+    return samples;
+  }
+
+  async function scrape() {
+    const res = await fetch(`${server.url}/metrics`);
+    expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+    return parseMetrics(await res.text());
+  }
+
+  it('GET /metrics counts requests by route and status, tokens and latencies in the Prometheus text format', async () => {
+    const before = await scrape();
+    const get = (m: Map<string, number>, k: string) => m.get(k) ?? 0;
+    await client.completions.create({ model: 'm', prompt: 'In the beginning', max_tokens: 3, temperature: 0 });
+    await fetch(`${server.url}/no-such-route`);
+    const after = await scrape();
+    const ok = 'deepseek_webgpu_requests_total{route="/v1/completions",code="200"}';
+    expect(get(after, ok) - get(before, ok)).toBe(1);
+    expect(get(after, 'deepseek_webgpu_requests_total{route="other",code="404"}') - get(before, 'deepseek_webgpu_requests_total{route="other",code="404"}')).toBe(1);
+    expect(get(after, 'deepseek_webgpu_prompt_tokens_total') - get(before, 'deepseek_webgpu_prompt_tokens_total')).toBe(4);
+    expect(get(after, 'deepseek_webgpu_generation_tokens_total') - get(before, 'deepseek_webgpu_generation_tokens_total')).toBe(3);
+    expect(after.get('deepseek_webgpu_queue_length')).toBe(0);
+    expect(after.get('deepseek_webgpu_requests_running')).toBe(0);
+    for (const h of ['request_duration_seconds', 'time_to_first_token_seconds']) {
+      const name = `deepseek_webgpu_${h}`;
+      const count = get(after, `${name}_count{endpoint="text"}`);
+      expect(count - get(before, `${name}_count{endpoint="text"}`)).toBe(1);
+      expect(after.get(`${name}_bucket{endpoint="text",le="+Inf"}`)).toBe(count);
+      expect(get(after, `${name}_sum{endpoint="text"}`)).toBeGreaterThan(0);
+      // Buckets are cumulative: never fewer below a larger bound.
+      const buckets = [...after].filter(([k]) => k.startsWith(`${name}_bucket{endpoint="text"`)).map(([, v]) => v);
+      expect(buckets).toEqual([...buckets].sort((a, b) => a - b));
+    }
+  });
+
+  it('GET / serves the self-contained chat page, which streams from /v1/chat/completions', async () => {
+    const res = await fetch(`${server.url}/`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(res.headers.get('content-security-policy')).toContain("connect-src 'self'");
+    const html = await res.text();
+    expect(html).toMatch(/^<!doctype html>/);
+    expect(html).toContain('<form id="chat">');
+    expect(html).toContain('"/v1/chat/completions"');
+    expect(html).toContain('tiny-v3-trained');
+    expect(html).not.toMatch(/(src|href)="(https?:)?\/\//); // no external resources
+    // Its script at least compiles (a typo in the template string would only show in a browser).
+    const script = /<script>([\s\S]*)<\/script>/.exec(html)![1];
+    expect(() => new Function(script)).not.toThrow();
+    // What the page sends, as a browser sends it from that origin, is let in and streams.
+    const res2 = await fetch(`${server.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { ...JSON_TYPE, origin: server.url },
+      body: JSON.stringify({ messages: MESSAGES, stream: true, max_tokens: 2 }),
+    });
+    expect(res2.status).toBe(200);
+    expect(await res2.text()).toMatch(/data: \[DONE\]\n\n$/);
+  });
+});
+
+describe('shutdown', () => {
+  it('close() ends a running stream with a finish chunk and [DONE] (the client raises nothing) and answers a waiting request with 503', async () => {
+    const closing = await startServer(engine, { port: 0 });
+    const c = new OpenAI({ baseURL: `${closing.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    const stream = await c.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 200, temperature: 0, stream: true, stream_options: { include_usage: true } });
+    const waiting = c.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 2 }).then(
+      () => null,
+      (e: unknown) => e, // taken now: it fails while the stream is still read
+    );
+    const chunks: OpenAI.ChatCompletionChunk[] = [];
+    let closed: Promise<void> | null = null;
+    for await (const chunk of stream) {
+      chunks.push(chunk);
+      if (chunks.length === 3) closed = closing.close();
+    }
+    await closed;
+    expect(await waiting).toMatchObject({ status: 503, code: 'server_closing' });
+    const finish = [...chunks].reverse().find((ch) => ch.choices[0]?.finish_reason);
+    expect(finish?.choices[0].finish_reason).toBe('length');
+    expect(chunks.at(-1)?.usage?.completion_tokens).toBeLessThan(200);
+    // the client hides [DONE]; the wire shows it once more, on a raw request cut the same way
+    const raw = await startServer(engine, { port: 0 });
+    const res = await fetch(`${raw.url}/v1/completions`, { method: 'POST', headers: JSON_TYPE, body: JSON.stringify({ prompt: 'In the beginning', max_tokens: 200, stream: true }) });
+    const reader = res.body!.getReader();
+    await reader.read(); // the first chunk: generation is under way
+    const rawClosed = raw.close();
+    let text = '';
+    for (let r = await reader.read(); !r.done; r = await reader.read()) text += new TextDecoder().decode(r.value);
+    await rawClosed;
+    expect(text).toMatch(/"finish_reason":"length".*\n\ndata: \[DONE\]\n\n$/s);
   });
 });
 

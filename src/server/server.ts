@@ -6,6 +6,8 @@
 //   POST /v1/completions        a raw text prompt (or token ids)
 //   GET  /v1/models             the one model served
 //   GET  /health                liveness, queue depth and request counts
+//   GET  /metrics               the same and more for Prometheus (server-metrics.ts)
+//   GET  /                      a chat page (chat-page.ts)
 //
 // Who may call is decided first, in access.ts: the Host header, the Origin header (CORS), the API key.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -13,11 +15,14 @@ import type { AddressInfo } from 'node:net';
 import type { Engine } from '../engine.ts';
 import { AccessGate } from './access.ts';
 import { ApiError, toApiError, truncateForMessage } from './api-error.ts';
+import { CHAT_PAGE_CSP, chatPage } from './chat-page.ts';
 import { prepareCompletion, runCompletion } from './completion.ts';
-import { readJsonBody, sendError, sendJson } from './http-io.ts';
+import { readJsonBody, sendError, sendJson, sendText } from './http-io.ts';
 import { parseChatRequest, parseTextRequest, type Endpoint } from './openai-request.ts';
 import { newMeta } from './openai-response.ts';
 import { QueueFullError, RequestQueue } from './queue.ts';
+import { ServerMetrics } from './server-metrics.ts';
+import { closingError, isClosing, ServerClosingError } from './shutdown.ts';
 
 export interface ServerOptions {
   /** Interface to bind; default 127.0.0.1 (this machine only). */
@@ -32,7 +37,7 @@ export interface ServerOptions {
    * page in. Default none: requests from browser pages of other origins are refused with 403.
    */
   corsOrigins?: string[];
-  /** Requires `Authorization: Bearer <apiKey>` on /v1 routes (401 otherwise); /health stays open. */
+  /** Requires `Authorization: Bearer <apiKey>` on /v1 routes and /metrics (401 otherwise); /health and the chat page stay open. */
   apiKey?: string;
   /** Default 8080; 0 picks a free port (see `port` on the result). */
   port?: number;
@@ -51,7 +56,11 @@ export interface OpenAiServer {
   readonly url: string;
   readonly port: number;
   readonly modelId: string;
-  /** Stops accepting, stops running generations and waits for them; the engine stays yours to dispose. */
+  /**
+   * Stops accepting and stops running generations: a running stream ends with a finish chunk
+   * (finish_reason 'length') and [DONE], any other completion request gets a 503. Resolves once they are
+   * answered; the engine stays yours to dispose.
+   */
   close(): Promise<void>;
 }
 
@@ -67,6 +76,9 @@ export async function startServer(engine: Engine, options: ServerOptions = {}): 
   const gate = new AccessGate({ host, allowedHosts: options.allowedHosts, corsOrigins: options.corsOrigins, apiKey: options.apiKey });
   const started = Math.floor(Date.now() / 1000);
   const counts = { completed: 0, aborted: 0, refused: 0, failed: 0 };
+  const metrics = new ServerMetrics(queue);
+  const page = chatPage(modelId);
+  let closing = false;
   /** Completion requests being handled, with their stop switch: close() aborts them and waits. */
   const inFlight = new Map<Promise<void>, AbortController>();
 
@@ -75,13 +87,17 @@ export async function startServer(engine: Engine, options: ServerOptions = {}): 
     res.once('close', () => {
       if (!res.writableFinished) controller.abort(new Error('the client disconnected'));
     });
-    const body = await readJsonBody(req, maxBodyBytes);
-    const request = endpoint === 'chat' ? parseChatRequest(body) : parseTextRequest(body);
-    const prepared = prepareCompletion(engine, request);
-    const task = () => runCompletion(engine, prepared, res, newMeta(endpoint, modelId), controller.signal);
+    const t0 = performance.now();
+    const seconds = () => (performance.now() - t0) / 1000;
+    const onFirstToken = () => metrics.firstTokenAfter(endpoint, seconds());
     try {
+      const body = await untilAborted(readJsonBody(req, maxBodyBytes), controller.signal);
+      const request = endpoint === 'chat' ? parseChatRequest(body) : parseTextRequest(body);
+      const prepared = prepareCompletion(engine, request);
+      const task = () => runCompletion(engine, prepared, res, newMeta(endpoint, modelId), controller.signal, { onFirstToken });
       const result = await queue.run(task, controller.signal);
       counts[result.finishReason === 'aborted' ? 'aborted' : 'completed']++;
+      metrics.completion(endpoint, seconds(), result.stats.prompt_tokens, result.stats.generated_tokens);
     } catch (e) {
       if (e instanceof QueueFullError) {
         counts.refused++;
@@ -89,6 +105,7 @@ export async function startServer(engine: Engine, options: ServerOptions = {}): 
       }
       if (controller.signal.aborted) {
         counts.aborted++; // gave up while waiting, or the engine stopped on the signal
+        if (isClosing(controller.signal)) throw closingError();
         return;
       }
       throw e;
@@ -105,6 +122,13 @@ export async function startServer(engine: Engine, options: ServerOptions = {}): 
           requests: counts,
         }),
     },
+    '/metrics': {
+      // Prometheus' text format; its scrapers send a bearer token when configured to (authorization in scrape_configs).
+      GET: (_req, res) => sendText(res, 200, metrics.render(), 'text/plain; version=0.0.4; charset=utf-8'),
+    },
+    '/': {
+      GET: (_req, res) => sendText(res, 200, page, 'text/html; charset=utf-8', { 'content-security-policy': CHAT_PAGE_CSP }),
+    },
     '/v1/models': {
       GET: (_req, res) => sendJson(res, 200, { object: 'list', data: [{ id: modelId, object: 'model', created: started, owned_by: 'deepseek-webgpu' }] }),
     },
@@ -114,7 +138,12 @@ export async function startServer(engine: Engine, options: ServerOptions = {}): 
 
   function track(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint): Promise<void> {
     const controller = new AbortController();
-    const done = complete(req, res, endpoint, controller).finally(() => inFlight.delete(done));
+    if (closing) controller.abort(new ServerClosingError()); // a keep-alive connection's request after close()
+    // Done once the answer has left (close() cuts the connections next), whichever way it ends.
+    const done = complete(req, res, endpoint, controller)
+      .catch((e: unknown) => fail(req, res, e))
+      .then(() => flushed(res))
+      .finally(() => inFlight.delete(done));
     inFlight.set(done, controller);
     return done;
   }
@@ -122,6 +151,7 @@ export async function startServer(engine: Engine, options: ServerOptions = {}): 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
     const t0 = performance.now();
+    res.once('close', () => metrics.request(routes[path] ? path : 'other', res.statusCode));
     if (log) res.once('close', () => log(`${req.method} ${path} ${res.statusCode}${res.writableFinished ? '' : ' (client gone)'} ${(performance.now() - t0).toFixed(0)} ms`));
     try {
       if (gate.admit(req, res, path)) return;
@@ -135,13 +165,17 @@ export async function startServer(engine: Engine, options: ServerOptions = {}): 
       }
       await handler(req, res);
     } catch (e) {
-      const err = toApiError(e);
-      if (err.status >= 500) {
-        counts.failed++;
-        log?.(`${req.method} ${path}: ${(e as Error)?.stack ?? String(e)}`);
-      }
-      sendError(res, err);
+      fail(req, res, e);
     }
+  }
+
+  function fail(req: IncomingMessage, res: ServerResponse, e: unknown): void {
+    const err = toApiError(e);
+    if (err.status >= 500 && !(e instanceof ApiError && e.code === 'server_closing')) {
+      counts.failed++;
+      log?.(`${req.method} ${(req.url ?? '/').split('?')[0]}: ${(e as Error)?.stack ?? String(e)}`);
+    }
+    sendError(res, err);
   }
 
   const server = createServer((req, res) => void handle(req, res));
@@ -159,13 +193,35 @@ export async function startServer(engine: Engine, options: ServerOptions = {}): 
     port,
     modelId,
     async close() {
+      closing = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const controller of inFlight.values()) controller.abort(new Error('the server is closing'));
-      server.closeAllConnections(); // also ends bodies still arriving, which no signal reaches
-      await Promise.allSettled(inFlight.keys()); // generations stop within a step; the engine is then free
+      for (const controller of inFlight.values()) controller.abort(new ServerClosingError());
+      server.closeIdleConnections();
+      // Generations stop within a step and answer (a stream's last chunk, a 503); the engine is then free.
+      await Promise.allSettled(inFlight.keys());
+      server.closeAllConnections(); // keep-alive connections, and requests whose answers are written
       await closed;
     },
   };
+}
+
+/** Resolves when `res` has been handed to the OS, or the connection is gone. */
+function flushed(res: ServerResponse): Promise<void> {
+  if (res.writableFinished || res.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    res.once('finish', resolve);
+    res.once('close', resolve);
+  });
+}
+
+/** `work`, or the signal's reason once it aborts (a body still arriving when the server closes). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /** `/models/tiny-v3-trained/` -> `tiny-v3-trained` (also for URLs of HTTP folders). */

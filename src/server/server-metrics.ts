@@ -1,0 +1,50 @@
+// What GET /metrics reports about this server: requests by route and status, tokens read and written, the
+// queue, and how long requests and first tokens take. Names carry the `deepseek_webgpu_` prefix, as
+// vLLM's carry `vllm:` and llama.cpp's `llamacpp:`.
+import { Registry, type Counter, type Histogram } from './prometheus.ts';
+
+// From a one-token answer on a GPU to a long one on SwiftShader.
+const LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+// Queue wait plus prefill: short unless the queue is long or the prompt is.
+const TTFT_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+const PREFIX = 'deepseek_webgpu_';
+
+export class ServerMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter;
+  private readonly promptTokens: Counter;
+  private readonly generationTokens: Counter;
+  private readonly latency: Histogram;
+  private readonly firstToken: Histogram;
+
+  /** `queue`: read at each scrape. */
+  constructor(queue: { readonly running: boolean; readonly waitingCount: number }) {
+    const r = this.registry;
+    this.requests = r.counter(`${PREFIX}requests_total`, 'HTTP requests answered, by route and status code.');
+    this.promptTokens = r.counter(`${PREFIX}prompt_tokens_total`, 'Prompt tokens of the completion requests that generated.');
+    this.generationTokens = r.counter(`${PREFIX}generation_tokens_total`, 'Tokens generated.');
+    r.gauge(`${PREFIX}queue_length`, 'Completion requests waiting for the engine.', () => queue.waitingCount);
+    r.gauge(`${PREFIX}requests_running`, 'Completion requests generating now (one engine: 0 or 1).', () => (queue.running ? 1 : 0));
+    this.latency = r.histogram(`${PREFIX}request_duration_seconds`, 'Completion requests from arrival to the end of the answer, by endpoint.', LATENCY_BUCKETS);
+    this.firstToken = r.histogram(`${PREFIX}time_to_first_token_seconds`, 'From the arrival of a completion request to its first generated token (queue wait and prefill), by endpoint.', TTFT_BUCKETS);
+  }
+
+  /** `route`: a known path, or 'other' (the label set stays bounded whatever paths clients try). */
+  request(route: string, status: number): void {
+    this.requests.inc({ route, code: String(status) });
+  }
+
+  completion(endpoint: string, seconds: number, promptTokens: number, generatedTokens: number): void {
+    this.latency.observe(seconds, { endpoint });
+    this.promptTokens.inc({}, promptTokens);
+    this.generationTokens.inc({}, generatedTokens);
+  }
+
+  firstTokenAfter(endpoint: string, seconds: number): void {
+    this.firstToken.observe(seconds, { endpoint });
+  }
+
+  render(): string {
+    return this.registry.render();
+  }
+}

@@ -25,6 +25,7 @@ export interface SamplingOptions {
    * tokens count (not the prompt), as OpenAI does; negative values encourage repeats.
    */
   frequencyPenalty?: number;
+  /** OpenAI's presence penalty, -2 to 2, default 0: subtracted once from each token generated so far. */
   presencePenalty?: number;
   /** Seed of the random numbers; the same seed and options give the same tokens. Default: random. */
   seed?: number;

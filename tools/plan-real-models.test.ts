@@ -1,9 +1,10 @@
 // README's real-checkpoint figures come from tools/plan-real-models.ts: check them against the header
 // entries they are planned from and against the memory plan's own tests (src/model/memory-plan.test.ts).
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseModelConfig } from '../src/config/model-config.ts';
 import { countParameters } from '../src/model/parameter-count.ts';
-import { planRelease, RELEASES, releaseHeaders } from './plan-real-models.ts';
+import { formatTables, planAll, planRelease, RELEASES, releaseHeaders } from './plan-real-models.ts';
 
 const GiB = 2 ** 30;
 const release = (name: string) => RELEASES.find((r) => r.name === name)!;
@@ -48,5 +49,10 @@ describe('plan-real-models', () => {
     const atGiB = p.limits.find((l) => l.limit === GiB)!;
     expect(atGiB.overLimit).toEqual([]);
     expect(atGiB.largest.bytes).toBeLessThanOrEqual(GiB);
+  });
+
+  it("README's tables are the script's output, table for table", () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    for (const table of formatTables(planAll()).split('\n\n')) expect(readme).toContain(table);
   });
 });

@@ -81,6 +81,15 @@ describe('tiktoken format on the tiny model vocabulary', () => {
     // Loaded with Kimi's default pattern, which splits plain English as GPT-2's does.
     expect(tok?.encode('Blessed are the')).toEqual([0, 71, 3096, 449, 264]);
   });
+
+  it('names the missing file when a folder has only one of tiktoken.model and tokenizer_config.json', async () => {
+    const only = await mkdtemp(join(dir, 'only-'));
+    await writeFile(join(only, 'tiktoken.model'), model);
+    await expect(loadTokenizer(only)).rejects.toThrow(`${only}: has tiktoken.model but no tokenizer_config.json`);
+    await rm(join(only, 'tiktoken.model'));
+    await writeFile(join(only, 'tokenizer_config.json'), '{}');
+    await expect(loadTokenizer(only)).rejects.toThrow(`${only}: has tokenizer_config.json but no tokenizer.json or tiktoken.model`);
+  });
 });
 
 describe('tiktoken.model validation', () => {

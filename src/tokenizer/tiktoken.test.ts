@@ -26,6 +26,9 @@ const UNICODE = [
   '<｜User｜>hi<｜Assistant｜>there<｜end▁of▁sentence｜>',
   '',
   ' ',
+  // Long single pieces exercise the merge loop far past word length.
+  '-'.repeat(5000),
+  'ab'.repeat(2000),
 ];
 
 let hf: TextTokenizer;

@@ -188,27 +188,36 @@ export class TiktokenBpe {
   }
 
   /**
-   * Merges a pre-token's bytes by rank. Quadratic in the piece length, which pre-tokenization keeps short
-   * (words, digit triples, punctuation runs); long whitespace or symbol runs are rare enough not to matter.
+   * Merges a pre-token's bytes by rank. Each merge rescans the pair ranks, so the work is quadratic in the
+   * piece length; pre-tokenization keeps pieces short (words, digit triples, punctuation runs), and keeping
+   * the ranks of adjacent pairs in an array means only the two pairs touching a merge are looked up again,
+   * which keeps rare long runs (a line of 5,000 dashes) tolerable.
    */
   private mergePiece(piece: string, ids: number[]): void {
-    // parts[i] is the byte offset where part i starts; the last entry is the end.
-    const parts: number[] = [];
-    for (let i = 0; i <= piece.length; i++) parts.push(i);
+    // starts[i] is the byte offset where part i begins; the last entry is the end of the piece.
+    const starts: number[] = [];
+    for (let i = 0; i <= piece.length; i++) starts.push(i);
+    const pairRank = (i: number): number =>
+      i + 2 < starts.length ? (this.ranks.get(piece.slice(starts[i], starts[i + 2])) ?? Infinity) : Infinity;
+    // pairs[i] is the rank of parts i and i+1 joined (Infinity when not a token).
+    const pairs: number[] = [];
+    for (let i = 0; i + 2 < starts.length; i++) pairs.push(pairRank(i));
     for (;;) {
       let best = Infinity;
       let at = -1;
-      for (let i = 0; i + 2 < parts.length; i++) {
-        const rank = this.ranks.get(piece.slice(parts[i], parts[i + 2]));
-        if (rank !== undefined && rank < best) {
-          best = rank;
+      for (let i = 0; i < pairs.length; i++) {
+        if (pairs[i] < best) {
+          best = pairs[i];
           at = i;
         }
       }
       if (at < 0) break;
-      parts.splice(at + 1, 1);
+      starts.splice(at + 1, 1);
+      pairs.splice(at, 1);
+      if (at < pairs.length) pairs[at] = pairRank(at);
+      if (at > 0) pairs[at - 1] = pairRank(at - 1);
     }
-    for (let i = 0; i + 1 < parts.length; i++) ids.push(this.ranks.get(piece.slice(parts[i], parts[i + 1])) as number);
+    for (let i = 0; i + 1 < starts.length; i++) ids.push(this.ranks.get(piece.slice(starts[i], starts[i + 1])) as number);
   }
 }
 

@@ -95,6 +95,20 @@ describe('tiktoken format on the tiny model vocabulary', () => {
   });
 });
 
+describe('tiktoken chunking (the Python tokenizer encodes long texts in pieces)', () => {
+  it('cuts runs longer than maxRun and every maxChars code points, and nowhere else', () => {
+    const cut = TextTokenizer.fromTiktoken(model, config, {}, { pattern: GPT2_PATTERN, chunking: { maxChars: 12, maxRun: 4 } });
+    const enc = (text: string) => tt.encode(text, { addBos: false });
+    const encCut = (text: string) => cut.encode(text, { addBos: false });
+    // A 6-letter word is cut after 4 letters; the space run of 3 and the word of 3 are not.
+    expect(encCut('thenth   the')).toEqual([...enc('then'), ...enc('th   the')]);
+    // 13 code points (the emoji is one, though two UTF-16 units): cut after the 12th, inside the last word.
+    expect(encCut('ab ab ab 😀 ab')).toEqual([...enc('ab ab ab 😀 a'), ...enc('b')]);
+    expect(encCut('the the')).toEqual(enc('the the'));
+    expect(encCut('')).toEqual([]);
+  });
+});
+
 describe('tiktoken.model validation', () => {
   const bytes = Array.from({ length: 256 }, (_, b) => `${btoa(String.fromCharCode(b))} ${b}`);
   const parse = (lines: string[]) => () => new TiktokenBpe(lines.join('\n'), new Map(), { file: 'x/tiktoken.model' });

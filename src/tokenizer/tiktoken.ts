@@ -33,9 +33,23 @@ export const KIMI_PATTERN = (() => {
   ].join('|');
 })();
 
+/**
+ * Limits of Kimi-K2's / Moonlight's Python `encode`, which hands tiktoken the text in pieces: cut every
+ * `maxChars` code points, then inside any run of more than `maxRun` whitespace (or non-whitespace) code points.
+ * Tokens never span a cut, so ids near one differ from encoding the text whole; we cut the same way.
+ */
+export interface TiktokenChunking {
+  maxChars: number;
+  maxRun: number;
+}
+
+export const KIMI_CHUNKING: TiktokenChunking = { maxChars: 400_000, maxRun: 25_000 };
+
 export interface TiktokenOptions {
   /** Pre-tokenization regex source, compiled with flags `gv`. Default KIMI_PATTERN. */
   pattern?: string;
+  /** Where the text is cut before encoding; null for never. Default KIMI_CHUNKING. */
+  chunking?: TiktokenChunking | null;
   /** Shown in errors: the tiktoken.model path or URL. */
   file?: string;
 }
@@ -59,6 +73,7 @@ export class TiktokenBpe {
   private readonly specialIdOf = new Map<string, number>();
   private readonly specialOf = new Map<number, TiktokenSpecial>();
   private readonly splitter: RegExp;
+  private readonly chunking: TiktokenChunking | null;
   /** Matches any special token's text, longest first so a token that prefixes another cannot win. */
   private readonly specialSplitter: RegExp | null;
 
@@ -103,6 +118,7 @@ export class TiktokenBpe {
     }
     this.maxId = maxId;
 
+    this.chunking = options.chunking === undefined ? KIMI_CHUNKING : options.chunking;
     const pattern = options.pattern ?? KIMI_PATTERN;
     try {
       this.splitter = new RegExp(pattern, 'gv');
@@ -116,9 +132,16 @@ export class TiktokenBpe {
   /** Ids of `text`, where the text of a special token becomes that token's id. */
   encode(text: string): number[] {
     const ids: number[] = [];
+    // Cut before matching special tokens, as the Python tokenizer does.
+    if (this.chunking === null) this.encodeChunk(text, ids);
+    else for (const chunk of chunks(text, this.chunking)) this.encodeChunk(chunk, ids);
+    return ids;
+  }
+
+  private encodeChunk(text: string, ids: number[]): void {
     if (this.specialSplitter === null) {
       this.encodeOrdinary(text, ids);
-      return ids;
+      return;
     }
     let start = 0;
     for (const match of text.matchAll(this.specialSplitter)) {
@@ -127,7 +150,6 @@ export class TiktokenBpe {
       start = (match.index as number) + match[0].length;
     }
     this.encodeOrdinary(text.slice(start), ids);
-    return ids;
   }
 
   /** Text of `ids`; invalid UTF-8 (a character cut between ids) becomes U+FFFD, as HF's byte-level decoder does. */
@@ -243,6 +265,43 @@ export function tiktokenFromConfig(modelText: string, config: Record<string, unk
   }
   return new TiktokenBpe(modelText, specials, options);
 }
+
+/** The pieces TiktokenChunking describes, in order; their concatenation is `text`. */
+function* chunks(text: string, limits: TiktokenChunking): Generator<string> {
+  // Code points never outnumber UTF-16 units, so a short text has nothing to cut.
+  if (text.length <= Math.min(limits.maxRun, limits.maxChars)) {
+    yield text;
+    return;
+  }
+  let charsInChunk = 0;
+  let pieceStart = 0;
+  let runLength = 0;
+  let runIsSpace = false;
+  for (let i = 0; i < text.length; ) {
+    const cp = text.codePointAt(i) as number;
+    const width = cp > 0xffff ? 2 : 1;
+    if (charsInChunk === limits.maxChars) {
+      if (i > pieceStart) yield text.slice(pieceStart, i);
+      pieceStart = i;
+      charsInChunk = 0;
+    }
+    // Python's str.isspace: White_Space plus the four information separators U+001C-U+001F.
+    const isSpace = SPACE.test(String.fromCodePoint(cp));
+    if (charsInChunk === 0 || isSpace !== runIsSpace) {
+      runIsSpace = isSpace;
+      runLength = 1;
+    } else if (++runLength > limits.maxRun) {
+      yield text.slice(pieceStart, i);
+      pieceStart = i;
+      runLength = 1;
+    }
+    charsInChunk++;
+    i += width;
+  }
+  if (text.length > pieceStart || text.length === 0) yield text.slice(pieceStart);
+}
+
+const SPACE = /^[\p{White_Space}\x1c-\x1f]$/u;
 
 /** UTF-8 bytes of `text` as a binary string. */
 function toBinary(text: string): string {

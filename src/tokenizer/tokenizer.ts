@@ -158,7 +158,7 @@ export class TextTokenizer {
     modelText: string,
     tokenizerConfig: unknown,
     sources: TokenizerSources = {},
-    options: Pick<TiktokenOptions, 'pattern'> = {},
+    options: Pick<TiktokenOptions, 'pattern' | 'chunking'> = {},
   ): TextTokenizer {
     const configFile = sources.configFile ?? 'tokenizer_config.json';
     if (!isObject(tokenizerConfig)) throw new CheckpointError(configFile, 'expected a JSON object');

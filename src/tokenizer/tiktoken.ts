@@ -110,7 +110,7 @@ export class TiktokenBpe {
     }
     for (const [id, token] of specials) {
       if (this.bytesOf.has(id)) {
-        throw new CheckpointError(this.file, `special token '${token.content}' has id ${id}, which is also a rank here`);
+        throw new CheckpointError(this.file, `special token '${token.content}' has id ${id}, which this file already gives to a token`);
       }
       this.specialIdOf.set(token.content, id);
       this.specialOf.set(id, token);

@@ -49,7 +49,7 @@ export interface EngineParts<M extends CausalLM> {
 
 export class ModelEngine<M extends CausalLM = CausalLM> {
   readonly model: M;
-  /** Null when the folder has no tokenizer.json / tokenizer_config.json: prompts must be token ids. */
+  /** Null when the folder has no tokenizer files (tokenizer.json or tiktoken.model): prompts must be token ids. */
   readonly tokenizer: TextTokenizer | null;
   /** generation_config.json's settings, which generate() uses wherever its options leave one out. */
   readonly generationDefaults: GenerationDefaults;

@@ -34,7 +34,7 @@ export function register(program: Command): void {
     let settings = parseGenerateOptions(options);
     const engine = await loadModelFromCli(options, fallback);
     try {
-      if (!engine.tokenizer) throw new InputError('--model', 'this model folder has no tokenizer.json / tokenizer_config.json: chat needs one');
+      if (!engine.tokenizer) throw new InputError('--model', 'this model folder has no tokenizer (tokenizer.json or tiktoken.model, with tokenizer_config.json): chat needs one');
       const session = engine.chat({ system: options.system });
       settings = withSeed(engine, settings);
       await new Repl(engine, session, settings, Boolean(options.hideReasoning)).run();

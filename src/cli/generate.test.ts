@@ -75,7 +75,7 @@ describe('generate', () => {
 
   it('refuses bad input with errors that name the argument or file', async () => {
     await expect(run('generate', '--model', FIXTURE, '--tokens', '5,2048', '--quiet')).rejects.toThrow(/token id 2048 at index 1/);
-    await expect(run('generate', '--model', FIXTURE, 'hello', '--quiet')).rejects.toThrow(/no tokenizer.json/);
+    await expect(run('generate', '--model', FIXTURE, 'hello', '--quiet')).rejects.toThrow(/has no tokenizer \(tokenizer.json or tiktoken.model/);
     await expect(run('generate', '--quiet')).rejects.toThrow(InputError);
     await expect(run('generate', '--model', FIXTURE, '--tokens', '5,6,7', '--context-length', '2', '--quiet')).rejects.toThrow(/3 tokens do not fit the context: 2 of 2 positions are free/);
     await expect(run('generate', '--model', 'no/such/folder', '--tokens', '5', '--quiet')).rejects.toThrow(CheckpointError);

@@ -167,7 +167,7 @@ function checkPromptArguments(prompt: string | undefined, o: GenerateCliOptions)
 /** The prompt from --tokens, a chat message or plain text; `text` is what the model reads, when known. */
 function buildPrompt(prompt: string | undefined, ids: number[] | null, o: GenerateCliOptions, engine: Engine): { tokens: number[]; text: string | null } {
   if (ids !== null || prompt === undefined) return { tokens: ids ?? [], text: null };
-  if (!engine.tokenizer) throw new InputError('prompt', 'this model folder has no tokenizer.json / tokenizer_config.json: give the prompt as --tokens');
+  if (!engine.tokenizer) throw new InputError('prompt', 'this model folder has no tokenizer (tokenizer.json or tiktoken.model, with tokenizer_config.json): give the prompt as --tokens');
   if (!o.chat) return { tokens: engine.encode(prompt), text: prompt };
   const messages: ChatMessage[] = [...(o.system !== undefined ? [{ role: 'system' as const, content: o.system }] : []), { role: 'user', content: prompt }];
   return { tokens: engine.encode(messages), text: engine.renderChat(messages) };

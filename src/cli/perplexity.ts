@@ -78,7 +78,7 @@ async function checkAgainstConfig(dir: string, window: number, contextLength: nu
     throw new InputError('--mtp', `${dir} has no MTP module (num_nextn_predict_layers is ${config.num_nextn_predict_layers ?? 'absent'})`);
   }
   if (config && !(await access(join(dir, 'tokenizer.json')).then(() => true, () => false))) {
-    throw new InputError('--model', `${dir} has no tokenizer.json to tokenize --file with`);
+    throw new InputError('--model', `${dir} has no tokenizer (tokenizer.json or tiktoken.model) to tokenize --file with`);
   }
 }
 

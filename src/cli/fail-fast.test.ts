@@ -137,7 +137,7 @@ describe('perplexity checks its arguments before loading', () => {
     const v2 = configOnly('tiny-v2lite'); // no MTP module
     expect((await inputError('perplexity', '--model', v3, '--file', text)).message).toMatch(/--window: 256 predictions need windows of 257 positions; the model's max_position_embeddings is 256/);
     expect((await inputError('perplexity', '--model', v2, '--file', text, '--window', '8', '--mtp')).argument).toBe('--mtp');
-    expect((await inputError('perplexity', '--model', v3, '--file', text, '--window', '8', '--mtp')).message).toMatch(/--model: .* has no tokenizer\.json/);
+    expect((await inputError('perplexity', '--model', v3, '--file', text, '--window', '8', '--mtp')).message).toMatch(/--model: .* has no tokenizer \(tokenizer\.json or tiktoken\.model\)/);
   });
 });
 

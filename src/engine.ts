@@ -118,7 +118,7 @@ export class ModelEngine<M extends CausalLM = CausalLM> {
   generate(prompt: Prompt, options: GenerateOptions = {}): Generation {
     this.checkOpen();
     const tokens = this.encode(prompt);
-    const signal = options.signal ? AbortSignal.any([options.signal, this.stopAll.signal]) : this.stopAll.signal;
+    const signal = this.stoppedByDispose(options.signal);
     let release = () => {};
     return generate(this.model, tokens, {
       decoder: this.tokenizer?.streamDecoder({ skipSpecialTokens: true }),
@@ -154,7 +154,7 @@ export class ModelEngine<M extends CausalLM = CausalLM> {
   continueGeneration(owner: object, tokens: readonly number[], options: GenerateOptions = {}): Generation {
     this.checkOpen();
     const full = [...tokens];
-    const signal = options.signal ? AbortSignal.any([options.signal, this.stopAll.signal]) : this.stopAll.signal;
+    const signal = this.stoppedByDispose(options.signal);
     const resolved = withGenerationDefaults(options, this.generationDefaults, full.length);
     let release = () => {};
     let turn = 0;
@@ -206,7 +206,7 @@ export class ModelEngine<M extends CausalLM = CausalLM> {
   async perplexity(input: PerplexityInput, options: PerplexityOptions = {}): Promise<PerplexityResult> {
     this.checkOpen();
     const stream = this.evalStream(input);
-    const signal = options.signal ? AbortSignal.any([options.signal, this.stopAll.signal]) : this.stopAll.signal;
+    const signal = this.stoppedByDispose(options.signal);
     const release = await this.acquire();
     try {
       return await perplexity(lmWindowModel(this.model), stream, { ...options, signal });
@@ -247,6 +247,11 @@ export class ModelEngine<M extends CausalLM = CausalLM> {
       this.checkOpen();
     }
     return release;
+  }
+
+  /** The caller's signal (if any) joined with dispose()'s, which stops every generation and run. */
+  private stoppedByDispose(signal: AbortSignal | undefined): AbortSignal {
+    return signal ? AbortSignal.any([signal, this.stopAll.signal]) : this.stopAll.signal;
   }
 
   private checkOpen(): void {

@@ -5,7 +5,7 @@
 // oracle: src/reference/sample.ts (sampleToken).
 import { defineKernel, expectBytes, expectThat } from '../gpu/kernel.ts';
 import type { Bindable, Recorder } from '../gpu/recorder.ts';
-import { isGreedy, penaltyApplies, sampleConstants, type SampleRequest } from '../sampling/rules.ts';
+import { isGreedy, sampleConstants, type SampleRequest } from '../sampling/rules.ts';
 import { argmaxScratchBytes, recordArgmax } from './sample-argmax.ts';
 import { penaltyEntries, samplePenalty } from './sample-penalty.ts';
 

@@ -6,7 +6,7 @@ import type { ModelFolder } from '../checkpoint/model-folder.ts';
 import { modelNames } from '../checkpoint/tensor-names.ts';
 import type { ModelConfig } from '../config/model-config.ts';
 import type { CausalLM } from '../decode/causal-lm.ts';
-import { GREEDY, penaltyApplies, type SampleRequest } from '../sampling/rules.ts';
+import { GREEDY, type SampleRequest } from '../sampling/rules.ts';
 import { InputError } from '../errors.ts';
 import type { Gpu } from '../gpu/device.ts';
 import { createStorage, readStorage, uploadStorage } from '../gpu/buffers.ts';

@@ -48,7 +48,9 @@ export function isGreedy(req: Pick<SampleRequest, 'temperature'>): boolean {
 
 /** Whether a penalty (repetition, or an additive frequency/presence amount) changes any logit. */
 export function penaltyApplies(req: Pick<SampleRequest, 'repetitionPenalty' | 'penalizedTokens' | 'additivePenalties'>): boolean {
-  return (req.repetitionPenalty !== 1 && req.penalizedTokens.length > 0) || (req.additivePenalties?.size ?? 0) > 0;
+  if (req.repetitionPenalty !== 1 && req.penalizedTokens.length > 0) return true;
+  for (const offset of req.additivePenalties?.values() ?? []) if (offset !== 0) return true; // as penaltyEntries counts them
+  return false;
 }
 
 /** Greedy with nothing to apply first: the logits' own argmax, so rows may share one batched argmax. */

@@ -60,7 +60,7 @@ export class Recorder {
   /** The trace hook (see DispatchListener): one null check per dispatch when unset. */
   onDispatch: DispatchListener | null = null;
   /** The open step's kernels and the labels of the buffers each binds (for error messages). */
-  private stepKernels: { kernel: string; buffers: string[] }[] = [];
+  private stepKernels: StepKernel[] = [];
   private scoped = false;
   private readonly stepErrors: Promise<GpuError | null>[] = [];
 
@@ -87,7 +87,7 @@ export class Recorder {
     if (grid.some((n) => n === 0)) return; // nothing to do: a zero-sized dispatch
     this.onDispatch?.({ pipeline, buffers, params, grid, label }, this);
     this.openScope();
-    this.stepKernels.push({ kernel: label, buffers: buffers.map((b) => b.buffer.label) });
+    this.stepKernels.push({ kernel: label, buffers }); // labels are read only when a step fails
     let slot = -1;
     if (params.length) {
       slot = this.arenaUsed;
@@ -118,7 +118,7 @@ export class Recorder {
   /** Buffer-to-buffer copy (ends the current compute pass; the next dispatch opens a new one). */
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, size: number): void {
     this.openScope();
-    this.stepKernels.push({ kernel: 'copy', buffers: [src.label, dst.label] });
+    this.stepKernels.push({ kernel: 'copy', buffers: [{ buffer: src }, { buffer: dst }] });
     this.endPass();
     this.commandEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, size);
   }
@@ -215,9 +215,15 @@ export class Recorder {
  * The error of a failed step, naming the kernels involved: those whose label or bound buffers' labels the
  * WebGPU message quotes (Dawn quotes object labels), or every kernel of the step when it quotes none.
  */
-function stepError(phase: string, kind: string, message: string, kernels: { kernel: string; buffers: string[] }[]): GpuError {
+/** A kernel (or copy) recorded in the open step, with the buffers it touches. */
+interface StepKernel {
+  kernel: string;
+  buffers: readonly { buffer: GPUBuffer }[];
+}
+
+function stepError(phase: string, kind: string, message: string, kernels: StepKernel[]): GpuError {
   const quoted = new Set([...message.matchAll(/"([^"]+)"/g)].map((m) => m[1]));
-  const named = kernels.filter((k) => quoted.has(k.kernel) || k.buffers.some((b) => quoted.has(b)));
+  const named = kernels.filter((k) => quoted.has(k.kernel) || k.buffers.some((b) => quoted.has(b.buffer.label)));
   const list = [...new Set((named.length ? named : kernels).map((k) => k.kernel))];
   const shown = list.length > 12 ? `${list.slice(0, 12).join(', ')}, ... (${list.length})` : list.join(', ');
   const text = message.trimEnd();

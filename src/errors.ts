@@ -96,3 +96,18 @@ export class InputError extends Error {
     super(`${argument}: ${detail}`);
   }
 }
+
+/**
+ * A model named by its Hugging Face id could not be resolved or downloaded: the hub refused it, a transfer
+ * failed or did not match its checksum, or (offline) the cache lacks it. `target` is `owner/name` or
+ * `owner/name/file`; the message never holds a token.
+ */
+export class HubError extends Error {
+  override name = 'HubError';
+  constructor(
+    readonly target: string,
+    readonly detail: string,
+  ) {
+    super(`${target}: ${detail}`);
+  }
+}

@@ -1,21 +1,24 @@
 // deepseek-webgpu command line: builds the commander program; each subcommand lives in src/cli/<name>.ts and
-// exports register(program). Environment variables are read here and nowhere else.
+// exports register(program). The CLI's own environment variables are read here and nowhere else; the Hugging
+// Face ones (HF_HOME, HF_HUB_CACHE, HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE) by src/hub/settings.ts, as
+// huggingface_hub reads them, for the library too.
 
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
-import { CheckpointError, ConfigError, GpuError, InputError, ShaderError } from './errors.ts';
+import { CheckpointError, ConfigError, GpuError, HubError, InputError, ShaderError } from './errors.ts';
 import type { NodeFallback } from './gpu/node-webgpu.ts';
 import * as chat from './cli/chat.ts';
 import * as generate from './cli/generate.ts';
 import * as info from './cli/info.ts';
 import * as logits from './cli/logits.ts';
 import * as perplexity from './cli/perplexity.ts';
+import * as pull from './cli/pull.ts';
 import * as serve from './cli/serve.ts';
 import * as verify from './cli/verify.ts';
 
 // To add a subcommand: import its module above and list it here.
-const SUBCOMMANDS: { register(program: Command): void }[] = [generate, chat, logits, perplexity, verify, info, serve];
+const SUBCOMMANDS: { register(program: Command): void }[] = [generate, chat, logits, perplexity, verify, info, serve, pull];
 
 /** Options every subcommand sees through `command.optsWithGlobals<GlobalOptions>()`. */
 export interface GlobalOptions {
@@ -59,7 +62,7 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
-    const expected = [ConfigError, CheckpointError, GpuError, ShaderError, InputError].some((c) => err instanceof c);
+    const expected = [ConfigError, CheckpointError, GpuError, ShaderError, InputError, HubError].some((c) => err instanceof c);
     const text = expected ? `${(err as Error).name}: ${(err as Error).message}` : ((err as Error)?.stack ?? String(err));
     console.error(`deepseek-webgpu: ${text}`);
     process.exitCode = 1;

@@ -4,7 +4,7 @@ import { Option, type Command } from 'commander';
 import type { GlobalOptions } from '../cli.ts';
 import type { Gpu } from '../gpu/device.ts';
 import type { NodeGpuPlan } from '../gpu/node-webgpu.ts';
-import { modelDir, parseIntOption } from './load-model.ts';
+import { parseIntOption, resolveModelDir } from './load-model.ts';
 
 /** Optional features the kernels use when present. */
 const FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as const;
@@ -34,11 +34,12 @@ export function register(program: Command): void {
     .command('info')
     .description('show the WebGPU adapter, backend, features and limits')
     .option('--json', 'print as JSON')
-    .option('-m, --model <dir>', 'the checkpoint folder to summarize: config, parameter counts, memory plan (default: the embedded tiny-v3-trained)')
+    .option('-m, --model <dir|id>', 'the checkpoint folder or Hugging Face model id to summarize: config, parameter counts, memory plan (default: the embedded tiny-v3-trained)')
+    .option('--revision <rev>', 'branch, tag or commit of a Hugging Face model id (default: main)')
     .option('-c, --context-length <n>', 'context for the memory plan (default: min(max_position_embeddings, 4096))')
     .addOption(new Option('--quantize <format>', 'plan BF16 linear weights quantized at load').choices(['fp8']))
     .option('--buffer-limit <bytes>', 'plan with buffers of at most this many bytes (below the adapter limits)')
-    .action(async (options: { json?: boolean; model?: string; contextLength?: string; quantize?: 'fp8'; bufferLimit?: string }, command: Command) => {
+    .action(async (options: { json?: boolean; model?: string; revision?: string; contextLength?: string; quantize?: 'fp8'; bufferLimit?: string }, command: Command) => {
       const { fallback } = command.optsWithGlobals<GlobalOptions>();
       // Loaded on use so that the other subcommands' start-up (and --help) does not pay for the model code.
       const [{ createNodeGpu, planNodeGpu }, { defaultMemoryBudget }, { defaultAttentionWorkgroups }, { formatModelInfo, modelInfo }] = await Promise.all([
@@ -50,7 +51,7 @@ export function register(program: Command): void {
       const plan = planNodeGpu(fallback);
       const contextLength = parseIntOption(options.contextLength, '--context-length', 1);
       const cap = parseIntOption(options.bufferLimit, '--buffer-limit', 4);
-      const dir = modelDir(options); // the default model's too: it is what generate runs
+      const dir = await resolveModelDir(options); // the default model's too: it is what generate runs
       const gpu = await createNodeGpu({ fallback });
       try {
         const budget = defaultMemoryBudget(gpu.adapterInfo.isFallbackAdapter) ?? null;

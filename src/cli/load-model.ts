@@ -1,6 +1,8 @@
-// The model options every running subcommand shares (--model, --context-length, --quantize, --quiet), and
-// loading through loadModel() with a progress bar. The options are checked first, --context-length against
-// config.json, so that a mistake is reported before a GPU device is made or a weight is read.
+// The model options every running subcommand shares (--model, --revision, --context-length, --quantize,
+// --quiet), and loading through loadModel() with a progress bar. The options are checked first, --context-length
+// against config.json, so that a mistake is reported before a GPU device is made or a weight is read. A --model
+// that is not a folder but a Hugging Face id (owner/name[@revision]) is resolved through the hub cache first,
+// downloading what is missing (src/hub/resolve.ts).
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
@@ -12,6 +14,7 @@ import { progressBar } from './progress.ts';
 
 export interface ModelCliOptions {
   model?: string;
+  revision?: string;
   contextLength?: string;
   quantize?: 'fp8';
   quiet?: boolean;
@@ -19,7 +22,8 @@ export interface ModelCliOptions {
 
 export function addModelOptions(cmd: Command): Command {
   return cmd
-    .option('-m, --model <dir>', 'Hugging Face checkpoint folder (default: the embedded tiny-v3-trained)')
+    .option('-m, --model <dir|id>', 'checkpoint folder, or Hugging Face model id owner/name[@revision] fetched into the hub cache (default: the embedded tiny-v3-trained)')
+    .option('--revision <rev>', 'branch, tag or commit of a Hugging Face model id (default: main)')
     .option('-c, --context-length <n>', 'positions the KV cache holds (default: min(max_position_embeddings, 4096))')
     .addOption(new Option('--quantize <format>', 'quantize BF16 linear weights at load').choices(['fp8']))
     .option('--quiet', 'no progress bar');
@@ -48,9 +52,30 @@ export function modelDir(opts: Pick<ModelCliOptions, 'model'>): string {
   return opts.model;
 }
 
+/**
+ * The folder to load: modelDir(), with a Hugging Face model id resolved through the hub cache (downloading what
+ * is missing, with a progress bar). The resolved folder is written back to `opts.model`, so the command's later
+ * checks and its load find it on disk and ask the hub nothing more.
+ */
+export async function resolveModelDir(opts: Pick<ModelCliOptions, 'model' | 'revision' | 'quiet'>): Promise<string> {
+  const dir = modelDir(opts);
+  if (opts.model === undefined) {
+    if (opts.revision !== undefined) throw new InputError('--revision', 'applies to a Hugging Face model id given with --model');
+    return dir;
+  }
+  const { resolveHubModel } = await import('./pull.ts');
+  const resolved = await resolveHubModel(dir, opts);
+  if (resolved.repo === undefined && opts.revision !== undefined) {
+    throw new InputError('--revision', `applies to a Hugging Face model id, and '${dir}' is a path`);
+  }
+  opts.model = resolved.dir;
+  opts.revision = undefined;
+  return resolved.dir;
+}
+
 /** --model and --context-length, checked; the context against config.json's max_position_embeddings. */
 export async function checkModelOptions(opts: ModelCliOptions): Promise<{ dir: string; contextLength: number | undefined }> {
-  const dir = modelDir(opts);
+  const dir = await resolveModelDir(opts);
   const contextLength = parseIntOption(opts.contextLength, '--context-length', 1);
   const max = contextLength === undefined ? undefined : await configNumber(dir, 'max_position_embeddings');
   if (contextLength !== undefined && max !== undefined && contextLength > max) {

@@ -8,7 +8,7 @@ import { encodeSafetensors, type OutputTensor } from '../checkpoint/safetensors-
 import { InputError } from '../errors.ts';
 import type { GlobalOptions } from '../cli.ts';
 import { parseTokenList } from './arguments.ts';
-import { addModelOptions, loadModelFromCli, modelDir, type ModelCliOptions } from './load-model.ts';
+import { addModelOptions, loadModelFromCli, modelDir, resolveModelDir, type ModelCliOptions } from './load-model.ts';
 import { checkOutputFile, writeFileAtomically } from './output-file.ts';
 
 interface LogitsOptions extends ModelCliOptions {
@@ -51,7 +51,7 @@ function outputTensors(tokens: number[], vocab: number, hiddenSize: number, logi
 }
 
 async function referenceOutputs(options: LogitsOptions, tokens: number[]): Promise<OutputTensor[]> {
-  const dir = modelDir(options);
+  const dir = await resolveModelDir(options);
   // Loaded on use, as the engine is (see loadModelFromCli): the CLI starts without the model code.
   const [{ openModelFolder }, { nodeFolder }, { ReferenceModel }] = await Promise.all([
     import('../checkpoint/model-folder.ts'),

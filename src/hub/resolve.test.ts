@@ -49,9 +49,12 @@ const blobs = () => readdir(join(repoRoot(), 'blobs'));
 
 describe('resolveModel from the hub', () => {
   it("downloads the engine's files into huggingface_hub's cache layout: blobs by etag, relative snapshot links, refs/main", async () => {
-    const resolved = await resolve('test-org/tiny-v3');
+    const progress: [number, number][] = [];
+    const resolved = await resolve('test-org/tiny-v3', { onProgress: (done, total) => progress.push([done, total]) });
     const commit = hub.commitOf(TINY);
     expect(resolved.dir).toBe(join(repoRoot(), 'snapshots', commit));
+    expect(progress.at(-1)).toEqual([resolved.downloadedBytes, resolved.downloadedBytes]);
+    expect(progress.every(([done, total], i) => done <= total && (i === 0 || done >= progress[i - 1]![0]))).toBe(true);
     expect(resolved.commit).toBe(commit);
     expect(resolved.downloaded.sort()).toEqual([...NEEDED].sort());
     expect(resolved.downloadedBytes).toBe(NEEDED.reduce((sum, f) => sum + TINY.files.get(f)!.length, 0));

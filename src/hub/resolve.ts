@@ -17,6 +17,8 @@ import { hubSettings, type HubSettings } from './settings.ts';
 const CONFIG_FILE = 'config.json';
 const OPTIONAL_FILES = ['generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'tiktoken.model'];
 const SINGLE_FILE = 'model.safetensors';
+/** HEAD requests in flight at once (DeepSeek-V3 has 163 shards); the downloads themselves run one at a time. */
+const HEAD_CONCURRENCY = 8;
 
 export interface ResolveModelOptions extends Partial<HubSettings>, HubClientOptions {
   /** Branch, tag or commit when the id has no `@revision` (default: main). */
@@ -32,12 +34,15 @@ export interface ResolveModelOptions extends Partial<HubSettings>, HubClientOpti
 export interface ResolvedModel {
   /** The folder to load: `model` itself when it is a path, else the snapshot folder. */
   dir: string;
-  /** For a hub id: `owner/name`, the revision asked for and the commit it resolved to. */
+  /** For a hub id: `owner/name`. */
   repo?: string;
+  /** For a hub id: the branch, tag or commit asked for. */
   revision?: string;
+  /** For a hub id: the commit the revision resolved to (the snapshot folder's name). */
   commit?: string;
-  /** Files downloaded by this call, and their bytes. */
+  /** Files downloaded by this call. */
   downloaded: string[];
+  /** Bytes downloaded by this call. */
   downloadedBytes: number;
   /** Files whose bytes were in the cache already. */
   reused: string[];
@@ -95,15 +100,15 @@ class Pull {
   async files(files: string[]): Promise<void> {
     const missing: string[] = [];
     for (const file of files) if (!(await this.cache.hasSnapshotFile(this.commit, file))) missing.push(file);
-    const metas: FileMetadata[] = [];
-    for (const file of missing) metas.push(await this.client.metadata(this.repo, this.commit, file));
+    const metas = await inParallel(missing, HEAD_CONCURRENCY, (file) => this.client.metadata(this.repo, this.commit, file));
+    const found = await Promise.all(metas.map(async (meta) => (await this.cache.blobSize(meta.etag)) === meta.size));
+    for (let i = 0; i < missing.length; i++) if (!found[i]) this.total += metas[i]!.size;
     for (let i = 0; i < missing.length; i++) {
       const file = missing[i]!;
       const meta = metas[i]!;
-      if ((await this.cache.blobSize(meta.etag)) === meta.size) {
+      if (found[i]) {
         this.reused.push(file);
       } else {
-        this.total += meta.size;
         await downloadBlob(this.client, this.cache, `${repoName(this.repo)}/${file}`, meta, (done) => this.onProgress?.(this.bytesBefore + done, this.total));
         this.bytesBefore += meta.size;
         this.downloaded.push(file);
@@ -160,4 +165,18 @@ async function cachedWeights(cache: RepoCache, commit: string): Promise<string[]
 function notFoundLocally(e: unknown, model: string): unknown {
   if (!(e instanceof HubError) || !/\(404\)/.test(e.detail)) return e;
   return new HubError(e.target, `${e.detail}; and there is no folder '${model}' here`);
+}
+
+/** `work` over `items` with at most `limit` running at once; results in the items' order. */
+async function inParallel<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await work(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }

@@ -57,10 +57,13 @@ export class HubClient {
     this.origin = new URL(settings.endpoint).origin;
   }
 
-  /** The commit `repo.revision` points at and the repository's file names. */
+  /**
+   * The commit `repo.revision` points at and the repository's file names. At most two attempts: an unreachable
+   * hub here means the cached snapshot is used, which should not wait for the downloads' full backoff.
+   */
   async listing(repo: RepoId): Promise<RepoListing> {
     const url = `${this.settings.endpoint}/api/models/${repo.owner}/${repo.name}/revision/${encodeURIComponent(repo.revision)}`;
-    const response = await this.retrying(repoName(repo), () => this.request('GET', url, true));
+    const response = await this.retrying(repoName(repo), () => this.request('GET', url, true), Math.min(2, this.attempts));
     let json: unknown;
     try {
       json = await response.json();
@@ -103,14 +106,14 @@ export class HubClient {
   }
 
   /** Runs `attempt` up to `attempts` times while the hub is unreachable, waiting longer each time. */
-  async retrying<T>(target: string, attempt: () => Promise<T>): Promise<T> {
+  async retrying<T>(target: string, attempt: () => Promise<T>, attempts = this.attempts): Promise<T> {
     for (let n = 1; ; n++) {
       try {
         return await attempt().catch((e: unknown) => {
           throw e instanceof HubError ? e : unreachable(target, e);
         });
       } catch (e) {
-        if (!(e instanceof HubUnreachableError) || n >= this.attempts) throw e;
+        if (!(e instanceof HubUnreachableError) || n >= attempts) throw e;
         await this.pause(n);
       }
     }

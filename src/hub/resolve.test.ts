@@ -29,7 +29,7 @@ let hub: TestHub;
 let cacheDir: string;
 
 beforeAll(async () => {
-  hub = await startTestHub([TINY, PRIVATE, EVIL, ABSENT_SHARD]);
+  hub = await startTestHub([TINY, PRIVATE, EVIL, ABSENT_SHARD], { 'old-org/tiny-old': 'test-org/tiny-v3' });
 });
 afterAll(() => hub.close());
 beforeEach(async () => {
@@ -207,6 +207,15 @@ describe('resolveModel from the hub', () => {
     expect(refused).toBeInstanceOf(HubError);
     expect(refused.message).toMatch(/refused access \(401\) \(the hub says: 'Access to this model is restricted'\): .*set HF_TOKEN/);
     expect(refused.message).not.toContain('hf_wrongtoken');
+  });
+
+  it('follows the relative redirect of a renamed repository with the token, caching under the name asked for', async () => {
+    const resolved = await resolve('old-org/tiny-old', { token: 'hf_abc' });
+    expect(resolved.dir).toBe(join(cacheDir, 'models--old-org--tiny-old', 'snapshots', hub.commitOf(TINY)));
+    const redirects = hub.requests.filter((r) => r.status === 307);
+    expect(redirects.length).toBe(1 + NEEDED.length); // the listing and each HEAD
+    expect(hub.requests.filter((r) => r.server === 'hub').every((r) => r.authorization === 'Bearer hf_abc')).toBe(true);
+    expect(hub.requests.filter((r) => r.server === 'cdn').every((r) => r.authorization === undefined)).toBe(true);
   });
 
   it('reads the token from $HF_HOME/token when HF_TOKEN is unset, as huggingface_hub does', async () => {

@@ -68,7 +68,8 @@ export function etagOf(file: string, bytes: Uint8Array): string {
   return isLfs(file) ? sha256(bytes) : gitSha1(bytes);
 }
 
-export async function startTestHub(repos: TestRepo[]): Promise<TestHub> {
+/** `renamed` maps an old `owner/name` to the current one: its URLs answer 307 with a relative Location, as the hub does. */
+export async function startTestHub(repos: TestRepo[], renamed: Record<string, string> = {}): Promise<TestHub> {
   const requests: LoggedRequest[] = [];
   const faults: Faults = {};
   const commitOf = (repo: TestRepo) => createHash('sha1').update(`${repo.owner}/${repo.name}`).digest('hex');
@@ -100,6 +101,11 @@ export async function startTestHub(repos: TestRepo[]): Promise<TestHub> {
     const api = url.pathname.match(/^\/api\/models\/([^/]+)\/([^/]+)\/revision\/(.+)$/);
     const resolve = url.pathname.match(/^\/([^/]+)\/([^/]+)\/resolve\/([^/]+)\/(.+)$/);
     const match = api ?? resolve;
+    const newName = match && renamed[`${match[1]}/${match[2]}`];
+    if (newName) {
+      res.writeHead(307, { location: url.pathname.replace(`/${match[1]}/${match[2]}/`, `/${newName}/`) });
+      return res.end();
+    }
     const repo = match && repos.find((r) => r.owner === match[1] && r.name === match[2]);
     if (!match || !repo) return refuse(res, 404, 'RepoNotFound', 'Repository not found');
     if (repo.token && req.headers.authorization !== `Bearer ${repo.token}`) return refuse(res, 401, 'GatedRepo', 'Access to this model is restricted');

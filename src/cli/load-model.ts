@@ -15,6 +15,8 @@ import { progressBar } from './progress.ts';
 export interface ModelCliOptions {
   model?: string;
   revision?: string;
+  /** Set by resolveModelDir() when --model named a Hugging Face model: its `owner/name` (a name for the model). */
+  hubModel?: string;
   contextLength?: string;
   quantize?: 'fp8';
   quiet?: boolean;
@@ -57,7 +59,7 @@ export function modelDir(opts: Pick<ModelCliOptions, 'model'>): string {
  * is missing, with a progress bar). The resolved folder is written back to `opts.model`, so the command's later
  * checks and its load find it on disk and ask the hub nothing more.
  */
-export async function resolveModelDir(opts: Pick<ModelCliOptions, 'model' | 'revision' | 'quiet'>): Promise<string> {
+export async function resolveModelDir(opts: Pick<ModelCliOptions, 'model' | 'revision' | 'quiet' | 'hubModel'>): Promise<string> {
   const dir = modelDir(opts);
   if (opts.model === undefined) {
     if (opts.revision !== undefined) throw new InputError('--revision', 'applies to a Hugging Face model id given with --model');
@@ -70,6 +72,7 @@ export async function resolveModelDir(opts: Pick<ModelCliOptions, 'model' | 'rev
   }
   opts.model = resolved.dir;
   opts.revision = undefined;
+  opts.hubModel ??= resolved.repo;
   return resolved.dir;
 }
 

@@ -42,7 +42,8 @@ export function register(program: Command): void {
     const engine = await loadModelFromCli(options, fallback);
     try {
       const log = options.quiet ? undefined : (line: string) => console.error(line);
-      const server = await listen(engine, { host: options.host, port, maxQueue, log, ...access });
+      // A model named by hub id is served under that id, not its snapshot folder's name (a commit hash).
+      const server = await listen(engine, { host: options.host, port, maxQueue, log, modelId: options.hubModel, ...access });
       if (!isLoopback(options.host) && access.apiKey === undefined) {
         console.error(`warning: listening on ${options.host} without --api-key: anyone who reaches this address can use the model`);
       }

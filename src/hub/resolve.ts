@@ -59,8 +59,8 @@ export async function resolveModel(model: string, options: ResolveModelOptions =
   const local: ResolvedModel = { dir: model, downloaded: [], downloadedBytes: 0, reused: [], fromCacheOnly: true };
   if ((await stat(model).catch(() => undefined)) !== undefined || !looksLikeRepoId(model)) return local;
   const repo = parseRepoId(model, options.revision);
-  const { env, onProgress, onNote, revision: _, attempts, retryDelayMs, requestTimeoutMs, ...overrides } = options;
-  const settings = hubSettings(env, overrides);
+  const { env, onProgress, onNote, attempts, retryDelayMs, requestTimeoutMs, cacheDir, endpoint, token, offline } = options;
+  const settings = hubSettings(env, { cacheDir, endpoint, token, offline });
   const cache = new RepoCache(settings.cacheDir, repo);
   if (settings.offline) return fromCache(cache, 'HF_HUB_OFFLINE is set');
   const client = new HubClient(settings, { attempts, retryDelayMs, requestTimeoutMs });

@@ -63,13 +63,16 @@ async function transfer(client: HubClient, target: string, meta: FileMetadata, p
   try {
     if (response.body) {
       for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-        await file.write(chunk);
+        await file.write(chunk).catch((e: unknown) => {
+          throw new HubError(target, `could not write ${partial}: ${(e as Error).message}`); // a full disk: no retry helps
+        });
         have += chunk.byteLength;
         if (have > meta.size) break;
         onBytes(have);
       }
     }
   } catch (e) {
+    if (e instanceof HubError) throw e;
     throw new HubUnreachableError(target, `the transfer broke off at byte ${have} (${(e as Error).message})`);
   } finally {
     await file.close();

@@ -101,7 +101,7 @@ export class HubClient {
   /** GET `url` (from metadata()), from byte `from` on when it is > 0; the response is not checked here. */
   download(target: string, url: string, from: number): Promise<Response> {
     return this.request('GET', url, false, { range: from > 0 ? `bytes=${from}-` : undefined }).catch((e: unknown) => {
-      throw unreachable(target, e);
+      throw e instanceof HubError ? e : unreachable(target, e);
     });
   }
 

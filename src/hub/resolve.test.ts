@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CheckpointError, HubError } from '../errors.ts';
+import { loadModel } from '../engine-node.ts';
 import { resolveModel, type ResolveModelOptions } from './resolve.ts';
 import { etagOf, isLfs, repoFromFolder, sha256, startTestHub, type TestHub, type TestRepo } from './test-hub.ts';
 
@@ -249,5 +250,11 @@ describe('resolveModel from the hub', () => {
       expect((await resolve(path)).dir).toBe(path);
     }
     expect(hub.requests).toEqual([]);
+  });
+
+  it("the library's loadModel() resolves a hub id before it makes a device: a missing one fails with the hub's answer", async () => {
+    const hubOptions = { env: {}, cacheDir, endpoint: hub.endpoint };
+    await expect(loadModel('test-org/nothing', { hub: hubOptions })).rejects.toThrow(/test-org\/nothing.*no such repository/);
+    await expect(loadModel('test-org/tiny-v3', { hub: { ...hubOptions, offline: true } })).rejects.toThrow(/HF_HUB_OFFLINE is set/);
   });
 });

@@ -6,6 +6,6 @@ export { nodeFolder, openCheckpointDir, openNodeFile } from './checkpoint/source
 export { createNodeGpu, getNodeGpu, planNodeGpu, type NodeGpuOptions } from './gpu/node-webgpu.ts';
 export { loadTokenizer } from './tokenizer/load-node.ts';
 export { loadModel, DEFAULT_MODEL_DIR, type LoadModelOptions } from './engine-node.ts';
-export { resolveModel, type ResolveModelOptions, type ResolvedModel } from './hub/resolve.ts';
+export { resolveModel, remoteModelFolder, type ResolveModelOptions, type ResolvedModel } from './hub/resolve.ts';
 export { hubSettings, type HubSettings } from './hub/settings.ts';
 export { startServer, type OpenAiServer, type ServerOptions } from './server/server.ts';

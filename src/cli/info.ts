@@ -1,10 +1,13 @@
 // `deepseek-webgpu info`: which adapter, backend, features and limits this machine gives the engine.
 
+import { stat } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import type { GlobalOptions } from '../cli.ts';
 import type { Gpu } from '../gpu/device.ts';
 import type { NodeGpuPlan } from '../gpu/node-webgpu.ts';
 import { parseIntOption, resolveModelDir } from './load-model.ts';
+import type { FolderSource } from '../checkpoint/byte-source.ts';
+import { HubError } from '../errors.ts';
 
 /** Optional features the kernels use when present. */
 const FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as const;
@@ -51,7 +54,7 @@ export function register(program: Command): void {
       const plan = planNodeGpu(fallback);
       const contextLength = parseIntOption(options.contextLength, '--context-length', 1);
       const cap = parseIntOption(options.bufferLimit, '--buffer-limit', 4);
-      const dir = await resolveModelDir(options); // the default model's too: it is what generate runs
+      const dir = await infoSource(options); // the default model's too: it is what generate runs
       const gpu = await createNodeGpu({ fallback });
       try {
         const budget = defaultMemoryBudget(gpu.adapterInfo.isFallbackAdapter) ?? null;
@@ -63,6 +66,27 @@ export function register(program: Command): void {
         gpu.destroy();
       }
     });
+}
+
+/**
+ * What info reads: a folder, or for a Hugging Face id the cached snapshot when it is complete, else the
+ * repository read in place over HTTP (config.json and the shard headers: info needs no weights, so nothing
+ * is downloaded). Offline, only the cache.
+ */
+async function infoSource(options: { model?: string; revision?: string }): Promise<string | FolderSource> {
+  const [{ looksLikeRepoId }, { remoteModelFolder, resolveModel }, { hubSettings }] = await Promise.all([
+    import('../hub/repo-id.ts'),
+    import('../hub/resolve.ts'),
+    import('../hub/settings.ts'),
+  ]);
+  const model = options.model;
+  if (model === undefined || !looksLikeRepoId(model) || (await stat(model).catch(() => undefined))) return resolveModelDir(options);
+  try {
+    return (await resolveModel(model, { revision: options.revision, offline: true })).dir;
+  } catch (e) {
+    if (!(e instanceof HubError) || hubSettings().offline) throw e;
+  }
+  return remoteModelFolder(model, { revision: options.revision });
 }
 
 export function infoReport(gpu: Gpu, plan: NodeGpuPlan): InfoReport {

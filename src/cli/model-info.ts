@@ -1,6 +1,7 @@
 // The model part of `deepseek-webgpu info --model DIR`: config summary, parameter counts and the memory
 // plan, from config.json and the checkpoint headers alone (nothing is uploaded): the plan is the one a load
 // on this adapter checks, so its buffers, splits and refusals are the load's.
+import type { FolderSource } from '../checkpoint/byte-source.ts';
 import { openModelFolder } from '../checkpoint/model-folder.ts';
 import { nodeFolder } from '../checkpoint/sources/node-file.ts';
 import type { ModelConfig } from '../config/model-config.ts';
@@ -40,8 +41,11 @@ export interface ModelInfoOptions {
   attentionWorkgroups?: number;
 }
 
-export async function modelInfo(dir: string, contextLength: number | undefined, o: ModelInfoOptions): Promise<ModelInfo> {
-  const { config: c, checkpoint } = await openModelFolder(nodeFolder(dir));
+/** `model`: a folder on disk, or any FolderSource (a hub repository read in place). */
+export async function modelInfo(model: string | FolderSource, contextLength: number | undefined, o: ModelInfoOptions): Promise<ModelInfo> {
+  const source = typeof model === 'string' ? nodeFolder(model) : model;
+  const dir = source.name;
+  const { config: c, checkpoint } = await openModelFolder(source);
   try {
     const context = contextLength ?? Math.min(c.maxPositionEmbeddings, 4096);
     const full = planMemory(c, checkpoint, { contextLength: context, prefillChunk: 64, quantize: o.quantize, attentionWorkgroups: o.attentionWorkgroups }, bufferLimit(o.limits, o.bufferLimit));

@@ -50,6 +50,19 @@ afterAll(async () => {
 });
 
 describe('models by Hugging Face id on the command line', () => {
+  it('info --model owner/name reads config.json and the shard headers in place with range requests, downloading nothing', async () => {
+    const remote = JSON.parse(await run('info', '--model', 'test-org/tiny-v3', '--json')).model;
+    const local = JSON.parse(await run('info', '--model', 'weights/tiny-v3-trained', '--json')).model;
+    expect(remote.folder).toBe(`${hub.endpoint}/test-org/tiny-v3/resolve/${hub.commitOf(TINY)}/`);
+    // The same report but for the folder and the memory budget (what is free now, which moves between runs).
+    const withoutBudget = (model: { memory: object }) => ({ ...model, folder: '', memory: { ...model.memory, budget: null, refusal: null } });
+    expect(withoutBudget(remote)).toEqual(withoutBudget(local));
+    await expect(readdir(join(home, 'hub'))).rejects.toThrow(); // no cache written
+    const cdn = hub.requests.filter((r) => r.server === 'cdn' && r.method === 'GET');
+    expect(cdn.length).toBeGreaterThan(0);
+    expect(cdn.every((r) => /^bytes=\d+-\d+$/.test(r.range ?? ''))).toBe(true); // header ranges, never a whole shard
+  });
+
   it('pull downloads into $HF_HOME/hub and prints the snapshot folder; generate --model owner/name runs from it offline', async () => {
     const commit = hub.commitOf(TINY);
     const snapshot = join(home, 'hub', 'models--test-org--tiny-v3', 'snapshots', commit);

@@ -124,26 +124,46 @@ export class HubClient {
   }
 
   /**
-   * One request with the redirects followed by hand. `checked`: a non-2xx answer becomes a HubError.
-   * `sameOriginOnly`: stop at a redirect to another origin and return it (HEAD to a CDN).
+   * A fetch for httpFolder(), which reads a repository in place with range requests: the same redirect and
+   * token rules as every other request here. Network failures reject as fetch's do.
    */
+  readonly fetch: typeof fetch = (input, init) => {
+    const url = input instanceof Request ? input.url : String(input);
+    const headers: Record<string, string> = {};
+    new Headers(init?.headers).forEach((value, name) => (headers[name] = value));
+    return this.follow(init?.method === 'HEAD' ? 'HEAD' : 'GET', url, headers, { signal: init?.signal ?? undefined });
+  };
+
+  /** One request through follow(); `checked`: a non-2xx answer becomes a HubError. */
   private async request(
     method: 'GET' | 'HEAD',
     url: string,
     checked: boolean,
     options: { sameOriginOnly?: boolean; range?: string } = {},
   ): Promise<Response> {
+    const signal = method === 'HEAD' || checked ? AbortSignal.timeout(this.timeoutMs) : undefined;
+    const response = await this.follow(method, url, options.range ? { range: options.range } : {}, { sameOriginOnly: options.sameOriginOnly, signal });
+    const redirected = response.status >= 300 && response.status < 400; // to another origin, under sameOriginOnly
+    if (checked && !response.ok && !redirected) throw await statusError(response, response.url || url);
+    return response;
+  }
+
+  /**
+   * The request with its redirects followed by hand, the token added only on the endpoint's origin.
+   * `sameOriginOnly`: stop at a redirect to another origin and return it (HEAD to a CDN).
+   */
+  private async follow(
+    method: 'GET' | 'HEAD',
+    url: string,
+    extra: Record<string, string>,
+    options: { sameOriginOnly?: boolean; signal?: AbortSignal },
+  ): Promise<Response> {
     let current = url;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-      const headers: Record<string, string> = { 'user-agent': 'deepseek-webgpu', 'accept-encoding': 'identity' };
-      if (options.range) headers.range = options.range;
+      const headers: Record<string, string> = { 'user-agent': 'deepseek-webgpu', 'accept-encoding': 'identity', ...extra };
+      delete headers.authorization; // only ever this client's own token, and only where it belongs
       if (this.settings.token && new URL(current).origin === this.origin) headers.authorization = `Bearer ${this.settings.token}`;
-      const response = await fetch(current, {
-        method,
-        headers,
-        redirect: 'manual',
-        signal: method === 'HEAD' || checked ? AbortSignal.timeout(this.timeoutMs) : undefined,
-      });
+      const response = await fetch(current, { method, headers, redirect: 'manual', signal: options.signal });
       const location = response.headers.get('location');
       if (response.status >= 300 && response.status < 400 && location) {
         const next = new URL(location, current);
@@ -152,7 +172,6 @@ export class HubClient {
         current = next.href;
         continue;
       }
-      if (checked && !response.ok) throw await statusError(response, current);
       return withUrl(response, current);
     }
     throw new HubError(url, `more than ${MAX_REDIRECTS} redirects`);

@@ -5,7 +5,9 @@
 // checkpoints by URL instead (httpFolder).
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { FolderSource } from '../checkpoint/byte-source.ts';
 import { INDEX_FILE, parseShardIndex } from '../checkpoint/shard-index.ts';
+import { httpFolder } from '../checkpoint/sources/http-range.ts';
 import { HubError } from '../errors.ts';
 import { RepoCache } from './cache.ts';
 import { downloadBlob } from './download.ts';
@@ -58,12 +60,10 @@ export interface ResolvedModel {
 export async function resolveModel(model: string, options: ResolveModelOptions = {}): Promise<ResolvedModel> {
   const local: ResolvedModel = { dir: model, downloaded: [], downloadedBytes: 0, reused: [], fromCacheOnly: true };
   if ((await stat(model).catch(() => undefined)) !== undefined || !looksLikeRepoId(model)) return local;
-  const repo = parseRepoId(model, options.revision);
-  const { env, onProgress, onNote, attempts, retryDelayMs, requestTimeoutMs, cacheDir, endpoint, token, offline } = options;
-  const settings = hubSettings(env, { cacheDir, endpoint, token, offline });
+  const { repo, settings, client } = hubAccess(model, options);
+  const { onProgress, onNote } = options;
   const cache = new RepoCache(settings.cacheDir, repo);
   if (settings.offline) return fromCache(cache, 'HF_HUB_OFFLINE is set');
-  const client = new HubClient(settings, { attempts, retryDelayMs, requestTimeoutMs });
   let listing;
   try {
     listing = await client.listing(repo);
@@ -78,6 +78,24 @@ export async function resolveModel(model: string, options: ResolveModelOptions =
   if (listing.files.has(INDEX_FILE)) await pull.files(await pull.shards());
   await cache.writeRef(repo.revision, listing.commit);
   return { ...pull.result(), dir: cache.snapshotDir(listing.commit), repo: repoName(repo), revision: repo.revision, commit: listing.commit, fromCacheOnly: false };
+}
+
+/**
+ * The Hugging Face model `model` names, read in place at the revision's commit with range requests
+ * (httpFolder), nothing downloaded: for a look at config.json and the shard headers (`info`).
+ */
+export async function remoteModelFolder(model: string, options: ResolveModelOptions = {}): Promise<FolderSource> {
+  const { repo, settings, client } = hubAccess(model, options);
+  if (settings.offline) throw new HubError(repoName(repo), 'HF_HUB_OFFLINE is set, so the repository cannot be read over the network');
+  const { commit } = await client.listing(repo);
+  return httpFolder(`${settings.endpoint}/${repo.owner}/${repo.name}/resolve/${commit}/`, { fetch: client.fetch });
+}
+
+function hubAccess(model: string, options: ResolveModelOptions): { repo: RepoId; settings: HubSettings; client: HubClient } {
+  const repo = parseRepoId(model, options.revision);
+  const { env, attempts, retryDelayMs, requestTimeoutMs, cacheDir, endpoint, token, offline } = options;
+  const settings = hubSettings(env, { cacheDir, endpoint, token, offline });
+  return { repo, settings, client: new HubClient(settings, { attempts, retryDelayMs, requestTimeoutMs }) };
 }
 
 /** Downloads into one snapshot, counting what it fetched and what it found. */

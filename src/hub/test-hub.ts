@@ -153,19 +153,20 @@ export async function startTestHub(repos: TestRepo[], renamed: Record<string, st
   };
 }
 
-/** The bytes, or the range `bytes=N-` of them (206; 416 from the end on); `dropAfter` cuts the body. */
+/** The bytes, or the range `bytes=N-` / `bytes=N-M` of them (206; 416 from the end on); `dropAfter` cuts the body. */
 function sendBytes(req: IncomingMessage, res: ServerResponse, bytes: Uint8Array, headers: Record<string, string>, dropAfter?: number, ignoreRange = false): void {
-  const range = ignoreRange ? undefined : req.headers.range?.match(/^bytes=(\d+)-$/);
+  const range = ignoreRange ? undefined : req.headers.range?.match(/^bytes=(\d+)-(\d*)$/);
   const start = range ? Number(range[1]) : 0;
+  const end = range?.[2] ? Math.min(Number(range[2]), bytes.length - 1) : bytes.length - 1;
   if (range && start >= bytes.length) {
     res.writeHead(416, { ...headers, 'content-range': `bytes */${bytes.length}` });
     return void res.end();
   }
-  const body = bytes.subarray(start);
+  const body = bytes.subarray(start, end + 1);
   res.writeHead(range ? 206 : 200, {
     ...headers,
     'content-length': String(body.length),
-    ...(range ? { 'content-range': `bytes ${start}-${bytes.length - 1}/${bytes.length}` } : {}),
+    ...(range ? { 'content-range': `bytes ${start}-${end}/${bytes.length}` } : {}),
   });
   if (req.method === 'HEAD') return void res.end();
   if (dropAfter === undefined || dropAfter >= body.length) return void res.end(body);

@@ -102,7 +102,7 @@ async function load(from: string | FileList): Promise<void> {
       gpu,
       onProgress: (done, total, phase) => {
         ui.progress.value = total ? done / total : 0;
-        ui.loadStatus.textContent = phase === 'warmup' ? `compiling pipelines (warm-up step ${done} of ${total})` : `${mb(done)} of ${mb(total)}`;
+        ui.loadStatus.textContent = phase === 'compile' ? `compiling pipelines (warm-up step ${done} of ${total})` : `${phase === 'download' ? 'downloading' : 'uploading'} ${mb(done)} of ${mb(total)}`;
       },
     });
     const c = engine.config;

@@ -38,5 +38,6 @@ export { perplexity, type PerplexityOptions, type PerplexityResult, type WindowM
 export { splitDocuments, documentStream } from './eval/documents.ts';
 export type { LoadPhase, ModelLoadOptions } from './model/deepseek-model.ts';
 export { httpFolder, openHttpFile, type HttpFolderOptions } from './checkpoint/sources/http-range.ts';
+export { clearModelCache, MODEL_CACHE_NAME, RangeCache, type CacheLike } from './checkpoint/sources/range-cache.ts';
 export { fileFolder, type PickedFile } from './checkpoint/sources/browser-file.ts';
 export { loadModel, toFolder, type BrowserLoadModelOptions, type ModelLocation } from './engine-browser.ts';

@@ -12,7 +12,7 @@ import type { GenerateResult, GenerateStats, Generation } from './decode/generat
 import type { ModelEngine } from './engine.ts';
 import { InputError } from './errors.ts';
 import { ApiError } from './server/api-error.ts';
-import { parseChatRequest, type CompletionRequest } from './server/openai-request.ts';
+import { parseChatRequest, samplingOptions, type CompletionRequest } from './server/openai-request.ts';
 import { chatChunk, chatCompletion, finishReason, newMeta, usage, usageChunk, type ChatDelta, type OpenAiFinishReason, type ResponseMeta } from './server/openai-response.ts';
 import type { ChatMessage } from './tokenizer/chat-template.ts';
 import { promptOpensThinking, splitReasoning, ThinkSplitter } from './tokenizer/think.ts';
@@ -78,20 +78,7 @@ export class ChatCompletions {
     const r = parse(request);
     const messages = r.prompt as ChatMessage[];
     const opensThinking = promptOpensThinking(this.engine.renderChat(messages));
-    // A field the request leaves out stays undefined, so the model's generation_config.json applies (as the server).
-    const gen = this.engine.generate(messages, {
-      maxNewTokens: r.maxTokens,
-      temperature: r.temperature,
-      topP: r.topP,
-      topK: r.topK,
-      minP: r.minP,
-      repetitionPenalty: r.repetitionPenalty,
-      frequencyPenalty: r.frequencyPenalty,
-      presencePenalty: r.presencePenalty,
-      seed: r.seed,
-      stopStrings: r.stop,
-      signal: options.signal,
-    });
+    const gen = this.engine.generate(messages, { ...samplingOptions(r), maxNewTokens: r.maxTokens, signal: options.signal });
     const meta = newMeta('chat', this.engine.name);
     if (r.stream) return chunks(gen, meta, opensThinking, r.includeUsage);
     const result = await gen.result;

@@ -51,3 +51,5 @@ export { httpFolder, openHttpFile, type HttpFolderOptions } from './checkpoint/s
 export { clearModelCache, MODEL_CACHE_NAME, RangeCache, type CacheLike } from './checkpoint/sources/range-cache.ts';
 export { fileFolder, type PickedFile } from './checkpoint/sources/browser-file.ts';
 export { loadModel, toFolder, type BrowserLoadModelOptions, type ModelLocation } from './engine-browser.ts';
+export { loadModelInWorker, WorkerChat, WorkerEngine, type WorkerChatEntry, type WorkerLike, type WorkerLoadModelOptions } from './worker/worker-engine.ts';
+export { serveEngine, type MessageEndpoint, type ServeOptions } from './worker/worker-host.ts';

@@ -180,7 +180,9 @@ class Http {
     // manage Accept-Encoding themselves and drop this; Node's fetch sends it).
     if (range) Object.assign(headers, { Range: range, 'Accept-Encoding': 'identity' });
     try {
-      return await this.fetch(url, { method, headers, signal: this.options.signal });
+      // Range answers bypass the browser's HTTP cache: Chromium sent each `bytes=0-0` twice through it, and
+      // the ranges worth keeping are kept in the Cache API (range-cache.ts).
+      return await this.fetch(url, { method, headers, signal: this.options.signal, ...(range && { cache: 'no-store' as const }) });
     } catch (e) {
       const why = (e as Error)?.name === 'AbortError' ? 'aborted' : `fetch failed (${(e as Error)?.message ?? e})`;
       throw new CheckpointError(url, `${method}${range ? ` ${range}` : ''}: ${why}`);

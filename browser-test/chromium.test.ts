@@ -190,10 +190,27 @@ describe.skipIf(!haveChromium)('in headless Chromium', () => {
     const byFiles = await generate();
     expect(byFiles.output).toBe(byUrl.output);
 
-    // The chat toggle: the prompt goes through the checkpoint's chat template (@huggingface/jinja in the page).
+    // The chat toggle: the prompt goes through the checkpoint's chat template (@huggingface/jinja in the page),
+    // and the conversation is kept: the second turn is shown after the first, and prefills only what is new.
     await page.check('#chat');
     const chat = await generate();
     expect(chat.output).toMatch(/^<｜begin▁of▁sentence｜><｜User｜>In the beginning<｜Assistant｜>\s*[A-Za-z]/);
+    await page.fill('#prompt', 'And God said');
+    const second = await generate();
+    expect(second.output.startsWith(chat.output)).toBe(true);
+    expect(second.output.slice(chat.output.length)).toMatch(/<｜User｜>And God said<｜Assistant｜>\s*[A-Za-z]/);
+    expect(second.stats).toMatch(/^greedy · prefill \d+ tokens/);
+    await page.click('#new-chat');
+    expect(await page.textContent('#output')).toBe('');
+
+    // A load that fails leaves the model before it in use.
+    await page.fill('#model-url', '/weights/no-such-model/');
+    await page.click('#load');
+    await settled(['ready', 'error']);
+    expect(await page.textContent('#load-status')).toMatch(/CheckpointError: .*no-such-model\/: no config\.json in this folder \(still using tiny-v3-trained\)/);
+    await page.uncheck('#chat');
+    await page.fill('#prompt', 'In the beginning');
+    expect((await generate()).output).toBe(byFiles.output);
     await page.close();
   });
 

@@ -1,10 +1,24 @@
-// The demo page: adapter info, loading a checkpoint over HTTP (range requests) or from a picked folder, and
-// streaming generation with speed and MTP acceptance. Built by tools/build-browser.ts into dist/demo/main.js,
-// which imports the library bundle (dist/browser/deepseek-webgpu.js) at run time.
+// The demo page: adapter info, loading a checkpoint over HTTP (range requests, kept in the Cache API) or from a
+// picked folder with its download / upload / compile progress, and streaming generation with speed and MTP
+// acceptance, or a conversation whose history is kept (Engine.chat()). A load that fails leaves the model
+// loaded before it in use. Built by tools/build-browser.ts into dist/demo/main.js, which imports the library
+// bundle (dist/browser/deepseek-webgpu.js) at run time.
 //
 // <body data-state> tells tests where the page is: starting | no-webgpu | idle | loading | ready |
 // generating | done | error.
-import { createGpu, describeSampling, loadModel, samplingInUse, type Engine, type GenerateResult, type Gpu, type Prompt } from '../src/index.ts';
+import {
+  clearModelCache,
+  createGpu,
+  describeSampling,
+  loadModel,
+  samplingInUse,
+  type ChatSession,
+  type Engine,
+  type GenerateResult,
+  type Generation,
+  type Gpu,
+  type LoadPhase,
+} from '../src/index.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -19,6 +33,10 @@ const ui = {
   files: $<HTMLInputElement>('model-files'),
   progress: $<HTMLProgressElement>('progress'),
   loadStatus: $<HTMLSpanElement>('load-status'),
+  useCache: $<HTMLInputElement>('use-cache'),
+  clearCache: $<HTMLButtonElement>('clear-cache'),
+  cacheStatus: $<HTMLSpanElement>('cache-status'),
+  newChat: $<HTMLButtonElement>('new-chat'),
   modelInfo: $<HTMLDivElement>('model-info'),
   generateBox: $<HTMLFieldSetElement>('generate-box'),
   prompt: $<HTMLTextAreaElement>('prompt'),
@@ -38,6 +56,8 @@ const ui = {
 let gpu: Gpu | undefined;
 let engine: Engine | undefined;
 let abort: AbortController | undefined;
+/** The conversation while the chat box is ticked; dropped by "New conversation", unticking or a new model. */
+let conversation: { chat: ChatSession; turns: HTMLElement[]; shown: string } | undefined;
 
 function setState(state: string): void {
   document.body.dataset.state = state;
@@ -85,43 +105,62 @@ async function start(): Promise<void> {
   setState('idle');
 }
 
+/** What each load phase has done so far, as one status line. */
+function describeProgress(seen: Map<LoadPhase, [number, number]>): string {
+  const parts: string[] = [];
+  const download = seen.get('download');
+  const upload = seen.get('upload');
+  const compile = seen.get('compile');
+  if (download) parts.push(`downloaded ${mb(download[0])} of ${mb(download[1])}`);
+  if (upload) parts.push(`on the GPU ${mb(upload[0])} of ${mb(upload[1])}`);
+  if (compile) parts.push(`compiling pipelines (warm-up step ${compile[0]} of ${compile[1]})`);
+  return parts.join(' · ');
+}
+
+/** Loads a model; the one loaded before stays in use until the new one is ready, and if the new one fails. */
 async function load(from: string | FileList): Promise<void> {
   if (!gpu) return;
-  abort?.abort();
-  ui.generateBox.disabled = true;
   ui.load.disabled = true;
-  ui.modelInfo.textContent = '';
   ui.progress.value = 0;
+  const previous = engine;
   setState('loading');
   const t0 = performance.now();
+  const seen = new Map<LoadPhase, [number, number]>();
   try {
-    await engine?.dispose(); // the device is the page's, so it survives
-    engine = undefined;
     ui.loadStatus.textContent = 'reading config and checkpoint headers ...';
-    engine = await loadModel(from, {
+    const next = await loadModel(from, {
       gpu,
+      cache: ui.useCache.checked,
       onProgress: (done, total, phase) => {
-        ui.progress.value = total ? done / total : 0;
-        ui.loadStatus.textContent = phase === 'warmup' ? `compiling pipelines (warm-up step ${done} of ${total})` : `${mb(done)} of ${mb(total)}`;
+        seen.set(phase, [done, total]);
+        // The bar follows the upload (the download runs ahead of it), then the warm-up steps.
+        if (phase !== 'download') ui.progress.value = total ? (phase === 'compile' ? 0.9 + (0.1 * done) / total : (0.9 * done) / total) : 0;
+        ui.loadStatus.textContent = describeProgress(seen);
       },
     });
-    const c = engine.config;
-    const p = engine.parameters;
+    abort?.abort();
+    await previous?.dispose(); // the device is the page's, so it survives
+    engine = next;
+    conversation = undefined;
+    const c = next.config;
+    const p = next.parameters;
     const seconds = (performance.now() - t0) / 1000;
     ui.progress.value = 1;
-    ui.loadStatus.textContent = `loaded in ${seconds.toFixed(1)} s`;
+    ui.loadStatus.textContent = `loaded in ${seconds.toFixed(1)} s (${describeProgress(seen)})`;
     ui.modelInfo.textContent =
-      `${engine.folder.folder.name}: ${c.architecture} (${c.modelType}), ${c.numHiddenLayers} layers, hidden ${c.hiddenSize}, ` +
+      `${next.folder.folder.name}: ${c.architecture} (${c.modelType}), ${c.numHiddenLayers} layers, hidden ${c.hiddenSize}, ` +
       `${c.nRoutedExperts} routed experts (top ${c.numExpertsPerTok}), ${(p.total / 1e6).toFixed(1)} M parameters` +
       `${c.numNextnPredictLayers ? ', MTP head' : ''}${c.quantization ? ', FP8 weights' : ''}` +
-      `${engine.tokenizer ? '' : ' · no tokenizer: give the prompt as token ids, e.g. 5, 17, 42'}`;
-    showSamplingDefaults(engine);
+      `${next.tokenizer ? '' : ' · no tokenizer: give the prompt as token ids, e.g. 5, 17, 42'}`;
+    showSamplingDefaults(next);
     ui.mtp.disabled = !c.numNextnPredictLayers;
-    ui.chat.disabled = !engine.tokenizer;
+    ui.chat.disabled = !next.tokenizer;
     ui.generateBox.disabled = false;
     setState('ready');
   } catch (e) {
     showError(ui.loadStatus, e);
+    if (previous) ui.loadStatus.append(` (still using ${previous.folder.folder.name})`);
+    ui.progress.value = previous ? 1 : 0;
   } finally {
     ui.load.disabled = false;
   }
@@ -141,12 +180,6 @@ function showSamplingDefaults(model: Engine): void {
 /** A number field's value, or undefined when it is empty (the model's default then applies). */
 const numberOrDefault = (input: HTMLInputElement): number | undefined => (input.value.trim() === '' ? undefined : Number(input.value));
 
-function promptOf(model: Engine): Prompt {
-  const text = ui.prompt.value;
-  if (!model.tokenizer) return { tokens: text.split(/[\s,]+/).filter(Boolean).map(Number) };
-  return ui.chat.checked ? [{ role: 'user', content: text }] : text;
-}
-
 function describeStats(s: GenerateResult['stats'], finish: string, sampling: string): string {
   const parts = [
     sampling,
@@ -161,6 +194,24 @@ function describeStats(s: GenerateResult['stats'], finish: string, sampling: str
   return `${parts.join(' · ')} · ${finish}`;
 }
 
+/**
+ * The generation for the prompt box: plain text (or token ids without a tokenizer), or the next turn of the
+ * conversation; `shown` is what the output shows before the answer (the chat prompt as the template renders it).
+ */
+function startGeneration(model: Engine, options: Parameters<Engine['generate']>[1]): { gen: Generation; shown: string } {
+  const text = ui.prompt.value;
+  if (!model.tokenizer) {
+    const tokens = text.split(/[\s,]+/).filter(Boolean).map(Number);
+    return { gen: model.generate({ tokens }, options), shown: tokens.join(' ') };
+  }
+  if (!ui.chat.checked) return { gen: model.generate(text, options), shown: text };
+  conversation ??= { chat: model.chat(), turns: [], shown: '' };
+  // The template renders the history as before (the answers' end tokens added): show only what is new.
+  const rendered = model.renderChat([...conversation.chat.messages, { role: 'user', content: text }]);
+  const shown = rendered.startsWith(conversation.shown) ? rendered.slice(conversation.shown.length) : rendered;
+  return { gen: conversation.chat.send(text, options), shown };
+}
+
 async function run(): Promise<void> {
   const model = engine;
   if (!model) return;
@@ -168,25 +219,31 @@ async function run(): Promise<void> {
   ui.generate.disabled = true;
   ui.stop.disabled = false;
   ui.stats.textContent = '';
-  const shown = document.createElement('span');
-  shown.className = 'prompt';
+  const turn = Object.assign(document.createElement('div'), { className: 'turn' });
+  const shown = Object.assign(document.createElement('span'), { className: 'prompt' });
   const generated = document.createElement('span');
-  ui.output.replaceChildren(shown, generated);
+  turn.append(shown, generated);
   setState('generating');
   try {
-    const prompt = promptOf(model);
-    shown.textContent = typeof prompt === 'string' ? prompt : 'tokens' in prompt ? prompt.tokens.join(' ') : model.renderChat(prompt);
     const explicit = { temperature: numberOrDefault(ui.temperature), topP: numberOrDefault(ui.topP) };
     const seed = Number(ui.seed.value) || 0;
     const inUse = samplingInUse(explicit, model.generationDefaults);
     const sampling = `${describeSampling(inUse, model.generationDefaults.source)}${inUse.temperature > 0 ? ` · seed ${seed}` : ''}`;
-    const gen = model.generate(prompt, {
+    const { gen, shown: promptText } = startGeneration(model, {
       maxNewTokens: Number(ui.maxNewTokens.value) || 48,
       ...explicit,
       seed,
       speculative: ui.mtp.checked && !ui.mtp.disabled ? 'mtp' : 'none',
       signal: abort.signal,
     });
+    shown.textContent = promptText;
+    // A conversation shows every turn; a plain generation replaces the output.
+    if (conversation && ui.chat.checked) {
+      conversation.turns.push(turn);
+      ui.output.replaceChildren(...conversation.turns);
+    } else {
+      ui.output.replaceChildren(turn);
+    }
     const t0 = performance.now();
     let count = 0;
     for await (const { token, text } of gen) {
@@ -195,6 +252,7 @@ async function run(): Promise<void> {
       ui.stats.textContent = `${count} tokens, ${(count / ((performance.now() - t0) / 1000)).toFixed(1)} tok/s ...`;
     }
     const result = await gen.result;
+    if (conversation && ui.chat.checked) conversation.shown = ui.output.textContent ?? '';
     ui.stats.textContent = describeStats(result.stats, result.finishReason, sampling);
     setState('done');
   } catch (e) {
@@ -214,6 +272,19 @@ ui.files.addEventListener('change', () => {
 });
 ui.generate.addEventListener('click', () => void run());
 ui.stop.addEventListener('click', () => abort?.abort());
+const forgetConversation = () => {
+  conversation = undefined;
+  ui.output.replaceChildren();
+  ui.stats.textContent = '';
+};
+ui.newChat.addEventListener('click', forgetConversation);
+ui.chat.addEventListener('change', forgetConversation);
+ui.clearCache.addEventListener('click', () => {
+  clearModelCache().then(
+    (had) => (ui.cacheStatus.textContent = had ? 'cleared: the next load downloads again' : 'the cache was empty'),
+    (e: unknown) => showError(ui.cacheStatus, e),
+  );
+});
 
 // ?autoload=0 leaves loading to the user; by default the URL in the field is loaded at once.
 await start();

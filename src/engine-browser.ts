@@ -19,11 +19,17 @@ export interface BrowserLoadModelOptions extends EngineOptions {
   gpuOptions?: GpuOptions;
   /** For URLs: the fetch to use, extra headers, an AbortSignal. */
   http?: HttpFolderOptions;
+  /**
+   * For URLs: keep the checkpoint's ranges in the browser's Cache API, so the next load reads them from there
+   * while the files' ETags are unchanged (default true; `http.cache` has the last word). clearModelCache()
+   * empties it.
+   */
+  cache?: boolean;
 }
 
 /** Loads the model at `from` onto the GPU (navigator.gpu unless `options.gpu` is given). */
 export async function loadModel(from: ModelLocation, options: BrowserLoadModelOptions = {}): Promise<Engine> {
-  const folder = toFolder(from, options.http);
+  const folder = toFolder(from, { cache: options.cache, ...options.http });
   const gpu = options.gpu ?? (await createGpu(options.gpuOptions));
   try {
     return await Engine.load(gpu, folder, { ...options, ownsGpu: !options.gpu });

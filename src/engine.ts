@@ -6,6 +6,7 @@ import type { FolderSource } from './checkpoint/byte-source.ts';
 import { openModelFolder, type ModelFolder } from './checkpoint/model-folder.ts';
 import { loadGenerationDefaults, NO_GENERATION_DEFAULTS, type GenerationDefaults } from './config/generation-config.ts';
 import type { ModelConfig } from './config/model-config.ts';
+import { ChatCompletions } from './chat-completions.ts';
 import { ChatSession, type ChatSessionOptions } from './chat-session.ts';
 import type { CausalLM } from './decode/causal-lm.ts';
 import { generate, usesSpeculation, type GenerateOptions, type Generation } from './decode/generate.ts';
@@ -47,6 +48,13 @@ export interface EngineParts<M extends CausalLM> {
   close?: () => Promise<void>;
 }
 
+/**
+ * `engine.chat(options)` opens a multi-turn conversation whose history stays in the context
+ * (src/chat-session.ts); `engine.chat.completions.create(request)` is the OpenAI / web-llm call shape
+ * (src/chat-completions.ts), one request from an empty context.
+ */
+export type ChatEntry = ((options?: ChatSessionOptions) => ChatSession) & { readonly completions: ChatCompletions };
+
 export class ModelEngine<M extends CausalLM = CausalLM> {
   readonly model: M;
   /** Null when the folder has no tokenizer files (tokenizer.json or tiktoken.model): prompts must be token ids. */
@@ -54,6 +62,7 @@ export class ModelEngine<M extends CausalLM = CausalLM> {
   /** generation_config.json's settings, which generate() uses wherever its options leave one out. */
   readonly generationDefaults: GenerationDefaults;
   readonly name: string;
+  readonly chat: ChatEntry;
   private readonly close: () => Promise<void>;
   private template: ChatTemplate | undefined;
   /** Resolves when the generation, logits or perplexity call holding the model is done; the next waits for it. */
@@ -72,6 +81,7 @@ export class ModelEngine<M extends CausalLM = CausalLM> {
     this.generationDefaults = parts.generationDefaults ?? NO_GENERATION_DEFAULTS;
     this.name = parts.name;
     this.close = parts.close ?? (async () => {});
+    this.chat = Object.assign((options: ChatSessionOptions = {}) => this.openChat(options), { completions: new ChatCompletions(this) });
   }
 
   get config(): ModelConfig {
@@ -137,9 +147,10 @@ export class ModelEngine<M extends CausalLM = CausalLM> {
 
   /**
    * A multi-turn conversation through the chat template whose history stays in the context between turns:
-   * each turn prefills only what the previous turns did not leave there (src/chat-session.ts).
+   * each turn prefills only what the previous turns did not leave there (src/chat-session.ts). Called as
+   * `engine.chat(options)`.
    */
-  chat(options: ChatSessionOptions = {}): ChatSession {
+  private openChat(options: ChatSessionOptions): ChatSession {
     this.checkOpen();
     this.chatTemplate(); // a model without a tokenizer or template fails here, not at the first turn
     return new ChatSession(this, options);

@@ -32,11 +32,24 @@ export type { CausalLM, SampleRequest } from './decode/causal-lm.ts';
 export type { SamplingOptions } from './decode/sampling.ts';
 export { countParameters, type ParameterCount } from './model/parameter-count.ts';
 export { quantizeFp8Blocks } from './checkpoint/fp8-quantize.ts';
-export { Engine, ModelEngine, type EngineOptions, type EngineParts, type Prompt, type PerplexityInput } from './engine.ts';
+export { Engine, ModelEngine, type ChatEntry, type EngineOptions, type EngineParts, type Prompt, type PerplexityInput } from './engine.ts';
+export {
+  ChatCompletions,
+  type ChatCompletion,
+  type ChatCompletionChunk,
+  type ChatCompletionMessage,
+  type ChatCompletionRequest,
+  type ChatCompletionUsage,
+  type ChatFinishReason,
+  type CreateOptions,
+} from './chat-completions.ts';
 export { ChatSession, parseSavedChat, type ChatSessionOptions, type ChatTurn, type ChatTurnOptions, type SavedChat } from './chat-session.ts';
 export { perplexity, type PerplexityOptions, type PerplexityResult, type WindowModel } from './eval/perplexity.ts';
 export { splitDocuments, documentStream } from './eval/documents.ts';
 export type { LoadPhase, ModelLoadOptions } from './model/deepseek-model.ts';
 export { httpFolder, openHttpFile, type HttpFolderOptions } from './checkpoint/sources/http-range.ts';
+export { clearModelCache, MODEL_CACHE_NAME, RangeCache, type CacheLike } from './checkpoint/sources/range-cache.ts';
 export { fileFolder, type PickedFile } from './checkpoint/sources/browser-file.ts';
 export { loadModel, toFolder, type BrowserLoadModelOptions, type ModelLocation } from './engine-browser.ts';
+export { loadModelInWorker, WorkerChat, WorkerEngine, type WorkerChatEntry, type WorkerLike, type WorkerLoadModelOptions } from './worker/worker-engine.ts';
+export { serveEngine, type MessageEndpoint, type ServeOptions } from './worker/worker-host.ts';

@@ -2,6 +2,8 @@
 // users (`npm run build` runs both):
 //   dist/browser/deepseek-webgpu.js  src/index.ts with its two dependencies inlined: one ES module a page can
 //                                    import with no bundler and no import map
+//   dist/browser/deepseek-webgpu-worker.js  src/worker/worker-entry.ts, the engine served in a Web Worker
+//                                    (loadModelInWorker() starts it from beside the module above)
 //   dist/demo/main.js                demo/main.ts, which imports the module above at run time
 // The library bundle must reach no Node-only module: a `node:` import, a Node builtin or the `webgpu` (Dawn)
 // package fails the build, naming the importer.
@@ -15,6 +17,8 @@ import { build, type BuildOptions, type Plugin } from 'esbuild';
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 /** Where the library bundle lands, relative to the output folder (the demo imports it from there). */
 export const LIBRARY_BUNDLE = 'browser/deepseek-webgpu.js';
+/** The worker bundle, beside the library bundle (src/worker/worker-engine.ts expects it there). */
+export const WORKER_BUNDLE = 'browser/deepseek-webgpu-worker.js';
 
 /** Node-only modules a browser bundle must not reach. */
 export function isNodeOnly(specifier: string): boolean {
@@ -43,9 +47,9 @@ export interface BrowserBuild {
 }
 
 /** esbuild options of the library bundle: src/index.ts and its dependencies as one ES module. */
-export function libraryBuildOptions(outfile: string) {
+export function libraryBuildOptions(outfile: string, entry = 'src/index.ts') {
   return {
-    entryPoints: [join(ROOT, 'src/index.ts')],
+    entryPoints: [join(ROOT, entry)],
     outfile,
     bundle: true,
     format: 'esm',
@@ -63,6 +67,8 @@ export function libraryBuildOptions(outfile: string) {
 export async function buildBrowser(outDir = join(ROOT, 'dist')): Promise<BrowserBuild> {
   const library = join(outDir, LIBRARY_BUNDLE);
   const lib = await build(libraryBuildOptions(library));
+  const worker = join(outDir, WORKER_BUNDLE);
+  await build(libraryBuildOptions(worker, 'src/worker/worker-entry.ts'));
   const demo = join(outDir, 'demo/main.js');
   await build({
     entryPoints: [join(ROOT, 'demo/main.ts')],
@@ -75,7 +81,7 @@ export async function buildBrowser(outDir = join(ROOT, 'dist')): Promise<Browser
     logLevel: 'silent',
     plugins: [refuseNodeOnly, libraryAtRunTime(`./${relative(dirname(demo), library)}`)],
   });
-  return { files: [library, demo], libraryInputs: Object.keys(lib.metafile.inputs) };
+  return { files: [library, worker, demo], libraryInputs: Object.keys(lib.metafile.inputs) };
 }
 
 /** Imports of src/index.ts become run-time imports of the library bundle at `url` (not inlined again). */

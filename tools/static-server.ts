@@ -111,6 +111,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, mounts: (readon
   const size = info.size;
   res.setHeader('Content-Type', TYPES[extname(file)] ?? 'application/octet-stream');
   res.setHeader('Cache-Control', 'no-cache');
+  // Validators, so a page can tell whether the ranges it cached (src/checkpoint/sources/range-cache.ts) are current.
+  res.setHeader('ETag', `"${size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`);
+  res.setHeader('Last-Modified', info.mtime.toUTCString());
   if (ranges) res.setHeader('Accept-Ranges', 'bytes');
   const range = ranges ? req.headers.range : undefined;
   let start = 0;

@@ -12,7 +12,7 @@ import { toMatmulLayout, type MatmulFormat } from '../../src/kernels/matmul-layo
 import { rmsnorm } from '../../src/kernels/rmsnorm.ts';
 import { linear } from '../../src/reference/matmul.ts';
 import { rmsnorm as rmsnormRef } from '../../src/reference/rmsnorm.ts';
-import { createGpu, httpFolder, loadModel, openCheckpoint } from '../../src/index.ts';
+import { clearModelCache, createGpu, httpFolder, loadModel, loadModelInWorker, openCheckpoint, type ChatCompletionChunk, type LoadPhase } from '../../src/index.ts';
 
 export interface CaseError {
   name: string;
@@ -127,6 +127,39 @@ const pageTests = {
       await engine.dispose();
     }
     return out;
+  },
+
+  /**
+   * The model at `base` loaded with `options` (no warm-up), disposed again: seconds and the phases reported.
+   * `clear` empties the model cache first; with `generate`, six greedy tokens (compiling what they need).
+   */
+  async loadOnce(base: string, options: { cache?: boolean; clear?: boolean; generate?: boolean } = {}): Promise<{ seconds: number; phases: LoadPhase[]; text: string }> {
+    if (options.clear) await clearModelCache();
+    const phases = new Set<LoadPhase>();
+    const t0 = performance.now();
+    const engine = await loadModel(base, { cache: options.cache, warmup: false, onProgress: (_d, _t, phase) => phases.add(phase) });
+    const seconds = (performance.now() - t0) / 1000;
+    const text = options.generate ? (await engine.generate('In the beginning', { maxNewTokens: 6, temperature: 0 }).result).text : '';
+    await engine.dispose();
+    return { seconds, phases: [...phases], text };
+  },
+
+  /**
+   * The model at `base` in a Web Worker (the worker bundle beside the library bundle): greedy text from
+   * generate and from chat.completions.create (streamed), the load phases, and the error class of a refused call.
+   */
+  async inWorker(base: string): Promise<{ phases: LoadPhase[]; text: string; chunks: string[]; finish: string | null; error: string }> {
+    const phases = new Set<LoadPhase>();
+    const engine = await loadModelInWorker(base, { onProgress: (_d, _t, phase) => phases.add(phase) });
+    try {
+      const { text } = await engine.generate('In the beginning', { maxNewTokens: 6, temperature: 0 }).result;
+      const chunks: ChatCompletionChunk[] = [];
+      for await (const c of await engine.chat.completions.create({ messages: [{ role: 'user', content: 'In the beginning' }], max_tokens: 4, temperature: 0, stream: true })) chunks.push(c);
+      const error = await engine.generate({ tokens: [-1] }).result.then(() => 'none', (e: Error) => `${e.constructor.name} ${e.name}: ${e.message}`);
+      return { phases: [...phases], text, chunks: chunks.map((c) => c.choices[0]?.delta.content ?? ''), finish: chunks.at(-1)!.choices[0].finish_reason, error };
+    } finally {
+      await engine.dispose();
+    }
   },
 
   /** The error loadModel() throws for `url` (expected to fail), as name and message. */

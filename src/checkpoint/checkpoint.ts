@@ -3,6 +3,8 @@
 import { CheckpointError } from '../errors.ts';
 import type { ByteSource, FolderSource } from './byte-source.ts';
 import { decodeIntegers, decodeToF32 } from './decode.ts';
+import { RangePrefetcher, type PrefetchOptions } from './prefetch.ts';
+import { orderByFirstUse, planReadRanges, type ReadPlanOptions } from './read-plan.ts';
 import { parseSafetensorsHeader, readHeaderLength, type SafetensorsHeader, type TensorInfo } from './safetensors.ts';
 import { INDEX_FILE, parseShardIndex } from './shard-index.ts';
 
@@ -20,8 +22,12 @@ export async function readSafetensorsHeader(source: ByteSource): Promise<Safeten
   return parseSafetensorsHeader(await source.read(8, length), source.size, source.name);
 }
 
+export type CheckpointPrefetchOptions = PrefetchOptions & ReadPlanOptions;
+
 export class Checkpoint {
   private closed = false;
+  /** Set between prefetch() and its stop(): reads inside the planned ranges are served from it. */
+  private prefetcher: RangePrefetcher | undefined;
 
   private constructor(
     /** The folder's name, as errors show it. */
@@ -75,7 +81,28 @@ export class Checkpoint {
       throw new CheckpointError(info.file, `byte range [${byteBegin}, ${end}) is not within the tensor's ${size} bytes`, name);
     }
     if (this.closed) throw new CheckpointError(this.name, 'checkpoint is closed', name);
-    return this.sources.get(info.file)!.read(info.begin + byteBegin, end - byteBegin);
+    const at = info.begin + byteBegin;
+    const ahead = await this.prefetcher?.read(info.file, at, end - byteBegin);
+    return ahead ?? this.sources.get(info.file)!.read(at, end - byteBegin);
+  }
+
+  /**
+   * Starts fetching the bytes of the tensors `names` (in the order they will be read) in a few large ranges
+   * (read-plan.ts), several at once and ahead of the reads (prefetch.ts), until stop() is called: one request
+   * per range instead of one per tensor over HTTP. Reads stay exact: only where they fall is different.
+   */
+  prefetch(names: readonly string[], options: CheckpointPrefetchOptions = {}): { totalBytes: number; stop: () => void } {
+    this.prefetcher?.close();
+    const spans = names.map((n) => this.info(n));
+    const prefetcher = new RangePrefetcher(this.sources, orderByFirstUse(planReadRanges(spans, options), spans), options);
+    this.prefetcher = prefetcher;
+    return {
+      totalBytes: prefetcher.totalBytes,
+      stop: () => {
+        prefetcher.close();
+        if (this.prefetcher === prefetcher) this.prefetcher = undefined;
+      },
+    };
   }
 
   /** The whole tensor as f32: floats exactly, integers rounded to f32 (exact below 2^24). */
@@ -93,6 +120,7 @@ export class Checkpoint {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.prefetcher?.close();
     await closeAll(this.sources.values());
   }
 }

@@ -125,7 +125,8 @@ export async function loadModelFromCli(opts: ModelCliOptions, fallback: NodeFall
       quantize: opts.quantize,
       prefillChunk: extra.prefillChunk,
       mtp: extra.mtp,
-      onProgress: (done, total, phase) => bar.update(done, total, phase === 'warmup' ? 'compiling pipelines (warm-up step)' : undefined),
+      // 'download' runs just ahead of 'upload' on a local disk: the bar shows the upload.
+      onProgress: (done, total, phase) => phase !== 'download' && bar.update(done, total, phase === 'compile' ? 'compiling pipelines (warm-up step)' : undefined),
     });
   } finally {
     bar.finish();

@@ -3,6 +3,7 @@
 // sampled token id (or the logits, when the caller asks for them).
 import { packPenalties, penaltyEntries } from '../kernels/sample-penalty.ts';
 import type { ModelFolder } from '../checkpoint/model-folder.ts';
+import type { CheckpointPrefetchOptions } from '../checkpoint/checkpoint.ts';
 import { modelNames } from '../checkpoint/tensor-names.ts';
 import type { ModelConfig } from '../config/model-config.ts';
 import type { CausalLM } from '../decode/causal-lm.ts';
@@ -22,6 +23,7 @@ import { MtpSpeculator } from './mtp-speculator.ts';
 import { LatentCache } from './kv-cache.ts';
 import { bufferLimit, checkMemoryPlan, planMemory, type MemoryPlan } from './memory-plan.ts';
 import { checkShapeLimits } from './shape-limits.ts';
+import { tensorsInUploadOrder } from './read-order.ts';
 import { uploadWeights, type GpuWeights } from './weights.ts';
 
 export interface ModelLoadOptions {
@@ -54,15 +56,19 @@ export interface ModelLoadOptions {
    */
   bufferLimit?: number;
   /**
-   * Load progress, phase by phase: 'weights' counts checkpoint bytes read of the checkpoint's size (each
-   * tensor once, so never past it); 'warmup' counts the warm-up steps that compile the pipelines (seconds on
-   * some adapters), reported after the weights reached their total.
+   * Load progress, phase by phase. 'download' counts the bytes of the checkpoint's read ranges fetched (or
+   * found in the browser's cache), ahead of 'upload', which counts checkpoint bytes read and put on the GPU
+   * (each tensor once, so never past its total); the two interleave, 'download' leading. 'compile' counts the
+   * warm-up steps that compile the pipelines (seconds on some adapters), reported after 'upload' reached its
+   * total. Each phase's `done` never decreases.
    */
   onProgress?: (done: number, total: number, phase: LoadPhase) => void;
+  /** How checkpoint bytes are fetched ahead of the upload (src/checkpoint/prefetch.ts, read-plan.ts). */
+  prefetch?: CheckpointPrefetchOptions;
 }
 
-/** What a load is doing: reading and uploading the checkpoint, then compiling pipelines with warm-up steps. */
-export type LoadPhase = 'weights' | 'warmup';
+/** What a load is doing: fetching the checkpoint, putting it on the GPU, compiling pipelines with warm-up steps. */
+export type LoadPhase = 'download' | 'upload' | 'compile';
 
 /** Logical CPU cores (navigator.hardwareConcurrency in browsers and Node >= 21), 2 when unknown. */
 function cpuCores(): number {
@@ -136,10 +142,20 @@ export class DeepseekModel implements CausalLM {
     const plan = planMemory(c, folder.checkpoint, { contextLength, prefillChunk: chunk, quantize: options.quantize, mtp: options.mtp, attentionWorkgroups: wgs }, bufferLimit(gpu.limits, cap));
     checkMemoryPlan(plan, options.memoryBudget, `${folder.folder.name} with a ${contextLength}-token context`);
     const total = folder.checkpoint.names().reduce((n, name) => n + folder.checkpoint.info(name).end - folder.checkpoint.info(name).begin, 0);
-    const weights = await gpu.captureErrors('upload weights', () =>
-      uploadWeights(gpu, folder.checkpoint, c, plan.weightPlan, { onBytes: (bytes) => options.onProgress?.(bytes, total, 'weights') }),
-    );
-    options.onProgress?.(total, total, 'weights');
+    const ckpt = folder.checkpoint;
+    const fetching = ckpt.prefetch(tensorsInUploadOrder(plan.weightPlan, ckpt), {
+      ...options.prefetch,
+      onBytes: (done, all) => options.onProgress?.(done, all, 'download'),
+    });
+    let weights: GpuWeights;
+    try {
+      weights = await gpu.captureErrors('upload weights', () =>
+        uploadWeights(gpu, ckpt, c, plan.weightPlan, { onBytes: (bytes) => options.onProgress?.(bytes, total, 'upload') }),
+      );
+    } finally {
+      fetching.stop();
+    }
+    options.onProgress?.(total, total, 'upload');
     const mtp = weights.mtp.length > 0;
     const cache = new LatentCache(gpu, c.latentDim, c.numHiddenLayers, contextLength);
     const mtpCache = mtp ? new LatentCache(gpu, c.latentDim, 1, contextLength, 'mtp latent cache') : null;
@@ -148,7 +164,7 @@ export class DeepseekModel implements CausalLM {
     const model = new DeepseekModel(gpu, c, plan, weights, cache, mtpCache, act, invFreq, wgs);
     if (options.warmup ?? true) {
       try {
-        await model.warmup((done, steps) => options.onProgress?.(done, steps, 'warmup'));
+        await model.warmup((done, steps) => options.onProgress?.(done, steps, 'compile'));
       } catch (e) {
         model.dispose();
         throw e;

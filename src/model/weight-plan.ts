@@ -68,6 +68,11 @@ export function columnsKey(name: string, c0: number, c1: number): string {
   return `${name}[:, ${c0}:${c1}]`;
 }
 
+/** The tensor a columnsKey() slices (other keys are tensor names already). */
+export function tensorOfKey(key: string): string {
+  return key.replace(/\[:, \d+:\d+\]$/, '');
+}
+
 /** The GPU buffers of every weight the model loads, split so each fits `limitBytes` where the weight allows. */
 export function planWeights(c: ModelConfig, ckpt: Checkpoint, o: WeightPlanOptions, limitBytes: number): WeightsPlan {
   const p = new WeightPlanner(ckpt, c.quantization?.weightBlockSize ?? [128, 128], o.quantize, limitBytes);

@@ -10,7 +10,7 @@ import { promptOpensThinking, splitReasoning, ThinkSplitter } from '../tokenizer
 import { ApiError } from './api-error.ts';
 import { closingError, isClosing } from './shutdown.ts';
 import { chatLogprobs, PendingLogprobs, textLogprobs, type TokenText } from './logprobs-format.ts';
-import type { CompletionRequest } from './openai-request.ts';
+import { samplingOptions, type CompletionRequest } from './openai-request.ts';
 import {
   chatChunk,
   chatCompletion,
@@ -82,20 +82,9 @@ export async function runCompletion(
   hooks: CompletionHooks = {},
 ): Promise<GenerateResult> {
   const r = p.request;
-  // A field the request leaves out stays undefined, so the engine uses the model's generation_config.json
-  // (not OpenAI's defaults: temperature 1 would override what the model's authors chose).
   const options: GenerateOptions = {
+    ...samplingOptions(r),
     maxNewTokens: p.maxTokens,
-    temperature: r.temperature,
-    topP: r.topP,
-    topK: r.topK,
-    minP: r.minP,
-    // A penalty makes the engine decode without MTP drafts (each verified row would need its own set).
-    repetitionPenalty: r.repetitionPenalty,
-    frequencyPenalty: r.frequencyPenalty,
-    presencePenalty: r.presencePenalty,
-    seed: r.seed,
-    stopStrings: r.stop,
     // Each token's logits are then read back and MTP drafting is off (src/decode/generate.ts).
     logprobs: r.logprobs,
     signal,

@@ -4,6 +4,7 @@
 // as OpenAI-compatible servers do, so clients that send extras (user, metadata, ...) keep working; OpenAI
 // fields we know but cannot honour (tools, logit_bias, ...) are refused by unsupported-fields.ts. `null`
 // counts as absent, since official clients send it for unset options.
+import type { GenerateOptions } from '../decode/generate.ts';
 import { MAX_TOP_LOGPROBS } from '../decode/logprobs.ts';
 import type { ChatMessage, ChatRole } from '../tokenizer/chat-template.ts';
 import { ApiError, truncateForMessage } from './api-error.ts';
@@ -39,6 +40,26 @@ export interface CompletionRequest {
 }
 
 type Body = Record<string, unknown>;
+
+/**
+ * The request's sampling settings and stop strings as generate() options. A field the request leaves out stays
+ * undefined, so the engine uses the model's generation_config.json (not OpenAI's defaults: temperature 1
+ * would override what the model's authors chose). A penalty makes the engine decode without MTP drafts (each
+ * verified row would need its own set).
+ */
+export function samplingOptions(r: CompletionRequest): GenerateOptions {
+  return {
+    temperature: r.temperature,
+    topP: r.topP,
+    topK: r.topK,
+    minP: r.minP,
+    repetitionPenalty: r.repetitionPenalty,
+    frequencyPenalty: r.frequencyPenalty,
+    presencePenalty: r.presencePenalty,
+    seed: r.seed,
+    stopStrings: r.stop,
+  };
+}
 
 // Bounds on what one request may ask for, so that its cost follows from its tokens and not from how many
 // entries a client can pack into a megabyte. OpenAI takes 4 stop strings; a few more do no harm.

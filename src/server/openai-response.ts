@@ -1,8 +1,8 @@
 // Response bodies in OpenAI's shapes: `chat.completion` / `text_completion` objects, and their streamed
 // chunks (`chat.completion.chunk` with `choices[0].delta`; text completions stream `text_completion` objects
 // whose choices carry the next piece of `text`). Field names are OpenAI's (snake_case) because clients
-// parse them; `reasoning_content` is DeepSeek's API's name for R1's thinking, next to `content`.
-import { randomUUID } from 'node:crypto';
+// parse them; `reasoning_content` is DeepSeek's API's name for R1's thinking, next to `content`. Browser-safe:
+// the page engine's chat.completions.create (src/chat-completions.ts) answers in these shapes too.
 import type { GenerateResult } from '../decode/generate.ts';
 import type { ChatLogprobs, TextLogprobs } from './logprobs-format.ts';
 import type { Endpoint } from './openai-request.ts';
@@ -31,7 +31,12 @@ export interface ChatOutput {
 
 export function newMeta(endpoint: Endpoint, model: string): ResponseMeta {
   const prefix = endpoint === 'chat' ? 'chatcmpl' : 'cmpl';
-  return { id: `${prefix}-${randomUUID().replace(/-/g, '')}`, created: Math.floor(Date.now() / 1000), model };
+  return { id: `${prefix}-${randomHex(16)}`, created: Math.floor(Date.now() / 1000), model };
+}
+
+/** `bytes` random bytes as hex (getRandomValues: in Node and in every page, secure context or not). */
+function randomHex(bytes: number): string {
+  return Array.from(globalThis.crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 /** An end-of-sequence token or a stop string is `stop`; the token budget or a full context is `length`. */

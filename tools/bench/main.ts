@@ -1,6 +1,7 @@
-// `npm run bench -- <suite> [options]`. Suites: kernels, e2e, serve. Speed is claimed only from this output.
+// `npm run bench -- <suite> [options]`. Suites: kernels, e2e, serve, browser-load. Speed is claimed only from this output.
 import { Command } from 'commander';
 import { createNodeGpu } from '../../src/gpu/node-webgpu.ts';
+import { runBrowserLoadBench } from './browser-load.ts';
 import { runE2e } from './e2e.ts';
 import { runKernelBenches } from './kernels.ts';
 import { runServeBench } from './serve.ts';
@@ -47,6 +48,17 @@ program
     const options = { clients: count(opts.clients, 'clients'), requests: count(opts.requests, 'requests'), maxTokens: count(opts.maxTokens, 'max-tokens') };
     const result = await runServeBench(opts.json ? () => {} : (line) => console.log(line), options);
     if (opts.json) console.log(JSON.stringify(result, null, 2));
+  });
+
+program
+  .command('browser-load')
+  .description('loading the embedded model in headless Chromium: seconds and requests, cold and reloaded from the Cache API')
+  .option('--dist <dir>', "serve this build's dist/ instead of building this checkout's")
+  .option('--reloads <n>', 'reloads after the cold load', '2')
+  .option('--json', 'print the records as JSON')
+  .action(async (opts: { dist?: string; reloads: string; json?: boolean }) => {
+    const records = await runBrowserLoadBench(opts.json ? () => {} : (line) => console.log(line), { dist: opts.dist, reloads: Number(opts.reloads) });
+    if (opts.json) console.log(JSON.stringify(records, null, 2));
   });
 
 await program.parseAsync(process.argv);

@@ -2,9 +2,11 @@
 // so a 4 GB shard is never downloaded whole. Browser-safe (fetch only); works in Node 20 too.
 //
 // Opening a file asks for its first byte (`Range: bytes=0-0`): the 206 answer's Content-Range gives the size
-// and proves the server honours ranges, in one round trip (HEAD would give the size but not the proof).
+// and proves the server honours ranges, in one round trip (HEAD would give the size but not the proof); its
+// ETag / Last-Modified is the version under which ranges are kept in the browser's Cache API (range-cache.ts).
 import { CheckpointError, excerpt } from '../../errors.ts';
 import type { ByteSource, FolderSource } from '../byte-source.ts';
+import { browserRangeCache, fileVersion, RangeCache } from './range-cache.ts';
 
 export interface HttpFolderOptions {
   /** The fetch to use (default: globalThis.fetch), e.g. one that adds credentials. */
@@ -13,6 +15,12 @@ export interface HttpFolderOptions {
   headers?: Record<string, string>;
   /** Passed to every request: aborting it fails the pending reads. */
   signal?: AbortSignal;
+  /**
+   * Keep the ranges read in the browser's Cache API and read them from there on the next load, while the
+   * file's ETag (or Last-Modified) is unchanged (default true; no effect where there is no Cache API, as in
+   * Node), or a RangeCache of the caller's. clearModelCache() empties the browser's.
+   */
+  cache?: boolean | RangeCache;
 }
 
 /**
@@ -22,6 +30,7 @@ export interface HttpFolderOptions {
 export function httpFolder(baseUrl: string | URL, options: HttpFolderOptions = {}): FolderSource {
   const base = folderUrl(baseUrl);
   const http = new Http(options);
+  options = { ...options, cache: rangeCacheOf(options) ?? false }; // one cache opened for all the files
   const url = (fileName: string) => insideFolder(base, fileName);
   return {
     name: base.href,
@@ -57,7 +66,14 @@ export async function openHttpFile(url: string, options: HttpFolderOptions = {},
   } else {
     throw new CheckpointError(url, statusText(response));
   }
-  return new HttpRangeSource(url, size, http);
+  const version = fileVersion(response.headers, size);
+  const cache = version === undefined ? undefined : rangeCacheOf(options);
+  return new HttpRangeSource(url, size, http, response.headers.get('etag'), cache && { cache, version: version! });
+}
+
+function rangeCacheOf(options: HttpFolderOptions): RangeCache | undefined {
+  if (options.cache instanceof RangeCache) return options.cache;
+  return options.cache === false ? undefined : browserRangeCache();
 }
 
 class HttpRangeSource implements ByteSource {
@@ -65,14 +81,25 @@ class HttpRangeSource implements ByteSource {
     readonly name: string,
     readonly size: number,
     private readonly http: Http,
+    /** The ETag when opened: a range answered under another one means the file changed mid-load. */
+    private readonly etag: string | null,
+    private readonly cached?: { cache: RangeCache; version: string },
   ) {}
 
   async read(offset: number, length: number): Promise<Uint8Array> {
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
       throw new CheckpointError(this.name, `read of ${length} bytes at ${offset} is outside the file's ${this.size} bytes`);
     }
+    if (length === 0) return new Uint8Array(0);
+    const hit = await this.cached?.cache.get(this.name, this.cached.version, offset, length);
+    if (hit) return hit;
+    const out = await this.fetchRange(offset, length);
+    await this.cached?.cache.put(this.name, this.cached.version, offset, out);
+    return out;
+  }
+
+  private async fetchRange(offset: number, length: number): Promise<Uint8Array> {
     const out = new Uint8Array(length);
-    if (length === 0) return out;
     const last = offset + length - 1;
     const response = await this.http.get(this.name, `bytes=${offset}-${last}`);
     if (response.status === 416) {
@@ -86,6 +113,11 @@ class HttpRangeSource implements ByteSource {
     if (range !== null && !range.startsWith(`bytes ${offset}-`)) {
       await response.body?.cancel();
       throw new CheckpointError(this.name, `asked for bytes ${offset}-${last}, the server sent '${range}'`);
+    }
+    const etag = response.headers.get('etag');
+    if (this.etag !== null && etag !== null && etag !== this.etag) {
+      await response.body?.cancel();
+      throw new CheckpointError(this.name, `the file changed on the server while it was read (ETag ${this.etag} when opened, ${etag} now); load the model again`);
     }
     const got = await readInto(response, out, this.name);
     if (got < length) {
@@ -148,7 +180,9 @@ class Http {
     // manage Accept-Encoding themselves and drop this; Node's fetch sends it).
     if (range) Object.assign(headers, { Range: range, 'Accept-Encoding': 'identity' });
     try {
-      return await this.fetch(url, { method, headers, signal: this.options.signal });
+      // Range answers bypass the browser's HTTP cache: Chromium sent each `bytes=0-0` twice through it, and
+      // the ranges worth keeping are kept in the Cache API (range-cache.ts).
+      return await this.fetch(url, { method, headers, signal: this.options.signal, ...(range && { cache: 'no-store' as const }) });
     } catch (e) {
       const why = (e as Error)?.name === 'AbortError' ? 'aborted' : `fetch failed (${(e as Error)?.message ?? e})`;
       throw new CheckpointError(url, `${method}${range ? ` ${range}` : ''}: ${why}`);

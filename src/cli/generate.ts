@@ -10,14 +10,16 @@ import { InputError } from '../errors.ts';
 import type { ChatMessage } from '../tokenizer/chat-template.ts';
 import { promptOpensThinking, ThinkSplitter } from '../tokenizer/think.ts';
 import { parseTokenList } from './arguments.ts';
+import { parseSamplesOptions, runSamples, type SamplesCliOptions } from './generate-samples.ts';
 import { addModelOptions, loadModelFromCli, parseIntOption, parseNumberOption, type ModelCliOptions } from './load-model.ts';
 
-interface GenerateCliOptions extends SamplingCliOptions {
+interface GenerateCliOptions extends SamplingCliOptions, SamplesCliOptions {
   prompt?: string;
   chat?: boolean;
   system?: string;
   tokens?: string;
   json?: boolean;
+  reasoningBudget?: string;
 }
 
 /** The sampling and decoding flags generate and chat share (addSamplingOptions). */
@@ -52,13 +54,19 @@ export function register(program: Command): void {
       .option('--system <text>', 'a system message (with --chat)')
       .option('--tokens <ids>', 'the prompt as comma-separated token ids instead of text'),
   );
-  addSamplingOptions(generate).option('--json', 'print one JSON object (tokens, text, stats) instead of streaming text');
+  addSamplingOptions(generate)
+    .option('--reasoning-budget <t>', 'end an R1 <think> section after this many tokens by writing </think>; the answer follows')
+    .option('--samples <n>', 'draw n answers (seeds seed, seed + 1, ...), one after another, each printed when done')
+    .option('--vote', 'with --samples: print only the majority answer (after </think>; the last \\boxed{...} if any), its votes and the tally')
+    .option('--answer-pattern <regex>', 'with --samples: the answer is the last match of this JavaScript regex (its first group, if any)')
+    .option('--json', 'print one JSON object (tokens, text, stats) instead of streaming text');
   generate.action(async (argument: string | undefined, options: GenerateCliOptions, command: Command) => {
     const { fallback } = command.optsWithGlobals<GlobalOptions>();
     // Everything that can be checked without the model is, so a bad argument fails in milliseconds.
     const prompt = promptArgument(argument, options);
     const idPrompt = checkPromptArguments(prompt, options);
-    const parsed = parseGenerateOptions(options);
+    const parsed = { ...parseGenerateOptions(options), reasoningBudget: parseIntOption(options.reasoningBudget, '--reasoning-budget') };
+    const samples = parseSamplesOptions(options);
     const engine = await loadModelFromCli(options, fallback);
     try {
       const { tokens: promptTokens, text: promptText } = buildPrompt(prompt, idPrompt, options, engine);
@@ -75,16 +83,22 @@ export function register(program: Command): void {
         decoder: engine.tokenizer?.streamDecoder({ skipSpecialTokens: true }),
       };
       process.stderr.write(`[sampling: ${describeSampling(sampling, defaults.source)}${sampling.temperature > 0 ? ` · seed ${seed}` : ''}]\n`);
+      const s = sampling;
+      const used = { temperature: s.temperature, top_k: s.topK, top_p: s.topP, min_p: s.minP, repetition_penalty: s.repetitionPenalty, seed: s.temperature > 0 ? seed : null };
+      const opensThinking = promptText !== null && promptOpensThinking(promptText);
+      if (samples) {
+        const run = { json: Boolean(options.json), hideReasoning: Boolean(options.hideReasoning), opensThinking, sampling: used };
+        const { decoder: _oneSequence, ...perSample } = genOptions; // the engine gives each sample its own decoder
+        return await runSamples(engine, promptTokens, perSample, samples, run);
+      }
       const gen = engine.generate({ tokens: promptTokens }, genOptions);
-      const out = new TextSink(options.json ? null : process.stdout, Boolean(options.hideReasoning), promptText !== null && promptOpensThinking(promptText));
+      const out = new TextSink(options.json ? null : process.stdout, Boolean(options.hideReasoning), opensThinking);
       if (!options.json && !options.chat && prompt !== undefined) process.stdout.write(prompt); // a continuation reads on from its prompt
       for await (const event of gen) out.write(event.text);
       out.end();
       if (!options.json) process.stdout.write('\n');
       const r = await gen.result;
       if (options.json) {
-        const s = sampling;
-        const used = { temperature: s.temperature, top_k: s.topK, top_p: s.topP, min_p: s.minP, repetition_penalty: s.repetitionPenalty, seed: s.temperature > 0 ? seed : null };
         process.stdout.write(`${JSON.stringify({ tokens: r.tokens, text: r.text, finish_reason: r.finishReason, sampling: used, stats: r.stats })}\n`);
       } else {
         const s = r.stats;

@@ -49,10 +49,11 @@ export function compileAnswerPattern(pattern: RegExp | string, argument = 'answe
   if (typeof pattern !== 'string') throw new InputError(argument, `expected a regular expression (string or RegExp), got ${typeof pattern}`);
   if (pattern === '') throw new InputError(argument, 'is empty: give a regular expression that matches the answer, e.g. "answer is (\\d+)"');
   try {
-    return new RegExp(pattern, 'g');
+    new RegExp(pattern); // checked without the flag matchAll needs, so the message shows the pattern as given
   } catch (e) {
     throw new InputError(argument, `'${pattern}' is not a valid regular expression: ${(e as Error).message}`);
   }
+  return new RegExp(pattern, 'g');
 }
 
 /** The last match's first participating capture group, else the whole match; null without a match. */

@@ -11,7 +11,8 @@ import { compileAnswerPattern, extractAnswer } from './answers.ts';
 import type { GenerateOptions, GenerateResult, Generation } from './generate.ts';
 import { majorityVote, type VoteResult } from './vote.ts';
 
-export interface SamplesOptions extends GenerateOptions {
+/** generate()'s options, less the decoder: each sample needs its own (the engine makes one per generation). */
+export interface SamplesOptions extends Omit<GenerateOptions, 'decoder'> {
   /** How many answers to draw (>= 1). */
   samples: number;
   /** Take the majority over the samples' answers (SampleSet.vote). Default false. */

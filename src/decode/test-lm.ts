@@ -1,5 +1,6 @@
-// Test support (imported by *.test.ts only): a base for the CausalLM stand-ins of the decode tests: a position counter and a vocabulary, with what the
-// decode loop never calls on them left out. Subclasses choose the tokens (append).
+// Test support (imported by *.test.ts only): a base for the CausalLM stand-ins of the decode tests, a
+// position counter and a vocabulary, with what the decode loop never calls on them left out. Subclasses
+// choose the tokens (append).
 import type { ModelConfig } from '../config/model-config.ts';
 import type { CausalLM, SampleRequest } from './causal-lm.ts';
 

@@ -96,6 +96,10 @@ describe('Engine', () => {
     expect(mtp.tokens).toEqual(plain.tokens);
     expect(mtp.stats.speculative).toBe('mtp');
     expect(mtp.stats.drafted).toBeGreaterThan(0);
+    // Sampled speculation (the acceptance rule over the drafts before the forced tokens) forces them there too.
+    const sampled = await engine.generate(prompt, { ...options, temperature: 0.9, seed: 3, speculative: 'mtp', draftTokens: 2 }).result;
+    expect(sampled.tokens.slice(T, T + close.length)).toEqual(close);
+    expect(sampled.tokens).toHaveLength(options.maxNewTokens);
   });
 });
 

@@ -39,6 +39,14 @@ class FunctionLM extends TestLM {
     this.appended.push(...tokens);
     this.length += tokens.length;
   }
+  /** Logits that make next(token) the clear choice after each token (for the logprobs path). */
+  override async appendLogits(tokens: readonly number[]): Promise<Float32Array> {
+    const V = this.config.vocabSize;
+    const logits = new Float32Array(tokens.length * V);
+    tokens.forEach((t, i) => (logits[i * V + this.next(t)] = 20));
+    this.push(tokens);
+    return logits;
+  }
   override truncate(length: number) {
     this.length = length;
     this.appended.length = length;
@@ -151,6 +159,17 @@ describe('generate with a reasoning budget', () => {
     const r = await run(new FunctionLM(closesAfterB), { reasoningBudget: 2, thinking: R1 });
     expect(r.text).toBe('<think>ab</think>efab</think>efa');
     expect(r.tokens).toEqual((await run(new FunctionLM(closesAfterB), {})).tokens);
+  });
+
+  it('with logprobs the same tokens are forced, each reported with the logprob the model gave it', async () => {
+    const plain = await run(new FunctionLM(chooser()), { reasoningBudget: 2, thinking: R1 });
+    const gen = generate(new FunctionLM(chooser()), [2], { decoder: decoder(), maxNewTokens: 12, reasoningBudget: 2, thinking: R1, logprobs: 0 });
+    const logprobs: number[] = [];
+    for await (const e of gen) if (e.logprobs) logprobs.push(e.logprobs.logprob);
+    expect((await gen.result).tokens).toEqual(plain.tokens);
+    // '</think>' (index 3) was forced against a choice the model was sure of; the others were its own.
+    expect(logprobs[3]).toBeLessThan(-19);
+    expect(logprobs.filter((_, i) => i !== 3).every((l) => l > -1e-6)).toBe(true);
   });
 
   it('speculative decoding gives the same tokens, keeps drafts off the forced tokens and its caches in step', async () => {

@@ -17,7 +17,7 @@ export abstract class TestLM implements CausalLM {
 
   abstract append(tokens: readonly number[], sample: SampleRequest | null): Promise<number | null>;
 
-  async appendLogits(): Promise<Float32Array> {
+  async appendLogits(_tokens: readonly number[]): Promise<Float32Array> {
     throw new Error('not used by these tests');
   }
 

@@ -50,13 +50,13 @@ export async function runSamples(engine: Engine, tokens: number[], options: Omit
     {
       ...options,
       samples,
-      vote: true, // the tally is cheap; without --vote it is only printed in --json
+      vote,
       answerPattern,
       onSample: show ? (s) => printSample(s, samples, run) : undefined,
     },
   );
-  if (run.json) process.stdout.write(`${JSON.stringify(samplesJson(set, vote, run.sampling))}\n`);
-  else if (vote) process.stdout.write(voteText(set.vote!));
+  if (run.json) process.stdout.write(`${JSON.stringify(samplesJson(set, run.sampling))}\n`);
+  else if (set.vote) process.stdout.write(voteText(set.vote));
   process.stderr.write(`${summary(set)}\n`);
 }
 
@@ -75,11 +75,11 @@ export function voteText(v: VoteResult): string {
   return `answer: ${v.answer ?? '(none: no sample gave an answer)'}\nvotes: ${voteShare(v)}\ntally: ${tally.join(', ')}\n`;
 }
 
-function samplesJson(set: SampleSet, vote: boolean, sampling: Record<string, number | null | undefined>) {
-  const v = set.vote!;
+function samplesJson(set: SampleSet, sampling: Record<string, number | null | undefined>) {
+  const v = set.vote;
   return {
     samples: set.samples.map((s) => ({ index: s.index, seed: s.seed, tokens: s.tokens, text: s.text, answer: s.answer, finish_reason: s.finishReason, stats: s.stats })),
-    vote: vote ? { answer: v.answer, votes: v.votes, total: v.total, share: voteShare(v), abstained: v.abstained, tally: v.tally.map((c) => ({ answer: c.answer, votes: c.votes })) } : null,
+    vote: v ? { answer: v.answer, votes: v.votes, total: v.total, share: voteShare(v), abstained: v.abstained, tally: v.tally.map((c) => ({ answer: c.answer, votes: c.votes })) } : null,
     sampling,
   };
 }

@@ -19,7 +19,6 @@ interface GenerateCliOptions extends SamplingCliOptions, SamplesCliOptions {
   system?: string;
   tokens?: string;
   json?: boolean;
-  reasoningBudget?: string;
 }
 
 /** The sampling and decoding flags generate and chat share (addSamplingOptions). */
@@ -34,6 +33,7 @@ export interface SamplingCliOptions extends ModelCliOptions {
   seed?: string;
   stop: string[];
   hideReasoning?: boolean;
+  reasoningBudget?: string;
   speculative?: 'mtp' | 'none';
   draftTokens: string | number;
 }
@@ -55,7 +55,6 @@ export function register(program: Command): void {
       .option('--tokens <ids>', 'the prompt as comma-separated token ids instead of text'),
   );
   addSamplingOptions(generate)
-    .option('--reasoning-budget <t>', 'end an R1 <think> section after this many tokens by writing </think>; the answer follows')
     .option('--samples <n>', 'draw n answers (seeds seed, seed + 1, ...), one after another, each printed when done')
     .option('--vote', 'with --samples: print only the majority answer (after </think>; the last \\boxed{...} if any), its votes and the tally')
     .option('--answer-pattern <regex>', 'with --samples: the answer is the last match of this JavaScript regex (its first group, if any)')
@@ -65,7 +64,7 @@ export function register(program: Command): void {
     // Everything that can be checked without the model is, so a bad argument fails in milliseconds.
     const prompt = promptArgument(argument, options);
     const idPrompt = checkPromptArguments(prompt, options);
-    const parsed = { ...parseGenerateOptions(options), reasoningBudget: parseIntOption(options.reasoningBudget, '--reasoning-budget') };
+    const parsed = parseGenerateOptions(options);
     const samples = parseSamplesOptions(options);
     const engine = await loadModelFromCli(options, fallback);
     try {
@@ -126,6 +125,7 @@ export function addSamplingOptions(cmd: Command): Command {
     .option('-s, --seed <n>', 'random seed: the same seed and options give the same output (default: a random one, printed)')
     .option('--stop <text>', 'stop when this text is produced (repeatable)', (v: string, all: string[]) => [...all, v], [])
     .option('--hide-reasoning', 'hide the <think> part of R1-style answers')
+    .option('--reasoning-budget <t>', 'end an R1 <think> section after this many tokens by writing </think>; the answer follows')
     .addOption(new Option('--speculative <mode>', 'mtp: draft with the MTP head and verify (default when the model has one); none').choices(['mtp', 'none']))
     .addOption(new Option('--draft-tokens <k>', 'drafts per step with --speculative mtp (the MTP head chained on its own output)').default(1));
 }
@@ -144,6 +144,7 @@ export function parseGenerateOptions(o: SamplingCliOptions): GenerateOptions {
     stopStrings: o.stop,
     speculative: o.speculative,
     draftTokens: parseIntOption(o.draftTokens, '--draft-tokens', 1),
+    reasoningBudget: parseIntOption(o.reasoningBudget, '--reasoning-budget'),
   };
   if (options.draftTokens !== undefined && options.draftTokens > MAX_DRAFT_TOKENS) {
     throw new InputError('--draft-tokens', `at most ${MAX_DRAFT_TOKENS} (one verify pass holds 64 positions), got ${options.draftTokens}`);

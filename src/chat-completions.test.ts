@@ -50,6 +50,7 @@ describe('engine.chat.completions.create', () => {
     await expect(engine.chat.completions.create({ messages, temperature: 'hot' as never })).rejects.toThrow(/temperature/);
     await expect(engine.chat.completions.create({ messages: [] })).rejects.toThrow(/messages/);
     await expect(engine.chat.completions.create({ messages, max_tokens: -1 })).rejects.toThrow(/max_tokens/);
+    await expect(engine.chat.completions.create({ messages, n: 2 } as never)).rejects.toThrow(/^n: .*generateSamples/);
   });
 
   it('a generation stopped through the signal finishes with abort', async () => {

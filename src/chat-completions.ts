@@ -13,7 +13,7 @@ import type { ModelEngine } from './engine.ts';
 import { InputError } from './errors.ts';
 import { ApiError } from './server/api-error.ts';
 import { parseChatRequest, samplingOptions, type CompletionRequest } from './server/openai-request.ts';
-import { chatChunk, chatCompletion, finishReason, newMeta, usage, usageChunk, type ChatDelta, type OpenAiFinishReason, type ResponseMeta } from './server/openai-response.ts';
+import { chatChoice, chatChunk, chatCompletion, finishReason, newMeta, usage, usageChunk, type ChatDelta, type OpenAiFinishReason, type ResponseMeta } from './server/openai-response.ts';
 import type { ChatMessage } from './tokenizer/chat-template.ts';
 import { promptOpensThinking, splitReasoning, ThinkSplitter } from './tokenizer/think.ts';
 
@@ -76,6 +76,8 @@ export class ChatCompletions {
   /** Checks the request (an InputError naming the field), then generates through the chat template. */
   async create(request: ChatCompletionRequest, options: CreateOptions = {}): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>> {
     const r = parse(request);
+    // The server draws n choices; here one generation is one answer (generateSamples draws several).
+    if (r.n !== 1) throw new InputError('n', `${r.n} choices are not offered by chat.completions.create; use 1, or engine.generateSamples() for several`);
     const messages = r.prompt as ChatMessage[];
     const opensThinking = promptOpensThinking(this.engine.renderChat(messages));
     const gen = this.engine.generate(messages, { ...samplingOptions(r), maxNewTokens: r.maxTokens, signal: options.signal });
@@ -83,8 +85,9 @@ export class ChatCompletions {
     if (r.stream) return chunks(gen, meta, opensThinking, r.includeUsage);
     const result = await gen.result;
     const { reasoning, content } = splitReasoning(result.text, { startsInThinking: opensThinking });
-    const body = chatCompletion(meta, { content, reasoning: opensThinking || reasoning !== '' ? reasoning : null }, 'stop', usageOf(result));
-    return { ...body, choices: [{ ...body.choices[0], logprobs: null, finish_reason: finishOf(result) }] } as ChatCompletion;
+    const choice = chatChoice(0, { content, reasoning: opensThinking || reasoning !== '' ? reasoning : null }, 'stop');
+    const body = chatCompletion(meta, [choice], usageOf(result));
+    return { ...body, choices: [{ ...choice, logprobs: null, finish_reason: finishOf(result) }] } as ChatCompletion;
   }
 }
 

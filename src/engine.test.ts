@@ -85,6 +85,28 @@ describe('Engine', () => {
     expect((await gen.result).finishReason).toBe('aborted');
     expect((await engine.generate('In the beginning', greedy).result).tokens.length).toBe(10);
   });
+
+  it('a reasoning budget of T forces the tokens of </think> after T tokens, identically with and without MTP', async () => {
+    // The toy model has no reasoning of its own; a prompt that ends inside `<think>` (as R1's template's does)
+    // puts it there, and `</think>` is text it spells in several tokens.
+    const prompt = 'In the beginning <think>\n';
+    const close = engine.tokenizer!.encode('</think>', { addBos: false });
+    const T = 3;
+    const options = { maxNewTokens: T + close.length + 4, temperature: 0, reasoningBudget: T } as const;
+    const plain = await engine.generate(prompt, { ...options, speculative: 'none' }).result;
+    const mtp = await engine.generate(prompt, { ...options, speculative: 'mtp', draftTokens: 2 }).result;
+    const free = await engine.generate(prompt, { maxNewTokens: T, temperature: 0 }).result;
+    expect(plain.tokens.slice(0, T)).toEqual(free.tokens); // nothing changes before the budget is spent
+    expect(plain.tokens.slice(T, T + close.length)).toEqual(close);
+    expect(plain.text).toContain('</think>');
+    expect(mtp.tokens).toEqual(plain.tokens);
+    expect(mtp.stats.speculative).toBe('mtp');
+    expect(mtp.stats.drafted).toBeGreaterThan(0);
+    // Sampled speculation (the acceptance rule over the drafts before the forced tokens) forces them there too.
+    const sampled = await engine.generate(prompt, { ...options, temperature: 0.9, seed: 3, speculative: 'mtp', draftTokens: 2 }).result;
+    expect(sampled.tokens.slice(T, T + close.length)).toEqual(close);
+    expect(sampled.tokens).toHaveLength(options.maxNewTokens);
+  });
 });
 
 describe('Engine after dispose()', () => {

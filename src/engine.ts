@@ -10,6 +10,8 @@ import { ChatCompletions } from './chat-completions.ts';
 import { ChatSession, type ChatSessionOptions } from './chat-session.ts';
 import type { CausalLM } from './decode/causal-lm.ts';
 import { generate, usesSpeculation, type GenerateOptions, type Generation } from './decode/generate.ts';
+import { promptIdsOpenThinking, thinkingMarkers, type ThinkingMarkers } from './decode/reasoning-budget.ts';
+import { generateSamples, type SampleSet, type SamplesOptions } from './decode/samples.ts';
 import { documentMarkers, documentStream, splitDocuments } from './eval/documents.ts';
 import { lmWindowModel } from './eval/lm-window-model.ts';
 import { perplexity, type PerplexityOptions, type PerplexityResult } from './eval/perplexity.ts';
@@ -112,6 +114,12 @@ export class ModelEngine<M extends CausalLM = CausalLM> {
     return this.template;
   }
 
+  /** What a reasoning budget needs from the tokenizer, when `options` set one (and did not give it). */
+  private thinkingFor(options: GenerateOptions, prompt: readonly number[]): ThinkingMarkers | undefined {
+    if (options.reasoningBudget === undefined || options.thinking) return options.thinking;
+    return thinkingMarkers(this.requireTokenizer('reasoning-budget'), prompt);
+  }
+
   private requireTokenizer(argument = 'prompt'): TextTokenizer {
     if (!this.tokenizer) throw new InputError(argument, `${this.name} has no tokenizer: give token ids ({ tokens: [...] })`);
     return this.tokenizer;
@@ -133,6 +141,7 @@ export class ModelEngine<M extends CausalLM = CausalLM> {
     return generate(this.model, tokens, {
       decoder: this.tokenizer?.streamDecoder({ skipSpecialTokens: true }),
       ...withGenerationDefaults(options, this.generationDefaults, tokens.length),
+      thinking: this.thinkingFor(options, tokens),
       signal,
       beforeStart: async () => {
         release = await this.acquire();
@@ -143,6 +152,18 @@ export class ModelEngine<M extends CausalLM = CausalLM> {
         options.onSettled?.(generated);
       },
     });
+  }
+
+  /**
+   * Test-time scaling: `samples` answers to `prompt`, sample i with seed + i (the caller's seed, or a random
+   * one), each with its final answer extracted, and with `vote` the majority answer and its share
+   * (src/decode/samples.ts). The samples run one after another for now, each as generate() would.
+   */
+  generateSamples(prompt: Prompt, options: SamplesOptions): Promise<SampleSet> {
+    this.checkOpen();
+    const tokens = this.encode(prompt);
+    const opensThinking = this.tokenizer ? promptIdsOpenThinking(this.tokenizer, tokens) : false;
+    return generateSamples((o) => this.generate({ tokens }, o), options, opensThinking);
   }
 
   /**
@@ -172,6 +193,7 @@ export class ModelEngine<M extends CausalLM = CausalLM> {
     return generate(this.model, full, {
       decoder: this.tokenizer?.streamDecoder({ skipSpecialTokens: true }),
       ...resolved,
+      thinking: this.thinkingFor(options, full),
       signal,
       beforeStart: async () => {
         release = await this.acquire();

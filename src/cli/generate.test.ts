@@ -111,3 +111,35 @@ describe('info and verify', () => {
     expect(await run('verify', '--model', FIXTURE, '--quiet')).toMatch(/^OK: worst relative L2/m);
   });
 });
+
+describe('generate --samples / --vote / --reasoning-budget', () => {
+  it('--samples N --vote --reasoning-budget T --json: N seeds, each reasoning cut with </think>, the vote over what follows it', async () => {
+    const json = JSON.parse(await run('generate', 'In the beginning <think>\n', '--samples', '3', '--vote', '--reasoning-budget', '4', '--seed', '11', '-n', '10', '--json', '--quiet'));
+    expect(json.samples.map((s: { seed: number }) => s.seed)).toEqual([11, 12, 13]);
+    for (const s of json.samples) {
+      expect(s.text).toContain('</think>');
+      const after = s.text.slice(s.text.lastIndexOf('</think>') + '</think>'.length).trim().replace(/\s+/g, ' ');
+      expect(s.answer).toBe(after === '' ? null : after);
+    }
+    const answers = json.samples.map((s: { answer: string | null }) => s.answer);
+    const votes = json.vote.tally.map((c: { answer: string; votes: number }) => [c.answer, c.votes]);
+    expect(votes.reduce((n: number, [, v]: [string, number]) => n + v, 0) + json.vote.abstained).toBe(3);
+    for (const [answer, v] of votes) expect(answers.filter((a: string | null) => a === answer)).toHaveLength(v);
+    expect(json.vote.answer).toBe(votes[0][0]);
+    expect(json.vote.share).toBe(`${votes[0][1]}/3`);
+  });
+
+  it('--vote prints the winning answer, its share and the tally (greedy samples agree: 3/3)', async () => {
+    const out = await run('generate', 'And God said', '--samples', '3', '--vote', '--temperature', '0', '-n', '5', '--quiet');
+    expect(out).toMatch(/^answer: .+\nvotes: 3\/3\ntally: ".+" 3\n$/);
+    expect(stderr).toMatch(/\[3 samples, one after another · 15 tokens/);
+  });
+
+  it('refuses inconsistent or bad flags before loading anything', async () => {
+    await expect(run('generate', 'x', '--vote')).rejects.toThrow(/--vote: needs --samples N/);
+    await expect(run('generate', 'x', '--answer-pattern', '\\d')).rejects.toThrow(/--answer-pattern: needs --samples N/);
+    await expect(run('generate', 'x', '--samples', '2', '--answer-pattern', '(')).rejects.toThrow(/--answer-pattern: '\(' is not a valid regular expression/);
+    await expect(run('generate', 'x', '--samples', '0')).rejects.toThrow(/--samples: expected an integer >= 1, got '0'/);
+    await expect(run('generate', 'x', '--reasoning-budget', '-2')).rejects.toThrow(/--reasoning-budget: expected an integer >= 0/);
+  });
+});

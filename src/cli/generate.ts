@@ -10,9 +10,10 @@ import { InputError } from '../errors.ts';
 import type { ChatMessage } from '../tokenizer/chat-template.ts';
 import { promptOpensThinking, ThinkSplitter } from '../tokenizer/think.ts';
 import { parseTokenList } from './arguments.ts';
+import { parseSamplesOptions, runSamples, type SamplesCliOptions } from './generate-samples.ts';
 import { addModelOptions, loadModelFromCli, parseIntOption, parseNumberOption, type ModelCliOptions } from './load-model.ts';
 
-interface GenerateCliOptions extends SamplingCliOptions {
+interface GenerateCliOptions extends SamplingCliOptions, SamplesCliOptions {
   prompt?: string;
   chat?: boolean;
   system?: string;
@@ -32,6 +33,7 @@ export interface SamplingCliOptions extends ModelCliOptions {
   seed?: string;
   stop: string[];
   hideReasoning?: boolean;
+  reasoningBudget?: string;
   speculative?: 'mtp' | 'none';
   draftTokens: string | number;
 }
@@ -52,13 +54,18 @@ export function register(program: Command): void {
       .option('--system <text>', 'a system message (with --chat)')
       .option('--tokens <ids>', 'the prompt as comma-separated token ids instead of text'),
   );
-  addSamplingOptions(generate).option('--json', 'print one JSON object (tokens, text, stats) instead of streaming text');
+  addSamplingOptions(generate)
+    .option('--samples <n>', 'draw n answers (seeds seed, seed + 1, ...), one after another, each printed when done')
+    .option('--vote', 'with --samples: print only the majority answer (after </think>; the last \\boxed{...} if any), its votes and the tally')
+    .option('--answer-pattern <regex>', 'with --samples: the answer is the last match of this JavaScript regex (its first group, if any)')
+    .option('--json', 'print one JSON object (tokens, text, stats) instead of streaming text');
   generate.action(async (argument: string | undefined, options: GenerateCliOptions, command: Command) => {
     const { fallback } = command.optsWithGlobals<GlobalOptions>();
     // Everything that can be checked without the model is, so a bad argument fails in milliseconds.
     const prompt = promptArgument(argument, options);
     const idPrompt = checkPromptArguments(prompt, options);
     const parsed = parseGenerateOptions(options);
+    const samples = parseSamplesOptions(options);
     const engine = await loadModelFromCli(options, fallback);
     try {
       const { tokens: promptTokens, text: promptText } = buildPrompt(prompt, idPrompt, options, engine);
@@ -75,16 +82,22 @@ export function register(program: Command): void {
         decoder: engine.tokenizer?.streamDecoder({ skipSpecialTokens: true }),
       };
       process.stderr.write(`[sampling: ${describeSampling(sampling, defaults.source)}${sampling.temperature > 0 ? ` · seed ${seed}` : ''}]\n`);
+      const s = sampling;
+      const used = { temperature: s.temperature, top_k: s.topK, top_p: s.topP, min_p: s.minP, repetition_penalty: s.repetitionPenalty, seed: s.temperature > 0 ? seed : null };
+      const opensThinking = promptText !== null && promptOpensThinking(promptText);
+      if (samples) {
+        const run = { json: Boolean(options.json), hideReasoning: Boolean(options.hideReasoning), opensThinking, sampling: used };
+        const { decoder: _oneSequence, ...perSample } = genOptions; // the engine gives each sample its own decoder
+        return await runSamples(engine, promptTokens, perSample, samples, run);
+      }
       const gen = engine.generate({ tokens: promptTokens }, genOptions);
-      const out = new TextSink(options.json ? null : process.stdout, Boolean(options.hideReasoning), promptText !== null && promptOpensThinking(promptText));
+      const out = new TextSink(options.json ? null : process.stdout, Boolean(options.hideReasoning), opensThinking);
       if (!options.json && !options.chat && prompt !== undefined) process.stdout.write(prompt); // a continuation reads on from its prompt
       for await (const event of gen) out.write(event.text);
       out.end();
       if (!options.json) process.stdout.write('\n');
       const r = await gen.result;
       if (options.json) {
-        const s = sampling;
-        const used = { temperature: s.temperature, top_k: s.topK, top_p: s.topP, min_p: s.minP, repetition_penalty: s.repetitionPenalty, seed: s.temperature > 0 ? seed : null };
         process.stdout.write(`${JSON.stringify({ tokens: r.tokens, text: r.text, finish_reason: r.finishReason, sampling: used, stats: r.stats })}\n`);
       } else {
         const s = r.stats;
@@ -112,6 +125,7 @@ export function addSamplingOptions(cmd: Command): Command {
     .option('-s, --seed <n>', 'random seed: the same seed and options give the same output (default: a random one, printed)')
     .option('--stop <text>', 'stop when this text is produced (repeatable)', (v: string, all: string[]) => [...all, v], [])
     .option('--hide-reasoning', 'hide the <think> part of R1-style answers')
+    .option('--reasoning-budget <t>', 'end an R1 <think> section after this many tokens by writing </think>; the answer follows')
     .addOption(new Option('--speculative <mode>', 'mtp: draft with the MTP head and verify (default when the model has one); none').choices(['mtp', 'none']))
     .addOption(new Option('--draft-tokens <k>', 'drafts per step with --speculative mtp (the MTP head chained on its own output)').default(1));
 }
@@ -130,6 +144,7 @@ export function parseGenerateOptions(o: SamplingCliOptions): GenerateOptions {
     stopStrings: o.stop,
     speculative: o.speculative,
     draftTokens: parseIntOption(o.draftTokens, '--draft-tokens', 1),
+    reasoningBudget: parseIntOption(o.reasoningBudget, '--reasoning-budget'),
   };
   if (options.draftTokens !== undefined && options.draftTokens > MAX_DRAFT_TOKENS) {
     throw new InputError('--draft-tokens', `at most ${MAX_DRAFT_TOKENS} (one verify pass holds 64 positions), got ${options.draftTokens}`);

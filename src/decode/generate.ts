@@ -4,6 +4,7 @@
 import { InputError } from '../errors.ts';
 import type { CausalLM } from './causal-lm.ts';
 import { MAX_TOP_LOGPROBS, type StepLogprobs } from './logprobs.ts';
+import { reasoningBudgetFor, type ThinkingMarkers } from './reasoning-budget.ts';
 import { resolveSampling, Sampler, type SamplingOptions } from './sampling.ts';
 import { logprobSteps, plainSteps, speculativeSteps, type StepContext, type StepCounters } from './steps.ts';
 import { findStopString, longestStop, type FinishReason } from './stopping.ts';
@@ -52,6 +53,15 @@ export interface GenerateOptions extends SamplingOptions {
    * those are not prefilled again (a chat's earlier turns). At least one prompt token is always prefilled.
    */
   beforeStart?: () => Promise<number | void>;
+  /**
+   * R1-style reasoning budget: after this many generated tokens inside the `<think>` section, the tokens of
+   * `</think>` are forced and the answer follows (src/decode/reasoning-budget.ts). Needs `thinking` and a
+   * `decoder` (the section is found in the text); ModelEngine.generate() supplies both from its tokenizer.
+   * Default: no budget.
+   */
+  reasoningBudget?: number;
+  /** The ids of `</think>` and whether the prompt opened the section, for `reasoningBudget`. */
+  thinking?: ThinkingMarkers;
 }
 
 export interface GenerateStats {
@@ -137,6 +147,7 @@ export function generate(lm: CausalLM, prompt: readonly number[], options: Gener
   if (top !== undefined && options.speculative === 'mtp') throw new InputError('speculative', 'mtp does not combine with logprobs; use --speculative none');
   const speculator = top === undefined ? chooseSpeculator(lm, options.speculative, sampler) : null;
   const logprobs: StepLogprobs[] = [];
+  const budget = reasoningBudgetFor(options);
 
   const tokens: number[] = [];
   const history = [...prompt];
@@ -204,7 +215,7 @@ export function generate(lm: CausalLM, prompt: readonly number[], options: Gener
       finish = 'length';
       return;
     }
-    const ctx: StepContext = { lm, prompt: prompt.slice(cached), history, sampler, remaining: () => maxNew - tokens.length, counters };
+    const ctx: StepContext = { lm, prompt: prompt.slice(cached), history, sampler, remaining: () => maxNew - tokens.length, counters, forcing: budget ?? undefined };
     const steps = top !== undefined ? logprobSteps(ctx, top, logprobs) : speculator ? speculativeSteps(ctx, speculator, draftTokens) : plainSteps(ctx);
     for (;;) {
       const step = await steps.next();
@@ -219,7 +230,9 @@ export function generate(lm: CausalLM, prompt: readonly number[], options: Gener
         }
         tokens.push(token);
         history.push(token);
-        const piece = accept(options.decoder?.push(token) ?? '');
+        const decoded = options.decoder?.push(token) ?? '';
+        budget?.observe(decoded);
+        const piece = accept(decoded);
         const lp = logprobs.shift();
         yield lp ? { token, text: piece, logprobs: lp } : { token, text: piece };
         if (finish === 'stop') return;

@@ -15,6 +15,11 @@ export interface Speculator {
   prefill(prompt: readonly number[], sample: SampleRequest): Promise<number>;
   step(t: number, draft: SampleRequest[], verify: SampleRequest[], logits: boolean): Promise<DraftStep>;
   commit(step: DraftStep, accepted: number, next: number): void;
+  /**
+   * The token chosen last (by prefill or commit, not yet stepped from) is replaced by `t`: the caller emits
+   * `t` in its place (a forced token, src/decode/reasoning-budget.ts). The next step starts from `t`.
+   */
+  replaceNext(t: number): void;
 }
 
 export interface DraftStep {

@@ -188,6 +188,15 @@ export class MtpSpeculator {
     this.pending = [...step.drafts.slice(0, accepted), next];
   }
 
+  /**
+   * The last pending token (the choice after the last confirmed position) becomes `t`, a token the caller
+   * emits instead (a forced one): its MTP row pairs the same hidden state, which does not depend on it, with `t`.
+   */
+  replaceNext(t: number): void {
+    if (this.pending.length === 0) throw new Error('speculative: no chosen token to replace (prefill first)');
+    this.pending[this.pending.length - 1] = t;
+  }
+
   /** Forget everything (a new sequence). */
   reset(): void {
     this.p.cache.truncate(0);

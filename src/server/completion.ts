@@ -4,6 +4,7 @@
 import type { ServerResponse } from 'node:http';
 import type { GenerateOptions, GenerateResult, Generation } from '../decode/generate.ts';
 import type { StepLogprobs } from '../decode/logprobs.ts';
+import { sampleSeeds } from '../decode/samples.ts';
 import type { Engine } from '../engine.ts';
 import type { ChatMessage } from '../tokenizer/chat-template.ts';
 import { promptOpensThinking, splitReasoning, ThinkSplitter } from '../tokenizer/think.ts';
@@ -12,9 +13,11 @@ import { closingError, isClosing } from './shutdown.ts';
 import { chatLogprobs, PendingLogprobs, textLogprobs, type TokenText } from './logprobs-format.ts';
 import { samplingOptions, type CompletionRequest } from './openai-request.ts';
 import {
+  chatChoice,
   chatChunk,
   chatCompletion,
   finishReason,
+  textChoice,
   textChunk,
   textCompletion,
   usage,
@@ -89,9 +92,22 @@ export async function runCompletion(
     logprobs: r.logprobs,
     signal,
   };
-  const gen = firstTokenHook(engine.generate({ tokens: p.tokens }, options), hooks.onFirstToken);
+  // n choices, one after another (as generateSamples draws samples): choice i with seed + i, so a seeded
+  // request is repeatable and its choices differ. All are created (and checked) before anything is written.
+  const seeds = r.seed === undefined ? undefined : sampleSeeds(r.seed, r.n);
+  const gens = Array.from({ length: r.n }, (_, i) => engine.generate({ tokens: p.tokens }, { ...options, seed: seeds?.[i] }));
+  gens[0] = firstTokenHook(gens[0], hooks.onFirstToken);
   const text = tokenText(engine);
-  return r.stream ? stream(gen, p, res, meta, signal, text) : collect(gen, p, res, meta, signal, text);
+  const results = r.stream ? await stream(gens, p, res, meta, signal, text) : await collect(gens, p, res, meta, signal, text);
+  return combined(results);
+}
+
+/** One result for the server's counts and metrics: the choices' tokens summed, aborted if one was. */
+function combined(results: GenerateResult[]): GenerateResult {
+  const last = results[results.length - 1];
+  const generated = results.reduce((n, x) => n + x.stats.generated_tokens, 0);
+  const aborted = results.some((x) => x.finishReason === 'aborted');
+  return { ...last, finishReason: aborted ? 'aborted' : last.finishReason, stats: { ...last.stats, generated_tokens: generated } };
 }
 
 /** `gen` whose iteration calls `onFirst` at its first event. */
@@ -112,56 +128,67 @@ function firstTokenHook(gen: Generation, onFirst: (() => void) | undefined): Gen
   };
 }
 
-async function collect(gen: Generation, p: PreparedCompletion, res: ServerResponse, meta: ResponseMeta, signal: AbortSignal, text: TokenText): Promise<GenerateResult> {
-  const steps: StepLogprobs[] = [];
-  for await (const event of gen) {
-    if (signal.aborted) break;
-    if (event.logprobs) steps.push(event.logprobs);
-  }
-  const result = await gen.result;
-  if (result.finishReason === 'aborted') {
-    if (isClosing(signal)) throw closingError();
-    return result; // the client left: nobody is listening
-  }
-  const finish = finishReason(result.finishReason);
-  const use = usage(p.tokens.length, result.tokens.length);
+async function collect(gens: Generation[], p: PreparedCompletion, res: ServerResponse, meta: ResponseMeta, signal: AbortSignal, text: TokenText): Promise<GenerateResult[]> {
   const wanted = p.request.logprobs !== undefined;
-  const body =
-    p.request.endpoint === 'chat'
-      ? chatCompletion(meta, chatOutput(result.text, p.opensThinking), finish, use, wanted ? chatLogprobs(steps, text) : null)
-      : textCompletion(meta, result.text, finish, use, wanted ? textLogprobs(steps, text) : null);
-  sendJson(res, 200, body);
-  return result;
+  const results: GenerateResult[] = [];
+  const chat: ReturnType<typeof chatChoice>[] = [];
+  const plain: ReturnType<typeof textChoice>[] = [];
+  for (const [index, gen] of gens.entries()) {
+    const steps: StepLogprobs[] = [];
+    for await (const event of gen) {
+      if (signal.aborted) break;
+      if (event.logprobs) steps.push(event.logprobs);
+    }
+    const result = await gen.result;
+    results.push(result);
+    if (result.finishReason === 'aborted') {
+      if (isClosing(signal)) throw closingError();
+      return results; // the client left: nobody is listening
+    }
+    const finish = finishReason(result.finishReason);
+    if (p.request.endpoint === 'chat') chat.push(chatChoice(index, chatOutput(result.text, p.opensThinking), finish, wanted ? chatLogprobs(steps, text) : null));
+    else plain.push(textChoice(index, result.text, finish, wanted ? textLogprobs(steps, text) : null));
+  }
+  const use = usage(p.tokens.length, results.reduce((n, x) => n + x.tokens.length, 0));
+  sendJson(res, 200, p.request.endpoint === 'chat' ? chatCompletion(meta, chat, use) : textCompletion(meta, plain, use));
+  return results;
 }
 
-async function stream(gen: Generation, p: PreparedCompletion, res: ServerResponse, meta: ResponseMeta, signal: AbortSignal, text: TokenText): Promise<GenerateResult> {
+async function stream(gens: Generation[], p: PreparedCompletion, res: ServerResponse, meta: ResponseMeta, signal: AbortSignal, text: TokenText): Promise<GenerateResult[]> {
   const chat = p.request.endpoint === 'chat';
   const sse = new SseStream(res);
-  // Tags may be split across tokens; the splitter holds a partial `</think>` back until it is sure.
-  const splitter = new ThinkSplitter({ startsInThinking: p.opensThinking });
-  const logprobs = new PendingLogprobs(text);
-  const send = (chunks: { kind: 'reasoning' | 'content'; text: string }[]) => {
-    for (const c of chunks) sse.send(chatChunk(meta, c.kind === 'content' ? { content: c.text } : { reasoning_content: c.text }, null, logprobs.takeChat()));
-  };
-  if (chat) sse.send(chatChunk(meta, { role: 'assistant', content: '' }));
-  for await (const event of gen) {
-    if (signal.aborted || !sse.open) break;
-    logprobs.add(event.logprobs);
-    if (!event.text) continue; // a token that completes no character yet (part of a multi-byte one)
-    if (chat) send(splitter.push(event.text));
-    else sse.send(textChunk(meta, event.text, null, logprobs.takeText()));
+  const results: GenerateResult[] = [];
+  // Choices stream one after the other, each opened by its role chunk and closed by its finish chunk.
+  for (const [index, gen] of gens.entries()) {
+    // Tags may be split across tokens; the splitter holds a partial `</think>` back until it is sure.
+    const splitter = new ThinkSplitter({ startsInThinking: p.opensThinking });
+    const logprobs = new PendingLogprobs(text);
+    const send = (chunks: { kind: 'reasoning' | 'content'; text: string }[]) => {
+      for (const c of chunks) sse.send(chatChunk(meta, c.kind === 'content' ? { content: c.text } : { reasoning_content: c.text }, null, logprobs.takeChat(), index));
+    };
+    if (chat) sse.send(chatChunk(meta, { role: 'assistant', content: '' }, null, null, index));
+    for await (const event of gen) {
+      if (signal.aborted || !sse.open) break;
+      logprobs.add(event.logprobs);
+      if (!event.text) continue; // a token that completes no character yet (part of a multi-byte one)
+      if (chat) send(splitter.push(event.text));
+      else sse.send(textChunk(meta, event.text, null, logprobs.takeText(), index));
+    }
+    const result = await gen.result;
+    results.push(result);
+    // The server closing cuts the answer short like max_tokens does: 'length' is the reason clients know for it.
+    const closing = isClosing(signal);
+    if (result.finishReason === 'aborted' && !closing) return results;
+    if (chat) send(splitter.end());
+    const finish = closing ? 'length' : finishReason(result.finishReason);
+    // Entries of tokens whose text never came out (held back, cut by a stop string) ride on the last chunk.
+    sse.send(chat ? chatChunk(meta, {}, finish, logprobs.takeChat(), index) : textChunk(meta, '', finish, logprobs.takeText(), index));
+    if (closing) break;
   }
-  const result = await gen.result;
-  // The server closing cuts the answer short like max_tokens does: 'length' is the reason clients know for it.
-  const closing = isClosing(signal);
-  if (result.finishReason === 'aborted' && !closing) return result;
-  if (chat) send(splitter.end());
-  const finish = closing ? 'length' : finishReason(result.finishReason);
-  // Entries of tokens whose text never came out (held back, cut by a stop string) ride on the last chunk.
-  sse.send(chat ? chatChunk(meta, {}, finish, logprobs.takeChat()) : textChunk(meta, '', finish, logprobs.takeText()));
-  if (p.request.includeUsage) sse.send(usageChunk(meta, p.request.endpoint, usage(p.tokens.length, result.tokens.length)));
+  const completion = results.reduce((n, x) => n + x.tokens.length, 0);
+  if (p.request.includeUsage) sse.send(usageChunk(meta, p.request.endpoint, usage(p.tokens.length, completion)));
   sse.end();
-  return result;
+  return results;
 }
 
 /** A token's own text (special tokens included); `<id>` for a model served without a tokenizer. */

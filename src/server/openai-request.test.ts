@@ -42,6 +42,8 @@ describe('parseChatRequest', () => {
     expect(r.seed).toBe(2 ** 32 - 1); // 64-bit seeds wrap into the engine's 32 bits
     expect(parseChatRequest({ messages: user, max_completion_tokens: 3 }).maxTokens).toBe(3);
     expect(parseChatRequest({ messages: user }).stop).toEqual([]);
+    expect(parseChatRequest({ messages: user })).toMatchObject({ n: 1, reasoningBudget: undefined });
+    expect(parseTextRequest({ prompt: 'x', n: 3, reasoning_budget: 0 })).toMatchObject({ n: 3, reasoningBudget: 0 });
   });
 
   it.each([
@@ -61,7 +63,11 @@ describe('parseChatRequest', () => {
     [{ messages: user, stop: [1] }, 'stop', 'invalid_type'],
     [{ messages: user, stream: 'yes' }, 'stream', 'invalid_type'],
     [{ messages: user, stream: true, stream_options: { include_usage: 1 } }, 'stream_options.include_usage', 'invalid_type'],
-    [{ messages: user, n: 2 }, 'n', 'unsupported_value'],
+    [{ messages: user, n: 0 }, 'n', 'invalid_value'],
+    [{ messages: user, n: 17 }, 'n', 'invalid_value'],
+    [{ messages: user, n: 1.5 }, 'n', 'invalid_type'],
+    [{ messages: user, reasoning_budget: -1 }, 'reasoning_budget', 'invalid_value'],
+    [{ messages: user, reasoning_budget: '5' }, 'reasoning_budget', 'invalid_type'],
     [{ messages: user, model: 3 }, 'model', 'invalid_type'],
     [{ messages: user, min_p: 1 }, 'min_p', 'invalid_value'],
     [{ messages: user, repetition_penalty: 0 }, 'repetition_penalty', 'invalid_value'],

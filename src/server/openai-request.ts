@@ -29,8 +29,12 @@ export interface CompletionRequest {
   /** OpenAI's, over the generated tokens (src/decode/sampling.ts). */
   frequencyPenalty: number | undefined;
   presencePenalty: number | undefined;
-  /** Already reduced into the engine's [0, 2^32). */
+  /** Already reduced into the engine's [0, 2^32); choice i uses seed + i. */
   seed: number | undefined;
+  /** Choices to generate (OpenAI's `n`), one after another. */
+  n: number;
+  /** Extension: end R1's `<think>` section after this many tokens (src/decode/reasoning-budget.ts). */
+  reasoningBudget: number | undefined;
   stop: string[];
   /** Alternatives to report per generated token with its log-probability; undefined = no logprobs. */
   logprobs: number | undefined;
@@ -58,6 +62,7 @@ export function samplingOptions(r: CompletionRequest): GenerateOptions {
     presencePenalty: r.presencePenalty,
     seed: r.seed,
     stopStrings: r.stop,
+    reasoningBudget: r.reasoningBudget,
   };
 }
 
@@ -67,6 +72,8 @@ export const MAX_STOP_STRINGS = 16;
 export const MAX_STOP_LENGTH = 256;
 export const MAX_MESSAGES = 2048;
 export const MAX_CONTENT_PARTS = 256;
+// Choices run one after another, so a request's cost grows with n: bounded like its other lists.
+export const MAX_CHOICES = 16;
 // Beyond this a penalty only turns every seen token's logit to ~0 or -inf; a typo (20 for 2.0) is refused.
 const MAX_REPETITION_PENALTY = 10;
 
@@ -97,8 +104,6 @@ export function parseTextRequest(body: unknown): CompletionRequest {
 /** The fields both endpoints share. */
 function parseCommon(b: Body): Omit<CompletionRequest, 'endpoint' | 'prompt' | 'logprobs'> {
   optionalString(b, 'model'); // one model is served whatever the name; only its type is checked
-  const n = optionalNumber(b, 'n', { integer: true, min: 1 });
-  if (n !== undefined && n !== 1) throw new ApiError(400, `'n' = ${n} is not supported: one choice per request`, 'n', 'unsupported_value');
   // max_completion_tokens is the newer name for max_tokens; either may come.
   const maxTokens = optionalNumber(b, 'max_tokens', { integer: true, min: 1 }) ?? optionalNumber(b, 'max_completion_tokens', { integer: true, min: 1 });
   const seed = optionalNumber(b, 'seed', { integer: true });
@@ -118,6 +123,8 @@ function parseCommon(b: Body): Omit<CompletionRequest, 'endpoint' | 'prompt' | '
     presencePenalty: optionalNumber(b, 'presence_penalty', { min: -2, max: 2 }),
     // OpenAI takes any 64-bit seed; the engine's generator is seeded with 32 bits, so wrap (negatives too).
     seed: seed === undefined ? undefined : ((seed % 2 ** 32) + 2 ** 32) % 2 ** 32,
+    n: optionalNumber(b, 'n', { integer: true, min: 1, max: MAX_CHOICES }) ?? 1,
+    reasoningBudget: optionalNumber(b, 'reasoning_budget', { integer: true, min: 0 }),
     stop: parseStop(optional(b, 'stop')),
     stream,
     includeUsage: stream && streamOptions !== undefined ? (optionalBoolean(streamOptions as Body, 'include_usage', 'stream_options.include_usage') ?? false) : false,

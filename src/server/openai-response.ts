@@ -48,24 +48,34 @@ export function usage(promptTokens: number, completionTokens: number): Usage {
   return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
 }
 
-export function chatCompletion(meta: ResponseMeta, output: ChatOutput, finish: OpenAiFinishReason, use: Usage, logprobs: ChatLogprobs | null = null) {
+/** One answer of a chat completion; a request with `n` gets n of them, indexed 0..n-1. */
+export function chatChoice(index: number, output: ChatOutput, finish: OpenAiFinishReason, logprobs: ChatLogprobs | null = null) {
   const message = { role: 'assistant' as const, content: output.content, ...(output.reasoning !== null && { reasoning_content: output.reasoning }) };
-  return { ...meta, object: 'chat.completion', choices: [{ index: 0, message, logprobs, finish_reason: finish }], usage: use };
+  return { index, message, logprobs, finish_reason: finish };
 }
 
-export function textCompletion(meta: ResponseMeta, text: string, finish: OpenAiFinishReason, use: Usage, logprobs: TextLogprobs | null = null) {
-  return { ...meta, object: 'text_completion', choices: [{ index: 0, text, logprobs, finish_reason: finish }], usage: use };
+export function chatCompletion(meta: ResponseMeta, choices: ReturnType<typeof chatChoice>[], use: Usage) {
+  return { ...meta, object: 'chat.completion', choices, usage: use };
+}
+
+export function textChoice(index: number, text: string, finish: OpenAiFinishReason, logprobs: TextLogprobs | null = null) {
+  return { index, text, logprobs, finish_reason: finish };
+}
+
+export function textCompletion(meta: ResponseMeta, choices: ReturnType<typeof textChoice>[], use: Usage) {
+  return { ...meta, object: 'text_completion', choices, usage: use };
 }
 
 /** The first chunk carries the role, the middle ones a piece of content or reasoning, the last only the reason. */
 export type ChatDelta = { role: 'assistant'; content: '' } | { content: string } | { reasoning_content: string } | Record<string, never>;
 
-export function chatChunk(meta: ResponseMeta, delta: ChatDelta, finish: OpenAiFinishReason | null = null, logprobs: ChatLogprobs | null = null) {
-  return { ...meta, object: 'chat.completion.chunk', choices: [{ index: 0, delta, logprobs, finish_reason: finish }] };
+/** A streamed piece of choice `index` (0 unless the request asked for `n` > 1 choices). */
+export function chatChunk(meta: ResponseMeta, delta: ChatDelta, finish: OpenAiFinishReason | null = null, logprobs: ChatLogprobs | null = null, index = 0) {
+  return { ...meta, object: 'chat.completion.chunk', choices: [{ index, delta, logprobs, finish_reason: finish }] };
 }
 
-export function textChunk(meta: ResponseMeta, text: string, finish: OpenAiFinishReason | null = null, logprobs: TextLogprobs | null = null) {
-  return { ...meta, object: 'text_completion', choices: [{ index: 0, text, logprobs, finish_reason: finish }] };
+export function textChunk(meta: ResponseMeta, text: string, finish: OpenAiFinishReason | null = null, logprobs: TextLogprobs | null = null, index = 0) {
+  return { ...meta, object: 'text_completion', choices: [{ index, text, logprobs, finish_reason: finish }] };
 }
 
 /** stream_options.include_usage: after the finish chunk, one with no choices and the counts. */

@@ -154,6 +154,33 @@ describe('answers', () => {
   });
 });
 
+describe('n choices and the reasoning_budget extension', () => {
+  it('n: choices 0..n-1, choice i as engine.generate with seed + i, streaming and not; usage counts them all', async () => {
+    const want = await Promise.all([5, 6, 7].map(async (seed) => (await direct(engine, 'In the beginning', 5, { temperature: 0.9, seed })).text));
+    const r = await client.completions.create({ model: 'm', prompt: 'In the beginning', max_tokens: 5, temperature: 0.9, seed: 5, n: 3 });
+    expect(r.choices.map((c) => [c.index, c.text])).toEqual(want.map((text, i) => [i, text]));
+    expect(r.usage).toEqual({ prompt_tokens: 4, completion_tokens: 15, total_tokens: 19 });
+    const stream = await client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 4, temperature: 0.9, seed: 5, n: 2, stream: true });
+    const texts = ['', ''];
+    const finishes: (string | null)[] = [null, null];
+    for await (const chunk of stream) {
+      const c = chunk.choices[0];
+      texts[c.index] += c.delta.content ?? '';
+      finishes[c.index] = c.finish_reason ?? finishes[c.index];
+    }
+    const chat = await Promise.all([5, 6].map(async (seed) => (await direct(engine, MESSAGES, 4, { temperature: 0.9, seed })).text));
+    expect([texts, finishes]).toEqual([chat, ['length', 'length']]);
+  });
+
+  it('reasoning_budget ends the <think> section the prompt opened after that many tokens, as the library does', async () => {
+    const prompt = 'In the beginning <think>\n';
+    const want = await direct(engine, prompt, 8, { temperature: 0, reasoningBudget: 2 });
+    expect(want.text).toContain('</think>');
+    const r = await client.completions.create({ model: 'm', prompt, max_tokens: 8, temperature: 0, reasoning_budget: 2 } as OpenAI.CompletionCreateParamsNonStreaming);
+    expect(r.choices[0].text).toBe(want.text);
+  });
+});
+
 describe('bad requests get OpenAI-style errors and the server keeps serving', () => {
   const chat = '/v1/chat/completions';
   const body = (extra: object) => JSON.stringify({ messages: MESSAGES, max_tokens: 2, ...extra });
@@ -171,7 +198,8 @@ describe('bad requests get OpenAI-style errors and the server keeps serving', ()
     ['max_tokens not an integer', 'POST', chat, body({ max_tokens: '10' }), 400, 'max_tokens'],
     ['max_tokens beyond the context', 'POST', chat, body({ max_tokens: 5000 }), 400, 'max_tokens'],
     ['stop of the wrong type', 'POST', chat, body({ stop: 5 }), 400, 'stop'],
-    ['n > 1', 'POST', chat, body({ n: 2 }), 400, 'n'],
+    ['n beyond 16', 'POST', chat, body({ n: 17 }), 400, 'n'],
+    ['reasoning_budget negative', 'POST', chat, body({ reasoning_budget: -1 }), 400, 'reasoning_budget'],
     ['no prompt', 'POST', '/v1/completions', '{}', 400, 'prompt'],
     ["a token id outside the vocabulary (the engine's InputError)", 'POST', '/v1/completions', '{"prompt": [99999]}', 400, 'prompt'],
     ['a body over the size limit', 'POST', chat, body({ padding: 'x'.repeat(1_500_000) }), 413, null],

@@ -1,0 +1,88 @@
+// Test-time scaling by sampling: N answers to one prompt, each with its own seed, their final answers
+// extracted (src/decode/answers.ts) and, when asked, a majority vote over them (src/decode/vote.ts).
+//
+// Seeds: sample i uses seed + i (mod 2^32), where seed is the caller's seed or, without one, a random one; so
+// a run is repeated by its first seed, and sample i alone is `generate` with seed + i.
+//
+// The samples run one after another today (runSamples below): the engine decodes one sequence at a time.
+// With batched decoding they become one batch, by changing runSamples only.
+import { InputError } from '../errors.ts';
+import { compileAnswerPattern, extractAnswer } from './answers.ts';
+import type { GenerateOptions, GenerateResult, Generation } from './generate.ts';
+import { majorityVote, type VoteResult } from './vote.ts';
+
+/** generate()'s options, less the decoder: each sample needs its own (the engine makes one per generation). */
+export interface SamplesOptions extends Omit<GenerateOptions, 'decoder'> {
+  /** How many answers to draw (>= 1). */
+  samples: number;
+  /** Take the majority over the samples' answers (SampleSet.vote). Default false. */
+  vote?: boolean;
+  /** Picks each answer out of the text after the reasoning (src/decode/answers.ts); default: last \boxed{...}, else all of it. */
+  answerPattern?: RegExp | string;
+  /** Called with each sample as it completes, in order (to show samples while the rest run). */
+  onSample?: (sample: Sample) => void;
+}
+
+export interface Sample extends GenerateResult {
+  /** 0..samples-1. */
+  index: number;
+  /** The seed it was drawn with. */
+  seed: number;
+  /** Its final answer (normalized), or null when it gave none. */
+  answer: string | null;
+}
+
+export interface SampleSet {
+  samples: Sample[];
+  /** With `vote`: the majority answer, its votes and the tally; null otherwise. */
+  vote: VoteResult | null;
+}
+
+/** seed, seed + 1, ... wrapped into the sampler's [0, 2^32). */
+export function sampleSeeds(seed: number, count: number): number[] {
+  return Array.from({ length: count }, (_, i) => (seed + i) % 2 ** 32);
+}
+
+/**
+ * Draws `options.samples` generations through `generateOne` (an engine's generate on a fixed prompt), with
+ * seeds as above; `startsInThinking` says whether the prompt opened an R1 `<think>` section. Options are
+ * checked before the first sample runs.
+ */
+export async function generateSamples(
+  generateOne: (options: GenerateOptions) => Generation,
+  options: SamplesOptions,
+  startsInThinking: boolean,
+): Promise<SampleSet> {
+  const { samples: count, vote, answerPattern, onSample, ...common } = options;
+  if (!Number.isInteger(count) || count < 1) throw new InputError('samples', `must be an integer >= 1, got ${count}`);
+  const pattern = answerPattern === undefined ? undefined : compileAnswerPattern(answerPattern);
+  const base = common.seed ?? Math.floor(Math.random() * 2 ** 32);
+  if (!Number.isInteger(base) || base < 0 || base >= 2 ** 32) throw new InputError('seed', `must be an integer in [0, 2^32), got ${base}`);
+  const seeds = sampleSeeds(base, count);
+  const samples: Sample[] = [];
+  const done = (result: GenerateResult, index: number) => {
+    const sample = { ...result, index, seed: seeds[index], answer: extractAnswer(result.text, { pattern, startsInThinking }) };
+    samples.push(sample);
+    onSample?.(sample);
+  };
+  await runSamples(generateOne, seeds.map((seed) => ({ ...common, seed })), done);
+  return { samples, vote: vote ? majorityVote(samples.map((s) => s.answer)) : null };
+}
+
+/**
+ * Runs one generation per options entry and reports each result, in order, as it completes. Sequential for
+ * now (one sample after the other); the single place to switch to batched decoding. An aborted sample
+ * ends the run: the caller's signal (or a dispose) stops the later ones too.
+ */
+async function runSamples(
+  generateOne: (options: GenerateOptions) => Generation,
+  each: readonly GenerateOptions[],
+  done: (result: GenerateResult, index: number) => void,
+): Promise<void> {
+  const generations = each.map((o) => generateOne(o)); // every sample's options are checked before any runs
+  for (const [i, gen] of generations.entries()) {
+    const result = await gen.result;
+    done(result, i);
+    if (result.finishReason === 'aborted') return;
+  }
+}

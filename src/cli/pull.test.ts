@@ -66,10 +66,13 @@ describe('models by Hugging Face id on the command line', () => {
   it('pull downloads into $HF_HOME/hub and prints the snapshot folder; generate --model owner/name runs from it offline', async () => {
     const commit = hub.commitOf(TINY);
     const snapshot = join(home, 'hub', 'models--test-org--tiny-v3', 'snapshots', commit);
-    expect(await run('pull', 'test-org/tiny-v3', '--quiet')).toBe(`${snapshot}\n`);
-    expect((await readdir(snapshot)).length).toBe(7);
     expect(await run('pull', 'test-org/tiny-v3')).toBe(`${snapshot}\n`);
-    expect(stderr).toBe(`[test-org/tiny-v3@main: commit ${commit} · downloaded 0 files (0.0 MiB), 0 found as blobs in the cache]\n`);
+    expect(stderr).toBe(`[test-org/tiny-v3@main: commit ${commit} · downloaded 7 files (19.2 MiB), 0 found as blobs in the cache]\n`);
+    expect((await readdir(snapshot)).length).toBe(7);
+    expect(await run('pull', 'test-org/tiny-v3', '--quiet')).toBe(`${snapshot}\n`);
+    expect(stderr).toBe('');
+    expect(await run('pull', `test-org/tiny-v3@${commit}`)).toBe(`${snapshot}\n`);
+    expect(stderr).toBe(`[test-org/tiny-v3@${commit}: commit ${commit} · all files already in the cache]\n`);
 
     vi.stubEnv('HF_HUB_OFFLINE', '1');
     hub.requests.length = 0;

@@ -25,7 +25,12 @@ export function register(program: Command): void {
       const resolved = await resolveHubModel(model, options);
       if (!options.quiet) {
         const size = `${(resolved.downloadedBytes / 2 ** 20).toFixed(1)} MiB`;
-        const source = resolved.fromCacheOnly ? 'from the cache, no request made' : `downloaded ${resolved.downloaded.length} files (${size}), ${resolved.reused.length} found as blobs in the cache`;
+        const fetched = resolved.downloaded.length + resolved.reused.length;
+        const source = resolved.fromCacheOnly
+          ? 'from the cache, no request made'
+          : fetched === 0
+            ? 'all files already in the cache'
+            : `downloaded ${resolved.downloaded.length} files (${size}), ${resolved.reused.length} found as blobs in the cache`;
         process.stderr.write(`[${resolved.repo}@${resolved.revision}: commit ${resolved.commit} · ${source}]\n`);
       }
       process.stdout.write(`${resolved.dir}\n`);

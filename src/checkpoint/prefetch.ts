@@ -4,7 +4,7 @@
 // read, and ranges are fetched ahead only up to `aheadBytes`, so memory stays bounded whatever the model's size
 // (a range needed now is fetched at once, ahead of that limit). A read no range covers goes to the file.
 import type { ByteSource } from './byte-source.ts';
-import type { ByteSpan, ReadRange } from './read-plan.ts';
+import type { ReadRange } from './read-plan.ts';
 
 export interface PrefetchOptions {
   /** Ranges fetched at the same time; default 4. */
@@ -22,23 +22,39 @@ export const DEFAULT_AHEAD_BYTES = 128 << 20;
 class Slot {
   data: Promise<Uint8Array> | undefined;
   released = false;
-  /** Union of the needed bytes read so far, as sorted disjoint [begin, end) pairs. */
-  private read: [number, number][] = [];
-  readonly needed: number;
+  /** Per span of the range (sorted, disjoint), the parts of it read so far as sorted disjoint [begin, end) pairs. */
+  private readonly readOfSpan: [number, number][][];
+  /** Needed bytes not read yet. */
+  private remaining: number;
 
   constructor(readonly range: ReadRange) {
-    this.needed = union(range.spans.map((s) => [s.begin, s.end]));
+    this.readOfSpan = range.spans.map(() => []);
+    this.remaining = range.spans.reduce((n, s) => n + s.end - s.begin, 0);
   }
 
   get size(): number {
     return this.range.end - this.range.begin;
   }
 
-  /** Notes [begin, end) as read; true when every needed byte now has been. */
+  /**
+   * Notes [begin, end) as read; true when every needed byte now has been. A tensor is read in a few pieces, so
+   * each span's list stays short however many spans a range holds (thousands of experts).
+   */
   consume(begin: number, end: number): boolean {
-    this.read.push([begin, end]);
-    this.read = merge(this.read);
-    return covered(this.read, this.range.spans) >= this.needed;
+    const spans = this.range.spans;
+    let lo = 0, hi = spans.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (spans[mid].end <= begin) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < spans.length && spans[i].begin < end; i++) {
+      const b = Math.max(spans[i].begin, begin), e = Math.min(spans[i].end, end);
+      const before = total(this.readOfSpan[i]);
+      this.readOfSpan[i] = merge([...this.readOfSpan[i], [b, e]]);
+      this.remaining -= total(this.readOfSpan[i]) - before;
+    }
+    return this.remaining <= 0;
   }
 }
 
@@ -182,12 +198,6 @@ function merge(intervals: [number, number][]): [number, number][] {
   return out;
 }
 
-function union(intervals: [number, number][]): number {
-  return merge(intervals).reduce((n, [b, e]) => n + e - b, 0);
-}
-
-/** Bytes of `spans` inside the disjoint sorted `read` intervals. */
-function covered(read: [number, number][], spans: readonly ByteSpan[]): number {
-  const inside = spans.flatMap((s) => read.flatMap(([b, e]): [number, number][] => (Math.min(e, s.end) > Math.max(b, s.begin) ? [[Math.max(b, s.begin), Math.min(e, s.end)]] : [])));
-  return union(inside);
+function total(intervals: readonly [number, number][]): number {
+  return intervals.reduce((n, [b, e]) => n + e - b, 0);
 }

@@ -13,6 +13,7 @@ import type { Prompt } from '../engine.ts';
 
 /** Load options that can cross to the worker (no callbacks, no device, no fetch). */
 export type WorkerLoadOptions = Omit<ModelLoadOptions, 'onProgress'> & {
+  /** Keep the checkpoint's ranges in the browser's Cache API (default true), as loadModel's `cache`. */
   cache?: boolean;
   /** Extra request headers for a URL (the http options' fetch and signal cannot cross). */
   headers?: Record<string, string>;

@@ -18,6 +18,7 @@ import type { LoadedModel, SentError, WorkerLoadOptions, WorkerReply, WorkerRequ
 const WORKER_BUNDLE = './deepseek-webgpu-worker.js';
 
 export interface WorkerLoadModelOptions extends WorkerLoadOptions {
+  /** Load progress by phase, as loadModel's (reported here as the worker sends it). */
   onProgress?: (done: number, total: number, phase: LoadPhase) => void;
   /** Stops the load (the worker is then terminated). */
   signal?: AbortSignal;

@@ -5,8 +5,9 @@ import { packPenalties, penaltyEntries } from '../kernels/sample-penalty.ts';
 import type { ModelFolder } from '../checkpoint/model-folder.ts';
 import { modelNames } from '../checkpoint/tensor-names.ts';
 import type { ModelConfig } from '../config/model-config.ts';
-import type { CausalLM } from '../decode/causal-lm.ts';
+import type { CausalLM, ExpertCacheStats } from '../decode/causal-lm.ts';
 import { GREEDY, type SampleRequest } from '../sampling/rules.ts';
+import { parseByteSize } from '../byte-size.ts';
 import { InputError } from '../errors.ts';
 import type { Gpu } from '../gpu/device.ts';
 import { createStorage, readStorage, uploadStorage } from '../gpu/buffers.ts';
@@ -19,7 +20,7 @@ import { chunks } from './chunks.ts';
 import { recordForward, recordLogits, type ForwardContext } from './forward.ts';
 import { recordMtp, recordMtpLogits } from './mtp.ts';
 import { MtpSpeculator } from './mtp-speculator.ts';
-import { ExpertOffload, type ExpertCacheStats } from './expert-offload.ts';
+import { ExpertOffload } from './expert-offload.ts';
 import { LatentCache } from './kv-cache.ts';
 import { bufferLimit, checkMemoryPlan, planMemory, type MemoryPlan } from './memory-plan.ts';
 import { checkShapeLimits } from './shape-limits.ts';
@@ -54,8 +55,9 @@ export interface ModelLoadOptions {
    * (embeddings, attention, dense layers, shared experts, norms, routers, lm_head, caches, scratch) becomes a
    * per-layer cache of expert slots (src/model/expert-offload.ts). A budget below the resident part plus one
    * token's experts per layer is refused (InputError naming both). The output is the same as resident.
+   * Bytes, or a size such as '4GB', '6G' or '512MiB' (src/byte-size.ts).
    */
-  gpuMemory?: number;
+  gpuMemory?: number | string;
   /**
    * Largest GPU buffer to create, in bytes, below the device's maxBufferSize and maxStorageBufferBindingSize:
    * lm_head, the embeddings and expert stacks are split into parts that fit; any other buffer that does not
@@ -144,7 +146,7 @@ export class DeepseekModel implements CausalLM {
     const embedDtype = folder.checkpoint.has(modelNames(c).embed) ? folder.checkpoint.info(modelNames(c).embed).dtype : 'BF16';
     checkShapeLimits(c, { embedDtype, limits: gpu.limits }, `${folder.folder.name}/config.json`);
     // Every buffer below is planned, and checked against the limits and the budget, before the first read.
-    const gpuMemory = options.gpuMemory;
+    const gpuMemory = typeof options.gpuMemory === 'string' ? parseByteSize(options.gpuMemory, 'gpu-memory') : options.gpuMemory;
     if (gpuMemory !== undefined && (!Number.isSafeInteger(gpuMemory) || gpuMemory < 1)) throw new InputError('gpu-memory', `must be a positive number of bytes, got ${gpuMemory}`);
     const planOptions = { contextLength, prefillChunk: chunk, quantize: options.quantize, mtp: options.mtp, attentionWorkgroups: wgs, gpuMemory };
     const plan = planMemory(c, folder.checkpoint, planOptions, bufferLimit(gpu.limits, cap));

@@ -16,6 +16,7 @@ import type { Checkpoint } from '../checkpoint/checkpoint.ts';
 import type { MlpNames } from '../checkpoint/tensor-names.ts';
 import { modelNames } from '../checkpoint/tensor-names.ts';
 import type { ModelConfig } from '../config/model-config.ts';
+import type { ExpertCacheStats } from '../decode/causal-lm.ts';
 import type { Gpu } from '../gpu/device.ts';
 import { createStorage, storageBytes } from '../gpu/buffers.ts';
 import { Readback } from '../gpu/readback.ts';
@@ -45,18 +46,6 @@ export function expertOffloadBuffers(c: ModelConfig, chunk: number, slots: numbe
     // Batch ids run below E + S (batches of S slots over at most E experts).
     { label: 'moe pairs grouped by expert slot', bytes: storageBytes(moeGroupBytes(chunk, c.numExpertsPerTok, c.nRoutedExperts + slots)) },
   ];
-}
-
-/** Running totals of the expert cache (since load); per-token figures are differences of two readings. */
-export interface ExpertCacheStats {
-  /** Distinct experts a layer needed in a submission, summed over layers and steps. */
-  lookups: number;
-  /** Those already in a slot. */
-  hits: number;
-  /** Bytes written into slots. */
-  bytesUploaded: number;
-  /** Wall time spent waiting for routing read-backs and uploading experts (ms). */
-  stallMs: number;
 }
 
 /** One offloaded layer's slot pool and which expert each slot holds. */

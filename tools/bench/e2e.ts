@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { makeSyntheticModel } from '../make-synthetic-model.ts';
 import { routedExpertsPerVerify } from './expert-union.ts';
 import { forceDrafts } from './force-drafts.ts';
-import { offloadRows, type OffloadRow } from './offload.ts';
+import { offloadRows, type OffloadBudget, type OffloadRow } from './offload.ts';
 
 /** The README's acceptance prompts (weights/tiny-v3-trained/README.md), each after the BOS token. */
 export const ACCEPTANCE_PROMPTS = ['And it came to pass', 'Blessed are the', 'river: a', 'Then Jesus said unto them,', 'happiness: the state of'];
@@ -69,7 +69,7 @@ async function timed(engine: Engine, prompt: number[], mode: 'none' | 'mtp', tok
   return { r: await gen.result, dispatches: engine.model.dispatches - before };
 }
 
-export async function runE2e(log: (line: string) => void, syntheticLayers = 0, offloadShares: number[] = []): Promise<{ rows: Row[]; acceptance: unknown; forced: unknown; experts: unknown; offload: OffloadRow[] }> {
+export async function runE2e(log: (line: string) => void, syntheticLayers = 0, offloadBudgets: OffloadBudget[] = []): Promise<{ rows: Row[]; acceptance: unknown; forced: unknown; experts: unknown; offload: OffloadRow[] }> {
   const rows: Row[] = [];
   let acceptance: unknown = null;
   let forced: unknown = null;
@@ -120,11 +120,11 @@ export async function runE2e(log: (line: string) => void, syntheticLayers = 0, o
     await engine.dispose();
   }
   const offload: OffloadRow[] = [];
-  for (const dir of offloadShares.length ? dirs : []) {
+  for (const dir of offloadBudgets.length ? dirs : []) {
     const c = (await readConfig(dir)) as { hidden_size: number; vocab_size: number };
     const big = c.hidden_size >= 1024;
     const prompt = Array.from({ length: big ? 16 : 32 }, (_, i) => 3 + ((i * 37) % (c.vocab_size - 3)));
-    offload.push(...(await offloadRows(dir, offloadShares, prompt, big ? 8 : 64, log)));
+    offload.push(...(await offloadRows(dir, offloadBudgets, prompt, big ? 8 : 64, log)));
   }
   return { rows, acceptance, forced, experts, offload };
 }

@@ -1,11 +1,13 @@
-// `npm run bench -- e2e --offload 50%,25%`: decode speed with routed experts offloaded to host memory
+// `npm run bench -- e2e --offload 50%,25%,6GB`: decode speed with routed experts offloaded to host memory
 // (ModelLoadOptions.gpuMemory) against the resident run, per model. A share is the part of each MoE layer's
-// routed experts the GPU budget leaves room for; the budget is the resident part plus those slots. Each row
+// routed experts the GPU budget leaves room for (the budget is the resident part plus those slots); a size is
+// the --gpu-memory budget itself. Each row
 // says whether greedy decoding gave the resident run's tokens, the expert cache's hit rate, the bytes uploaded
 // and the stall per decoded token.
 import { generate, type GenerateResult } from '../../src/decode/generate.ts';
 import type { Engine } from '../../src/engine.ts';
 import { loadModel } from '../../src/engine-node.ts';
+import { parseByteSize } from '../../src/byte-size.ts';
 import { formatBytes } from '../../src/model/memory-plan.ts';
 
 export interface OffloadRow {
@@ -22,15 +24,19 @@ export interface OffloadRow {
   stall_ms_per_token: number | null;
 }
 
-/** "50%" -> 0.5; refuses anything else. */
-export function parseShares(list: string): number[] {
+/** A budget: a share of each MoE layer's experts ("50%"), or a --gpu-memory size ("6GB"). */
+export type OffloadBudget = { share: number } | { bytes: number; text: string };
+
+/** "50%,6GB" -> [{ share: 0.5 }, { bytes: 6e9, text: '6GB' }]; refuses anything else. */
+export function parseBudgets(list: string): OffloadBudget[] {
   return list
     .split(',')
     .filter((s) => s.trim() !== '')
     .map((s) => {
       const m = /^\s*(\d+(?:\.\d+)?)%\s*$/.exec(s);
-      if (!m || Number(m[1]) <= 0 || Number(m[1]) >= 100) throw new Error(`--offload: expected shares such as 50%,25%, got '${s}'`);
-      return Number(m[1]) / 100;
+      if (!m) return { bytes: parseByteSize(s, '--offload'), text: s.trim() };
+      if (Number(m[1]) <= 0 || Number(m[1]) >= 100) throw new Error(`--offload: a share must be between 0% and 100%, got '${s}'`);
+      return { share: Number(m[1]) / 100 };
     });
 }
 
@@ -42,7 +48,7 @@ async function greedy(engine: Engine, prompt: number[], tokens: number): Promise
 }
 
 /** The resident run of `dir`, then one offloaded run per share, each loaded on its own (never two at once). */
-export async function offloadRows(dir: string, shares: number[], prompt: number[], tokens: number, log: (line: string) => void): Promise<OffloadRow[]> {
+export async function offloadRows(dir: string, budgets: OffloadBudget[], prompt: number[], tokens: number, log: (line: string) => void): Promise<OffloadRow[]> {
   const model = dir.split('/').pop()!;
   const rows: OffloadRow[] = [];
   const run = async (budget: string, gpuMemory: number | undefined, want: number[] | null) => {
@@ -81,10 +87,14 @@ export async function offloadRows(dir: string, shares: number[], prompt: number[
   const perExpert = expertStacks.reduce((n, w) => n + w.parts.reduce((m, p) => m + p.weight.bytes + (p.scale?.bytes ?? 0), 0), 0) / c.nRoutedExperts;
   const mtpLayers = expertStacks.length / 3 - layers; // the MTP layer's experts stay resident
   const offloadable = (perExpert * layers) / (layers + mtpLayers);
-  for (const share of shares) {
-    const slots = Math.max(c.numExpertsPerTok, Math.floor(share * c.nRoutedExperts));
+  for (const b of budgets) {
+    if ('bytes' in b) {
+      await run(b.text, b.bytes, r.tokens);
+      continue;
+    }
+    const slots = Math.max(c.numExpertsPerTok, Math.floor(b.share * c.nRoutedExperts));
     // Half a slot of slack for the offload's own scratch: the plan takes the most slots that fit.
-    await run(`${(100 * share).toFixed(1).replace(/\.0$/, '')}%`, Math.floor(whole.total - (c.nRoutedExperts - slots - 0.5) * offloadable), r.tokens);
+    await run(`${(100 * b.share).toFixed(1).replace(/\.0$/, '')}%`, Math.floor(whole.total - (c.nRoutedExperts - slots - 0.5) * offloadable), r.tokens);
   }
   return rows;
 }

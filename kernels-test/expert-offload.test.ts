@@ -72,11 +72,20 @@ describe.skipIf(!gpu)('expert offload under gpuMemory', () => {
         m.speculator()?.reset();
         const gen = generate(m, PROMPT.slice(0, 11), { maxNewTokens: 10, eosTokenIds: [], speculative, draftTokens: 2 });
         for await (const _ of gen);
-        return (await gen.result).tokens;
+        return (await gen.result);
       };
       const want = await run(resident);
-      expect(want).toHaveLength(10);
-      expect(await run(offloaded), speculative).toEqual(want);
+      expect(want.tokens).toHaveLength(10);
+      expect(want.stats.expert_cache).toBeUndefined();
+      const got = await run(offloaded);
+      expect(got.tokens, speculative).toEqual(want.tokens);
+      // 5 of 16 experts per layer: some decode lookups miss, and each miss uploads one expert (98,328 bytes).
+      const e = got.stats.expert_cache!;
+      expect(e.hit_rate).toBeGreaterThanOrEqual(0);
+      expect(e.hit_rate).toBeLessThan(1);
+      expect(e.bytes_uploaded_per_token).toBeGreaterThan(0);
+      expect(e.stall_ms_per_token).toBeGreaterThanOrEqual(e.upload_ms_per_token);
+      expect(e.prefill_bytes_uploaded % 98_328).toBe(0);
     }
   });
 

@@ -57,6 +57,11 @@ export interface ExpertCacheStats {
   hits: number;
   /** Bytes uploaded into the cache. */
   bytesUploaded: number;
-  /** Wall time spent waiting for routing read-backs and uploading experts (ms). */
+  /**
+   * Wall time the host spent between submitting a step's work up to a routing and recording the experts (ms):
+   * the routing read-back (which also waits for the GPU to run what came before it) and the uploads.
+   */
   stallMs: number;
+  /** The part of stallMs spent reading experts and writing them into the cache (ms). */
+  uploadMs: number;
 }

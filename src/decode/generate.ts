@@ -85,8 +85,13 @@ export interface ExpertCacheFigures {
   hit_rate: number;
   /** Decode: bytes uploaded per generated token after the first. */
   bytes_uploaded_per_token: number;
-  /** Decode: ms per generated token after the first spent waiting for routing read-backs and uploads. */
+  /**
+   * Decode: ms per generated token after the first that the host waited between a routing's submission and
+   * its experts' recording (the read-back, which includes the GPU running the work before it, and the uploads).
+   */
   stall_ms_per_token: number;
+  /** Decode: the part of stall_ms_per_token spent reading experts and writing them to the device. */
+  upload_ms_per_token: number;
   /** Prefill (with choosing the first token): bytes uploaded, and ms stalled. */
   prefill_bytes_uploaded: number;
   prefill_stall_ms: number;
@@ -100,6 +105,7 @@ export function expertCacheFigures(start: ExpertCacheStats, first: ExpertCacheSt
     hit_rate: lookups > 0 ? (end.hits - first.hits) / lookups : 1,
     bytes_uploaded_per_token: per(end.bytesUploaded - first.bytesUploaded),
     stall_ms_per_token: per(end.stallMs - first.stallMs),
+    upload_ms_per_token: per(end.uploadMs - first.uploadMs),
     prefill_bytes_uploaded: first.bytesUploaded - start.bytesUploaded,
     prefill_stall_ms: first.stallMs - start.stallMs,
   };

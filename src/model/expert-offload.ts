@@ -91,7 +91,7 @@ interface Batch {
 }
 
 export class ExpertOffload {
-  readonly stats: ExpertCacheStats = { lookups: 0, hits: 0, bytesUploaded: 0, stallMs: 0 };
+  readonly stats: ExpertCacheStats = { lookups: 0, hits: 0, bytesUploaded: 0, stallMs: 0, uploadMs: 0 };
   private readonly layers = new Map<number, LayerSlots>();
   private readonly slotIds: GPUBuffer;
   private readonly group: GPUBuffer;
@@ -197,6 +197,12 @@ export class ExpertOffload {
 
   /** Writes each upload's expert (gate, up, down and their scales) into its slot. */
   private async upload(layer: LayerSlots, batch: Batch): Promise<void> {
+    const t0 = performance.now();
+    await this.uploadNow(layer, batch);
+    this.stats.uploadMs += performance.now() - t0;
+  }
+
+  private async uploadNow(layer: LayerSlots, batch: Batch): Promise<void> {
     const { pool, names } = layer;
     for (const [e, slot] of batch.uploads) {
       const projections: [string, ExpertPart[], number, number][] = [

@@ -22,6 +22,7 @@ export interface OffloadRow {
   hit_rate: number | null;
   upload_mb_per_token: number | null;
   stall_ms_per_token: number | null;
+  upload_ms_per_token: number | null;
 }
 
 /** A budget: a share of each MoE layer's experts ("50%"), or a --gpu-memory size ("6GB"). */
@@ -69,9 +70,10 @@ export async function offloadRows(dir: string, budgets: OffloadBudget[], prompt:
         hit_rate: e ? round(e.hit_rate) : null,
         upload_mb_per_token: e ? round(e.bytes_uploaded_per_token / 1e6) : null,
         stall_ms_per_token: e ? round(e.stall_ms_per_token) : null,
+        upload_ms_per_token: e ? round(e.upload_ms_per_token) : null,
       };
       rows.push(row);
-      const experts = e ? `  ${row.slots_per_layer} slots/layer  hits ${(100 * e.hit_rate).toFixed(1)}%  ${row.upload_mb_per_token} MB and ${row.stall_ms_per_token} ms stalled per token` : '';
+      const experts = e ? `  ${row.slots_per_layer} slots/layer  hits ${(100 * e.hit_rate).toFixed(1)}%  ${row.upload_mb_per_token} MB, ${row.stall_ms_per_token} ms stalled (${row.upload_ms_per_token} uploading) per token` : '';
       log(`${model.padEnd(24)} ${budget.padEnd(9)} ${formatBytes(row.gpu_bytes).padStart(10)}  prefill ${row.prefill_tokens_per_s} tok/s  decode ${row.decode_tokens_per_s} tok/s${experts}  ${row.same_tokens ? 'same tokens' : 'TOKENS DIFFER'}`);
       return { r, engine };
     } finally {

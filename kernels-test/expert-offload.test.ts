@@ -2,6 +2,9 @@
 // computes what the resident model computes, bit for bit: the logits of a prompt longer than a prefill chunk
 // (grouped path, more distinct experts per chunk than slots: batches), greedy decoding plain and with MTP.
 // A budget below the resident part is refused up front with both numbers.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openModelFolder, type ModelFolder } from '../src/checkpoint/model-folder.ts';
 import { nodeFolder } from '../src/checkpoint/sources/node-file.ts';
@@ -10,6 +13,7 @@ import { InputError } from '../src/errors.ts';
 import { DeepseekModel, defaultAttentionWorkgroups, type ModelLoadOptions } from '../src/model/deepseek-model.ts';
 import { bufferLimit, planMemory } from '../src/model/memory-plan.ts';
 import { getTestGpu } from './helpers/gpu.ts';
+import { writeRandomCheckpoint } from './helpers/random-checkpoint.ts';
 
 const gpu = await getTestGpu();
 
@@ -105,6 +109,64 @@ describe.skipIf(!gpu)('expert offload under gpuMemory', () => {
       expect(read).not.toHaveBeenCalled();
     } finally {
       read.mockRestore();
+    }
+  });
+});
+
+// Awkward shapes, BF16 experts (V2-style softmax greedy routing), 21 experts of which 4 fit, and a buffer limit
+// that splits each slot pool into parts of one slot: two chunks of 14 rows (42 pairs: the grouped path, in
+// batches of 4 experts) and one of 2 rows (the per-pair path, in batches) give the resident logits.
+const AWKWARD: Record<string, unknown> = {
+  architectures: ['DeepseekV2ForCausalLM'],
+  vocab_size: 251,
+  hidden_size: 44,
+  intermediate_size: 40,
+  moe_intermediate_size: 100,
+  num_hidden_layers: 3,
+  num_attention_heads: 3,
+  q_lora_rank: null,
+  kv_lora_rank: 12,
+  qk_nope_head_dim: 8,
+  qk_rope_head_dim: 8,
+  v_head_dim: 8,
+  n_routed_experts: 21,
+  n_shared_experts: 1,
+  num_experts_per_tok: 3,
+  topk_method: 'greedy',
+  first_k_dense_replace: 1,
+  max_position_embeddings: 128,
+  eos_token_id: 1,
+};
+
+describe.skipIf(!gpu)('expert offload on awkward shapes, BF16 experts, slot pools split by a buffer limit', () => {
+  let dir: string;
+  let folder: ModelFolder;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'expert-offload-'));
+    await writeRandomCheckpoint(dir, AWKWARD, { format: 'bf16' }, 11);
+    folder = await openModelFolder(nodeFolder(dir));
+  });
+  afterAll(async () => {
+    await folder?.checkpoint.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('logits and hidden states of 30 positions equal the resident run', async () => {
+    const options: ModelLoadOptions = { prefillChunk: 14, contextLength: 48, warmup: false, bufferLimit: 17_000 };
+    const resident = await DeepseekModel.load(gpu!, folder, options);
+    // One expert: gate and up [100, 44] and down [44, 100] in BF16 = 26,400 bytes; 2 MoE layers; 4.5 slots' room.
+    const offloaded = await DeepseekModel.load(gpu!, folder, { ...options, gpuMemory: Math.floor(resident.plan.total - (21 - 4.5) * 2 * 26_400) });
+    try {
+      expect(offloaded.plan.offload).toMatchObject({ slots: 4, expertBytes: 26_400, layers: [1, 2] });
+      expect(offloaded.plan.weightPlan.tensors.get('model.layers.1.mlp.experts.0.gate_proj.weight')!.parts.map((p) => p.count)).toEqual([1, 1, 1, 1]);
+      const prompt = Array.from({ length: 30 }, (_, i) => (i * 67 + 5) % 251);
+      const a = await resident.appendOutputs(prompt);
+      const b = await offloaded.appendOutputs(prompt);
+      expect(sameBits(b.logits, a.logits), 'logits').toBe(true);
+      expect(sameBits(b.hidden, a.hidden), 'hidden').toBe(true);
+    } finally {
+      resident.dispose();
+      offloaded.dispose();
     }
   });
 });

@@ -93,6 +93,24 @@ describe.skipIf(!gpu)('expert offload under gpuMemory', () => {
     }
   });
 
+  it('an expert whose read fails fails the step, and the next step uploads it again (no slot keeps the half-written expert)', async () => {
+    const read = folder.checkpoint.read.bind(folder.checkpoint);
+    const spy = vi.spyOn(folder.checkpoint, 'read').mockImplementation(async (name, begin, end) => {
+      if (/experts\.\d+\.up_proj\.weight$/.test(name)) throw new Error(`disk error reading ${name}`);
+      return read(name, begin, end);
+    });
+    try {
+      offloaded.truncate(0);
+      await expect(offloaded.appendOutputs(PROMPT.slice(0, 12))).rejects.toThrow(/disk error reading model\.layers\.\d\.mlp\.experts\.\d+\.up_proj\.weight/);
+    } finally {
+      spy.mockRestore();
+    }
+    for (const m of [resident, offloaded]) m.truncate(0);
+    const a = await resident.appendOutputs(PROMPT.slice(0, 12));
+    const b = await offloaded.appendOutputs(PROMPT.slice(0, 12));
+    expect(sameBits(b.logits, a.logits), 'logits after the failed step').toBe(true);
+  });
+
   it('a budget below the resident part and one token of experts per layer is refused before anything is read', async () => {
     const floor = offloaded.plan.offload!.resident + 2 * 4 * offloaded.plan.offload!.expertBytes;
     const read = vi.spyOn(folder.checkpoint, 'read');

@@ -74,6 +74,14 @@ class LayerSlots {
     this.slotOf[expert] = slot;
   }
 
+  /** Forgets what `slot` holds (its upload failed). */
+  empty(slot: number): void {
+    const old = this.expertIn[slot];
+    if (old >= 0) this.slotOf[old] = -1;
+    this.expertIn[slot] = -1;
+    this.lastUse[slot] = -1; // first to be reused
+  }
+
   /** The least recently used slot whose expert is not in `keep`. */
   victim(keep: Set<number>): number {
     let best = -1;
@@ -139,7 +147,7 @@ export class ExpertOffload {
     rec.submit(`routing of layer ${l}`);
     const ids = await this.readback.readU32(pairs, `routing of layer ${l}`);
     const { batches, slotIds } = this.assign(layer, ids);
-    await this.upload(layer, batches[0]);
+    await this.upload(layer, batches, 0);
     this.stats.stallMs += performance.now() - t0;
     rec.write(this.slotIds, 0, slotIds);
     recordSharedExpert(rec, shared, b, s);
@@ -152,7 +160,7 @@ export class ExpertOffload {
       if (j > 0) {
         rec.submit(`experts of layer ${l}`);
         const t1 = performance.now();
-        await this.upload(layer, batches[j]);
+        await this.upload(layer, batches, j);
         this.stats.stallMs += performance.now() - t1;
       }
       recordRoutedExperts(rec, shiftParts(layer.pool, j * this.slots), index, tiles, b, s);
@@ -195,11 +203,20 @@ export class ExpertOffload {
     return { batches, slotIds };
   }
 
-  /** Writes each upload's expert (gate, up, down and their scales) into its slot. */
-  private async upload(layer: LayerSlots, batch: Batch): Promise<void> {
+  /**
+   * Writes batch j's experts (gate, up, down and their scales) into their slots. When a read fails, the slots of
+   * this batch and the later ones (assigned but not yet written) are emptied, so no later step trusts them.
+   */
+  private async upload(layer: LayerSlots, batches: Batch[], j: number): Promise<void> {
     const t0 = performance.now();
-    await this.uploadNow(layer, batch);
-    this.stats.uploadMs += performance.now() - t0;
+    try {
+      await this.uploadNow(layer, batches[j]);
+    } catch (e) {
+      for (const batch of batches.slice(j)) for (const [, slot] of batch.uploads) layer.empty(slot);
+      throw e;
+    } finally {
+      this.stats.uploadMs += performance.now() - t0;
+    }
   }
 
   private async uploadNow(layer: LayerSlots, batch: Batch): Promise<void> {

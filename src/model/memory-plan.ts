@@ -192,8 +192,13 @@ export function planRefusal(plan: MemoryPlan, budget: number | undefined, what: 
   if (budget === undefined || plan.total <= budget) return null;
   return new GpuError(
     `${what} needs ${formatBytes(plan.total)} (${plan.total} bytes: ${formatPlanParts(plan)}) but the memory budget is ${formatBytes(budget)} (${budget} bytes); ` +
-      'use a smaller --context-length, --quantize fp8, or a larger GPU',
+      `use a smaller --context-length, --quantize fp8${hasRoutedExperts(plan) ? ', --gpu-memory (routed experts then stay in host memory)' : ''}, or a larger GPU`,
   );
+}
+
+/** Whether the plan holds routed expert stacks (a shared expert's stack has one member). */
+function hasRoutedExperts(plan: MemoryPlan): boolean {
+  return [...plan.weightPlan.tensors.values()].some((w) => w.kind === 'experts' && w.names!.length > 1);
 }
 
 /**

@@ -18,6 +18,7 @@ import { modelNames } from '../checkpoint/tensor-names.ts';
 import type { ModelConfig } from '../config/model-config.ts';
 import type { ExpertCacheStats } from '../decode/causal-lm.ts';
 import type { Gpu } from '../gpu/device.ts';
+import { GpuError } from '../errors.ts';
 import { createStorage, storageBytes } from '../gpu/buffers.ts';
 import { Readback } from '../gpu/readback.ts';
 import type { Recorder } from '../gpu/recorder.ts';
@@ -112,7 +113,7 @@ export class ExpertOffload {
    * `plan`: the weight plan they came from; `chunk`: the most rows a forward call takes.
    */
   constructor(
-    private readonly gpu: Gpu,
+    gpu: Gpu,
     ckpt: Checkpoint,
     private readonly c: ModelConfig,
     plan: WeightsPlan,
@@ -177,7 +178,8 @@ export class ExpertOffload {
     const E = this.c.nRoutedExperts;
     const wanted = [...new Set(ids)];
     const bad = wanted.find((e) => e >= E);
-    if (bad !== undefined) throw new Error(`expert offload: layer ${layer.layer} routed to expert ${bad} of ${E}`);
+    // Only a step the device dropped (its read-back stale) can give an id out of range.
+    if (bad !== undefined) throw new GpuError(`the routing of layer ${layer.layer} read back expert ${bad} of ${E}: the step failed on the device`);
     wanted.sort((a, b) => Number(layer.slotOf[b] >= 0) - Number(layer.slotOf[a] >= 0));
     const idOf = new Map<number, number>(); // expert -> its batch's id (a later batch may evict it)
     const batches: Batch[] = [];

@@ -2,6 +2,7 @@
 // --enable-unsafe-webgpu), driven by playwright-core, over tools/static-server.ts on 127.0.0.1:
 //   (a) kernels in the page against the CPU references;
 //   (b) logits of kernels-test/fixtures/tiny-v3 loaded with HTTP range requests, against golden.safetensors;
+//       the embedded model with its routed experts offloaded (gpuMemory) gives the unbudgeted text;
 //   (c) the demo page generating end to end, from the URL and from a picked folder; screenshot in
 //       test-results/demo.png;
 //   (d) the README's browser snippet ("Three ways in"), as written;
@@ -149,6 +150,18 @@ describe.skipIf(!haveChromium)('in headless Chromium', () => {
     const shardReads = requests.filter((r) => r.method === 'GET' && /\/fixtures\/tiny-v3\/model-.*\.safetensors$/.test(r.url));
     expect(shardReads.length).toBe(3 * 4);
     expect(shardReads.filter((r) => r.status !== 206)).toEqual([]);
+  });
+
+  it('(b) the embedded model under a GPU budget smaller than its experts generates the unbudgeted text', async () => {
+    const page = await testPage();
+    // 21 MiB: the resident part (17.5 MiB) and 8 of 16 experts per MoE layer (the whole model is 24.3 MiB).
+    const r = await page.evaluate(() => (window as unknown as { pageTests: PageTests }).pageTests.offloadedText('/weights/tiny-v3-trained/', 'And it came to pass', '21MiB'));
+    await page.close();
+    expect(r.slots, log()).toBe(8);
+    expect(r.slots!).toBeLessThan(r.experts);
+    expect(r.uploaded).toBeGreaterThan(0);
+    expect(r.whole.length).toBeGreaterThan(20);
+    expect(r.offloaded).toBe(r.whole);
   });
 
   it('(b) a folder that is not there: loadModel throws a CheckpointError naming the URL', async () => {

@@ -56,6 +56,32 @@ describe.skipIf(!gpu)('the memory plan counts exactly what a load allocates', ()
   });
 });
 
+describe.skipIf(!gpu)('the memory plan under gpuMemory counts exactly what an offloaded load allocates', () => {
+  it('tiny-v3 with 6 expert slots per MoE layer', async () => {
+    const folder = await openModelFolder(nodeFolder('kernels-test/fixtures/tiny-v3'));
+    try {
+      const options = { prefillChunk: 7, contextLength: 50, warmup: false };
+      const attentionWorkgroups = defaultAttentionWorkgroups(gpu!);
+      const whole = planMemory(folder.config, folder.checkpoint, { ...options, attentionWorkgroups }, bufferLimit(gpu!.limits));
+      // 9.5 experts fewer in both MoE layers (98,328 bytes each): 6 of 16 slots with the offload scratch
+      const gpuMemory = whole.total - 9.5 * 2 * 98_328;
+      const { result: model, bytes, count } = await storageCreated(() => DeepseekModel.load(gpu!, folder, { ...options, gpuMemory }));
+      try {
+        expect(model.plan.offload?.slots).toBe(6);
+        expect(bytes).toBe(model.plan.total);
+        expect(count).toBe(model.plan.buffers.length);
+        expect(bytes).toBeLessThanOrEqual(gpuMemory);
+        const more = await storageCreated(() => model.warmup());
+        expect(more.count).toBe(0);
+      } finally {
+        model.dispose();
+      }
+    } finally {
+      await folder.checkpoint.close();
+    }
+  });
+});
+
 function expectSameBits(a: Float32Array | undefined, b: Float32Array | undefined, what: string): void {
   expect(a, what).toBeDefined();
   expect(Buffer.from(a!.buffer, a!.byteOffset, a!.byteLength).equals(Buffer.from(b!.buffer, b!.byteOffset, b!.byteLength)), what).toBe(true);

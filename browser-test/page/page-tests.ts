@@ -162,6 +162,32 @@ const pageTests = {
     }
   },
 
+  /**
+   * Greedy text of the model at `base` loaded whole, then under `gpuMemory` (routed experts offloaded, fetched
+   * by range requests when routed), with the offloaded run's plan and expert cache figures.
+   */
+  async offloadedText(base: string, prompt: string, gpuMemory: string): Promise<{ whole: string; offloaded: string; slots: number | null; experts: number; uploaded: number }> {
+    const texts: string[] = [];
+    let slots: number | null = null;
+    let uploaded = 0;
+    let experts = 0;
+    for (const budget of [undefined, gpuMemory]) {
+      const engine = await loadModel(base, { gpuMemory: budget });
+      try {
+        const r = await engine.generate(prompt, { maxNewTokens: 16, temperature: 0, speculative: 'none' }).result;
+        texts.push(r.text);
+        if (budget !== undefined) {
+          slots = engine.model.plan.offload?.slots ?? null;
+          experts = engine.config.nRoutedExperts;
+          uploaded = engine.model.expertCache?.bytesUploaded ?? 0; // since load
+        }
+      } finally {
+        await engine.dispose();
+      }
+    }
+    return { whole: texts[0], offloaded: texts[1], slots, experts, uploaded };
+  },
+
   /** The error loadModel() throws for `url` (expected to fail), as name and message. */
   async loadError(url: string): Promise<{ name: string; message: string } | null> {
     try {

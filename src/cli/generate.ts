@@ -102,8 +102,12 @@ export function register(program: Command): void {
       } else {
         const s = r.stats;
         const mtp = s.speculative === 'mtp' ? ` · MTP acceptance ${(100 * s.acceptance_rate).toFixed(1)}% (${s.accepted}/${s.drafted}), ${s.tokens_per_step.toFixed(2)} tokens/step` : '';
+        const e = s.expert_cache;
+        const experts = e
+          ? ` · expert cache ${(100 * e.hit_rate).toFixed(1)}% hits, ${(e.bytes_uploaded_per_token / 2 ** 20).toFixed(2)} MiB and ${e.stall_ms_per_token.toFixed(1)} ms stalled per token`
+          : '';
         console.error(
-          `\n[prefill ${s.prompt_tokens} tokens, ${s.prefill_tokens_per_s.toFixed(1)} tok/s · decode ${s.generated_tokens} tokens, ${s.decode_tokens_per_s.toFixed(1)} tok/s${mtp} · ${r.finishReason}]`,
+          `\n[prefill ${s.prompt_tokens} tokens, ${s.prefill_tokens_per_s.toFixed(1)} tok/s · decode ${s.generated_tokens} tokens, ${s.decode_tokens_per_s.toFixed(1)} tok/s${mtp}${experts} · ${r.finishReason}]`,
         );
       }
     } finally {

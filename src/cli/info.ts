@@ -8,6 +8,7 @@ import type { NodeGpuPlan } from '../gpu/node-webgpu.ts';
 import { parseIntOption, resolveModelDir } from './load-model.ts';
 import type { FolderSource } from '../checkpoint/byte-source.ts';
 import { HubError } from '../errors.ts';
+import { parseByteSize } from '../byte-size.ts';
 
 /** Optional features the kernels use when present. */
 const FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as const;
@@ -42,7 +43,8 @@ export function register(program: Command): void {
     .option('-c, --context-length <n>', 'context for the memory plan (default: min(max_position_embeddings, 4096))')
     .addOption(new Option('--quantize <format>', 'plan BF16 linear weights quantized at load').choices(['fp8']))
     .option('--buffer-limit <bytes>', 'plan with buffers of at most this many bytes (below the adapter limits)')
-    .action(async (options: { json?: boolean; model?: string; revision?: string; contextLength?: string; quantize?: 'fp8'; bufferLimit?: string }, command: Command) => {
+    .option('--gpu-memory <size>', 'plan the expert offload under this GPU budget (4GB, 6G, 512MiB): resident part, expert cache, host part')
+    .action(async (options: { json?: boolean; model?: string; revision?: string; contextLength?: string; quantize?: 'fp8'; bufferLimit?: string; gpuMemory?: string }, command: Command) => {
       const { fallback } = command.optsWithGlobals<GlobalOptions>();
       // Loaded on use so that the other subcommands' start-up (and --help) does not pay for the model code.
       const [{ createNodeGpu, planNodeGpu }, { defaultMemoryBudget }, { defaultAttentionWorkgroups }, { formatModelInfo, modelInfo }] = await Promise.all([
@@ -54,11 +56,12 @@ export function register(program: Command): void {
       const plan = planNodeGpu(fallback);
       const contextLength = parseIntOption(options.contextLength, '--context-length', 1);
       const cap = parseIntOption(options.bufferLimit, '--buffer-limit', 4);
+      const gpuMemory = options.gpuMemory === undefined ? undefined : parseByteSize(options.gpuMemory, '--gpu-memory');
       const dir = await infoSource(options); // the default model's too: it is what generate runs
       const gpu = await createNodeGpu({ fallback });
       try {
         const budget = defaultMemoryBudget(gpu.adapterInfo.isFallbackAdapter) ?? null;
-        const model = await modelInfo(dir, contextLength, { quantize: options.quantize, limits: gpu.limits, bufferLimit: cap, budget, attentionWorkgroups: defaultAttentionWorkgroups(gpu) });
+        const model = await modelInfo(dir, contextLength, { quantize: options.quantize, limits: gpu.limits, bufferLimit: cap, budget, gpuMemory, attentionWorkgroups: defaultAttentionWorkgroups(gpu) });
         const report = infoReport(gpu, plan);
         const text = options.json ? JSON.stringify(model ? { ...report, model } : report, null, 2) : [formatInfo(report), ...(model ? [formatModelInfo(model)] : [])].join('\n\n');
         process.stdout.write(`${text}\n`);

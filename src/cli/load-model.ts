@@ -1,6 +1,6 @@
 // The model options every running subcommand shares (--model, --revision, --context-length, --quantize,
-// --quiet), and loading through loadModel() with a progress bar. The options are checked first, --context-length
-// against config.json, so that a mistake is reported before a GPU device is made or a weight is read. A --model
+// --gpu-memory, --quiet), and loading through loadModel() with a progress bar. The options are checked first,
+// --context-length against config.json, so that a mistake is reported before a GPU device is made or a weight is read. A --model
 // that is not a folder but a Hugging Face id (owner/name[@revision]) is resolved through the hub cache first,
 // downloading what is missing (src/hub/resolve.ts).
 import { readFile } from 'node:fs/promises';
@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { Engine } from '../engine.ts';
 import { DEFAULT_MODEL_DIR } from '../default-model.ts';
+import { parseByteSize } from '../byte-size.ts';
 import { InputError } from '../errors.ts';
 import type { NodeFallback } from '../gpu/node-webgpu.ts';
 import { progressBar } from './progress.ts';
@@ -19,6 +20,7 @@ export interface ModelCliOptions {
   hubModel?: string;
   contextLength?: string;
   quantize?: 'fp8';
+  gpuMemory?: string;
   quiet?: boolean;
 }
 
@@ -28,6 +30,7 @@ export function addModelOptions(cmd: Command): Command {
     .option('--revision <rev>', 'branch, tag or commit of a Hugging Face model id (default: main)')
     .option('-c, --context-length <n>', 'positions the KV cache holds (default: min(max_position_embeddings, 4096))')
     .addOption(new Option('--quantize <format>', 'quantize BF16 linear weights at load').choices(['fp8']))
+    .option('--gpu-memory <size>', 'GPU memory to use (4GB, 6G, 512MiB): routed experts beyond it stay in host memory, a cache of them on the GPU')
     .option('--quiet', 'no progress bar');
 }
 
@@ -76,15 +79,16 @@ export async function resolveModelDir(opts: Pick<ModelCliOptions, 'model' | 'rev
   return resolved.dir;
 }
 
-/** --model and --context-length, checked; the context against config.json's max_position_embeddings. */
-export async function checkModelOptions(opts: ModelCliOptions): Promise<{ dir: string; contextLength: number | undefined }> {
+/** --model, --context-length and --gpu-memory, checked; the context against config.json's max_position_embeddings. */
+export async function checkModelOptions(opts: ModelCliOptions): Promise<{ dir: string; contextLength: number | undefined; gpuMemory: number | undefined }> {
   const dir = await resolveModelDir(opts);
   const contextLength = parseIntOption(opts.contextLength, '--context-length', 1);
+  const gpuMemory = opts.gpuMemory === undefined ? undefined : parseByteSize(opts.gpuMemory, '--gpu-memory');
   const max = contextLength === undefined ? undefined : await configNumber(dir, 'max_position_embeddings');
   if (contextLength !== undefined && max !== undefined && contextLength > max) {
     throw new InputError('--context-length', `${contextLength} is more than this model's max_position_embeddings (${max})`);
   }
-  return { dir, contextLength };
+  return { dir, contextLength, gpuMemory };
 }
 
 async function configNumber(dir: string, field: string): Promise<number | undefined> {
@@ -113,7 +117,7 @@ export interface LoadExtras {
 }
 
 export async function loadModelFromCli(opts: ModelCliOptions, fallback: NodeFallback, extra: LoadExtras = {}): Promise<Engine> {
-  const { dir, contextLength } = await checkModelOptions(opts);
+  const { dir, contextLength, gpuMemory } = await checkModelOptions(opts);
   // Imported here, not at the top: the engine (Dawn, the tokenizers, the kernels) takes longer to load than
   // the rest of the CLI, and --help, --version and argument errors need none of it.
   const { loadModel } = await import('../engine-node.ts');
@@ -123,6 +127,7 @@ export async function loadModelFromCli(opts: ModelCliOptions, fallback: NodeFall
       fallback,
       contextLength: contextLength ?? extra.contextLength,
       quantize: opts.quantize,
+      gpuMemory,
       prefillChunk: extra.prefillChunk,
       mtp: extra.mtp,
       // 'download' runs just ahead of 'upload' on a local disk: the bar shows the upload.

@@ -5,7 +5,8 @@ import type { FolderSource } from '../checkpoint/byte-source.ts';
 import { openModelFolder } from '../checkpoint/model-folder.ts';
 import { nodeFolder } from '../checkpoint/sources/node-file.ts';
 import type { ModelConfig } from '../config/model-config.ts';
-import { bufferLimit, formatBytes, formatPlanParts, planMemory, planRefusal, type BufferLimit, type BufferLimits, type MemoryPlan } from '../model/memory-plan.ts';
+import { InputError } from '../errors.ts';
+import { bufferLimit, formatBytes, formatPlanParts, planMemory, planRefusal, type BufferLimit, type BufferLimits, type MemoryPlan, type OffloadPlan } from '../model/memory-plan.ts';
 import { countParameters, type ParameterCount } from '../model/parameter-count.ts';
 
 export interface ModelInfo {
@@ -39,6 +40,8 @@ export interface ModelInfoOptions {
   budget: PlanSummary['budget'];
   /** The adapter's attention split target (defaultAttentionWorkgroups), which sizes the split scratch. */
   attentionWorkgroups?: number;
+  /** ModelLoadOptions.gpuMemory: plan the expert offload this budget needs (bytes). */
+  gpuMemory?: number;
 }
 
 /** `model`: a folder on disk, or any FolderSource (a hub repository read in place). */
@@ -48,9 +51,20 @@ export async function modelInfo(model: string | FolderSource, contextLength: num
   const { config: c, checkpoint } = await openModelFolder(source);
   try {
     const context = contextLength ?? Math.min(c.maxPositionEmbeddings, 4096);
-    const full = planMemory(c, checkpoint, { contextLength: context, prefillChunk: 64, quantize: o.quantize, attentionWorkgroups: o.attentionWorkgroups }, bufferLimit(o.limits, o.bufferLimit));
+    const options = { contextLength: context, prefillChunk: 64, quantize: o.quantize, attentionWorkgroups: o.attentionWorkgroups };
+    const limit = bufferLimit(o.limits, o.bufferLimit);
+    // A --gpu-memory too small for the resident part is the load's refusal; the whole plan is shown beside it.
+    let tooSmall: string | null = null;
+    let full: MemoryPlan;
+    try {
+      full = planMemory(c, checkpoint, { ...options, gpuMemory: o.gpuMemory }, limit);
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      tooSmall = e.message;
+      full = planMemory(c, checkpoint, options, limit);
+    }
     const { buffers, weightPlan, overLimit: _, ...plan } = full;
-    const refusal = planRefusal(full, o.budget?.bytes, 'a load')?.message ?? null;
+    const refusal = tooSmall ?? planRefusal(full, o.budget?.bytes, 'a load')?.message ?? null;
     const splits = [...weightPlan.tensors.values()].filter((w) => w.parts.length > 1).map((w) => ({ tensor: w.key, kind: w.kind, parts: w.parts.length }));
     return {
       folder: dir,
@@ -92,11 +106,23 @@ export function formatModelInfo(m: ModelInfo): string {
     ['memory plan', `${formatBytes(m.memory.total)} in ${m.memory.buffers} buffers: ${formatPlanParts(m.memory)}`],
     ['largest buffer', `${formatBytes(m.memory.largest.bytes)} (${m.memory.largest.label}); limit ${formatBytes(m.memory.limit.bytes)} (${m.memory.limit.name})`],
     ['split to fit', splitSummary(m.memory.splits)],
+    ...offloadRows(m.memory.offload),
     ['budget', budgetLine(m.memory)],
     ...(m.memory.refusal ? [['refused', m.memory.refusal] as [string, string]] : []),
   ];
   const width = Math.max(...rows.map(([k]) => k.length)) + 2;
   return ['Model', ...rows.map(([k, v]) => `  ${k.padEnd(width)}${v}`)].join('\n');
+}
+
+/** The two parts of a plan under --gpu-memory: what stays on the GPU, and the experts kept in host memory. */
+function offloadRows(o: OffloadPlan | null): [string, string][] {
+  if (!o) return [];
+  const layers = `${o.layers.length} MoE layer${o.layers.length > 1 ? 's' : ''}`;
+  return [
+    ['gpu memory', `${formatBytes(o.resident + o.cache)} of --gpu-memory ${formatBytes(o.budget)}: resident part ${formatBytes(o.resident)} + expert cache ${formatBytes(o.cache)}`],
+    ['expert cache', `${o.slots} of ${o.experts} routed experts per layer x ${layers}, ${formatBytes(o.expertBytes)} per expert (least recently used out)`],
+    ['host memory', `${formatBytes(o.host)}: the routed experts of the ${layers}, uploaded when routed and not cached`],
+  ];
 }
 
 /** "lm_head.weight 2 parts, model.embed_tokens.weight 2 parts, experts: 58 stacks in 4 parts". */

@@ -42,4 +42,26 @@ export interface CausalLM {
   speculator?(): Speculator | null;
   /** Positions the draft head's own cache holds (a continued context resumes speculation at most there). */
   readonly draftLength?: number;
+  /**
+   * Running totals of an expert cache (experts offloaded to host memory), since load; null or absent when every
+   * weight is on the device. A reading is a copy: figures over a span are differences of two readings.
+   */
+  readonly expertCache?: Readonly<ExpertCacheStats> | null;
+}
+
+/** An expert cache's running totals (see CausalLM.expertCache). */
+export interface ExpertCacheStats {
+  /** Distinct experts a layer needed in one submission, summed over layers and steps. */
+  lookups: number;
+  /** Those already on the device. */
+  hits: number;
+  /** Bytes uploaded into the cache. */
+  bytesUploaded: number;
+  /**
+   * Wall time the host spent between submitting a step's work up to a routing and recording the experts (ms):
+   * the routing read-back (which also waits for the GPU to run what came before it) and the uploads.
+   */
+  stallMs: number;
+  /** The part of stallMs spent reading experts and writing them into the cache (ms). */
+  uploadMs: number;
 }

@@ -2,7 +2,7 @@
 // each token with its newly completed text; `result` resolves with the whole output, why it stopped and
 // the speed figures. The model chooses each token on its device; only token ids cross to the CPU.
 import { InputError } from '../errors.ts';
-import type { CausalLM } from './causal-lm.ts';
+import type { CausalLM, ExpertCacheStats } from './causal-lm.ts';
 import { MAX_TOP_LOGPROBS, type StepLogprobs } from './logprobs.ts';
 import { reasoningBudgetFor, type ThinkingMarkers } from './reasoning-budget.ts';
 import { resolveSampling, Sampler, type SamplingOptions } from './sampling.ts';
@@ -85,6 +85,40 @@ export interface GenerateStats {
   acceptance_rate: number;
   /** Tokens per decode step after the first token (0 when there was none): 1 without speculation, up to 1 + draftTokens with it. */
   tokens_per_step: number;
+  /** With experts offloaded to host memory (the gpuMemory load option): the expert cache's figures; absent otherwise. */
+  expert_cache?: ExpertCacheFigures;
+}
+
+/** The expert cache over one generation: the decode steps after the first token, and the prefill's uploads. */
+export interface ExpertCacheFigures {
+  /** Decode: experts found on the device / experts needed (each layer's distinct experts per step); 1 with no lookup. */
+  hit_rate: number;
+  /** Decode: bytes uploaded per generated token after the first. */
+  bytes_uploaded_per_token: number;
+  /**
+   * Decode: ms per generated token after the first that the host waited between a routing's submission and
+   * its experts' recording (the read-back, which includes the GPU running the work before it, and the uploads).
+   */
+  stall_ms_per_token: number;
+  /** Decode: the part of stall_ms_per_token spent reading experts and writing them to the device. */
+  upload_ms_per_token: number;
+  /** Prefill (with choosing the first token): bytes uploaded, and ms stalled. */
+  prefill_bytes_uploaded: number;
+  prefill_stall_ms: number;
+}
+
+/** The figures from three readings of CausalLM.expertCache: at the start, at the first token and at the end. */
+export function expertCacheFigures(start: ExpertCacheStats, first: ExpertCacheStats, end: ExpertCacheStats, decoded: number): ExpertCacheFigures {
+  const lookups = end.lookups - first.lookups;
+  const per = (n: number) => (decoded > 0 ? n / decoded : 0);
+  return {
+    hit_rate: lookups > 0 ? (end.hits - first.hits) / lookups : 1,
+    bytes_uploaded_per_token: per(end.bytesUploaded - first.bytesUploaded),
+    stall_ms_per_token: per(end.stallMs - first.stallMs),
+    upload_ms_per_token: per(end.uploadMs - first.uploadMs),
+    prefill_bytes_uploaded: first.bytesUploaded - start.bytesUploaded,
+    prefill_stall_ms: first.stallMs - start.stallMs,
+  };
 }
 
 export interface GenerateResult {
@@ -162,6 +196,8 @@ export function generate(lm: CausalLM, prompt: readonly number[], options: Gener
   const result = new Promise<GenerateResult>((res, rej) => ((resolve = res), (reject = rej)));
   result.catch(() => {}); // a failure reaches whoever iterates; `result` rejects too but need not be awaited
   let failure: { error: unknown } | null = null;
+  // Readings of the expert cache (CausalLM.expertCache) at the start and at the first token.
+  const experts: { start: ExpertCacheStats | null; first: ExpertCacheStats | null } = { start: null, first: null };
   const settle = () => {
     options.onSettled?.(tokens);
     if (failure) return reject(failure.error);
@@ -182,6 +218,7 @@ export function generate(lm: CausalLM, prompt: readonly number[], options: Gener
         accepted: counters.accepted,
         acceptance_rate: counters.drafted ? counters.accepted / counters.drafted : 0,
         tokens_per_step: counters.steps ? decoded / counters.steps : 0,
+        ...(experts.start && lm.expertCache && { expert_cache: expertCacheFigures(experts.start, experts.first ?? lm.expertCache, lm.expertCache, decoded) }),
       },
     });
   };
@@ -211,6 +248,7 @@ export function generate(lm: CausalLM, prompt: readonly number[], options: Gener
     }
     if (options.signal?.aborted) return; // disposed or aborted while waiting for its turn
     t0 = counters.firstTokenAt = performance.now();
+    experts.start = lm.expertCache ?? null;
     if (maxNew === 0) {
       finish = 'length';
       return;
@@ -219,6 +257,7 @@ export function generate(lm: CausalLM, prompt: readonly number[], options: Gener
     const steps = top !== undefined ? logprobSteps(ctx, top, logprobs) : speculator ? speculativeSteps(ctx, speculator, draftTokens) : plainSteps(ctx);
     for (;;) {
       const step = await steps.next();
+      if (experts.first === null) experts.first = lm.expertCache ?? null;
       if (step.done) {
         finish = step.value;
         break;

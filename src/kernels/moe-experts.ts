@@ -76,22 +76,42 @@ export function recordMoeExperts(rec: Recorder, routed: ExpertWeights, shared: E
     const parts = [...w.gate, ...w.up, ...w.down];
     expectThat('moe-experts', parts.every((p) => (p.scale !== undefined) === (w.format === 'fp8')), `${w.format} experts: scales go with FP8 parts only`);
   }
-  const pairs = s.rows * s.topK;
   const nExperts = Math.max(0, ...routed.gate.map((p) => p.firstExpert + p.count), ...routed.down.map((p) => p.firstExpert + p.count));
-  if (shared) {
-    // The shared expert first, straight into out: it is the base the routed experts are added to.
-    const dense = { rows: s.rows, slots: 1, inter: s.sharedInter, first_expert: 0, part_experts: 1, routed: 0 };
-    const tiles = Math.ceil(s.rows / MOE_TILE);
-    recordGateUp(rec, shared.format, s.rows > 1 ? tiles : 0, shared.gate[0], shared.up[0], { x: b.x, experts: b.x, h: b.hShared! }, { ...dense, hidden: s.hidden });
-    recordDown(rec, shared.format, s.rows > 1 ? tiles : 0, shared.down[0], { h: b.hShared!, experts: b.x, y: b.out }, { ...dense, hidden: s.hidden });
-  }
-  let tiles = 0; // 0: the decode path
-  // moe-group counts pairs per expert in workgroup memory; more experts than it holds take the decode path.
-  if (b.group && pairs >= 2 * nExperts && nExperts <= MOE_GROUP_MAX_EXPERTS) {
-    tiles = moeMaxTiles(pairs, nExperts);
-    moeGroup.record(rec, { experts: b.experts, group: b.group }, { pairs, n_experts: nExperts, max_tiles: tiles });
-  }
-  const index = tiles ? b.group! : b.experts;
+  recordSharedExpert(rec, shared, b, s);
+  const tiles = b.group && groupedPath(s.rows * s.topK, nExperts) ? recordMoeGroup(rec, b.experts, b.group, s.rows * s.topK, nExperts) : 0;
+  recordRoutedExperts(rec, routed, tiles ? b.group! : b.experts, tiles, b, s);
+  recordMoeCombine(rec, b, s, shared !== null);
+}
+
+/**
+ * Whether `pairs` (token, expert) pairs over `nExperts` experts take the grouped path: at least 2 pairs per
+ * expert on average, and few enough experts for moe-group's workgroup counters.
+ */
+export function groupedPath(pairs: number, nExperts: number): boolean {
+  return pairs >= 2 * nExperts && nExperts <= MOE_GROUP_MAX_EXPERTS;
+}
+
+/** moe-group of `pairs` expert ids below `nExperts` into `group`; returns the tile bound the grouped kernels take. */
+export function recordMoeGroup(rec: Recorder, experts: Bindable, group: Bindable, pairs: number, nExperts: number): number {
+  const tiles = moeMaxTiles(pairs, nExperts);
+  moeGroup.record(rec, { experts, group }, { pairs, n_experts: nExperts, max_tiles: tiles });
+  return tiles;
+}
+
+/** The shared expert(s), straight into out: the base the routed experts are added to (nothing without one). */
+export function recordSharedExpert(rec: Recorder, shared: ExpertWeights | null, b: MoeBuffers, s: MoeShape): void {
+  if (!shared) return;
+  const dense = { rows: s.rows, slots: 1, inter: s.sharedInter, first_expert: 0, part_experts: 1, routed: 0 };
+  const tiles = Math.ceil(s.rows / MOE_TILE);
+  recordGateUp(rec, shared.format, s.rows > 1 ? tiles : 0, shared.gate[0], shared.up[0], { x: b.x, experts: b.x, h: b.hShared! }, { ...dense, hidden: s.hidden });
+  recordDown(rec, shared.format, s.rows > 1 ? tiles : 0, shared.down[0], { h: b.hShared!, experts: b.x, y: b.out }, { ...dense, hidden: s.hidden });
+}
+
+/**
+ * gate/up and down of every part of `routed` for the pairs whose expert id (in `index`: moe-route's ids, or
+ * moe-group's tiles when `tiles` > 0) falls in the part; h and y of the other pairs are left as they are.
+ */
+export function recordRoutedExperts(rec: Recorder, routed: ExpertWeights, index: Bindable, tiles: number, b: MoeBuffers, s: MoeShape): void {
   routed.gate.forEach((g, i) => {
     const part = { rows: s.rows, slots: s.topK, hidden: s.hidden, inter: s.inter, first_expert: g.firstExpert, part_experts: g.count, routed: 1 };
     recordGateUp(rec, routed.format, tiles, g, routed.up[i], { x: b.x, experts: index, h: b.h }, part);
@@ -100,7 +120,11 @@ export function recordMoeExperts(rec: Recorder, routed: ExpertWeights, shared: E
     const part = { rows: s.rows, slots: s.topK, hidden: s.hidden, inter: s.inter, first_expert: d.firstExpert, part_experts: d.count, routed: 1 };
     recordDown(rec, routed.format, tiles, d, { h: b.h, experts: index, y: b.y }, part);
   }
-  moeCombine.record(rec, { y: b.y, weights: b.weights, out: b.out }, { rows: s.rows, slots: s.topK, hidden: s.hidden, accumulate: shared !== null });
+}
+
+/** out (+)= Σ_k weights[r, k] · y[r * topK + k]; `accumulate` onto the shared experts' output. */
+export function recordMoeCombine(rec: Recorder, b: MoeBuffers, s: MoeShape, accumulate: boolean): void {
+  moeCombine.record(rec, { y: b.y, weights: b.weights, out: b.out }, { rows: s.rows, slots: s.topK, hidden: s.hidden, accumulate });
 }
 
 type PartParams = { rows: number; slots: number; hidden: number; inter: number; first_expert: number; part_experts: number; routed: number };

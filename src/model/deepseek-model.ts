@@ -6,8 +6,9 @@ import type { ModelFolder } from '../checkpoint/model-folder.ts';
 import type { CheckpointPrefetchOptions } from '../checkpoint/checkpoint.ts';
 import { modelNames } from '../checkpoint/tensor-names.ts';
 import type { ModelConfig } from '../config/model-config.ts';
-import type { CausalLM } from '../decode/causal-lm.ts';
+import type { CausalLM, ExpertCacheStats } from '../decode/causal-lm.ts';
 import { GREEDY, type SampleRequest } from '../sampling/rules.ts';
+import { parseByteSize } from '../byte-size.ts';
 import { InputError } from '../errors.ts';
 import type { Gpu } from '../gpu/device.ts';
 import { createStorage, readStorage, uploadStorage } from '../gpu/buffers.ts';
@@ -20,6 +21,7 @@ import { chunks } from './chunks.ts';
 import { recordForward, recordLogits, type ForwardContext } from './forward.ts';
 import { recordMtp, recordMtpLogits } from './mtp.ts';
 import { MtpSpeculator } from './mtp-speculator.ts';
+import { ExpertOffload } from './expert-offload.ts';
 import { LatentCache } from './kv-cache.ts';
 import { bufferLimit, checkMemoryPlan, planMemory, type MemoryPlan } from './memory-plan.ts';
 import { checkShapeLimits } from './shape-limits.ts';
@@ -49,6 +51,15 @@ export interface ModelLoadOptions {
    * adapter and leaves it unset on a GPU.
    */
   memoryBudget?: number;
+  /**
+   * The GPU memory to use, in bytes. When the whole model needs more, the routed experts of the MoE layers stay
+   * in host memory (read from the checkpoint when routed) and what the budget leaves after the resident part
+   * (embeddings, attention, dense layers, shared experts, norms, routers, lm_head, caches, scratch) becomes a
+   * per-layer cache of expert slots (src/model/expert-offload.ts). A budget below the resident part plus one
+   * token's experts per layer is refused (InputError naming both). The output is the same as resident.
+   * Bytes, or a size such as '4GB', '6G' or '512MiB' (src/byte-size.ts).
+   */
+  gpuMemory?: number | string;
   /**
    * Largest GPU buffer to create, in bytes, below the device's maxBufferSize and maxStorageBufferBindingSize:
    * lm_head, the embeddings and expert stacks are split into parts that fit; any other buffer that does not
@@ -109,6 +120,7 @@ export class DeepseekModel implements CausalLM {
     private readonly act: Activations,
     invFreq: GPUBuffer,
     attentionWorkgroups: number,
+    private readonly offload?: ExpertOffload,
   ) {
     this.maxLength = cache.capacity;
     this.attentionWorkgroups = attentionWorkgroups;
@@ -121,6 +133,7 @@ export class DeepseekModel implements CausalLM {
       act,
       invFreq,
       attentionWorkgroups,
+      offload,
     };
   }
 
@@ -139,7 +152,10 @@ export class DeepseekModel implements CausalLM {
     const embedDtype = folder.checkpoint.has(modelNames(c).embed) ? folder.checkpoint.info(modelNames(c).embed).dtype : 'BF16';
     checkShapeLimits(c, { embedDtype, limits: gpu.limits }, `${folder.folder.name}/config.json`);
     // Every buffer below is planned, and checked against the limits and the budget, before the first read.
-    const plan = planMemory(c, folder.checkpoint, { contextLength, prefillChunk: chunk, quantize: options.quantize, mtp: options.mtp, attentionWorkgroups: wgs }, bufferLimit(gpu.limits, cap));
+    const gpuMemory = typeof options.gpuMemory === 'string' ? parseByteSize(options.gpuMemory, 'gpu-memory') : options.gpuMemory;
+    if (gpuMemory !== undefined && (!Number.isSafeInteger(gpuMemory) || gpuMemory < 1)) throw new InputError('gpu-memory', `must be a positive number of bytes, got ${gpuMemory}`);
+    const planOptions = { contextLength, prefillChunk: chunk, quantize: options.quantize, mtp: options.mtp, attentionWorkgroups: wgs, gpuMemory };
+    const plan = planMemory(c, folder.checkpoint, planOptions, bufferLimit(gpu.limits, cap));
     checkMemoryPlan(plan, options.memoryBudget, `${folder.folder.name} with a ${contextLength}-token context`);
     const total = folder.checkpoint.names().reduce((n, name) => n + folder.checkpoint.info(name).end - folder.checkpoint.info(name).begin, 0);
     const ckpt = folder.checkpoint;
@@ -161,7 +177,12 @@ export class DeepseekModel implements CausalLM {
     const mtpCache = mtp ? new LatentCache(gpu, c.latentDim, 1, contextLength, 'mtp latent cache') : null;
     const act = new Activations(gpu, c, chunk, chunk, mtp, wgs);
     const invFreq = uploadStorage(gpu.device, Float32Array.from(c.ropeInvFreq), 'rope inverse frequencies');
-    const model = new DeepseekModel(gpu, c, plan, weights, cache, mtpCache, act, invFreq, wgs);
+    let offload: ExpertOffload | undefined;
+    if (plan.offload) {
+      const pools = new Map(plan.offload.layers.map((l) => [l, weights.layers[l].moe!.experts]));
+      offload = new ExpertOffload(gpu, folder.checkpoint, c, plan.weightPlan, pools, plan.offload.slots, chunk);
+    }
+    const model = new DeepseekModel(gpu, c, plan, weights, cache, mtpCache, act, invFreq, wgs, offload);
     if (options.warmup ?? true) {
       try {
         await model.warmup((done, steps) => options.onProgress?.(done, steps, 'compile'));
@@ -202,6 +223,14 @@ export class DeepseekModel implements CausalLM {
     return this.mtpCache?.length ?? 0;
   }
 
+  /**
+   * The expert cache's running totals since load (lookups, hits, bytes uploaded, stall time), or null when
+   * every expert is resident. Per-token figures are differences of two readings.
+   */
+  get expertCache(): Readonly<ExpertCacheStats> | null {
+    return this.offload ? { ...this.offload.stats } : null;
+  }
+
   /** Dispatches recorded so far (benchmarks divide by tokens for dispatches per token). */
   get dispatches(): number {
     return this.rec.dispatchesTotal;
@@ -224,7 +253,8 @@ export class DeepseekModel implements CausalLM {
     if (sample && tokens.length === 0) throw new InputError('tokens', 'is empty: there is no position to choose the next token after');
     let lastRows = 0;
     for (const { start, end, last } of chunks(tokens.length, this.act.rows)) {
-      this.runForward(tokens.slice(start, end));
+      const offloading = this.runForward(tokens.slice(start, end));
+      if (offloading) await offloading;
       lastRows = end - start;
       if (!last || !sample) this.rec.submit(sample ? 'prefill' : 'append');
     }
@@ -263,7 +293,8 @@ export class DeepseekModel implements CausalLM {
     const hidden = new Float32Array(tokens.length * H);
     for (const { start: i, end } of chunks(tokens.length, this.act.rows)) {
       const rows = end - i;
-      this.runForward(tokens.slice(i, end));
+      const offloading = this.runForward(tokens.slice(i, end));
+      if (offloading) await offloading;
       recordLogits(this.rec, this.f, 0, rows);
       this.rec.submit('logits');
       const device = this.gpu.device;
@@ -364,15 +395,19 @@ export class DeepseekModel implements CausalLM {
     this.cache.destroy();
     this.mtpCache?.destroy();
     this.f.invFreq.destroy();
+    this.offload?.destroy();
     for (const b of this.weights.buffers) b.destroy();
   }
 
-  /** Records the forward pass of `tokens` at the end of the sequence (not yet submitted). */
-  private runForward(tokens: readonly number[]): void {
+  /**
+   * Records the forward pass of `tokens` at the end of the sequence (its end not yet submitted); a promise when
+   * offloaded experts make it wait for routing read-backs (recordForward).
+   */
+  private runForward(tokens: readonly number[]): Promise<void> | undefined {
     const pos = this.cache.length;
     this.rec.write(this.act.tokens, 0, Uint32Array.from(tokens));
-    recordForward(this.rec, this.f, tokens.length, pos);
     this.cache.length = pos + tokens.length;
+    return recordForward(this.rec, this.f, tokens.length, pos);
   }
 
   /** The request's penalty entries on the GPU (grown when a request has more than fit). */

@@ -1,7 +1,8 @@
 // The forward graph on the GPU: embed → decoder layers (MLA + dense MLP or MoE) → final norm, recorded
 // into one Recorder for `rows` positions starting at `pos`. Reads the token ids from act.tokens and leaves
 // the final-norm hidden states in act.x (lm_head's input, and the MTP module's h).
-// Every dispatch reads and writes preallocated buffers; nothing here allocates or reads back.
+// Every dispatch reads and writes preallocated buffers; nothing here allocates or reads back, except at a
+// layer whose routed experts are offloaded (./expert-offload.ts), where the routing is read back.
 import type { ModelConfig } from '../config/model-config.ts';
 import type { Recorder } from '../gpu/recorder.ts';
 import { recordEmbed } from '../kernels/embed.ts';
@@ -12,13 +13,14 @@ import { mlaAbsorbV, mlaAbsorbVParams } from '../kernels/mla-absorb-v.ts';
 import { mlaDecode, mlaDecodeParams, mlaSplitPlan } from '../kernels/mla-decode.ts';
 import type { KvBDtype } from '../kernels/mla-kv-b.ts';
 import { mlaMerge, mlaMergeParams } from '../kernels/mla-merge.ts';
-import { recordMoeExperts } from '../kernels/moe-experts.ts';
+import { recordMoeExperts, type MoeBuffers, type MoeShape } from '../kernels/moe-experts.ts';
 import { recordMoeRoute } from '../kernels/moe-route.ts';
 import { residualAdd } from '../kernels/residual-add.ts';
 import { rmsnorm } from '../kernels/rmsnorm.ts';
 import { swiglu } from '../kernels/swiglu.ts';
 import { MAX_ATTENTION_SPLITS, type Activations } from './activations.ts';
-import type { GpuAttention, GpuLayer, GpuWeights } from './weights.ts';
+import type { ExpertOffload } from './expert-offload.ts';
+import type { GpuAttention, GpuLayer, GpuMoe, GpuWeights } from './weights.ts';
 
 /** What one forward pass reads: config, weights, cache, scratch, and how to split attention. */
 export interface ForwardContext {
@@ -31,17 +33,51 @@ export interface ForwardContext {
   invFreq: GPUBuffer;
   /** Workgroups the attention aims to fill (splits the sequence when the query alone can't). */
   attentionWorkgroups: number;
+  /** The expert cache when routed experts are offloaded (ModelLoadOptions.gpuMemory). */
+  offload?: ExpertOffload;
 }
 
-export function recordForward(rec: Recorder, f: ForwardContext, rows: number, pos: number): void {
+/**
+ * Records the forward pass. Returns undefined when it is all recorded (nothing submitted), or, with offloaded
+ * experts, a promise: the pass is then submitted in pieces (each offloaded layer reads its routing back) and
+ * the rest is recorded when it resolves. Callers await it only when there is one, so a resident step
+ * records without yielding between its first dispatch and its submit (src/gpu/recorder.ts).
+ */
+export function recordForward(rec: Recorder, f: ForwardContext, rows: number, pos: number): Promise<void> | undefined {
   const { c, act, weights } = f;
   recordEmbed(rec, weights.embed.dtype, weights.embed.parts, act.tokens, act.h, { rows, hidden: c.hiddenSize, vocab: c.vocabSize });
+  if (f.offload) return recordLayersOffloaded(rec, f, f.offload, rows, pos);
   weights.layers.forEach((layer, l) => recordLayer(rec, f, layer, f.cacheLayers[l], rows, pos));
-  rmsnorm.record(rec, { x: act.h, weight: weights.finalNorm, out: act.x }, { rows, dim: c.hiddenSize, eps: c.rmsNormEps });
+  recordFinalNorm(rec, f, rows);
+}
+
+async function recordLayersOffloaded(rec: Recorder, f: ForwardContext, offload: ExpertOffload, rows: number, pos: number): Promise<void> {
+  for (const [l, w] of f.weights.layers.entries()) {
+    if (!offload.offloads(l)) {
+      recordLayer(rec, f, w, f.cacheLayers[l], rows, pos);
+      continue;
+    }
+    recordLayerToRouting(rec, f, w, f.cacheLayers[l], rows, pos);
+    await offload.recordExperts(rec, l, w.moe!.shared, moeBuffers(f), moeShape(f, w.moe!, rows));
+    residualAdd.record(rec, { delta: f.act.moeOut, h: f.act.h }, { n: rows * f.c.hiddenSize });
+  }
+  recordFinalNorm(rec, f, rows);
+}
+
+function recordFinalNorm(rec: Recorder, f: ForwardContext, rows: number): void {
+  rmsnorm.record(rec, { x: f.act.h, weight: f.weights.finalNorm, out: f.act.x }, { rows, dim: f.c.hiddenSize, eps: f.c.rmsNormEps });
 }
 
 /** One pre-norm block: h += attn(norm(h)); h += mlp(norm(h)). Also the MTP module's layer. */
 export function recordLayer(rec: Recorder, f: ForwardContext, w: GpuLayer, cache: GPUBuffer, rows: number, pos: number): void {
+  recordLayerToRouting(rec, f, w, cache, rows, pos);
+  if (!w.moe) return;
+  recordMoeExperts(rec, w.moe.experts, w.moe.shared, moeBuffers(f), moeShape(f, w.moe, rows));
+  residualAdd.record(rec, { delta: f.act.moeOut, h: f.act.h }, { n: rows * f.c.hiddenSize });
+}
+
+/** A layer up to its MoE experts: attention, then the dense MLP (the whole layer) or the router and routing. */
+function recordLayerToRouting(rec: Recorder, f: ForwardContext, w: GpuLayer, cache: GPUBuffer, rows: number, pos: number): void {
   const { c, act } = f;
   const H = c.hiddenSize;
   rmsnorm.record(rec, { x: act.h, weight: w.inputNorm, out: act.x }, { rows, dim: H, eps: c.rmsNormEps });
@@ -56,18 +92,22 @@ export function recordLayer(rec: Recorder, f: ForwardContext, w: GpuLayer, cache
   }
   const moe = w.moe!;
   recordMatmul(rec, moe.router, act.x, act.routerLogits, rows); // [rows, E]
-  // With the group scratch the experts take the grouped path once there are >= 2 (token, expert) pairs per
-  // expert (prefill chunks: each expert's weights decoded once per 4 pairs; 64 rows of tiny-v3 1.9x faster).
-  // Decode and verify steps (1..4 rows) keep the per-pair path.
   recordMoeRoute(rec, c, { logits: act.routerLogits, bias: moe.correctionBias, experts: act.experts, weights: act.expertWeights }, rows);
-  recordMoeExperts(
-    rec,
-    moe.experts,
-    moe.shared,
-    { x: act.x, experts: act.experts, weights: act.expertWeights, out: act.moeOut, h: act.expertH, y: act.expertY, hShared: act.gate, group: act.moeGroup },
-    { rows, hidden: H, inter: c.moeIntermediateSize, topK: c.numExpertsPerTok, sharedInter: moe.shared ? c.nSharedExperts * c.moeIntermediateSize : 0 },
-  );
-  residualAdd.record(rec, { delta: act.moeOut, h: act.h }, { n: rows * H });
+}
+
+/**
+ * The MoE experts' buffers. With the group scratch the experts take the grouped path once there are >= 2
+ * (token, expert) pairs per expert (prefill chunks: each expert's weights decoded once per 4 pairs; 64 rows of
+ * tiny-v3 1.9x faster). Decode and verify steps (1..4 rows) keep the per-pair path.
+ */
+function moeBuffers(f: ForwardContext): MoeBuffers {
+  const { act } = f;
+  return { x: act.x, experts: act.experts, weights: act.expertWeights, out: act.moeOut, h: act.expertH, y: act.expertY, hShared: act.gate, group: act.moeGroup };
+}
+
+function moeShape(f: ForwardContext, moe: GpuMoe, rows: number): MoeShape {
+  const { c } = f;
+  return { rows, hidden: c.hiddenSize, inter: c.moeIntermediateSize, topK: c.numExpertsPerTok, sharedInter: moe.shared ? c.nSharedExperts * c.moeIntermediateSize : 0 };
 }
 
 /**

@@ -81,7 +81,8 @@ export class MtpSpeculator {
     for (const { start: a, end, last } of chunks(prompt.length, act.rows)) {
       const n = end - a;
       rec.write(act.tokens, 0, Uint32Array.from(prompt.slice(a, a + n)));
-      recordForward(rec, f, n, cache.length);
+      const offloading = recordForward(rec, f, n, cache.length);
+      if (offloading) await offloading;
       cache.length += n;
       if (last) {
         recordLogits(rec, f, n - 1, 1); // logits row 0 <- the last prompt position
@@ -149,7 +150,8 @@ export class MtpSpeculator {
     }
 
     // Verify [t, d1..dK] in one forward pass, choose after every row, keep the hidden rows for the next step.
-    recordForward(rec, f, K + 1, cache.length);
+    const offloading = recordForward(rec, f, K + 1, cache.length);
+    if (offloading) await offloading;
     recordLogits(rec, f, 0, K + 1);
     if (verify.every(isPlainArgmax)) {
       // Every row greedy without a penalty: one argmax over the K+1 rows (2 dispatches, not 2 per row).

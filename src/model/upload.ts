@@ -20,7 +20,7 @@ import { columnsKey, lcm, type PlannedBuffer, type WeightKind, type WeightPart, 
 const PIECE_BYTES = 16 << 20;
 
 /** A byte offset into a GPU buffer. */
-type BufferAt = { buffer: GPUBuffer; offset: number };
+export type BufferAt = { buffer: GPUBuffer; offset: number };
 
 /** Checkpoint dtypes the expert kernels read as stored. */
 const STORED_FORMAT: Partial<Record<string, ExpertFormat>> = { F8_E4M3: 'fp8', BF16: 'bf16', F32: 'f32' };
@@ -175,8 +175,11 @@ export class WeightUploader {
     return parts;
   }
 
-  /** One expert [out, in] into `w` in `format` (FP8: its scales into `s`): as stored, or converted a piece of rows at a time. */
-  private async expertInto(name: string, outDim: number, inDim: number, format: ExpertFormat, w: BufferAt, s?: BufferAt): Promise<void> {
+  /**
+   * One expert [out, in] into `w` in `format` (FP8: its scales into `s`): as stored, or converted a piece of rows
+   * at a time. Also how an offloaded expert reaches its slot (./expert-offload.ts).
+   */
+  async expertInto(name: string, outDim: number, inDim: number, format: ExpertFormat, w: BufferAt, s?: BufferAt): Promise<void> {
     const info = this.ckpt.info(name);
     const [br, bc] = this.block;
     if (STORED_FORMAT[info.dtype] === format) {

@@ -46,6 +46,11 @@ export interface WeightPlan {
   shape: number[];
   /** The expert tensors of an 'experts' stack, in expert order. */
   names?: string[];
+  /**
+   * An offloaded stack (ModelLoadOptions.gpuMemory): the parts hold this many expert slots, not every
+   * expert; the experts live in host memory and are uploaded into slots when routed (./expert-offload.ts).
+   */
+  slots?: number;
   parts: WeightPart[];
 }
 
@@ -61,6 +66,11 @@ export interface WeightPlanOptions {
   quantize?: 'fp8';
   /** Plan the MTP module (default true when the checkpoint has one). */
   mtp?: boolean;
+  /**
+   * Expert slots per MoE decoder layer when fewer than its routed experts (expert offload): each such layer's
+   * routed stacks become slot pools of this many experts. The MTP layer's experts stay resident.
+   */
+  expertSlots?: number;
 }
 
 /** The key of a column slice of a matmul weight (eh_proj's two halves). */
@@ -78,7 +88,8 @@ export function planWeights(c: ModelConfig, ckpt: Checkpoint, o: WeightPlanOptio
   const p = new WeightPlanner(ckpt, c.quantization?.weightBlockSize ?? [128, 128], o.quantize, limitBytes);
   const names = modelNames(c);
   const H = c.hiddenSize;
-  for (const n of names.layers) planLayer(p, c, n);
+  const slots = o.expertSlots !== undefined && o.expertSlots < c.nRoutedExperts ? o.expertSlots : undefined;
+  for (const n of names.layers) planLayer(p, c, n, slots);
   for (const m of o.mtp === false ? [] : names.mtp) {
     p.vector(m.enorm, H);
     p.vector(m.hnorm, H);
@@ -97,7 +108,7 @@ export function planWeights(c: ModelConfig, ckpt: Checkpoint, o: WeightPlanOptio
   return { tensors: p.tensors, buffers: p.buffers, bytes: p.buffers.reduce((n, b) => n + b.bytes, 0) };
 }
 
-function planLayer(p: WeightPlanner, c: ModelConfig, n: LayerNames): void {
+function planLayer(p: WeightPlanner, c: ModelConfig, n: LayerNames, expertSlots?: number): void {
   const H = c.hiddenSize;
   p.vector(n.inputNorm, H);
   p.vector(n.postAttentionNorm, H);
@@ -107,7 +118,7 @@ function planLayer(p: WeightPlanner, c: ModelConfig, n: LayerNames): void {
     // Routing picks experts by comparing scores: the router keeps its stored precision.
     p.linear(n.moe.router, c.nRoutedExperts, H, { keepFormat: true });
     if (n.moe.correctionBias) p.vector(n.moe.correctionBias, c.nRoutedExperts);
-    p.experts(n.moe.experts, c.moeIntermediateSize, H);
+    p.experts(n.moe.experts, c.moeIntermediateSize, H, expertSlots);
     if (n.moe.shared) p.experts([n.moe.shared], c.nSharedExperts * c.moeIntermediateSize, H);
   }
 }
@@ -216,9 +227,10 @@ class WeightPlanner {
 
   /**
    * gate, up and down of `experts` ([inter, hidden], [inter, hidden], [hidden, inter]) stacked in parts of whole
-   * experts, in one format: FP8 stays FP8, BF16 stays BF16 unless quantizing, others become f32.
+   * experts, in one format: FP8 stays FP8, BF16 stays BF16 unless quantizing, others become f32. With `slots`,
+   * the parts hold that many expert slots instead (an offloaded layer's slot pool).
    */
-  experts(experts: MlpNames[], inter: number, hidden: number): void {
+  experts(experts: MlpNames[], inter: number, hidden: number, slots?: number): void {
     const first = this.ckpt.info(experts[0].gate);
     const format = this.formatOf(first.dtype);
     const [br, bc] = this.block;
@@ -237,13 +249,14 @@ class WeightPlanner {
         if (this.formatOf(info.dtype) !== format) throw new CheckpointError(info.file, `one projection's experts must share a dtype; got ${info.dtype} beside ${first.dtype}`, name);
         if (format === 'fp8' && info.dtype === 'F8_E4M3') this.expectShape(fp8ScaleName(name), [Math.ceil(out / br), Math.ceil(inDim / bc)]);
       }
-      const parts = splitUnits(names.length, 1, this.limit, (n) => expertWeightBytes(format, n, out, inDim)).map(([at, count]) => {
-        const label = count > 1 ? `${names[at]} .. ${names[at + count - 1]}` : names[at];
+      const units = slots ?? names.length;
+      const parts = splitUnits(units, 1, this.limit, (n) => expertWeightBytes(format, n, out, inDim)).map(([at, count]) => {
+        const label = slots !== undefined ? `${names[0]} slots ${at}..${at + count - 1}` : count > 1 ? `${names[at]} .. ${names[at + count - 1]}` : names[at];
         const part: WeightPart = { first: at, count, weight: this.buffer(label, expertWeightBytes(format, count, out, inDim)) };
         if (format === 'fp8') part.scale = this.buffer(fp8ScaleName(label), expertScaleBytes(count, out, inDim));
         return part;
       });
-      this.add({ key: names[0], kind: 'experts', format, shape: [out, inDim], names, parts });
+      this.add({ key: names[0], kind: 'experts', format, shape: [out, inDim], names, parts, ...(slots !== undefined && { slots }) });
     }
   }
 

@@ -16,10 +16,12 @@ import type { ModelConfig } from '../../src/config/model-config.ts';
 import { benches as copyBenches } from './kernels/copy.bench.ts';
 import { timeGpu } from './timing.ts';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeSyntheticModel } from '../make-synthetic-model.ts';
 import { routedExpertsPerVerify } from './expert-union.ts';
 import { forceDrafts } from './force-drafts.ts';
+import { offloadRows, type OffloadBudget, type OffloadRow } from './offload.ts';
 
 /** The README's acceptance prompts (weights/tiny-v3-trained/README.md), each after the BOS token. */
 export const ACCEPTANCE_PROMPTS = ['And it came to pass', 'Blessed are the', 'river: a', 'Then Jesus said unto them,', 'happiness: the state of'];
@@ -67,7 +69,7 @@ async function timed(engine: Engine, prompt: number[], mode: 'none' | 'mtp', tok
   return { r: await gen.result, dispatches: engine.model.dispatches - before };
 }
 
-export async function runE2e(log: (line: string) => void, syntheticLayers = 0): Promise<{ rows: Row[]; acceptance: unknown; forced: unknown; experts: unknown }> {
+export async function runE2e(log: (line: string) => void, syntheticLayers = 0, offloadBudgets: OffloadBudget[] = []): Promise<{ rows: Row[]; acceptance: unknown; forced: unknown; experts: unknown; offload: OffloadRow[] }> {
   const rows: Row[] = [];
   let acceptance: unknown = null;
   let forced: unknown = null;
@@ -117,7 +119,18 @@ export async function runE2e(log: (line: string) => void, syntheticLayers = 0): 
     }
     await engine.dispose();
   }
-  return { rows, acceptance, forced, experts };
+  const offload: OffloadRow[] = [];
+  for (const dir of offloadBudgets.length ? dirs : []) {
+    const c = (await readConfig(dir)) as { hidden_size: number; vocab_size: number };
+    const big = c.hidden_size >= 1024;
+    const prompt = Array.from({ length: big ? 16 : 32 }, (_, i) => 3 + ((i * 37) % (c.vocab_size - 3)));
+    offload.push(...(await offloadRows(dir, offloadBudgets, prompt, big ? 8 : 64, log)));
+  }
+  return { rows, acceptance, forced, experts, offload };
+}
+
+async function readConfig(dir: string): Promise<unknown> {
+  return JSON.parse(await readFile(join(dir, 'config.json'), 'utf8'));
 }
 
 /** Greedy 100 tokens after each README prompt with MTP: the loop's acceptance, and the every-position rate. */

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { createNodeGpu } from '../../src/gpu/node-webgpu.ts';
 import { runBrowserLoadBench } from './browser-load.ts';
 import { runE2e } from './e2e.ts';
+import { parseBudgets } from './offload.ts';
 import { runKernelBenches } from './kernels.ts';
 import { runServeBench } from './serve.ts';
 
@@ -27,9 +28,10 @@ program
   .description('whole-model decode speed: plain vs MTP speculative decoding, acceptance, dispatches and bytes per token')
   .option('--json', 'print the results as JSON')
   .option('--synthetic <layers>', 'also a random-weight model with DeepSeek-V2-Lite shapes and this many of its 27 layers (made in weights/ on first use)', '0')
-  .action(async (opts: { json?: boolean; synthetic: string }) => {
+  .option('--offload <shares>', 'also each model with routed experts offloaded (--gpu-memory) so that these shares of them fit, or under these budgets, e.g. 50%,25%,6GB', '')
+  .action(async (opts: { json?: boolean; synthetic: string; offload: string }) => {
     const log = opts.json ? () => {} : (line: string) => console.log(line);
-    const results = await runE2e(log, Number(opts.synthetic));
+    const results = await runE2e(log, Number(opts.synthetic), parseBudgets(opts.offload));
     if (opts.json) console.log(JSON.stringify(results, null, 2));
   });
 

@@ -29,7 +29,7 @@ describe('WorkerEngine over serveEngine()', () => {
   let remote: WorkerEngine;
   const phases = new Set<LoadPhase>();
   beforeAll(async () => {
-    local = await loadModel();
+    local = await loadModel(undefined, { warmup: false });
     remote = await loadModelInWorker('http://example.test/model/', { worker: inProcessWorker(), onProgress: (_d, _t, phase) => phases.add(phase) });
   });
   afterAll(async () => {
@@ -97,8 +97,7 @@ describe('WorkerEngine over serveEngine()', () => {
 
   it('a failed load rejects with the worker error class; calls after dispose() are refused', async () => {
     await expect(loadModelInWorker('http://example.test/missing/', { worker: inProcessWorker() })).rejects.toThrow(CheckpointError);
-    const other = await loadModelInWorker('http://example.test/model/', { worker: inProcessWorker(), warmup: false });
-    await other.dispose();
-    await expect(other.encode('x')).rejects.toThrow(/disposed/);
+    await remote.dispose();
+    await expect(remote.encode('x')).rejects.toThrow(/disposed/);
   });
 });

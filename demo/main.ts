@@ -183,11 +183,11 @@ const numberOrDefault = (input: HTMLInputElement): number | undefined => (input.
 function describeStats(s: GenerateResult['stats'], finish: string, sampling: string): string {
   const parts = [
     sampling,
-    `prefill ${s.prompt_tokens} tokens, ${s.prefill_tokens_per_s.toFixed(1)} tok/s`,
-    `decode ${s.generated_tokens} tokens, ${s.decode_tokens_per_s.toFixed(1)} tok/s`,
+    `prefill ${s.promptTokens} tokens, ${s.prefillTokensPerSecond.toFixed(1)} tok/s`,
+    `decode ${s.generatedTokens} tokens, ${s.decodeTokensPerSecond.toFixed(1)} tok/s`,
   ];
   if (s.speculative === 'mtp') {
-    parts.push(`MTP acceptance ${(100 * s.acceptance_rate).toFixed(1)}% (${s.accepted}/${s.drafted}), ${s.tokens_per_step.toFixed(2)} tokens/step`);
+    parts.push(`MTP acceptance ${(100 * s.acceptanceRate).toFixed(1)}% (${s.accepted}/${s.drafted}), ${s.tokensPerStep.toFixed(2)} tokens/step`);
   } else {
     parts.push('no speculative decoding');
   }

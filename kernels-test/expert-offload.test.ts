@@ -80,16 +80,16 @@ describe.skipIf(!gpu)('expert offload under gpuMemory', () => {
       };
       const want = await run(resident);
       expect(want.tokens).toHaveLength(10);
-      expect(want.stats.expert_cache).toBeUndefined();
+      expect(want.stats.expertCache).toBeUndefined();
       const got = await run(offloaded);
       expect(got.tokens, speculative).toEqual(want.tokens);
       // 5 of 16 experts per layer: some decode lookups miss, and each miss uploads one expert (98,328 bytes).
-      const e = got.stats.expert_cache!;
-      expect(e.hit_rate).toBeGreaterThanOrEqual(0);
-      expect(e.hit_rate).toBeLessThan(1);
-      expect(e.bytes_uploaded_per_token).toBeGreaterThan(0);
-      expect(e.stall_ms_per_token).toBeGreaterThanOrEqual(e.upload_ms_per_token);
-      expect(e.prefill_bytes_uploaded % 98_328).toBe(0);
+      const e = got.stats.expertCache!;
+      expect(e.hitRate).toBeGreaterThanOrEqual(0);
+      expect(e.hitRate).toBeLessThan(1);
+      expect(e.bytesUploadedPerToken).toBeGreaterThan(0);
+      expect(e.stallMsPerToken).toBeGreaterThanOrEqual(e.uploadMsPerToken);
+      expect(e.prefillBytesUploaded % 98_328).toBe(0);
     }
   });
 

@@ -21,6 +21,6 @@ it('README quick library example: loadModel() and generate() stream English text
   await model.dispose();
   expect(text).toMatch(/[a-zA-Z]{2}/); // sampled (the model's generation_config.json), so only loosely English
   expect(finishReason).toBe('length');
-  expect(stats.generated_tokens).toBe(12);
+  expect(stats.generatedTokens).toBe(12);
   expect(stats.speculative).toBe('mtp');
 });

@@ -19,7 +19,7 @@ describe('engine.chat.completions.create', () => {
     expect(whole.object).toBe('chat.completion');
     expect(whole.id).toMatch(/^chatcmpl-[0-9a-f]{32}$/);
     expect(whole.choices).toEqual([{ index: 0, message: { role: 'assistant', content: want.text }, logprobs: null, finish_reason: 'length' }]);
-    expect(whole.usage).toMatchObject({ prompt_tokens: want.stats.prompt_tokens, completion_tokens: 7, total_tokens: want.stats.prompt_tokens + 7 });
+    expect(whole.usage).toMatchObject({ prompt_tokens: want.stats.promptTokens, completion_tokens: 7, total_tokens: want.stats.promptTokens + 7 });
     expect(whole.usage.extra?.decode_tokens_per_s).toBeGreaterThan(0);
 
     const chunks: ChatCompletionChunk[] = [];
@@ -28,7 +28,7 @@ describe('engine.chat.completions.create', () => {
     expect(chunks.slice(1, -2).map((c) => c.choices[0].delta.content).join('')).toBe(want.text);
     const finish = chunks.at(-2)!;
     expect(finish.choices[0]).toMatchObject({ delta: {}, finish_reason: 'length' });
-    expect(finish.usage).toMatchObject({ prompt_tokens: want.stats.prompt_tokens, completion_tokens: 7 });
+    expect(finish.usage).toMatchObject({ prompt_tokens: want.stats.promptTokens, completion_tokens: 7 });
     // stream_options.include_usage: OpenAI's usage-only chunk closes the stream.
     expect(chunks.at(-1)).toMatchObject({ object: 'chat.completion.chunk', choices: [], usage: { completion_tokens: 7 } });
     expect(new Set(chunks.map((c) => c.id)).size).toBe(1);

@@ -16,6 +16,7 @@ import { parseChatRequest, samplingOptions, type CompletionRequest } from './ser
 import { chatChoice, chatChunk, chatCompletion, finishReason, newMeta, usage, usageChunk, type ChatDelta, type OpenAiFinishReason, type ResponseMeta } from './server/openai-response.ts';
 import type { ChatMessage } from './tokenizer/chat-template.ts';
 import { promptOpensThinking, splitReasoning, ThinkSplitter } from './tokenizer/think.ts';
+import { statsJson, type GenerateStatsJson } from './decode/stats-json.ts';
 
 /** The request body: OpenAI's chat.completions fields (checked as the server checks them; unknown ones ignored). */
 export interface ChatCompletionRequest {
@@ -40,7 +41,7 @@ export interface ChatCompletionUsage {
   completion_tokens: number;
   total_tokens: number;
   /** The engine's figures for this answer: tokens/s of prefill and decode, MTP acceptance. */
-  extra?: GenerateStats;
+  extra?: GenerateStatsJson;
 }
 
 export interface ChatCompletionMessage {
@@ -117,7 +118,7 @@ async function* chunks(gen: Generation, meta: ResponseMeta, opensThinking: boole
 }
 
 function usageOf(result: GenerateResult): ChatCompletionUsage {
-  return { ...usage(result.stats.prompt_tokens, result.tokens.length), extra: result.stats };
+  return { ...usage(result.stats.promptTokens, result.tokens.length), extra: statsJson(result.stats) };
 }
 
 function finishOf(result: GenerateResult): ChatFinishReason {

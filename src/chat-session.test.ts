@@ -18,9 +18,9 @@ describe('ChatSession', () => {
       const options = { ...greedy, speculative };
       const chat = engine.chat({ system: SYSTEM });
       const first = await chat.send('In the beginning', options).result;
-      expect(first.stats.cached_tokens).toBe(0);
+      expect(first.stats.cachedTokens).toBe(0);
       const prompt1 = engine.encode([{ role: 'system', content: SYSTEM }, { role: 'user', content: 'In the beginning' }]);
-      expect(first.stats.prompt_tokens).toBe(prompt1.length);
+      expect(first.stats.promptTokens).toBe(prompt1.length);
       expect(chat.messages).toEqual([
         { role: 'system', content: SYSTEM },
         { role: 'user', content: 'In the beginning' },
@@ -32,15 +32,15 @@ describe('ChatSession', () => {
       expect(turn2.dropped).toBe(0);
       const conversation: ChatMessage[] = [...chat.messages.slice(0, 3), { role: 'user', content: 'And God said' }];
       const full = engine.encode(conversation);
-      expect(second.stats.prompt_tokens).toBe(full.length);
+      expect(second.stats.promptTokens).toBe(full.length);
       // The first prompt and the answer's tokens (but the last, never appended) stay. With MTP, at most one
       // fewer (the MTP row at the last kept position needs the token after it), and no more than the MTP's
       // cache holds: its rows lag the main cache by the tokens still pending when the answer ended.
       const held = [...prompt1, ...first.tokens].slice(0, prompt1.length + first.tokens.length - 1);
       const kept = Math.min(commonPrefix(held, full), held.length);
-      if (speculative === 'none') expect(second.stats.cached_tokens).toBe(kept);
-      else expect(second.stats.cached_tokens).toBeLessThanOrEqual(kept - 1);
-      expect(second.stats.cached_tokens).toBeGreaterThan(prompt1.length);
+      if (speculative === 'none') expect(second.stats.cachedTokens).toBe(kept);
+      else expect(second.stats.cachedTokens).toBeLessThanOrEqual(kept - 1);
+      expect(second.stats.cachedTokens).toBeGreaterThan(prompt1.length);
 
       const fresh = await engine.generate(conversation, options).result;
       expect(second.tokens).toEqual(fresh.tokens);
@@ -53,7 +53,7 @@ describe('ChatSession', () => {
     await chat.send('In the beginning', greedy).result;
     await engine.generate('The LORD is', greedy).result;
     const turn = await chat.send('And God said', greedy).result;
-    expect(turn.stats.cached_tokens).toBe(0);
+    expect(turn.stats.cachedTokens).toBe(0);
     expect(turn.tokens).toEqual((await engine.generate([...chat.messages.slice(0, -1)], greedy).result).tokens);
   });
 

@@ -186,11 +186,11 @@ class Repl {
       sink.end();
       const r = await turn.result;
       const s = r.stats;
-      const mtp = s.speculative === 'mtp' ? ` · MTP ${(100 * s.acceptance_rate).toFixed(0)}%` : '';
+      const mtp = s.speculative === 'mtp' ? ` · MTP ${(100 * s.acceptanceRate).toFixed(0)}%` : '';
       const stopped = r.finishReason === 'aborted' ? ' · stopped' : ` · ${r.finishReason}`;
       process.stdout.write('\n');
       process.stderr.write(
-        dim(`[prefill ${s.prompt_tokens - s.cached_tokens} new tokens (${s.cached_tokens} kept), ${s.prefill_tokens_per_s.toFixed(1)} tok/s · decode ${s.generated_tokens} tokens, ${s.decode_tokens_per_s.toFixed(1)} tok/s${mtp}${stopped}]\n`),
+        dim(`[prefill ${s.promptTokens - s.cachedTokens} new tokens (${s.cachedTokens} kept), ${s.prefillTokensPerSecond.toFixed(1)} tok/s · decode ${s.generatedTokens} tokens, ${s.decodeTokensPerSecond.toFixed(1)} tok/s${mtp}${stopped}]\n`),
       );
     } catch (e) {
       if (!(e instanceof InputError)) throw e;

@@ -9,6 +9,7 @@ import type { Engine } from '../engine.ts';
 import { InputError } from '../errors.ts';
 import { parseIntOption } from './load-model.ts';
 import { TextSink } from './generate.ts';
+import { statsJson } from '../decode/stats-json.ts';
 
 export interface SamplesCliOptions {
   samples?: string;
@@ -78,14 +79,14 @@ export function voteText(v: VoteResult): string {
 function samplesJson(set: SampleSet, sampling: Record<string, number | null | undefined>) {
   const v = set.vote;
   return {
-    samples: set.samples.map((s) => ({ index: s.index, seed: s.seed, tokens: s.tokens, text: s.text, answer: s.answer, finish_reason: s.finishReason, stats: s.stats })),
+    samples: set.samples.map((s) => ({ index: s.index, seed: s.seed, tokens: s.tokens, text: s.text, answer: s.answer, finish_reason: s.finishReason, stats: statsJson(s.stats) })),
     vote: v ? { answer: v.answer, votes: v.votes, total: v.total, share: voteShare(v), abstained: v.abstained, tally: v.tally.map((c) => ({ answer: c.answer, votes: c.votes })) } : null,
     sampling,
   };
 }
 
 function summary(set: SampleSet): string {
-  const tokens = set.samples.reduce((n, s) => n + s.stats.generated_tokens, 0);
-  const rate = set.samples.reduce((n, s) => n + s.stats.decode_tokens_per_s, 0) / Math.max(1, set.samples.length);
+  const tokens = set.samples.reduce((n, s) => n + s.stats.generatedTokens, 0);
+  const rate = set.samples.reduce((n, s) => n + s.stats.decodeTokensPerSecond, 0) / Math.max(1, set.samples.length);
   return `[${set.samples.length} samples, one after another · ${tokens} tokens, decode ${rate.toFixed(1)} tok/s on average]`;
 }

@@ -12,6 +12,7 @@ import { promptOpensThinking, ThinkSplitter } from '../tokenizer/think.ts';
 import { parseTokenList } from './arguments.ts';
 import { parseSamplesOptions, runSamples, type SamplesCliOptions } from './generate-samples.ts';
 import { addModelOptions, loadModelFromCli, parseIntOption, parseNumberOption, type ModelCliOptions } from './load-model.ts';
+import { statsJson } from '../decode/stats-json.ts';
 
 interface GenerateCliOptions extends SamplingCliOptions, SamplesCliOptions {
   prompt?: string;
@@ -98,16 +99,16 @@ export function register(program: Command): void {
       if (!options.json) process.stdout.write('\n');
       const r = await gen.result;
       if (options.json) {
-        process.stdout.write(`${JSON.stringify({ tokens: r.tokens, text: r.text, finish_reason: r.finishReason, sampling: used, stats: r.stats })}\n`);
+        process.stdout.write(`${JSON.stringify({ tokens: r.tokens, text: r.text, finish_reason: r.finishReason, sampling: used, stats: statsJson(r.stats) })}\n`);
       } else {
         const s = r.stats;
-        const mtp = s.speculative === 'mtp' ? ` · MTP acceptance ${(100 * s.acceptance_rate).toFixed(1)}% (${s.accepted}/${s.drafted}), ${s.tokens_per_step.toFixed(2)} tokens/step` : '';
-        const e = s.expert_cache;
+        const mtp = s.speculative === 'mtp' ? ` · MTP acceptance ${(100 * s.acceptanceRate).toFixed(1)}% (${s.accepted}/${s.drafted}), ${s.tokensPerStep.toFixed(2)} tokens/step` : '';
+        const e = s.expertCache;
         const experts = e
-          ? ` · expert cache ${(100 * e.hit_rate).toFixed(1)}% hits, ${(e.bytes_uploaded_per_token / 2 ** 20).toFixed(2)} MiB and ${e.stall_ms_per_token.toFixed(1)} ms stalled per token`
+          ? ` · expert cache ${(100 * e.hitRate).toFixed(1)}% hits, ${(e.bytesUploadedPerToken / 2 ** 20).toFixed(2)} MiB and ${e.stallMsPerToken.toFixed(1)} ms stalled per token`
           : '';
         console.error(
-          `\n[prefill ${s.prompt_tokens} tokens, ${s.prefill_tokens_per_s.toFixed(1)} tok/s · decode ${s.generated_tokens} tokens, ${s.decode_tokens_per_s.toFixed(1)} tok/s${mtp}${experts} · ${r.finishReason}]`,
+          `\n[prefill ${s.promptTokens} tokens, ${s.prefillTokensPerSecond.toFixed(1)} tok/s · decode ${s.generatedTokens} tokens, ${s.decodeTokensPerSecond.toFixed(1)} tok/s${mtp}${experts} · ${r.finishReason}]`,
         );
       }
     } finally {

@@ -53,8 +53,8 @@ describe('generate', () => {
     ]);
     const r = await gen.result;
     expect(r.finishReason).toBe('length');
-    expect(r.stats.prompt_tokens).toBe(5);
-    expect(r.stats.generated_tokens).toBe(3);
+    expect(r.stats.promptTokens).toBe(5);
+    expect(r.stats.generatedTokens).toBe(3);
   });
 
   it('stops at EOS without emitting it', async () => {

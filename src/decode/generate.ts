@@ -66,15 +66,15 @@ export interface GenerateOptions extends SamplingOptions {
 
 export interface GenerateStats {
   /** Tokens of the prompt, prefilled before the first generated one. */
-  prompt_tokens: number;
+  promptTokens: number;
   /** Prompt tokens the context already held (beforeStart said so), not prefilled again; 0 from an empty context. */
-  cached_tokens: number;
+  cachedTokens: number;
   /** Tokens generated (an end-of-sequence id that ended the generation not counted). */
-  generated_tokens: number;
+  generatedTokens: number;
   /** Prompt tokens per second, including choosing the first token. */
-  prefill_tokens_per_s: number;
+  prefillTokensPerSecond: number;
   /** Tokens per second after the first. */
-  decode_tokens_per_s: number;
+  decodeTokensPerSecond: number;
   /** 'mtp' or 'none': how the tokens were produced. */
   speculative: 'mtp' | 'none';
   /** Speculative decoding: drafts the MTP head proposed (0 with 'none'). */
@@ -82,29 +82,29 @@ export interface GenerateStats {
   /** Speculative decoding: drafts the model's verification kept. */
   accepted: number;
   /** accepted / drafted (0 when nothing was drafted). */
-  acceptance_rate: number;
+  acceptanceRate: number;
   /** Tokens per decode step after the first token (0 when there was none): 1 without speculation, up to 1 + draftTokens with it. */
-  tokens_per_step: number;
+  tokensPerStep: number;
   /** With experts offloaded to host memory (the gpuMemory load option): the expert cache's figures; absent otherwise. */
-  expert_cache?: ExpertCacheFigures;
+  expertCache?: ExpertCacheFigures;
 }
 
 /** The expert cache over one generation: the decode steps after the first token, and the prefill's uploads. */
 export interface ExpertCacheFigures {
   /** Decode: experts found on the device / experts needed (each layer's distinct experts per step); 1 with no lookup. */
-  hit_rate: number;
+  hitRate: number;
   /** Decode: bytes uploaded per generated token after the first. */
-  bytes_uploaded_per_token: number;
+  bytesUploadedPerToken: number;
   /**
    * Decode: ms per generated token after the first that the host waited between a routing's submission and
    * its experts' recording (the read-back, which includes the GPU running the work before it, and the uploads).
    */
-  stall_ms_per_token: number;
-  /** Decode: the part of stall_ms_per_token spent reading experts and writing them to the device. */
-  upload_ms_per_token: number;
+  stallMsPerToken: number;
+  /** Decode: the part of stallMsPerToken spent reading experts and writing them to the device. */
+  uploadMsPerToken: number;
   /** Prefill (with choosing the first token): bytes uploaded, and ms stalled. */
-  prefill_bytes_uploaded: number;
-  prefill_stall_ms: number;
+  prefillBytesUploaded: number;
+  prefillStallMs: number;
 }
 
 /** The figures from three readings of CausalLM.expertCache: at the start, at the first token and at the end. */
@@ -112,12 +112,12 @@ export function expertCacheFigures(start: ExpertCacheStats, first: ExpertCacheSt
   const lookups = end.lookups - first.lookups;
   const per = (n: number) => (decoded > 0 ? n / decoded : 0);
   return {
-    hit_rate: lookups > 0 ? (end.hits - first.hits) / lookups : 1,
-    bytes_uploaded_per_token: per(end.bytesUploaded - first.bytesUploaded),
-    stall_ms_per_token: per(end.stallMs - first.stallMs),
-    upload_ms_per_token: per(end.uploadMs - first.uploadMs),
-    prefill_bytes_uploaded: first.bytesUploaded - start.bytesUploaded,
-    prefill_stall_ms: first.stallMs - start.stallMs,
+    hitRate: lookups > 0 ? (end.hits - first.hits) / lookups : 1,
+    bytesUploadedPerToken: per(end.bytesUploaded - first.bytesUploaded),
+    stallMsPerToken: per(end.stallMs - first.stallMs),
+    uploadMsPerToken: per(end.uploadMs - first.uploadMs),
+    prefillBytesUploaded: first.bytesUploaded - start.bytesUploaded,
+    prefillStallMs: first.stallMs - start.stallMs,
   };
 }
 
@@ -208,17 +208,17 @@ export function generate(lm: CausalLM, prompt: readonly number[], options: Gener
       text,
       finishReason: finish,
       stats: {
-        prompt_tokens: prompt.length,
-        cached_tokens: cached,
-        generated_tokens: tokens.length,
-        prefill_tokens_per_s: tFirst > t0 ? (prompt.length - cached) / ((tFirst - t0) / 1000) : 0,
-        decode_tokens_per_s: decoded > 0 ? decoded / ((performance.now() - tFirst) / 1000) : 0,
+        promptTokens: prompt.length,
+        cachedTokens: cached,
+        generatedTokens: tokens.length,
+        prefillTokensPerSecond: tFirst > t0 ? (prompt.length - cached) / ((tFirst - t0) / 1000) : 0,
+        decodeTokensPerSecond: decoded > 0 ? decoded / ((performance.now() - tFirst) / 1000) : 0,
         speculative: speculator ? 'mtp' : 'none',
         drafted: counters.drafted,
         accepted: counters.accepted,
-        acceptance_rate: counters.drafted ? counters.accepted / counters.drafted : 0,
-        tokens_per_step: counters.steps ? decoded / counters.steps : 0,
-        ...(experts.start && lm.expertCache && { expert_cache: expertCacheFigures(experts.start, experts.first ?? lm.expertCache, lm.expertCache, decoded) }),
+        acceptanceRate: counters.drafted ? counters.accepted / counters.drafted : 0,
+        tokensPerStep: counters.steps ? decoded / counters.steps : 0,
+        ...(experts.start && lm.expertCache && { expertCache: expertCacheFigures(experts.start, experts.first ?? lm.expertCache, lm.expertCache, decoded) }),
       },
     });
   };

@@ -105,9 +105,9 @@ export async function runCompletion(
 /** One result for the server's counts and metrics: the choices' tokens summed, aborted if one was. */
 function combined(results: GenerateResult[]): GenerateResult {
   const last = results[results.length - 1];
-  const generated = results.reduce((n, x) => n + x.stats.generated_tokens, 0);
+  const generated = results.reduce((n, x) => n + x.stats.generatedTokens, 0);
   const aborted = results.some((x) => x.finishReason === 'aborted');
-  return { ...last, finishReason: aborted ? 'aborted' : last.finishReason, stats: { ...last.stats, generated_tokens: generated } };
+  return { ...last, finishReason: aborted ? 'aborted' : last.finishReason, stats: { ...last.stats, generatedTokens: generated } };
 }
 
 /** `gen` whose iteration calls `onFirst` at its first event. */

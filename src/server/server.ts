@@ -97,7 +97,7 @@ export async function startServer(engine: Engine, options: ServerOptions = {}): 
       const task = () => runCompletion(engine, prepared, res, newMeta(endpoint, modelId), controller.signal, { onFirstToken });
       const result = await queue.run(task, controller.signal);
       counts[result.finishReason === 'aborted' ? 'aborted' : 'completed']++;
-      metrics.completion(endpoint, seconds(), result.stats.prompt_tokens, result.stats.generated_tokens);
+      metrics.completion(endpoint, seconds(), result.stats.promptTokens, result.stats.generatedTokens);
     } catch (e) {
       if (e instanceof QueueFullError) {
         counts.refused++;

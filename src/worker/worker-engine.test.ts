@@ -66,7 +66,7 @@ describe('WorkerEngine over serveEngine()', () => {
     const chat = remote.chat({ system: 'Be brief.' });
     const first = await chat.send('In the beginning', { maxNewTokens: 4, temperature: 0 }).result;
     const second = await chat.send('And God said', { maxNewTokens: 4, temperature: 0 }).result;
-    expect(second.stats.cached_tokens).toBeGreaterThan(0);
+    expect(second.stats.cachedTokens).toBeGreaterThan(0);
     expect((await chat.messages()).map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'user', 'assistant']);
     expect((await chat.messages())[2].content).toBe(first.text);
 

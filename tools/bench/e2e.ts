@@ -94,16 +94,16 @@ export async function runE2e(log: (line: string) => void, syntheticLayers = 0, o
     for (const [mode, k] of modes) {
       const { r, dispatches } = await timed(engine, big ? prompt.slice(0, 16) : prompt, mode, big ? 8 : 64, k);
       const perToken = weightBytesPerToken(c);
-      const decodedPerS = r.stats.decode_tokens_per_s;
-      const stepsPerS = mode === 'none' ? decodedPerS : decodedPerS / r.stats.tokens_per_step;
+      const decodedPerS = r.stats.decodeTokensPerSecond;
+      const stepsPerS = mode === 'none' ? decodedPerS : decodedPerS / r.stats.tokensPerStep;
       const row: Row = {
         model: dir.split('/').pop()!,
         mode: mode === 'none' ? 'plain' : `mtp k=${k}`,
-        prefill_tokens_per_s: round(r.stats.prefill_tokens_per_s),
+        prefill_tokens_per_s: round(r.stats.prefillTokensPerSecond),
         decode_tokens_per_s: round(decodedPerS),
-        dispatches_per_token: round(dispatches / (r.stats.generated_tokens + 1)),
-        acceptance_rate: mode === 'none' ? null : round(r.stats.acceptance_rate),
-        tokens_per_step: mode === 'none' ? null : round(r.stats.tokens_per_step),
+        dispatches_per_token: round(dispatches / (r.stats.generatedTokens + 1)),
+        acceptance_rate: mode === 'none' ? null : round(r.stats.acceptanceRate),
+        tokens_per_step: mode === 'none' ? null : round(r.stats.tokensPerStep),
         weight_mb_per_token: round(perToken / 1e6),
         // each step reads the weights once (a verify step reads the union of its rows' experts: a lower bound)
         weight_gb_per_s: round((perToken * stepsPerS) / 1e9),
@@ -161,8 +161,8 @@ async function acceptanceOnPrompts(engine: Engine, log: (line: string) => void) 
     }
     matched += m;
     positions += n;
-    out.push({ prompt: text, loop_acceptance: round(r.stats.acceptance_rate), every_position: `${m}/${n}` });
-    log(`  "${text}": loop acceptance ${(100 * r.stats.acceptance_rate).toFixed(1)}% (${r.stats.accepted}/${r.stats.drafted}), every position ${m}/${n}`);
+    out.push({ prompt: text, loop_acceptance: round(r.stats.acceptanceRate), every_position: `${m}/${n}` });
+    log(`  "${text}": loop acceptance ${(100 * r.stats.acceptanceRate).toFixed(1)}% (${r.stats.accepted}/${r.stats.drafted}), every position ${m}/${n}`);
   }
   log(`  all five: loop ${(100 * accepted / drafted).toFixed(1)}% (${accepted}/${drafted}), every position ${(100 * matched / positions).toFixed(1)}% (${matched}/${positions}); reference 72.9% (361/495)`);
   return { prompts: out, loop_acceptance: round(accepted / drafted), every_position_acceptance: round(matched / positions) };

@@ -57,23 +57,23 @@ export async function offloadRows(dir: string, budgets: OffloadBudget[], prompt:
     try {
       await greedy(engine, prompt.slice(0, 4), 2); // warm pipelines and the cache
       const r = await greedy(engine, prompt, tokens);
-      const e = r.stats.expert_cache;
+      const e = r.stats.expertCache;
       const plan = engine.model.plan;
       const row: OffloadRow = {
         model,
         budget,
         gpu_bytes: plan.total,
         slots_per_layer: plan.offload?.slots ?? null,
-        prefill_tokens_per_s: round(r.stats.prefill_tokens_per_s),
-        decode_tokens_per_s: round(r.stats.decode_tokens_per_s),
+        prefill_tokens_per_s: round(r.stats.prefillTokensPerSecond),
+        decode_tokens_per_s: round(r.stats.decodeTokensPerSecond),
         same_tokens: want === null || r.tokens.join() === want.join(),
-        hit_rate: e ? round(e.hit_rate) : null,
-        upload_mb_per_token: e ? round(e.bytes_uploaded_per_token / 1e6) : null,
-        stall_ms_per_token: e ? round(e.stall_ms_per_token) : null,
-        upload_ms_per_token: e ? round(e.upload_ms_per_token) : null,
+        hit_rate: e ? round(e.hitRate) : null,
+        upload_mb_per_token: e ? round(e.bytesUploadedPerToken / 1e6) : null,
+        stall_ms_per_token: e ? round(e.stallMsPerToken) : null,
+        upload_ms_per_token: e ? round(e.uploadMsPerToken) : null,
       };
       rows.push(row);
-      const experts = e ? `  ${row.slots_per_layer} slots/layer  hits ${(100 * e.hit_rate).toFixed(1)}%  ${row.upload_mb_per_token} MB, ${row.stall_ms_per_token} ms stalled (${row.upload_ms_per_token} uploading) per token` : '';
+      const experts = e ? `  ${row.slots_per_layer} slots/layer  hits ${(100 * e.hitRate).toFixed(1)}%  ${row.upload_mb_per_token} MB, ${row.stall_ms_per_token} ms stalled (${row.upload_ms_per_token} uploading) per token` : '';
       log(`${model.padEnd(24)} ${budget.padEnd(9)} ${formatBytes(row.gpu_bytes).padStart(10)}  prefill ${row.prefill_tokens_per_s} tok/s  decode ${row.decode_tokens_per_s} tok/s${experts}  ${row.same_tokens ? 'same tokens' : 'TOKENS DIFFER'}`);
       return { r, engine };
     } finally {

@@ -27,7 +27,7 @@ export async function continueText(prompt: string): Promise<GenerateResult> {
     for await (const event of generation) process.stdout.write(event.text);
     const result = await generation.result;
     const stats: GenerateStats = result.stats;
-    console.error(stats.decode_tokens_per_s, stats.acceptance_rate);
+    console.error(stats.decodeTokensPerSecond, stats.acceptanceRate);
     return result;
   } finally {
     await engine.dispose();

@@ -9,6 +9,7 @@ import type { CausalLM } from '../decode/causal-lm.ts';
 import { GREEDY, type SampleRequest } from '../sampling/rules.ts';
 import { InputError } from '../errors.ts';
 import type { Gpu } from '../gpu/device.ts';
+import { knob, profileFor, withKnobs, type LaunchProfile } from '../gpu/launch-profile.ts';
 import { createStorage, readStorage, uploadStorage } from '../gpu/buffers.ts';
 import { Readback } from '../gpu/readback.ts';
 import { recordSample } from '../kernels/sample.ts';
@@ -36,8 +37,14 @@ export interface ModelLoadOptions {
   /** Run one throw-away step at load so pipelines are compiled before the first real one (default true). */
   warmup?: boolean;
   /**
+   * Every kernel's launch shape (docs/launch-profiles.md). Default: profileFor the adapter (the CPU profile on
+   * a software adapter, the GPU defaults of its kind otherwise); loadModel() in Node uses a `tune` result
+   * cached for this adapter instead.
+   */
+  profile?: LaunchProfile;
+  /**
    * Workgroups the attention aims to fill, splitting the cached sequence when the query rows alone can't
-   * (flash-decoding). Default: the core count on a CPU adapter, 128 on a GPU. Tests set it to exercise
+   * (flash-decoding): replaces the profile's mla-decode TARGET_WORKGROUPS. Tests set it to exercise
    * many-core split plans on a 2-core machine.
    */
   attentionWorkgroups?: number;
@@ -64,26 +71,21 @@ export interface ModelLoadOptions {
 /** What a load is doing: reading and uploading the checkpoint, then compiling pipelines with warm-up steps. */
 export type LoadPhase = 'weights' | 'warmup';
 
-/** Logical CPU cores (navigator.hardwareConcurrency in browsers and Node >= 21), 2 when unknown. */
-function cpuCores(): number {
-  const n = (globalThis.navigator as Navigator | undefined)?.hardwareConcurrency;
-  return Number.isInteger(n) && n! > 0 ? n! : 2;
+/** The launch profile for this adapter (profileFor its info and limits). */
+export function adapterProfile(gpu: Gpu): LaunchProfile {
+  return profileFor(gpu.adapterInfo, gpu.limits);
 }
 
-/**
- * Workgroups the attention aims to fill on this adapter. SwiftShader runs one workgroup per core at a time:
- * split the sequence only as far as the cores go (one row's 4-query-vector block of a small model is a
- * single workgroup: 2 splits on 2 cores took 0.55 ms instead of 0.69 over 1000 cached rows, tiny-v3 widths).
- */
-export function defaultAttentionWorkgroups(gpu: Gpu): number {
-  return gpu.adapterInfo.isFallbackAdapter ? cpuCores() : 128;
+/** Workgroups the attention aims to fill on this adapter: its profile's mla-decode TARGET_WORKGROUPS. */
+export function defaultAttentionWorkgroups(gpu: Gpu, profile = adapterProfile(gpu)): number {
+  return knob(profile, 'mla-decode', 'TARGET_WORKGROUPS');
 }
 
 export class DeepseekModel implements CausalLM {
   readonly maxLength: number;
   private readonly rec: Recorder;
   private readonly f: ForwardContext;
-  /** Workgroups the attention aims to fill (ModelLoadOptions.attentionWorkgroups, resolved). */
+  /** Workgroups the attention aims to fill (the profile's, or ModelLoadOptions.attentionWorkgroups). */
   readonly attentionWorkgroups: number;
   private readonly readback: Readback;
   private penalized: GPUBuffer | undefined;
@@ -102,11 +104,13 @@ export class DeepseekModel implements CausalLM {
     readonly mtpCache: LatentCache | null,
     private readonly act: Activations,
     invFreq: GPUBuffer,
-    attentionWorkgroups: number,
+    /** Every kernel's launch shape (ModelLoadOptions.profile, resolved). */
+    readonly profile: LaunchProfile,
   ) {
     this.maxLength = cache.capacity;
+    const attentionWorkgroups = knob(profile, 'mla-decode', 'TARGET_WORKGROUPS');
     this.attentionWorkgroups = attentionWorkgroups;
-    this.rec = new Recorder(gpu.device, new PipelineCache(gpu.device));
+    this.rec = new Recorder(gpu.device, new PipelineCache(gpu.device), profile);
     this.readback = new Readback(gpu.device, 512); // up to 63 drafts and 64 choices per speculative step
     this.f = {
       c: config,
@@ -126,12 +130,13 @@ export class DeepseekModel implements CausalLM {
     }
     const chunk = options.prefillChunk ?? 64;
     if (!Number.isInteger(chunk) || chunk < 1) throw new InputError('prefill-chunk', `must be a positive integer, got ${chunk}`);
-    const wgs = options.attentionWorkgroups ?? defaultAttentionWorkgroups(gpu);
+    const wgs = options.attentionWorkgroups ?? defaultAttentionWorkgroups(gpu, options.profile);
     if (!Number.isInteger(wgs) || wgs < 1) throw new InputError('attention-workgroups', `must be a positive integer, got ${wgs}`);
+    const profile = withKnobs(options.profile ?? adapterProfile(gpu), { 'mla-decode': { TARGET_WORKGROUPS: wgs } });
     const cap = options.bufferLimit;
     if (cap !== undefined && (!Number.isInteger(cap) || cap < 4)) throw new InputError('buffer-limit', `must be an integer of at least 4 bytes, got ${cap}`);
     const embedDtype = folder.checkpoint.has(modelNames(c).embed) ? folder.checkpoint.info(modelNames(c).embed).dtype : 'BF16';
-    checkShapeLimits(c, { embedDtype, limits: gpu.limits }, `${folder.folder.name}/config.json`);
+    checkShapeLimits(c, { embedDtype, limits: gpu.limits, profile }, `${folder.folder.name}/config.json`);
     // Every buffer below is planned, and checked against the limits and the budget, before the first read.
     const plan = planMemory(c, folder.checkpoint, { contextLength, prefillChunk: chunk, quantize: options.quantize, mtp: options.mtp, attentionWorkgroups: wgs }, bufferLimit(gpu.limits, cap));
     checkMemoryPlan(plan, options.memoryBudget, `${folder.folder.name} with a ${contextLength}-token context`);
@@ -145,7 +150,7 @@ export class DeepseekModel implements CausalLM {
     const mtpCache = mtp ? new LatentCache(gpu, c.latentDim, 1, contextLength, 'mtp latent cache') : null;
     const act = new Activations(gpu, c, chunk, chunk, mtp, wgs);
     const invFreq = uploadStorage(gpu.device, Float32Array.from(c.ropeInvFreq), 'rope inverse frequencies');
-    const model = new DeepseekModel(gpu, c, plan, weights, cache, mtpCache, act, invFreq, wgs);
+    const model = new DeepseekModel(gpu, c, plan, weights, cache, mtpCache, act, invFreq, profile);
     if (options.warmup ?? true) {
       try {
         await model.warmup((done, steps) => options.onProgress?.(done, steps, 'warmup'));

@@ -10,6 +10,7 @@ import { seededRandom } from '../../src/decode/rng.ts';
 import type { Gpu } from '../../src/gpu/device.ts';
 import { PipelineCache } from '../../src/gpu/pipelines.ts';
 import { Recorder } from '../../src/gpu/recorder.ts';
+import { adapterProfile } from '../../src/model/deepseek-model.ts';
 import { countParameters } from '../../src/model/parameter-count.ts';
 import { argmaxToken } from '../../src/reference/sample.ts';
 import type { ModelConfig } from '../../src/config/model-config.ts';
@@ -47,7 +48,7 @@ function weightBytesPerToken(c: ModelConfig): number {
 }
 
 async function copyCeiling(gpu: Gpu): Promise<number> {
-  const rec = new Recorder(gpu.device, new PipelineCache(gpu.device));
+  const rec = new Recorder(gpu.device, new PipelineCache(gpu.device), adapterProfile(gpu));
   const bench = copyBenches[0];
   const run = bench.setup(gpu, rec);
   const t = await timeGpu(gpu.device, () => {

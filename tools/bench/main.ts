@@ -1,6 +1,7 @@
 // `npm run bench -- <suite> [options]`. Suites: kernels, e2e, serve. Speed is claimed only from this output.
 import { Command } from 'commander';
 import { createNodeGpu } from '../../src/gpu/node-webgpu.ts';
+import { adapterProfile } from '../../src/model/deepseek-model.ts';
 import { runE2e } from './e2e.ts';
 import { runKernelBenches } from './kernels.ts';
 import { runServeBench } from './serve.ts';
@@ -16,7 +17,7 @@ program
     const gpu = await createNodeGpu();
     const log = opts.json ? () => {} : (line: string) => console.log(line);
     log(`adapter: ${gpu.adapterInfo.description || gpu.adapterInfo.device} (${gpu.adapterInfo.backend ?? 'unknown backend'})`);
-    const records = await runKernelBenches(gpu, opts.kernel, log);
+    const records = await runKernelBenches(gpu, opts.kernel, log, adapterProfile(gpu));
     if (opts.json) console.log(JSON.stringify(records, null, 2));
     gpu.destroy();
   });

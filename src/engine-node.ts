@@ -6,12 +6,19 @@ import type { Gpu } from './gpu/device.ts';
 import { createNodeGpu, type NodeGpuOptions } from './gpu/node-webgpu.ts';
 import { DEFAULT_MODEL_DIR } from './default-model.ts';
 import { defaultMemoryBudget } from './memory-available.ts';
+import { adapterProfile } from './model/deepseek-model.ts';
+import { cachedTunedProfile } from './tune/tune-cache-node.ts';
 
 export { DEFAULT_MODEL_DIR };
 
 export interface LoadModelOptions extends EngineOptions, NodeGpuOptions {
   /** An existing device to load onto (it stays yours to destroy); default: a new one the engine owns. */
   gpu?: Gpu;
+  /**
+   * The folder of `deepseek-webgpu tune` records (default: tuneCacheDir(), ~/.cache/deepseek-webgpu/tune); the
+   * record for this adapter and driver, if any, gives the launch profile unless `profile` is set. false: ignore it.
+   */
+  tuneCache?: string | false;
 }
 
 /** Loads the model in `dir` (default: the embedded tiny-v3-trained) onto the GPU. */
@@ -21,7 +28,8 @@ export async function loadModel(dir: string = DEFAULT_MODEL_DIR, options: LoadMo
   // memory is not visible to WebGPU: no budget, only the per-buffer limits refuse.
   const memoryBudget = options.memoryBudget ?? defaultMemoryBudget(gpu.adapterInfo.isFallbackAdapter)?.bytes;
   try {
-    return await Engine.load(gpu, nodeFolder(dir), { ...options, memoryBudget, ownsGpu: !options.gpu });
+    const tuned = options.profile || options.tuneCache === false ? null : await cachedTunedProfile(gpu, adapterProfile(gpu), options.tuneCache);
+    return await Engine.load(gpu, nodeFolder(dir), { ...options, profile: options.profile ?? tuned ?? undefined, memoryBudget, ownsGpu: !options.gpu });
   } catch (e) {
     if (!options.gpu) gpu.destroy();
     throw e;

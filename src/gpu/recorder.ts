@@ -73,7 +73,8 @@ export class Recorder {
   constructor(
     readonly device: GPUDevice,
     readonly pipelines: PipelineCache,
-    readonly profile: LaunchProfile,
+    /** Read at every record; DeepseekModel.useProfile swaps it between steps (tune). */
+    public profile: LaunchProfile,
     readonly maxDispatches = 4096,
   ) {
     this.arenaBytes = new Uint8Array(maxDispatches * UNIFORM_ALIGN);

@@ -85,7 +85,7 @@ export class DeepseekModel implements CausalLM {
   readonly maxLength: number;
   private readonly rec: Recorder;
   private readonly f: ForwardContext;
-  /** Workgroups the attention aims to fill (the profile's, or ModelLoadOptions.attentionWorkgroups). */
+  /** Workgroups the attention's split scratch was planned for (the load profile's, or ModelLoadOptions.attentionWorkgroups). */
   readonly attentionWorkgroups: number;
   private readonly readback: Readback;
   private penalized: GPUBuffer | undefined;
@@ -104,8 +104,7 @@ export class DeepseekModel implements CausalLM {
     readonly mtpCache: LatentCache | null,
     private readonly act: Activations,
     invFreq: GPUBuffer,
-    /** Every kernel's launch shape (ModelLoadOptions.profile, resolved). */
-    readonly profile: LaunchProfile,
+    profile: LaunchProfile,
   ) {
     this.maxLength = cache.capacity;
     const attentionWorkgroups = knob(profile, 'mla-decode', 'TARGET_WORKGROUPS');
@@ -182,8 +181,31 @@ export class DeepseekModel implements CausalLM {
     }
   }
 
+  /** Every kernel's launch shape: ModelLoadOptions.profile, resolved, or the last useProfile(). */
+  get profile(): LaunchProfile {
+    return this.rec.profile;
+  }
+
+  /**
+   * Launches every later step as `profile` says (tune tries candidates on a loaded model). Its attention target
+   * may not exceed the one the split scratch was planned for (ModelLoadOptions.attentionWorkgroups / profile).
+   */
+  useProfile(profile: LaunchProfile): void {
+    const target = knob(profile, 'mla-decode', 'TARGET_WORKGROUPS');
+    if (!Number.isInteger(target) || target < 1 || target > this.attentionWorkgroups) {
+      throw new InputError('profile', `mla-decode TARGET_WORKGROUPS ${target} must be in 1..${this.attentionWorkgroups} (what the attention scratch was planned for at load)`);
+    }
+    this.rec.profile = profile;
+    this.f.attentionWorkgroups = target;
+  }
+
   get length(): number {
     return this.cache.length;
+  }
+
+  /** Positions one prefill forward pass takes (ModelLoadOptions.prefillChunk). */
+  get prefillChunk(): number {
+    return this.act.rows;
   }
 
   /** Rows the MTP's latent cache holds (0 without an MTP module); speculation resumes at most there. */

@@ -7,6 +7,7 @@ import type { GlobalOptions } from '../cli.ts';
 import { InputError } from '../errors.ts';
 import type { Gpu } from '../gpu/device.ts';
 import type { TuneRecord } from '../tune/tune-record.ts';
+import { TUNE_CANDIDATES } from '../tune/candidates.ts';
 import { modelDir, parseIntOption } from './load-model.ts';
 
 /** Checkpoints up to this size are checked against the CPU reference; larger ones against the default profile. */
@@ -39,9 +40,12 @@ export function register(program: Command): void {
     .option('--json', 'print the record as JSON')
     .action(async (o: { model?: string; kernel?: string; prefill?: string; reps: string; samples: string; cacheDir?: string; dryRun?: boolean; json?: boolean }, command: Command) => {
       const { fallback } = command.optsWithGlobals<GlobalOptions>();
+      const kernels = o.kernel?.split(',').map((k) => k.trim()).filter(Boolean);
+      const unknown = kernels?.filter((k) => !TUNE_CANDIDATES[k]) ?? [];
+      if (unknown.length) throw new InputError('--kernel', `no tunable kernel '${unknown.join("', '")}'; the kernels are ${Object.keys(TUNE_CANDIDATES).join(', ')}`);
       const run: TuneRun = {
         dir: modelDir(o),
-        kernels: o.kernel?.split(',').map((k) => k.trim()).filter(Boolean),
+        kernels,
         prefill: parseIntOption(o.prefill, '--prefill', 1),
         reps: parseIntOption(o.reps, '--reps', 1),
         samples: parseIntOption(o.samples, '--samples', 1),
@@ -96,11 +100,7 @@ export async function runTune(gpu: Gpu, run: TuneRun): Promise<{ record: TuneRec
       }
       const maxThreads = Math.min(gpu.limits.maxComputeInvocationsPerWorkgroup, gpu.limits.maxComputeWorkgroupSizeX);
       let candidates = candidatesFor(base, maxThreads, model.attentionWorkgroups);
-      if (run.kernels) {
-        const unknown = run.kernels.filter((k) => !candidates[k]);
-        if (unknown.length) throw new InputError('--kernel', `no tunable kernel '${unknown.join("', '")}'; the kernels are ${Object.keys(candidates).join(', ')}`);
-        candidates = Object.fromEntries(run.kernels.map((k) => [k, candidates[k]]));
-      }
+      if (run.kernels) candidates = Object.fromEntries(run.kernels.filter((k) => candidates[k]).map((k) => [k, candidates[k]]));
       log(`tuning the '${base.name}' profile on ${gpu.adapterInfo.description || gpu.adapterInfo.device || gpu.adapterInfo.vendor}: a ${P}-position prefill and a decode step of ${run.dir}`);
       const result = await tuneModel(model, prompt, next, reference, { candidates, reps: run.reps, samples: run.samples, log });
       for (const line of result.rejected) log(`refused (wrong results): ${line}`);

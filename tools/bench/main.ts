@@ -1,23 +1,30 @@
 // `npm run bench -- <suite> [options]`. Suites: kernels, e2e, serve. Speed is claimed only from this output.
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { createNodeGpu } from '../../src/gpu/node-webgpu.ts';
-import { adapterProfile } from '../../src/model/deepseek-model.ts';
+import { BENCH_PROFILES, benchProfile, type BenchProfileName } from './profile.ts';
 import { runE2e } from './e2e.ts';
 import { runKernelBenches } from './kernels.ts';
 import { runServeBench } from './serve.ts';
 
 const program = new Command('bench').description('deepseek-webgpu benchmarks');
 
+/** --profile: the launch profile (tools/bench/profile.ts); default the adapter's own. */
+function profileOption(): Option {
+  return new Option('--profile <name>', "launch profile: cpu, gpu (the GPU defaults), tuned (this adapter's tune record); default the adapter's").choices(BENCH_PROFILES);
+}
+
 program
   .command('kernels')
   .description('microbenchmarks of every kernel at the real DeepSeek-V3 / V2-Lite layer shapes')
   .option('--kernel <name>', 'only kernels whose name contains this (the copy / matmul-peak ceilings always run)')
   .option('--json', 'print the records as a JSON array instead of the table')
-  .action(async (opts: { kernel?: string; json?: boolean }) => {
+  .addOption(profileOption())
+  .action(async (opts: { kernel?: string; json?: boolean; profile?: BenchProfileName }) => {
     const gpu = await createNodeGpu();
     const log = opts.json ? () => {} : (line: string) => console.log(line);
-    log(`adapter: ${gpu.adapterInfo.description || gpu.adapterInfo.device} (${gpu.adapterInfo.backend ?? 'unknown backend'})`);
-    const records = await runKernelBenches(gpu, opts.kernel, log, adapterProfile(gpu));
+    const profile = await benchProfile(gpu, opts.profile);
+    log(`adapter: ${gpu.adapterInfo.description || gpu.adapterInfo.device} (${gpu.adapterInfo.backend ?? 'unknown backend'}), launch profile ${profile.name}`);
+    const records = await runKernelBenches(gpu, opts.kernel, log, profile);
     if (opts.json) console.log(JSON.stringify(records, null, 2));
     gpu.destroy();
   });
@@ -27,9 +34,10 @@ program
   .description('whole-model decode speed: plain vs MTP speculative decoding, acceptance, dispatches and bytes per token')
   .option('--json', 'print the results as JSON')
   .option('--synthetic <layers>', 'also a random-weight model with DeepSeek-V2-Lite shapes and this many of its 27 layers (made in weights/ on first use)', '0')
-  .action(async (opts: { json?: boolean; synthetic: string }) => {
+  .addOption(profileOption())
+  .action(async (opts: { json?: boolean; synthetic: string; profile?: BenchProfileName }) => {
     const log = opts.json ? () => {} : (line: string) => console.log(line);
-    const results = await runE2e(log, Number(opts.synthetic));
+    const results = await runE2e(log, Number(opts.synthetic), opts.profile);
     if (opts.json) console.log(JSON.stringify(results, null, 2));
   });
 

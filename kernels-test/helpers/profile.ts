@@ -7,7 +7,9 @@ export type TestProfileName = 'cpu' | 'gpu';
 
 /** The profile name of this test run. */
 export function testProfileName(): TestProfileName {
-  const name = process.env.DEEPSEEK_WEBGPU_TEST_PROFILE ?? 'cpu';
+  // globalThis.process: the harness also runs in the browser tests' page, which has no process.
+  const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env;
+  const name = env?.DEEPSEEK_WEBGPU_TEST_PROFILE ?? 'cpu';
   if (name !== 'cpu' && name !== 'gpu') throw new Error(`DEEPSEEK_WEBGPU_TEST_PROFILE must be cpu or gpu, got '${name}'`);
   return name;
 }

@@ -5,4 +5,5 @@ export { nodeFolder, openCheckpointDir, openNodeFile } from './checkpoint/source
 export { createNodeGpu, getNodeGpu, planNodeGpu, type NodeGpuOptions } from './gpu/node-webgpu.ts';
 export { loadTokenizer } from './tokenizer/load-node.ts';
 export { loadModel, DEFAULT_MODEL_DIR, type LoadModelOptions } from './engine-node.ts';
+export { cachedTunedProfile, readTuneRecord, tuneCacheDir, writeTuneRecord } from './tune/tune-cache-node.ts';
 export { startServer, type OpenAiServer, type ServerOptions } from './server/server.ts';

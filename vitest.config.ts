@@ -18,8 +18,8 @@ export default defineConfig({
       // Everything, kernels launched as the adapter's profile says (SwiftShader: the CPU profile).
       { extends: true, test: { name: 'default', include: ['src/**/*.test.ts', 'kernels-test/**/*.test.ts', 'tools/**/*.test.ts'] } },
       // Again under the GPU launch profile (kernels-test/helpers/profile.ts), SwiftShader running a GPU's launch
-      // shapes: the model golden test and the cheapest kernel tests (~25 s on 2 cores; a third of the shape sweep's
-      // seeds run under it too). `npm run test:gpu-profile` runs every kernel test this way (~4 min).
+      // shapes: the model golden test and the cheapest kernel tests (about as long as the default model test; a
+      // third of the shape sweep's seeds run under it too). `npm run test:gpu-profile` runs every kernel test this way (~4 min).
       {
         extends: true,
         test: {

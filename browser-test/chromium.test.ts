@@ -164,6 +164,16 @@ describe.skipIf(!haveChromium)('in headless Chromium', () => {
     expect(r.offloaded).toBe(r.whole);
   });
 
+  it('(b) loadModel uses a tune record kept in IndexedDB for this adapter, not one for another driver', async () => {
+    const page = await testPage();
+    const loads = await page.evaluate(() => (window as unknown as { pageTests: PageTests }).pageTests.tunedLoad('/fixtures/tiny-v3/'));
+    await page.close();
+    expect(loads, log()).toEqual([
+      { name: 'cpu', wg: 256 },
+      { name: 'cpu (tuned)', wg: 64 },
+    ]);
+  });
+
   it('(b) a folder that is not there: loadModel throws a CheckpointError naming the URL', async () => {
     const page = await testPage();
     const err = await page.evaluate(() => (window as unknown as { pageTests: PageTests }).pageTests.loadError('/fixtures/no-such-model/'));

@@ -1,4 +1,5 @@
-// The GPU engine end to end against DeepSeek's official outputs (golden.safetensors beside each model):
+// The GPU engine end to end against DeepSeek's official outputs (golden.safetensors beside each model), under the
+// test run's launch profile (kernels-test/helpers/profile.ts):
 // logits and final hidden states at every position, MTP logits (models that have an MTP module), and the
 // greedy continuation. Then BF16 weights quantized to FP8 at load (`--quantize fp8`).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +16,7 @@ import { ReferenceModel } from '../src/reference/model.ts';
 import { loadReferenceWeights, type Matrix, type ReferenceWeights } from '../src/reference/weights.ts';
 import { argmax, describeDiff, relL2 } from './helpers/compare.ts';
 import { getTestGpu } from './helpers/gpu.ts';
+import { testProfile, testProfileName } from './helpers/profile.ts';
 
 const gpu = await getTestGpu();
 
@@ -38,7 +40,7 @@ function expectRows(actual: Float32Array, golden: Float32Array, rows: number, wh
 // 2 shared experts), no MTP.
 const FOLDERS = ['kernels-test/fixtures/tiny-v3', 'weights/tiny-v3-trained', 'kernels-test/fixtures/tiny-v2lite'];
 
-describe.skipIf(!gpu).each(FOLDERS)('GPU engine vs official outputs: %s', (dir) => {
+describe.skipIf(!gpu).each(FOLDERS)(`GPU engine (${testProfileName()} profile) vs official outputs: %s`, (dir) => {
   let folder: ModelFolder;
   let golden: Checkpoint;
   let model: DeepseekModel;
@@ -46,7 +48,7 @@ describe.skipIf(!gpu).each(FOLDERS)('GPU engine vs official outputs: %s', (dir) 
     folder = await openModelFolder(nodeFolder(dir));
     golden = await openCheckpointDir(dir, { file: 'golden.safetensors' });
     // A prefill chunk of 16 makes seq3 (70 tokens) cross chunk boundaries.
-    model = await DeepseekModel.load(gpu!, folder, { prefillChunk: 16 });
+    model = await DeepseekModel.load(gpu!, folder, { prefillChunk: 16, profile: testProfile(gpu!.device) });
   });
   afterAll(async () => {
     model?.dispose();
@@ -121,8 +123,9 @@ describe.skipIf(!gpu)('GPU engine with --quantize fp8: tiny-v2lite', () => {
   beforeAll(async () => {
     folder = await openModelFolder(nodeFolder(dir));
     golden = await openCheckpointDir(dir, { file: 'golden.safetensors' });
-    bf16 = await DeepseekModel.load(gpu!, folder, { prefillChunk: 16 });
-    fp8 = await DeepseekModel.load(gpu!, folder, { prefillChunk: 16, quantize: 'fp8' });
+    const profile = testProfile(gpu!.device);
+    bf16 = await DeepseekModel.load(gpu!, folder, { prefillChunk: 16, profile });
+    fp8 = await DeepseekModel.load(gpu!, folder, { prefillChunk: 16, quantize: 'fp8', profile });
   });
   afterAll(async () => {
     bf16?.dispose();

@@ -34,6 +34,10 @@ describe('the CI seeds cover the shape space', () => {
   some('3+ attention splits (past 512 cached rows, many-core workgroup target)', (s) => s.run.prompt.length > 512 && s.run.attentionWorkgroups >= 64);
   some('kv_lora_rank 512', (s) => c(s).kv_lora_rank === 512);
   some('kv_lora_rank 4', (s) => c(s).kv_lora_rank === 4);
+  // A third of the seeds under the GPU launch profile, the rest under the CPU's: no result may depend on the shape.
+  some('the CPU launch profile', (s) => s.run.profile === 'cpu');
+  some('the GPU launch profile with 3+ attention splits', (s) => s.run.profile === 'gpu' && s.run.prompt.length > 512);
+  some('the GPU launch profile with MoE and MTP', (s) => s.run.profile === 'gpu' && !!c(s).n_routed_experts && c(s).num_nextn_predict_layers === 1);
 });
 
 describe.skipIf(!gpu)('shape sweep: the engine against the CPU reference', () => {

@@ -38,6 +38,15 @@ describe.skipIf(!gpu)('small kernels', () => {
     expect(relL2(got, want), describeDiff(got, want)).toBeLessThanOrEqual(TOL);
   });
 
+  it("refuses a caller's launch shape: only the launch profile sets it", () => {
+    const x = h.input(new Float32Array(8));
+    // The type forbids it; a cast (or plain JS) must still not get past record().
+    const launchShape = { WG_SIZE: 8 } as unknown as Record<never, number>;
+    expect(() => rmsnorm.record(h.rec, { x, weight: x, out: x }, { rows: 1, dim: 8, eps: 1e-6 }, launchShape)).toThrow(
+      new RegExp(`kernel 'rmsnorm': WG_SIZE is a launch constant, set by the launch profile \\('${h.rec.profile.name}'\\)`),
+    );
+  });
+
   it.each([5, 1408 * 3, 2048 * 7])('swiglu over %i values', async (n) => {
     const gate = randomF32(n, n, 12); // |g| up to 12: both silu tails
     const up = randomF32(n, n + 1);

@@ -15,10 +15,11 @@ import * as logits from './cli/logits.ts';
 import * as perplexity from './cli/perplexity.ts';
 import * as pull from './cli/pull.ts';
 import * as serve from './cli/serve.ts';
+import * as tune from './cli/tune.ts';
 import * as verify from './cli/verify.ts';
 
 // To add a subcommand: import its module above and list it here.
-const SUBCOMMANDS: { register(program: Command): void }[] = [generate, chat, logits, perplexity, verify, info, serve, pull];
+const SUBCOMMANDS: { register(program: Command): void }[] = [generate, chat, logits, perplexity, verify, info, serve, pull, tune];
 
 /** Options every subcommand sees through `command.optsWithGlobals<GlobalOptions>()`. */
 export interface GlobalOptions {

@@ -5,6 +5,8 @@ import { fileFolder, type PickedFile } from './checkpoint/sources/browser-file.t
 import { httpFolder, type HttpFolderOptions } from './checkpoint/sources/http-range.ts';
 import { Engine, type EngineOptions } from './engine.ts';
 import { createGpu, type Gpu, type GpuOptions } from './gpu/device.ts';
+import { adapterProfile } from './model/deepseek-model.ts';
+import { idbTunedProfile } from './tune/tune-cache-idb.ts';
 
 /**
  * Where the checkpoint folder is: a URL (absolute, or relative to the page), the files of an
@@ -25,6 +27,8 @@ export interface BrowserLoadModelOptions extends EngineOptions {
    * empties it.
    */
   cache?: boolean;
+  /** Use a `tune` record for this adapter kept in IndexedDB (tune-cache-idb.ts) unless `profile` is set; default true. */
+  tuneCache?: boolean;
 }
 
 /** Loads the model at `from` onto the GPU (navigator.gpu unless `options.gpu` is given). */
@@ -32,7 +36,8 @@ export async function loadModel(from: ModelLocation, options: BrowserLoadModelOp
   const folder = toFolder(from, { cache: options.cache, ...options.http });
   const gpu = options.gpu ?? (await createGpu(options.gpuOptions));
   try {
-    return await Engine.load(gpu, folder, { ...options, ownsGpu: !options.gpu });
+    const tuned = options.profile || options.tuneCache === false ? null : await idbTunedProfile(gpu, adapterProfile(gpu));
+    return await Engine.load(gpu, folder, { ...options, profile: options.profile ?? tuned ?? undefined, ownsGpu: !options.gpu });
   } catch (e) {
     if (!options.gpu) gpu.destroy();
     throw e;

@@ -7,6 +7,8 @@ import { createNodeGpu, type NodeGpuOptions } from './gpu/node-webgpu.ts';
 import { DEFAULT_MODEL_DIR } from './default-model.ts';
 import { defaultMemoryBudget } from './memory-available.ts';
 import { resolveModel, type ResolveModelOptions } from './hub/resolve.ts';
+import { adapterProfile } from './model/deepseek-model.ts';
+import { cachedTunedProfile } from './tune/tune-cache-node.ts';
 
 export { DEFAULT_MODEL_DIR };
 
@@ -15,6 +17,12 @@ export interface LoadModelOptions extends EngineOptions, NodeGpuOptions {
   gpu?: Gpu;
   /** For a Hugging Face model id: revision, cache folder, endpoint, token, offline mode, download progress. */
   hub?: ResolveModelOptions;
+  /**
+   * The folder of `deepseek-webgpu tune` records (default: tuneCacheDir(), ~/.cache/deepseek-webgpu/tune); the
+   * record for this adapter and driver, if any, gives the launch profile unless `profile` is set. true: the default
+   * folder (as the browser's option); false: ignore it.
+   */
+  tuneCache?: string | boolean;
 }
 
 /**
@@ -29,7 +37,8 @@ export async function loadModel(dir: string = DEFAULT_MODEL_DIR, options: LoadMo
   // memory is not visible to WebGPU: no budget, only the per-buffer limits refuse.
   const memoryBudget = options.memoryBudget ?? defaultMemoryBudget(gpu.adapterInfo.isFallbackAdapter)?.bytes;
   try {
-    return await Engine.load(gpu, nodeFolder(folder), { ...options, memoryBudget, ownsGpu: !options.gpu });
+    const tuned = options.profile || options.tuneCache === false ? null : await cachedTunedProfile(gpu, adapterProfile(gpu), typeof options.tuneCache === 'string' ? options.tuneCache : undefined);
+    return await Engine.load(gpu, nodeFolder(folder), { ...options, profile: options.profile ?? tuned ?? undefined, memoryBudget, ownsGpu: !options.gpu });
   } catch (e) {
     if (!options.gpu) gpu.destroy();
     throw e;

@@ -51,6 +51,10 @@ export { ChatSession, parseSavedChat, type ChatSessionOptions, type ChatTurn, ty
 export { perplexity, type PerplexityOptions, type PerplexityResult, type WindowModel } from './eval/perplexity.ts';
 export { splitDocuments, documentStream } from './eval/documents.ts';
 export type { LoadPhase, ModelLoadOptions } from './model/deepseek-model.ts';
+export { adapterProfile } from './model/deepseek-model.ts';
+export { cpuProfile, genericGpuProfile, knob, namedProfile, profileFor, withKnobs, type LaunchProfile, type LaunchKnobs } from './gpu/launch-profile.ts';
+export { adapterIdentity, adapterKey, tunedProfile, type AdapterIdentity, type TuneRecord, type TuneRow } from './tune/tune-record.ts';
+export { idbTunedProfile, writeTuneRecordIdb } from './tune/tune-cache-idb.ts';
 export { httpFolder, openHttpFile, type HttpFolderOptions } from './checkpoint/sources/http-range.ts';
 export { clearModelCache, MODEL_CACHE_NAME, RangeCache, type CacheLike } from './checkpoint/sources/range-cache.ts';
 export { fileFolder, type PickedFile } from './checkpoint/sources/browser-file.ts';

@@ -8,4 +8,5 @@ export { loadTokenizer } from './tokenizer/load-node.ts';
 export { loadModel, DEFAULT_MODEL_DIR, type LoadModelOptions } from './engine-node.ts';
 export { resolveModel, remoteModelFolder, type ResolveModelOptions, type ResolvedModel } from './hub/resolve.ts';
 export { hubSettings, type HubSettings } from './hub/settings.ts';
+export { cachedTunedProfile, readTuneRecord, tuneCacheDir, writeTuneRecord } from './tune/tune-cache-node.ts';
 export { startServer, type OpenAiServer, type ServerOptions } from './server/server.ts';

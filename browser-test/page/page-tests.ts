@@ -13,6 +13,10 @@ import { rmsnorm } from '../../src/kernels/rmsnorm.ts';
 import { linear } from '../../src/reference/matmul.ts';
 import { rmsnorm as rmsnormRef } from '../../src/reference/rmsnorm.ts';
 import { clearModelCache, createGpu, httpFolder, loadModel, loadModelInWorker, openCheckpoint, type ChatCompletionChunk, type LoadPhase } from '../../src/index.ts';
+import { knob } from '../../src/gpu/launch-profile.ts';
+import { adapterProfile } from '../../src/model/deepseek-model.ts';
+import { writeTuneRecordIdb } from '../../src/tune/tune-cache-idb.ts';
+import { adapterIdentity, type TuneRecord } from '../../src/tune/tune-record.ts';
 
 export interface CaseError {
   name: string;
@@ -186,6 +190,29 @@ const pageTests = {
       }
     }
     return { whole: texts[0], offloaded: texts[1], slots, experts, uploaded };
+  },
+
+  /**
+   * The model at `base` loaded with a tune record kept in IndexedDB for another driver, then with one for this
+   * adapter (residual-add's WG_SIZE changed): the launch profile's name and that knob, each time.
+   */
+  async tunedLoad(base: string): Promise<{ name: string; wg: number }[]> {
+    const gpu = await createGpu();
+    const out: { name: string; wg: number }[] = [];
+    try {
+      const adapter = adapterIdentity(gpu.adapterInfo);
+      const record: TuneRecord = { version: 1, adapter, base: adapterProfile(gpu).name, changes: { 'residual-add': { WG_SIZE: 64 } }, model: base, created: '', table: [] };
+      // Another driver's record first (kept under its own key: this adapter still has none), then this one's.
+      for (const r of [{ ...record, adapter: { ...adapter, description: `${adapter.description} (another driver)` } }, record]) {
+        await writeTuneRecordIdb(r);
+        const engine = await loadModel(base, { gpu, warmup: false });
+        out.push({ name: engine.model.profile.name, wg: knob(engine.model.profile, 'residual-add', 'WG_SIZE') });
+        await engine.dispose();
+      }
+    } finally {
+      gpu.destroy();
+    }
+    return out;
   },
 
   /** The error loadModel() throws for `url` (expected to fail), as name and message. */

@@ -3,13 +3,16 @@
 import { createStorage, readStorage, uploadStorage, writeStorage } from '../../src/gpu/buffers.ts';
 import { PipelineCache } from '../../src/gpu/pipelines.ts';
 import { Recorder } from '../../src/gpu/recorder.ts';
+import type { LaunchProfile } from '../../src/gpu/launch-profile.ts';
+import { testProfile } from './profile.ts';
 
 export class KernelHarness {
   readonly rec: Recorder;
   private readonly buffers: GPUBuffer[] = [];
 
-  constructor(readonly device: GPUDevice, readonly pipelines = new PipelineCache(device)) {
-    this.rec = new Recorder(device, pipelines);
+  /** Kernels are launched as `profile` says: by default the test run's (helpers/profile.ts). */
+  constructor(readonly device: GPUDevice, readonly pipelines = new PipelineCache(device), profile: LaunchProfile = testProfile(device)) {
+    this.rec = new Recorder(device, pipelines, profile);
   }
 
   input(data: ArrayBufferView, label = 'input'): GPUBuffer {

@@ -2,6 +2,7 @@
 // of 4/64/128 where the kernels allow it), a weight format, and how to run it (prefill chunk, forced attention
 // split plan, prompt lengths). The same seed always gives the same case, so a failure reproduces from its name.
 import { rng } from './rand.ts';
+import type { TestProfileName } from './profile.ts';
 
 export type Routing = 'noaux_tc' | 'group_limited_greedy' | 'greedy' | 'dense';
 
@@ -19,6 +20,11 @@ export interface SweepRun {
   prefillChunk: number;
   /** ModelLoadOptions.attentionWorkgroups: a many-core adapter's split plan on this 2-core machine. */
   attentionWorkgroups: number;
+  /**
+   * The launch profile (kernels-test/helpers/profile.ts): every third seed the GPU defaults, the others the CPU's
+   * (GPU launch shapes ran 1.1-2.6x slower on SwiftShader, seeds 3-6: wide workgroups pay for every 4-lane subgroup).
+   */
+  profile: TestProfileName;
   contextLength: number;
   /** Tokens whose logits (and MTP logits) are compared at every position. */
   prompt: number[];
@@ -126,6 +132,7 @@ export function drawSweepCase(seed: number): SweepCase {
     run: {
       prefillChunk,
       attentionWorkgroups,
+      profile: seed % 3 === 0 ? 'gpu' : 'cpu', // not drawn: the draws above stay as they were
       contextLength: Math.max(promptLength, genPrompt + genTokens + 4),
       prompt,
       firstTokens,
@@ -146,7 +153,7 @@ export function describeSweepCase(s: SweepCase): string {
   return (
     `seed ${s.seed}: ${w} L${c.num_hidden_layers} V${c.vocab_size} H${c.hidden_size} I${c.intermediate_size} ${moe} ` +
     `heads${c.num_attention_heads} ${q} kv${c.kv_lora_rank} nope${c.qk_nope_head_dim} rope${c.qk_rope_head_dim} v${c.v_head_dim}` +
-    `${c.rope_scaling ? ' yarn' : ''}${c.num_nextn_predict_layers ? ' mtp' : ''} | T${s.run.prompt.length} chunk${s.run.prefillChunk} wg${s.run.attentionWorkgroups}`
+    `${c.rope_scaling ? ' yarn' : ''}${c.num_nextn_predict_layers ? ' mtp' : ''} | T${s.run.prompt.length} chunk${s.run.prefillChunk} wg${s.run.attentionWorkgroups} ${s.run.profile}`
   );
 }
 

@@ -13,6 +13,7 @@ import type { Gpu } from '../../src/gpu/device.ts';
 import { DeepseekModel } from '../../src/model/deepseek-model.ts';
 import { ReferenceModel } from '../../src/reference/model.ts';
 import { argmax, relL2 } from './compare.ts';
+import { testProfile } from './profile.ts';
 import { writeRandomCheckpoint } from './random-checkpoint.ts';
 import { describeSweepCase, type SweepCase } from './sweep-case.ts';
 
@@ -54,7 +55,7 @@ export async function runSweepCase(gpu: Gpu, s: SweepCase): Promise<SweepReport>
     const f = folder;
     // A load that only reports WebGPU errors still gives a model: its other checks say what else is wrong.
     await check(report, gpu, 'load', async () => {
-      model = await DeepseekModel.load(gpu, f, { prefillChunk: s.run.prefillChunk, contextLength: s.run.contextLength, attentionWorkgroups: s.run.attentionWorkgroups });
+      model = await DeepseekModel.load(gpu, f, { prefillChunk: s.run.prefillChunk, contextLength: s.run.contextLength, attentionWorkgroups: s.run.attentionWorkgroups, profile: testProfile(gpu.device, s.run.profile) });
     });
     if (!model) return report;
     const m = model;

@@ -149,6 +149,11 @@ describe('verify and info', () => {
   it('info checks --context-length before reading the model', async () => {
     expect((await inputError('info', ...NO_MODEL, '--context-length', 'x')).argument).toBe('--context-length');
   });
+
+  it('tune checks --kernel and its counts before reading the model', async () => {
+    expect((await inputError('tune', ...NO_MODEL, '--kernel', 'matmul,nope')).message).toMatch(/--kernel: no tunable kernel 'nope'; the kernels are rmsnorm, /);
+    expect((await inputError('tune', ...NO_MODEL, '--reps', '0')).argument).toBe('--reps');
+  });
 });
 
 describe('the installed command', () => {

@@ -2,33 +2,50 @@
 // bindings (in @binding order), its uniform params (must equal the shader's `struct Params`, checked when
 // the pipeline is first built), its override constants, a shape check and its dispatch grid.
 // Model code then calls kernel.record(recorder, buffers, params).
+//
+// Override constants are of two kinds. `overrides` are what the computation is (top-k, block sizes,
+// accumulate), with defaults a caller may replace. `launch` ones are how it is launched (workgroup size, rows
+// per thread): derived from the kernel's knobs in the recorder's launch profile (src/gpu/launch-profile.ts)
+// at every record, and a caller passing one is refused, so no wrapper can launch a kernel its own way.
 import { ShaderError } from '../errors.ts';
+import { knob } from './launch-profile.ts';
 import type { BindingAccess, CachedPipeline, PipelineCache, PipelineKey } from './pipelines.ts';
 import { asRange, type Bindable, type BufferRange, type Recorder } from './recorder.ts';
 
 export type ParamType = 'u32' | 'i32' | 'f32';
 export type Grid = [number, number?, number?];
 
-export interface KernelSpec<B extends string, P extends string, O extends string> {
-  /** Stem of shaders/<shader>.wgsl. */
+/** Reads one of the kernel's knobs in the recorder's launch profile. */
+export type KnobReader = (name: string) => number;
+
+export interface KernelSpec<B extends string, P extends string, O extends string, L extends string = never> {
+  /** Stem of shaders/<shader>.wgsl; also the kernel's name in launch profiles. */
   shader: string;
   bindings: Record<B, BindingAccess>;
   params: Record<P, ParamType>;
+  /** Override constants that say what is computed, with their defaults. */
   overrides: Record<O, number>;
+  /** Override constants that say how it is launched, from the profile's knobs for this kernel (and the params). */
+  launch?: (knobs: KnobReader, p: Record<P, number>) => Record<L, number>;
   flags?: Record<string, boolean>;
   /** Throws (ShaderError via expectBytes/expect*) when buffers and params disagree. */
-  check?: (buffers: Record<B, Bindable>, p: Record<P, number>, o: Record<O, number>) => void;
-  grid: (p: Record<P, number>, o: Record<O, number>) => Grid;
+  check?: (buffers: Record<B, Bindable>, p: Record<P, number>, o: Record<O | L, number>) => void;
+  grid: (p: Record<P, number>, o: Record<O | L, number>) => Grid;
 }
 
-export interface Kernel<B extends string, P extends string, O extends string> {
-  readonly spec: KernelSpec<B, P, O>;
+export interface Kernel<B extends string, P extends string, O extends string, L extends string = never> {
+  readonly spec: KernelSpec<B, P, O, L>;
   record(rec: Recorder, buffers: Record<B, Bindable>, params: Record<P, number>, overrides?: Partial<Record<O, number>>): void;
+  /** The launch constants this kernel takes for `params` under the recorder's profile. */
+  launchShape(rec: Recorder, params: Record<P, number>): Record<L, number>;
 }
 
-export function defineKernel<B extends string, P extends string, O extends string = never>(
-  spec: KernelSpec<B, P, O>,
-): Kernel<B, P, O> {
+/** Every kernel defined so far (tests check that none keeps a launch shape among its plain overrides). */
+export const definedKernels: KernelSpec<string, string, string, string>[] = [];
+
+export function defineKernel<B extends string, P extends string, O extends string = never, L extends string = never>(
+  spec: KernelSpec<B, P, O, L>,
+): Kernel<B, P, O, L> {
   const bindingNames = Object.keys(spec.bindings) as B[];
   const paramNames = Object.keys(spec.params) as P[];
   const paramBytes = Math.ceil((paramNames.length * 4) / 16) * 16; // 4-byte scalars, struct padded to 16
@@ -37,15 +54,26 @@ export function defineKernel<B extends string, P extends string, O extends strin
   // the cache's JSON key for each took a quarter of the recording time.
   const overrideNames = Object.keys(spec.overrides) as O[];
   const pipelinesOf = new WeakMap<PipelineCache, Map<string, CachedPipeline>>();
+  definedKernels.push(spec as unknown as KernelSpec<string, string, string, string>);
+  const launchShape = (rec: Recorder, params: Record<P, number>): Record<L, number> =>
+    spec.launch ? spec.launch((name) => knob(rec.profile, spec.shader, name), params) : ({} as Record<L, number>);
 
   return {
     spec,
+    launchShape,
     record(rec, buffers, params, overrides) {
-      const o = { ...spec.overrides, ...overrides } as Record<O, number>;
+      const shape = launchShape(rec, params);
+      if (overrides) {
+        for (const name of Object.keys(overrides)) {
+          if (name in shape) throw new ShaderError(`kernel '${spec.shader}': ${name} is a launch constant, set by the launch profile ('${rec.profile.name}'), not by the caller`);
+        }
+      }
+      const o = { ...spec.overrides, ...overrides, ...shape } as Record<O | L, number>;
       spec.check?.(buffers, params, o);
       let known = pipelinesOf.get(rec.pipelines);
       if (!known) pipelinesOf.set(rec.pipelines, (known = new Map()));
-      const values = overrideNames.map((n) => o[n]).join(',');
+      let values = overrideNames.map((n) => o[n]).join(',');
+      for (const n in shape) values += `,${n}=${shape[n]}`;
       let pipeline = known.get(values);
       if (!pipeline) {
         const key: PipelineKey = {

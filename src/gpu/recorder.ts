@@ -11,6 +11,7 @@
 // submit, so two recorders on one device never interleave their scopes.)
 import { GpuError } from '../errors.ts';
 import { writeStorage } from './buffers.ts';
+import type { LaunchProfile } from './launch-profile.ts';
 import type { PipelineCache } from './pipelines.ts';
 
 /** A buffer, or a byte range of one, bound to a kernel. */
@@ -65,12 +66,15 @@ export class Recorder {
   private readonly stepErrors: Promise<GpuError | null>[] = [];
 
   /**
-   * `maxDispatches` bounds the parameterized dispatches of one step (256 bytes of uniform arena each);
-   * the arena is fixed so bind groups recorded earlier in the step stay valid.
+   * `profile` decides every kernel's launch shape (defineKernel's `launch`). `maxDispatches` bounds the
+   * parameterized dispatches of one step (256 bytes of uniform arena each); the arena is fixed so bind groups
+   * recorded earlier in the step stay valid.
    */
   constructor(
     readonly device: GPUDevice,
     readonly pipelines: PipelineCache,
+    /** Read at every record; DeepseekModel.useProfile swaps it between steps (tune). */
+    public profile: LaunchProfile,
     readonly maxDispatches = 4096,
   ) {
     this.arenaBytes = new Uint8Array(maxDispatches * UNIFORM_ALIGN);

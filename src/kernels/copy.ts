@@ -1,12 +1,13 @@
 // Buffer copy through a shader: shaders/copy.wgsl. Used as the bandwidth ceiling in benchmarks.
 import { defineKernel, expectBytes } from '../gpu/kernel.ts';
-import { grid2d } from './grid.ts';
+import { grid2d, MAX_GROUPS_PER_DIM } from './grid.ts';
 
 export const copy = defineKernel({
   shader: 'copy',
   bindings: { src: 'read', dst: 'read_write' },
   params: { n: 'u32', groups_x: 'u32' },
-  overrides: { WG_SIZE: 256, PER_THREAD: 16 },
+  overrides: {},
+  launch: (k) => ({ WG_SIZE: k('WG_SIZE'), PER_THREAD: k('PER_THREAD') }),
   check: ({ src, dst }, p) => {
     expectBytes('copy', 'src', src, p.n * 16);
     expectBytes('copy', 'dst', dst, p.n * 16);
@@ -15,7 +16,6 @@ export const copy = defineKernel({
 });
 
 /** Params for copying `vec4s` vec4 elements. */
-export function copyParams(vec4s: number, o = copy.spec.overrides): { n: number; groups_x: number } {
-  const groups = Math.ceil(vec4s / (o.WG_SIZE * o.PER_THREAD));
-  return { n: vec4s, groups_x: Math.min(groups, 65535) };
+export function copyParams(vec4s: number): { n: number; groups_x: number } {
+  return { n: vec4s, groups_x: MAX_GROUPS_PER_DIM }; // wraps into y only past this many workgroups
 }

@@ -1,6 +1,7 @@
 // Embedding lookup from a BF16 or F32 table split into parts of whole rows: shaders/embed.wgsl.
 // Reference: src/reference/embed.ts.
 import { defineKernel, expectBytes, expectThat } from '../gpu/kernel.ts';
+import { workgroupKnob } from '../gpu/launch-shapes.ts';
 import type { Bindable, Recorder } from '../gpu/recorder.ts';
 
 /** Rows [firstRow, firstRow + rows) of the vocabulary, in one buffer. */
@@ -15,7 +16,8 @@ const variant = (bf16: boolean) =>
     shader: 'embed',
     bindings: { tokens: 'read', table: 'read', out: 'read_write' },
     params: { rows: 'u32', hidden: 'u32', first_row: 'u32', part_rows: 'u32', vocab: 'u32' },
-    overrides: { WG_SIZE: 256 },
+    overrides: {},
+    launch: workgroupKnob,
     flags: { BF16: bf16 },
     check: ({ table }, p) => {
       expectThat('embed', !bf16 || p.hidden % 2 === 0, `BF16 tables need an even hidden size, got ${p.hidden}`);

@@ -1,6 +1,7 @@
 // New latent rows into a layer's cache (kv_a_layernorm on c_kv, RoPE on k_pe): shaders/kv-append.wgsl.
 // Reference: src/reference/mla.ts mlaLatents.
 import { defineKernel, expectBytes, expectThat } from '../gpu/kernel.ts';
+import { workgroupKnob } from '../gpu/launch-shapes.ts';
 
 const SHADER = 'kv-append';
 
@@ -15,7 +16,8 @@ export const kvAppend = defineKernel({
   shader: SHADER,
   bindings: { kv_a: 'read', norm_w: 'read', inv_freq: 'read', cache: 'read_write' },
   params: { rows: 'u32', kv_lora: 'u32', rope: 'u32', pos: 'u32', eps: 'f32', cos_sin_scale: 'f32' },
-  overrides: { WG_SIZE: 4 }, // one subgroup: a barrier costs ~25 µs per 4-lane subgroup on SwiftShader (84 -> 37 µs a row)
+  overrides: {},
+  launch: workgroupKnob,
   check: (b, p, o) => {
     const latent = p.kv_lora + p.rope;
     expectThat(SHADER, (o.WG_SIZE & (o.WG_SIZE - 1)) === 0, `WG_SIZE ${o.WG_SIZE} must be a power of two`);

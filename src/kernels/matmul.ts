@@ -2,6 +2,8 @@
 // layout of ./matmul-layout.ts. Reference: src/reference/matmul.ts `linear`.
 import { defineKernel, expectBytes, expectThat } from '../gpu/kernel.ts';
 import { asRange, type Bindable, type Recorder } from '../gpu/recorder.ts';
+import { knob } from '../gpu/launch-profile.ts';
+import { matmulShape } from '../gpu/launch-shapes.ts';
 import { matmulLayoutBytes, type MatmulFormat } from './matmul-layout.ts';
 
 /** A Linear weight on the GPU. */
@@ -32,10 +34,12 @@ export const MAX_ROWS_PER_THREAD = 8;
 
 const params = { rows: 'u32', in_dim: 'u32', out_dim: 'u32', y_stride: 'u32', k_tiles: 'u32', scale_cols: 'u32', x_offset: 'u32', y_offset: 'u32' } as const;
 type Params = Record<keyof typeof params, number>;
-const overrides = { WG_SIZE: 64, ROWS: MAX_ROWS_PER_THREAD, BLOCK_ROWS: 128, BLOCK_COLS: 128, ACCUMULATE: 0 };
-const grid = (p: Params, o: typeof overrides): [number, number] => [Math.ceil(Math.ceil(p.out_dim / 8) / o.WG_SIZE), Math.ceil(p.rows / o.ROWS)];
+const overrides = { BLOCK_ROWS: 128, BLOCK_COLS: 128, ACCUMULATE: 0 };
+type Shape = typeof overrides & { WG_SIZE: number; ROWS: number };
+const launch = (k: (name: string) => number, p: Params) => matmulShape(k, p.out_dim, p.rows);
+const grid = (p: Params, o: Shape): [number, number] => [Math.ceil(Math.ceil(p.out_dim / 8) / o.WG_SIZE), Math.ceil(p.rows / o.ROWS)];
 
-function checkCommon(format: MatmulFormat, w: Bindable, x: Bindable, y: Bindable, p: Params, o: typeof overrides): void {
+function checkCommon(format: MatmulFormat, w: Bindable, x: Bindable, y: Bindable, p: Params, o: Shape): void {
   expectThat('matmul', Number.isInteger(o.ROWS) && o.ROWS >= 1 && o.ROWS <= MAX_ROWS_PER_THREAD, `ROWS ${o.ROWS} must be 1..${MAX_ROWS_PER_THREAD}`);
   expectThat('matmul', p.y_stride >= p.out_dim, `y_stride ${p.y_stride} < out_dim ${p.out_dim}`);
   expectBytes('matmul', 'w', w, matmulLayoutBytes(format, p.out_dim, p.in_dim));
@@ -49,6 +53,7 @@ const fp8 = (subgroups: boolean) =>
     bindings: { w: 'read', scale: 'read', x: 'read', y: 'read_write' },
     params,
     overrides,
+    launch,
     flags: { FP8: true, SUBGROUPS: subgroups },
     check: ({ w, scale, x, y }, p, o) => {
       checkCommon('fp8', w, x, y, p, o);
@@ -63,6 +68,7 @@ const plain = (format: 'bf16' | 'f32', subgroups: boolean) =>
     bindings: { w: 'read', x: 'read', y: 'read_write' },
     params,
     overrides,
+    launch,
     flags: { BF16: format === 'bf16', SUBGROUPS: subgroups },
     check: ({ w, x, y }, p, o) => checkCommon(format, w, x, y, p, o),
     grid,
@@ -76,10 +82,6 @@ export interface MatmulOptions {
   accumulate?: boolean;
   /** Row stride of y in elements (>= outDim), to write a column slice of a wider y; outDim by default. */
   yStride?: number;
-  /** Rows per thread (1..8); by default min(rows, 8). Tests use it to force the prefill blocking. */
-  rowsPerThread?: number;
-  /** Use subgroup operations; by default when the device has the `subgroups` feature. */
-  subgroups?: boolean;
 }
 
 /**
@@ -108,15 +110,9 @@ export function recordMatmul(rec: Recorder, weight: MatmulWeight, x: Bindable, y
     x_offset: xr.offset / 4,
     y_offset: yr.offset / 4,
   };
-  const rowsPerThread = options.rowsPerThread ?? Math.min(rows, MAX_ROWS_PER_THREAD);
-  // Enough workgroups to keep every core busy (SwiftShader runs one workgroup per core at a time);
-  // the workgroup size itself made no difference to the time per weight (64 vs 4..32, 4096x4096).
-  const octets = Math.ceil(outDim / 8);
-  const rowBlocks = Math.ceil(rows / rowsPerThread);
-  let wgSize = 64;
-  while (wgSize > 4 && Math.ceil(octets / wgSize) * rowBlocks < 16) wgSize /= 2;
-  const o = { ROWS: rowsPerThread, WG_SIZE: wgSize, BLOCK_ROWS: blockRows, BLOCK_COLS: blockCols, ACCUMULATE: options.accumulate ? 1 : 0 };
-  const sg = Number(options.subgroups ?? rec.device.features.has('subgroups'));
+  // Rows per thread, the workgroup size (launch constants) and subgroup use come from the launch profile.
+  const o = { BLOCK_ROWS: blockRows, BLOCK_COLS: blockCols, ACCUMULATE: options.accumulate ? 1 : 0 };
+  const sg = Number(knob(rec.profile, 'matmul', 'SUBGROUPS') !== 0 && rec.device.features.has('subgroups'));
   if (format === 'fp8') {
     expectThat('matmul', weight.scale !== undefined, 'an FP8 weight needs its scale');
     kernels.fp8[sg].record(rec, { w: weight.w, scale: weight.scale!, x: xr.buffer, y: yr.buffer }, p, o);

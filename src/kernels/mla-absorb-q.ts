@@ -1,6 +1,7 @@
 // Absorbed MLA queries q_abs = [W_UKᵀ q_nope ; rope(q_pe)] per (row, head): shaders/mla-absorb-q.wgsl.
 // Reference: src/reference/mla-absorbed.ts absorbQuery + src/reference/rope-yarn.ts rotatePairs.
 import { defineKernel, expectBytes, expectThat } from '../gpu/kernel.ts';
+import { workgroupKnob } from '../gpu/launch-shapes.ts';
 import { grid2d, MAX_GROUPS_PER_DIM } from './grid.ts';
 import { checkKvB, KV_B_FLAGS, perKvBDtype, type MlaDims } from './mla-kv-b.ts';
 
@@ -20,7 +21,8 @@ export const mlaAbsorbQ = perKvBDtype((dtype) =>
       rows: 'u32', heads: 'u32', kv_lora: 'u32', nope: 'u32', rope: 'u32', v_head: 'u32',
       first_pos: 'u32', scale_cols: 'u32', groups_x: 'u32', cos_sin_scale: 'f32',
     },
-    overrides: { WG_SIZE: 64, BLOCK_ROWS: 128, BLOCK_COLS: 128 },
+    overrides: { BLOCK_ROWS: 128, BLOCK_COLS: 128 },
+    launch: workgroupKnob,
     flags: KV_B_FLAGS[dtype],
     check: (b, p, o) => {
       expectThat(SHADER, p.kv_lora % 4 === 0 && p.rope % 4 === 0, `kv_lora ${p.kv_lora} and rope ${p.rope} must be multiples of 4`);
@@ -36,7 +38,6 @@ export const mlaAbsorbQ = perKvBDtype((dtype) =>
 
 /** Params for `rows` query rows at positions firstPos.. (cosSinScale: ModelConfig.ropeCosSinScale). */
 export function mlaAbsorbQParams(d: MlaDims, rows: number, firstPos: number, cosSinScale: number, o = mlaAbsorbQ.F32.spec.overrides) {
-  const groups = Math.ceil((d.numAttentionHeads * (d.kvLoraRank + d.qkRopeHeadDim)) / 4 / o.WG_SIZE);
   return {
     rows,
     heads: d.numAttentionHeads,
@@ -46,7 +47,7 @@ export function mlaAbsorbQParams(d: MlaDims, rows: number, firstPos: number, cos
     v_head: d.vHeadDim,
     first_pos: firstPos,
     scale_cols: Math.ceil(d.kvLoraRank / o.BLOCK_COLS),
-    groups_x: Math.min(groups, MAX_GROUPS_PER_DIM),
+    groups_x: MAX_GROUPS_PER_DIM, // wraps into y only past this many workgroups, whatever the WG_SIZE
     cos_sin_scale: cosSinScale,
   };
 }

@@ -1,6 +1,7 @@
 // The attention output per head, o = W_UV o_lat: shaders/mla-absorb-v.wgsl (o_proj follows, another kernel).
 // Reference: src/reference/mla-absorbed.ts absorbValue.
 import { defineKernel, expectBytes, expectThat } from '../gpu/kernel.ts';
+import { workgroupKnob } from '../gpu/launch-shapes.ts';
 import { grid2d, MAX_GROUPS_PER_DIM } from './grid.ts';
 import { checkKvB, KV_B_FLAGS, perKvBDtype, type MlaDims } from './mla-kv-b.ts';
 
@@ -16,7 +17,8 @@ export const mlaAbsorbV = perKvBDtype((dtype) =>
     shader: SHADER,
     bindings: { o_lat: 'read', w: 'read', w_scale: 'read', o: 'read_write' },
     params: { rows: 'u32', heads: 'u32', kv_lora: 'u32', nope: 'u32', v_head: 'u32', scale_cols: 'u32', groups_x: 'u32' },
-    overrides: { WG_SIZE: 64, BLOCK_ROWS: 128, BLOCK_COLS: 128 },
+    overrides: { BLOCK_ROWS: 128, BLOCK_COLS: 128 },
+    launch: workgroupKnob,
     flags: KV_B_FLAGS[dtype],
     check: (b, p, o) => {
       expectThat(SHADER, p.kv_lora % 4 === 0 && p.rows > 0 && p.v_head > 0, `kv_lora ${p.kv_lora} must be a multiple of 4; rows, v_head > 0`);
@@ -29,7 +31,6 @@ export const mlaAbsorbV = perKvBDtype((dtype) =>
 );
 
 export function mlaAbsorbVParams(d: MlaDims, rows: number, o = mlaAbsorbV.F32.spec.overrides) {
-  const groups = Math.ceil((d.numAttentionHeads * Math.ceil(d.vHeadDim / 4)) / o.WG_SIZE);
   return {
     rows,
     heads: d.numAttentionHeads,
@@ -37,6 +38,6 @@ export function mlaAbsorbVParams(d: MlaDims, rows: number, o = mlaAbsorbV.F32.sp
     nope: d.qkNopeHeadDim,
     v_head: d.vHeadDim,
     scale_cols: Math.ceil(d.kvLoraRank / o.BLOCK_COLS),
-    groups_x: Math.min(groups, MAX_GROUPS_PER_DIM),
+    groups_x: MAX_GROUPS_PER_DIM, // wraps into y only past this many workgroups, whatever the WG_SIZE
   };
 }

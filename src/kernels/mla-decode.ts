@@ -2,6 +2,7 @@
 // Reference: src/reference/mla-absorbed.ts latentAttention.
 import { defineKernel, expectBytes, expectThat } from '../gpu/kernel.ts';
 import type { Recorder } from '../gpu/recorder.ts';
+import { mlaDecodeWorkgroup } from '../gpu/launch-shapes.ts';
 import { grid2d, MAX_GROUPS_PER_DIM } from './grid.ts';
 import type { MlaDims } from './mla-kv-b.ts';
 
@@ -14,7 +15,8 @@ const kernel = defineKernel({
     rows: 'u32', heads: 'u32', kv_lora: 'u32', rope: 'u32', first_pos: 'u32',
     splits: 'u32', chunk: 'u32', groups_x: 'u32', scale: 'f32', normalize: 'u32',
   },
-  overrides: { WG_SIZE: 64 },
+  overrides: {},
+  launch: (k, p) => ({ WG_SIZE: mlaDecodeWorkgroup(p.kv_lora, k('WG_MULTIPLE')) }),
   check: (b, p, o) => {
     const latent = p.kv_lora + p.rope;
     const nq = p.rows * p.heads;
@@ -36,25 +38,21 @@ const kernel = defineKernel({
  * f32, rows 0 .. first_pos + rows - 1 written (kv-append runs first) · o_part: [rows * heads, splits, kv_lora] f32
  * · ml: [rows * heads, splits, 2] f32 (running max, sum). Sizes: mlaDecodeScratch(). With params.normalize (one
  * split) o_part receives the attention output o_lat [rows * heads, kv_lora] itself and mla-merge is not needed.
- * WG_SIZE is by default the smallest multiple of 4 with 8 * WG_SIZE >= kv_lora: each thread owns 8 columns, and
- * every 4-lane subgroup more makes the kernel's barriers dearer on SwiftShader.
+ * WG_SIZE (the launch profile's) is the smallest multiple of its WG_MULTIPLE knob with 8 * WG_SIZE >= kv_lora: each
+ * thread owns 8 columns, and on SwiftShader every 4-lane subgroup more makes the kernel's barriers dearer.
  */
 export const mlaDecode = {
   spec: kernel.spec,
-  record(rec: Recorder, buffers: Parameters<typeof kernel.record>[1], p: Parameters<typeof kernel.record>[2], o?: { WG_SIZE?: number }): void {
-    const wg = o?.WG_SIZE ?? mlaDecodeWorkgroup(p.kv_lora);
+  launchShape: kernel.launchShape,
+  record(rec: Recorder, buffers: Parameters<typeof kernel.record>[1], p: Parameters<typeof kernel.record>[2]): void {
+    const wg = kernel.launchShape(rec, p).WG_SIZE;
     // Past the device's workgroup limit the pipeline fails validation and every dispatch is skipped: refuse
     // here rather than leave the output unwritten.
     const max = Math.min(rec.device.limits.maxComputeWorkgroupSizeX, rec.device.limits.maxComputeInvocationsPerWorkgroup);
     expectThat(SHADER, wg <= max, `WG_SIZE ${wg} (kv_lora ${p.kv_lora}) exceeds the device's ${max} threads per workgroup`);
-    kernel.record(rec, buffers, p, { ...o, WG_SIZE: wg });
+    kernel.record(rec, buffers, p);
   },
 };
-
-/** The default WG_SIZE for `kvLora` latent columns: 8 per thread, in whole 4-lane groups. */
-export function mlaDecodeWorkgroup(kvLora: number): number {
-  return Math.max(4, Math.ceil(kvLora / 32) * 4);
-}
 
 export interface MlaSplitPlan {
   splits: number;

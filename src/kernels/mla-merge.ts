@@ -1,6 +1,7 @@
 // Log-sum-exp merge of mla-decode's splits into o_lat: shaders/mla-merge.wgsl.
 // Reference: src/reference/mla-absorbed.ts latentAttention (with mla-decode).
 import { defineKernel, expectBytes, expectThat } from '../gpu/kernel.ts';
+import { workgroupKnob } from '../gpu/launch-shapes.ts';
 import { grid2d, MAX_GROUPS_PER_DIM } from './grid.ts';
 
 const SHADER = 'mla-merge';
@@ -13,7 +14,8 @@ export const mlaMerge = defineKernel({
   shader: SHADER,
   bindings: { o_part: 'read', ml: 'read', o_lat: 'read_write' },
   params: { nq: 'u32', kv_lora: 'u32', splits: 'u32', groups_x: 'u32' },
-  overrides: { WG_SIZE: 64 },
+  overrides: {},
+  launch: workgroupKnob,
   check: (b, p) => {
     expectThat(SHADER, p.kv_lora % 4 === 0 && p.splits > 0, `kv_lora ${p.kv_lora} must be a multiple of 4, splits ${p.splits} > 0`);
     expectBytes(SHADER, 'o_part', b.o_part, p.nq * p.splits * p.kv_lora * 4);
@@ -23,7 +25,7 @@ export const mlaMerge = defineKernel({
   grid: (p, o) => grid2d(Math.ceil((p.nq * p.kv_lora) / 4 / o.WG_SIZE), p.groups_x),
 });
 
-export function mlaMergeParams(nq: number, kvLora: number, splits: number, o = mlaMerge.spec.overrides) {
-  const groups = Math.ceil((nq * kvLora) / 4 / o.WG_SIZE);
-  return { nq, kv_lora: kvLora, splits, groups_x: Math.min(groups, MAX_GROUPS_PER_DIM) };
+export function mlaMergeParams(nq: number, kvLora: number, splits: number) {
+  // The grid wraps into y only past MAX_GROUPS_PER_DIM workgroups, whatever the profile's WG_SIZE.
+  return { nq, kv_lora: kvLora, splits, groups_x: MAX_GROUPS_PER_DIM };
 }

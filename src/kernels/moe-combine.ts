@@ -1,13 +1,15 @@
 // Weighted sum of the routed experts' outputs onto the MoE block's output: shaders/moe-combine.wgsl.
 // Reference: src/reference/moe-experts.ts (moeForward).
 import { defineKernel, expectBytes } from '../gpu/kernel.ts';
+import { workgroupKnob } from '../gpu/launch-shapes.ts';
 import { grid2d, MAX_GROUPS_PER_DIM } from './grid.ts';
 
 const kernel = defineKernel({
   shader: 'moe-combine',
   bindings: { y: 'read', weights: 'read', out: 'read_write' },
   params: { rows: 'u32', slots: 'u32', hidden: 'u32', accumulate: 'u32', groups_x: 'u32' },
-  overrides: { WG_SIZE: 256 },
+  overrides: {},
+  launch: workgroupKnob,
   check: ({ y, weights, out }, p) => {
     expectBytes('moe-combine', 'y', y, p.rows * p.slots * p.hidden * 4);
     expectBytes('moe-combine', 'weights', weights, p.rows * p.slots * 4);

@@ -1,6 +1,7 @@
 // down_proj over tiles of pairs sharing an expert (prefill): shaders/moe-down-grouped.wgsl.
 // Reference: src/reference/moe-experts.ts. Layouts: see ExpertPart in src/kernels/moe-experts.ts.
 import { defineKernel, expectBytes, expectThat } from '../gpu/kernel.ts';
+import { workgroupKnob } from '../gpu/launch-shapes.ts';
 import { checkExpertWeights, perExpertFormat } from './moe-weights.ts';
 
 /** `moeDownGrouped[format].record(...)`: bindings as moe-down's, with moe-group's `group` for `experts`. */
@@ -9,7 +10,8 @@ export const moeDownGrouped = perExpertFormat((format, flags) =>
     shader: 'moe-down-grouped',
     bindings: { h: 'read', group: 'read', down_w: 'read', down_s: 'read', y: 'read_write' },
     params: { pairs: 'u32', hidden: 'u32', inter: 'u32', first_expert: 'u32', part_experts: 'u32', routed: 'u32', max_tiles: 'u32' },
-    overrides: { WG_SIZE: 64 },
+    overrides: {},
+    launch: workgroupKnob,
     flags,
     check: (b, p) => {
       expectThat('moe-down-grouped', p.max_tiles <= 65535, `${p.max_tiles} tiles exceed one grid dimension`);

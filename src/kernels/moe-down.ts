@@ -1,6 +1,7 @@
 // down_proj of the chosen experts, one output row per (token, slot) pair, decode path: shaders/moe-down.wgsl.
 // Reference: src/reference/moe-experts.ts. Layouts: see ExpertPart in src/kernels/moe-experts.ts.
 import { defineKernel, expectBytes, expectThat } from '../gpu/kernel.ts';
+import { fittedWorkgroup } from '../gpu/launch-shapes.ts';
 import { checkExpertWeights, perExpertFormat } from './moe-weights.ts';
 
 /**
@@ -12,7 +13,9 @@ export const moeDown = perExpertFormat((format, flags) =>
     shader: 'moe-down',
     bindings: { h: 'read', experts: 'read', down_w: 'read', down_s: 'read', y: 'read_write' },
     params: { pairs: 'u32', hidden: 'u32', inter: 'u32', first_expert: 'u32', part_experts: 'u32', routed: 'u32' },
-    overrides: { WG_SIZE: 64 },
+    overrides: {},
+    // The fewest workgroups of at most WG_SIZE threads, then as few threads as cover the outputs (8 per thread).
+    launch: (k, p) => ({ WG_SIZE: fittedWorkgroup(p.hidden, 8, k('WG_SIZE'), k('WG_MULTIPLE')) }),
     flags,
     check: (b, p) => {
       expectThat('moe-down', p.pairs <= 65535, `${p.pairs} pairs exceed one grid dimension`);

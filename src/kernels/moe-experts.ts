@@ -136,7 +136,7 @@ type PartParams = { rows: number; slots: number; hidden: number; inter: number; 
 function recordGateUp(rec: Recorder, format: ExpertFormat, tiles: number, g: ExpertPart, u: ExpertPart, b: { x: Bindable; experts: Bindable; h: Bindable }, p: PartParams): void {
   const w = { gate_w: g.weight, gate_s: g.scale ?? g.weight, up_w: u.weight, up_s: u.scale ?? u.weight };
   if (tiles) moeGateUpGrouped[format].record(rec, { x: b.x, group: b.experts, ...w, h: b.h }, { ...p, max_tiles: tiles });
-  else moeGateUp[format].record(rec, { x: b.x, experts: b.experts, ...w, h: b.h }, p, { WG_SIZE: fittedWorkgroup(p.inter, 4, 256) });
+  else moeGateUp[format].record(rec, { x: b.x, experts: b.experts, ...w, h: b.h }, p);
 }
 
 /** down of one part, per pair p = r * slots + k. */
@@ -144,15 +144,5 @@ function recordDown(rec: Recorder, format: ExpertFormat, tiles: number, d: Exper
   const { rows, slots, ...rest } = p;
   const w = { down_w: d.weight, down_s: d.scale ?? d.weight };
   if (tiles) moeDownGrouped[format].record(rec, { h: b.h, group: b.experts, ...w, y: b.y }, { pairs: rows * slots, ...rest, max_tiles: tiles });
-  else moeDown[format].record(rec, { h: b.h, experts: b.experts, ...w, y: b.y }, { pairs: rows * slots, ...rest }, { WG_SIZE: fittedWorkgroup(p.hidden, 8, 512) });
-}
-
-/**
- * The decode kernels' workgroup size for `n` outputs at `perThread` each: the fewest workgroups of at
- * most 64 threads, then as few threads as cover n (a multiple of 4). Threads past n only recompute the
- * last row, so a 64-wide group over 192 or 256 outputs wasted a quarter to half of its work.
- */
-function fittedWorkgroup(n: number, perThread: number, perGroup: number): number {
-  const size = Math.ceil(n / perThread / Math.ceil(n / perGroup));
-  return Math.min(64, Math.ceil(size / 4) * 4);
+  else moeDown[format].record(rec, { h: b.h, experts: b.experts, ...w, y: b.y }, { pairs: rows * slots, ...rest });
 }

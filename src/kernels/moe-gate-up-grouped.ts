@@ -1,6 +1,7 @@
 // Fused gate/up + SwiGLU over tiles of pairs sharing an expert (prefill): shaders/moe-gate-up-grouped.wgsl.
 // Reference: src/reference/moe-experts.ts. Layouts: see ExpertPart in src/kernels/moe-experts.ts.
 import { defineKernel, expectBytes, expectThat } from '../gpu/kernel.ts';
+import { workgroupKnob } from '../gpu/launch-shapes.ts';
 import { checkExpertWeights, perExpertFormat } from './moe-weights.ts';
 
 /** `moeGateUpGrouped[format].record(...)`: bindings as moe-gate-up's, with moe-group's `group` for `experts`. */
@@ -9,7 +10,8 @@ export const moeGateUpGrouped = perExpertFormat((format, flags) =>
     shader: 'moe-gate-up-grouped',
     bindings: { x: 'read', group: 'read', gate_w: 'read', gate_s: 'read', up_w: 'read', up_s: 'read', h: 'read_write' },
     params: { rows: 'u32', slots: 'u32', hidden: 'u32', inter: 'u32', first_expert: 'u32', part_experts: 'u32', routed: 'u32', max_tiles: 'u32' },
-    overrides: { WG_SIZE: 64 },
+    overrides: {},
+    launch: workgroupKnob,
     flags,
     check: (b, p) => {
       expectThat('moe-gate-up-grouped', p.max_tiles <= 65535, `${p.max_tiles} tiles exceed one grid dimension`);

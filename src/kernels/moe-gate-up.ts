@@ -1,6 +1,7 @@
 // Fused gate/up projections + SwiGLU of the chosen experts, decode path: shaders/moe-gate-up.wgsl.
 // Reference: src/reference/moe-experts.ts. Layouts: see ExpertPart in src/kernels/moe-experts.ts.
 import { defineKernel, expectBytes, expectThat } from '../gpu/kernel.ts';
+import { fittedWorkgroup } from '../gpu/launch-shapes.ts';
 import { checkExpertWeights, perExpertFormat } from './moe-weights.ts';
 
 /**
@@ -12,7 +13,9 @@ export const moeGateUp = perExpertFormat((format, flags) =>
     shader: 'moe-gate-up',
     bindings: { x: 'read', experts: 'read', gate_w: 'read', gate_s: 'read', up_w: 'read', up_s: 'read', h: 'read_write' },
     params: { rows: 'u32', slots: 'u32', hidden: 'u32', inter: 'u32', first_expert: 'u32', part_experts: 'u32', routed: 'u32' },
-    overrides: { WG_SIZE: 64 },
+    overrides: {},
+    // The fewest workgroups of at most WG_SIZE threads, then as few threads as cover the outputs (4 per thread).
+    launch: (k, p) => ({ WG_SIZE: fittedWorkgroup(p.inter, 4, k('WG_SIZE'), k('WG_MULTIPLE')) }),
     flags,
     check: (b, p) => {
       expectThat('moe-gate-up', p.rows * p.slots <= 65535, `${p.rows} x ${p.slots} pairs exceed one grid dimension`);

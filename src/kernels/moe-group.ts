@@ -1,5 +1,6 @@
 // Prefill routes grouped by expert into tiles of up to 4 pairs: shaders/moe-group.wgsl.
 import { defineKernel, expectBytes, expectThat } from '../gpu/kernel.ts';
+import { workgroupKnob } from '../gpu/launch-shapes.ts';
 
 /** Pairs per tile (TILE in moe-group.wgsl, moe-gate-up-grouped.wgsl, moe-down-grouped.wgsl). */
 export const MOE_TILE = 4;
@@ -22,7 +23,8 @@ export const moeGroup = defineKernel({
   shader: 'moe-group',
   bindings: { experts: 'read', group: 'read_write' },
   params: { pairs: 'u32', n_experts: 'u32', max_tiles: 'u32' },
-  overrides: { WG_SIZE: 64 },
+  overrides: {},
+  launch: workgroupKnob,
   check: ({ experts, group }, p) => {
     expectThat('moe-group', p.n_experts <= MOE_GROUP_MAX_EXPERTS, `${p.n_experts} experts (at most ${MOE_GROUP_MAX_EXPERTS})`);
     expectThat('moe-group', p.max_tiles >= moeMaxTiles(p.pairs, p.n_experts), `max_tiles ${p.max_tiles} is below ${moeMaxTiles(p.pairs, p.n_experts)}`);

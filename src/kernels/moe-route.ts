@@ -1,6 +1,7 @@
 // MoE routing: shaders/moe-route.wgsl. Reference: src/reference/moe-route.ts (routeToken).
 // The router logits come from the matmul kernel (x · mlp.gate.weightᵀ, BF16 widened to f32 at load).
 import { defineKernel, expectBytes, expectThat } from '../gpu/kernel.ts';
+import { workgroupKnob } from '../gpu/launch-shapes.ts';
 import type { Bindable, Recorder } from '../gpu/recorder.ts';
 import type { RoutingConfig } from '../reference/moe-route.ts';
 
@@ -14,7 +15,8 @@ export const moeRouteKernel = defineKernel({
   shader: 'moe-route',
   bindings: { logits: 'read', bias: 'read', experts: 'read_write', weights: 'read_write' },
   params: { rows: 'u32', scale: 'f32' },
-  overrides: { WG_SIZE: 64, N_EXPERTS: 256, TOP_K: 8, N_GROUP: 1, TOPK_GROUP: 1, METHOD: 0, SIGMOID: 0, NORMALISE: 0, HAS_BIAS: 0 },
+  overrides: { N_EXPERTS: 256, TOP_K: 8, N_GROUP: 1, TOPK_GROUP: 1, METHOD: 0, SIGMOID: 0, NORMALISE: 0, HAS_BIAS: 0 },
+  launch: workgroupKnob,
   check: ({ logits, bias, experts, weights }, p, o) => {
     const at = (ok: boolean, what: string) => expectThat('moe-route', ok, what);
     at(o.TOP_K >= 1 && o.TOP_K <= MOE_ROUTE_MAX_TOP_K && o.TOP_K <= o.N_EXPERTS, `TOP_K ${o.TOP_K} must be in 1..min(${MOE_ROUTE_MAX_TOP_K}, N_EXPERTS)`);
@@ -36,7 +38,6 @@ export function moeRouteConfig(c: RoutingConfig, hasBias: boolean): { overrides:
   const normalise = c.normTopkProb && c.numExpertsPerTok > 1;
   return {
     overrides: {
-      WG_SIZE: moeRouteKernel.spec.overrides.WG_SIZE,
       N_EXPERTS: c.nRoutedExperts,
       TOP_K: c.numExpertsPerTok,
       N_GROUP: grouped ? c.nGroup : 1,

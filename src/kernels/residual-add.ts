@@ -1,5 +1,6 @@
 // h += delta over n floats: shaders/residual-add.wgsl.
 import { defineKernel, expectBytes } from '../gpu/kernel.ts';
+import { workgroupKnob } from '../gpu/launch-shapes.ts';
 import type { Bindable, Recorder } from '../gpu/recorder.ts';
 import { grid2d, MAX_GROUPS_PER_DIM } from './grid.ts';
 
@@ -7,7 +8,8 @@ const kernel = defineKernel({
   shader: 'residual-add',
   bindings: { delta: 'read', h: 'read_write' },
   params: { n: 'u32', groups_x: 'u32' },
-  overrides: { WG_SIZE: 256 },
+  overrides: {},
+  launch: workgroupKnob,
   check: ({ delta, h }, p) => {
     expectBytes('residual-add', 'delta', delta, p.n * 4);
     expectBytes('residual-add', 'h', h, p.n * 4);

@@ -1,13 +1,16 @@
 // Greedy token choice, two stages: shaders/sample-argmax.wgsl (per-span candidates) and
 // shaders/sample-argmax-merge.wgsl (the best candidate per row). Reference: src/reference/sample.ts.
 import { defineKernel, expectBytes, expectThat } from '../gpu/kernel.ts';
+import { knob } from '../gpu/launch-profile.ts';
+import { argmaxGroups, ARGMAX_MIN_SPAN, workgroupKnob } from '../gpu/launch-shapes.ts';
 import type { Bindable, Recorder } from '../gpu/recorder.ts';
 
 const partialKernel = defineKernel({
   shader: 'sample-argmax',
   bindings: { logits: 'read', partial: 'read_write' },
   params: { rows: 'u32', vocab: 'u32', groups: 'u32', first_row: 'u32' },
-  overrides: { WG_SIZE: 64 },
+  overrides: {},
+  launch: workgroupKnob,
   grid: (p) => [p.groups, p.rows],
 });
 
@@ -15,21 +18,17 @@ const mergeKernel = defineKernel({
   shader: 'sample-argmax-merge',
   bindings: { partial: 'read', token: 'read_write' },
   params: { rows: 'u32', groups: 'u32', first_row: 'u32' },
-  overrides: { WG_SIZE: 64 },
+  overrides: {},
+  launch: workgroupKnob,
   grid: (p) => [p.rows],
 });
 
 /**
- * Workgroups per row: one per 16384 logits (8 for V3's 129280). On SwiftShader each workgroup costs
- * ~15 µs of its own, so a few long ones win (V3: 127 groups 2.4 ms, 8 groups 0.7 ms, 4 groups 0.6 ms).
+ * Bytes of the `partial` scratch buffer for `rows` rows: enough for any profile's groups per row (one per
+ * SPAN logits, the profile's knob, at least ARGMAX_MIN_SPAN).
  */
-export function argmaxGroups(vocab: number): number {
-  return Math.max(1, Math.min(256, Math.ceil(vocab / 16384)));
-}
-
-/** Bytes of the `partial` scratch buffer for `rows` rows. */
 export function argmaxScratchBytes(rows: number, vocab: number): number {
-  return rows * argmaxGroups(vocab) * 8;
+  return rows * argmaxGroups(vocab, ARGMAX_MIN_SPAN) * 8;
 }
 
 /**
@@ -41,7 +40,7 @@ export function recordArgmax(
   b: { logits: Bindable; partial: Bindable; token: Bindable },
   p: { vocab: number; rows: number; firstRow?: number },
 ): void {
-  const groups = argmaxGroups(p.vocab);
+  const groups = argmaxGroups(p.vocab, knob(rec.profile, 'sample-argmax', 'SPAN'));
   const firstRow = p.firstRow ?? 0;
   expectThat('sample-argmax', p.rows <= 65535 && p.vocab > 0, `${p.rows} rows of ${p.vocab}`);
   expectBytes('sample-argmax', 'logits', b.logits, (firstRow + p.rows) * p.vocab * 4);

@@ -3,6 +3,7 @@
 // Reference: src/reference/sample.ts (penalizedLogits).
 import type { SampleRequest } from '../sampling/rules.ts';
 import { defineKernel, expectBytes } from '../gpu/kernel.ts';
+import { workgroupKnob } from '../gpu/launch-shapes.ts';
 
 /** u32 words per entry: token, scaled (0/1), offset (f32 bits). */
 export const PENALTY_ENTRY_WORDS = 3;
@@ -11,7 +12,8 @@ export const samplePenalty = defineKernel({
   shader: 'sample-penalty',
   bindings: { entries: 'read', logits: 'read_write' },
   params: { count: 'u32', vocab: 'u32', row: 'u32', penalty: 'f32', inv_penalty: 'f32' },
-  overrides: { WG_SIZE: 64 },
+  overrides: {},
+  launch: workgroupKnob,
   check: ({ entries, logits }, p) => {
     expectBytes('sample-penalty', 'entries', entries, p.count * PENALTY_ENTRY_WORDS * 4);
     expectBytes('sample-penalty', 'logits', logits, (p.row + 1) * p.vocab * 4);

@@ -4,6 +4,7 @@
 // Only the token id needs to come back. The rules and their f32 constants: src/sampling/rules.ts; the CPU
 // oracle: src/reference/sample.ts (sampleToken).
 import { defineKernel, expectBytes, expectThat } from '../gpu/kernel.ts';
+import { workgroupKnob } from '../gpu/launch-shapes.ts';
 import type { Bindable, Recorder } from '../gpu/recorder.ts';
 import { isGreedy, sampleConstants, type SampleRequest } from '../sampling/rules.ts';
 import { argmaxScratchBytes, recordArgmax } from './sample-argmax.ts';
@@ -20,7 +21,8 @@ export const sampleFilter = defineKernel({
   shader: 'sample-filter',
   bindings: { logits: 'read', scratch: 'read_write' },
   params: { vocab: 'u32', row: 'u32', inv_temperature: 'f32', top_k: 'u32', top_p: 'f32', ln_min_p: 'f32' },
-  overrides: { WG_SIZE: 64 },
+  overrides: {},
+  launch: workgroupKnob,
   check: ({ logits, scratch }, p) => {
     expectBytes('sample-filter', 'logits', logits, (p.row + 1) * p.vocab * 4);
     expectBytes('sample-filter', 'scratch', scratch, (4 + p.vocab) * 4);
@@ -32,7 +34,8 @@ export const sampleDraw = defineKernel({
   shader: 'sample-draw',
   bindings: { logits: 'read', scratch: 'read', token: 'read_write' },
   params: { vocab: 'u32', row: 'u32', inv_temperature: 'f32', random: 'f32' },
-  overrides: { WG_SIZE: 64 },
+  overrides: {},
+  launch: workgroupKnob,
   check: ({ token }, p) => {
     expectThat('sample-draw', p.random >= 0 && p.random < 1, `random ${p.random} must be in [0, 1)`);
     expectBytes('sample-draw', 'token', token, (p.row + 1) * 4);

@@ -1,5 +1,6 @@
 // SwiGLU over n elements: out = silu(gate) * up. shaders/swiglu.wgsl. Reference: src/reference/swiglu.ts.
 import { defineKernel, expectBytes } from '../gpu/kernel.ts';
+import { workgroupKnob } from '../gpu/launch-shapes.ts';
 import type { Bindable, Recorder } from '../gpu/recorder.ts';
 import { grid2d, MAX_GROUPS_PER_DIM } from './grid.ts';
 
@@ -7,7 +8,8 @@ const kernel = defineKernel({
   shader: 'swiglu',
   bindings: { gate: 'read', up: 'read', out: 'read_write' },
   params: { n: 'u32', groups_x: 'u32' },
-  overrides: { WG_SIZE: 256 },
+  overrides: {},
+  launch: workgroupKnob,
   check: ({ gate, up, out }, p) => {
     for (const [name, b] of [['gate', gate], ['up', up], ['out', out]] as const) expectBytes('swiglu', name, b, p.n * 4);
   },

@@ -11,6 +11,7 @@ import { GREEDY, type SampleRequest } from '../sampling/rules.ts';
 import { parseByteSize } from '../byte-size.ts';
 import { InputError } from '../errors.ts';
 import type { Gpu } from '../gpu/device.ts';
+import { knob, profileFor, withKnobs, type LaunchProfile } from '../gpu/launch-profile.ts';
 import { createStorage, readStorage, uploadStorage } from '../gpu/buffers.ts';
 import { Readback } from '../gpu/readback.ts';
 import { recordSample } from '../kernels/sample.ts';
@@ -40,8 +41,14 @@ export interface ModelLoadOptions {
   /** Run one throw-away step at load so pipelines are compiled before the first real one (default true). */
   warmup?: boolean;
   /**
+   * Every kernel's launch shape (docs/launch-profiles.md). Default: profileFor the adapter (the CPU profile on
+   * a software adapter, the GPU defaults of its kind otherwise); loadModel() in Node uses a `tune` result
+   * cached for this adapter instead.
+   */
+  profile?: LaunchProfile;
+  /**
    * Workgroups the attention aims to fill, splitting the cached sequence when the query rows alone can't
-   * (flash-decoding). Default: the core count on a CPU adapter, 128 on a GPU. Tests set it to exercise
+   * (flash-decoding): replaces the profile's mla-decode TARGET_WORKGROUPS. Tests set it to exercise
    * many-core split plans on a 2-core machine.
    */
   attentionWorkgroups?: number;
@@ -81,26 +88,21 @@ export interface ModelLoadOptions {
 /** What a load is doing: fetching the checkpoint, putting it on the GPU, compiling pipelines with warm-up steps. */
 export type LoadPhase = 'download' | 'upload' | 'compile';
 
-/** Logical CPU cores (navigator.hardwareConcurrency in browsers and Node >= 21), 2 when unknown. */
-function cpuCores(): number {
-  const n = (globalThis.navigator as Navigator | undefined)?.hardwareConcurrency;
-  return Number.isInteger(n) && n! > 0 ? n! : 2;
+/** The launch profile for this adapter (profileFor its info and limits). */
+export function adapterProfile(gpu: Gpu): LaunchProfile {
+  return profileFor(gpu.adapterInfo, gpu.limits);
 }
 
-/**
- * Workgroups the attention aims to fill on this adapter. SwiftShader runs one workgroup per core at a time:
- * split the sequence only as far as the cores go (one row's 4-query-vector block of a small model is a
- * single workgroup: 2 splits on 2 cores took 0.55 ms instead of 0.69 over 1000 cached rows, tiny-v3 widths).
- */
-export function defaultAttentionWorkgroups(gpu: Gpu): number {
-  return gpu.adapterInfo.isFallbackAdapter ? cpuCores() : 128;
+/** Workgroups the attention aims to fill on this adapter: its profile's mla-decode TARGET_WORKGROUPS. */
+export function defaultAttentionWorkgroups(gpu: Gpu, profile = adapterProfile(gpu)): number {
+  return knob(profile, 'mla-decode', 'TARGET_WORKGROUPS');
 }
 
 export class DeepseekModel implements CausalLM {
   readonly maxLength: number;
   private readonly rec: Recorder;
   private readonly f: ForwardContext;
-  /** Workgroups the attention aims to fill (ModelLoadOptions.attentionWorkgroups, resolved). */
+  /** Workgroups the attention's split scratch was planned for (the load profile's, or ModelLoadOptions.attentionWorkgroups). */
   readonly attentionWorkgroups: number;
   private readonly readback: Readback;
   private penalized: GPUBuffer | undefined;
@@ -119,12 +121,13 @@ export class DeepseekModel implements CausalLM {
     readonly mtpCache: LatentCache | null,
     private readonly act: Activations,
     invFreq: GPUBuffer,
-    attentionWorkgroups: number,
+    profile: LaunchProfile,
     private readonly offload?: ExpertOffload,
   ) {
     this.maxLength = cache.capacity;
+    const attentionWorkgroups = knob(profile, 'mla-decode', 'TARGET_WORKGROUPS');
     this.attentionWorkgroups = attentionWorkgroups;
-    this.rec = new Recorder(gpu.device, new PipelineCache(gpu.device));
+    this.rec = new Recorder(gpu.device, new PipelineCache(gpu.device), profile);
     this.readback = new Readback(gpu.device, 512); // up to 63 drafts and 64 choices per speculative step
     this.f = {
       c: config,
@@ -145,12 +148,13 @@ export class DeepseekModel implements CausalLM {
     }
     const chunk = options.prefillChunk ?? 64;
     if (!Number.isInteger(chunk) || chunk < 1) throw new InputError('prefill-chunk', `must be a positive integer, got ${chunk}`);
-    const wgs = options.attentionWorkgroups ?? defaultAttentionWorkgroups(gpu);
+    const wgs = options.attentionWorkgroups ?? defaultAttentionWorkgroups(gpu, options.profile);
     if (!Number.isInteger(wgs) || wgs < 1) throw new InputError('attention-workgroups', `must be a positive integer, got ${wgs}`);
+    const profile = withKnobs(options.profile ?? adapterProfile(gpu), { 'mla-decode': { TARGET_WORKGROUPS: wgs } });
     const cap = options.bufferLimit;
     if (cap !== undefined && (!Number.isInteger(cap) || cap < 4)) throw new InputError('buffer-limit', `must be an integer of at least 4 bytes, got ${cap}`);
     const embedDtype = folder.checkpoint.has(modelNames(c).embed) ? folder.checkpoint.info(modelNames(c).embed).dtype : 'BF16';
-    checkShapeLimits(c, { embedDtype, limits: gpu.limits }, `${folder.folder.name}/config.json`);
+    checkShapeLimits(c, { embedDtype, limits: gpu.limits, profile }, `${folder.folder.name}/config.json`);
     // Every buffer below is planned, and checked against the limits and the budget, before the first read.
     const gpuMemory = typeof options.gpuMemory === 'string' ? parseByteSize(options.gpuMemory, 'gpu-memory') : options.gpuMemory;
     if (gpuMemory !== undefined && (!Number.isSafeInteger(gpuMemory) || gpuMemory < 1)) throw new InputError('gpu-memory', `must be a positive number of bytes, got ${gpuMemory}`);
@@ -182,7 +186,7 @@ export class DeepseekModel implements CausalLM {
       const pools = new Map(plan.offload.layers.map((l) => [l, weights.layers[l].moe!.experts]));
       offload = new ExpertOffload(gpu, folder.checkpoint, c, plan.weightPlan, pools, plan.offload.slots, chunk);
     }
-    const model = new DeepseekModel(gpu, c, plan, weights, cache, mtpCache, act, invFreq, wgs, offload);
+    const model = new DeepseekModel(gpu, c, plan, weights, cache, mtpCache, act, invFreq, profile, offload);
     if (options.warmup ?? true) {
       try {
         await model.warmup((done, steps) => options.onProgress?.(done, steps, 'compile'));
@@ -214,8 +218,31 @@ export class DeepseekModel implements CausalLM {
     }
   }
 
+  /** Every kernel's launch shape: ModelLoadOptions.profile, resolved, or the last useProfile(). */
+  get profile(): LaunchProfile {
+    return this.rec.profile;
+  }
+
+  /**
+   * Launches every later step as `profile` says (tune tries candidates on a loaded model). Its attention target
+   * may not exceed the one the split scratch was planned for (ModelLoadOptions.attentionWorkgroups / profile).
+   */
+  useProfile(profile: LaunchProfile): void {
+    const target = knob(profile, 'mla-decode', 'TARGET_WORKGROUPS');
+    if (!Number.isInteger(target) || target < 1 || target > this.attentionWorkgroups) {
+      throw new InputError('profile', `mla-decode TARGET_WORKGROUPS ${target} must be in 1..${this.attentionWorkgroups} (what the attention scratch was planned for at load)`);
+    }
+    this.rec.profile = profile;
+    this.f.attentionWorkgroups = target;
+  }
+
   get length(): number {
     return this.cache.length;
+  }
+
+  /** Positions one prefill forward pass takes (ModelLoadOptions.prefillChunk). */
+  get prefillChunk(): number {
+    return this.act.rows;
   }
 
   /** Rows the MTP's latent cache holds (0 without an MTP module); speculation resumes at most there. */

@@ -5,12 +5,15 @@
 import type { ModelConfig } from '../config/model-config.ts';
 import { ConfigError } from '../errors.ts';
 import { MOE_ROUTE_MAX_GROUPS, MOE_ROUTE_MAX_TOP_K } from '../kernels/moe-route.ts';
-import { mlaDecodeWorkgroup } from '../kernels/mla-decode.ts';
+import { knob, type LaunchProfile } from '../gpu/launch-profile.ts';
+import { mlaDecodeWorkgroup } from '../gpu/launch-shapes.ts';
 
 export interface ShapeLimitInputs {
   /** The checkpoint dtype of the embedding tables ('BF16' packs two per u32). */
   embedDtype: string;
   limits: Pick<GPUSupportedLimits, 'maxComputeWorkgroupSizeX' | 'maxComputeInvocationsPerWorkgroup'>;
+  /** The launch profile the model will run with (mla-decode's workgroup comes from it). */
+  profile: LaunchProfile;
 }
 
 /** Throws a ConfigError naming the field when the engine's kernels cannot run `c`. */
@@ -22,9 +25,10 @@ export function checkShapeLimits(c: ModelConfig, inputs: ShapeLimitInputs, file 
   if (c.kvLoraRank % 4) refuse('kv_lora_rank', `got ${c.kvLoraRank}; must be a multiple of 4`);
   if (c.qkRopeHeadDim % 4) refuse('qk_rope_head_dim', `got ${c.qkRopeHeadDim}; must be a multiple of 4`);
   // mla-decode: one workgroup per query block, each thread owning 8 latent columns.
-  const wg = mlaDecodeWorkgroup(c.kvLoraRank);
+  const multiple = knob(inputs.profile, 'mla-decode', 'WG_MULTIPLE');
+  const wg = mlaDecodeWorkgroup(c.kvLoraRank, multiple);
   const maxWg = Math.min(inputs.limits.maxComputeWorkgroupSizeX, inputs.limits.maxComputeInvocationsPerWorkgroup);
-  if (wg > maxWg) refuse('kv_lora_rank', `got ${c.kvLoraRank}; the attention needs ${wg} threads per workgroup, the adapter allows ${maxWg} (kv_lora_rank <= ${8 * Math.floor(maxWg / 4) * 4})`);
+  if (wg > maxWg) refuse('kv_lora_rank', `got ${c.kvLoraRank}; the attention needs ${wg} threads per workgroup, the adapter allows ${maxWg} (kv_lora_rank <= ${8 * Math.floor(maxWg / multiple) * multiple})`);
   // matmul: an FP8 scale block covers whole 8-row thread tiles and 4-wide k quads.
   const block = c.quantization?.weightBlockSize;
   if (block && (block[0] % 8 || block[1] % 4)) refuse('quantization_config.weight_block_size', `got [${block}]; must be multiples of [8, 4]`);

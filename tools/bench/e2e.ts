@@ -10,6 +10,9 @@ import { seededRandom } from '../../src/decode/rng.ts';
 import type { Gpu } from '../../src/gpu/device.ts';
 import { PipelineCache } from '../../src/gpu/pipelines.ts';
 import { Recorder } from '../../src/gpu/recorder.ts';
+import type { LaunchProfile } from '../../src/gpu/launch-profile.ts';
+import { createNodeGpu } from '../../src/gpu/node-webgpu.ts';
+import { benchProfile, type BenchProfileName } from './profile.ts';
 import { countParameters } from '../../src/model/parameter-count.ts';
 import { argmaxToken } from '../../src/reference/sample.ts';
 import type { ModelConfig } from '../../src/config/model-config.ts';
@@ -48,8 +51,8 @@ function weightBytesPerToken(c: ModelConfig): number {
   return (p.active - head) * bytes + head * 2;
 }
 
-async function copyCeiling(gpu: Gpu): Promise<number> {
-  const rec = new Recorder(gpu.device, new PipelineCache(gpu.device));
+async function copyCeiling(gpu: Gpu, profile: LaunchProfile): Promise<number> {
+  const rec = new Recorder(gpu.device, new PipelineCache(gpu.device), profile);
   const bench = copyBenches[0];
   const run = bench.setup(gpu, rec);
   const t = await timeGpu(gpu.device, () => {
@@ -69,7 +72,7 @@ async function timed(engine: Engine, prompt: number[], mode: 'none' | 'mtp', tok
   return { r: await gen.result, dispatches: engine.model.dispatches - before };
 }
 
-export async function runE2e(log: (line: string) => void, syntheticLayers = 0, offloadBudgets: OffloadBudget[] = []): Promise<{ rows: Row[]; acceptance: unknown; forced: unknown; experts: unknown; offload: OffloadRow[] }> {
+export async function runE2e(log: (line: string) => void, syntheticLayers = 0, offloadBudgets: OffloadBudget[] = [], profileName?: BenchProfileName): Promise<{ rows: Row[]; acceptance: unknown; forced: unknown; experts: unknown; offload: OffloadRow[] }> {
   const rows: Row[] = [];
   let acceptance: unknown = null;
   let forced: unknown = null;
@@ -84,9 +87,11 @@ export async function runE2e(log: (line: string) => void, syntheticLayers = 0, o
     dirs.push(dir);
   }
   for (const dir of dirs) {
-    const engine = await loadModel(dir);
+    const gpu = await createNodeGpu();
+    const engine = await loadModel(dir, { gpu, profile: await benchProfile(gpu, profileName) });
+    if (dir === dirs[0]) log(`launch profile: ${engine.model.profile.name}`);
     const c = engine.config;
-    const copy = await copyCeiling(engine.gpu);
+    const copy = await copyCeiling(engine.gpu, engine.model.profile);
     const prompt = engine.tokenizer ? engine.encode('In the beginning God created the heaven and the earth. And the earth was without form, and void; and darkness was upon the face of the deep.') : Array.from({ length: 32 }, (_, i) => 3 + ((i * 37) % (c.vocabSize - 3)));
     const modes: ['none' | 'mtp', number][] = c.numNextnPredictLayers ? [['none', 1], ['mtp', 1], ['mtp', 2]] : [['none', 1]];
     const big = c.hiddenSize >= 1024; // real shapes decode at seconds per token here: fewer tokens
@@ -118,6 +123,7 @@ export async function runE2e(log: (line: string) => void, syntheticLayers = 0, o
       experts = await routedExpertsPerVerify(dir, engine, ACCEPTANCE_PROMPTS, log);
     }
     await engine.dispose();
+    gpu.destroy();
   }
   const offload: OffloadRow[] = [];
   for (const dir of offloadBudgets.length ? dirs : []) {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Gpu } from '../../src/gpu/device.ts';
 import { PipelineCache } from '../../src/gpu/pipelines.ts';
 import { Recorder } from '../../src/gpu/recorder.ts';
+import type { LaunchProfile } from '../../src/gpu/launch-profile.ts';
 import type { BenchRecord, KernelBench } from './kernel-bench.ts';
 import { timeGpu } from './timing.ts';
 
@@ -21,8 +22,9 @@ async function loadBenches(): Promise<KernelBench[]> {
   return all.sort((a, b) => Number(!CEILINGS.includes(a.kernel)) - Number(!CEILINGS.includes(b.kernel)));
 }
 
-export async function runKernelBenches(gpu: Gpu, filter: string | undefined, log: (line: string) => void): Promise<BenchRecord[]> {
-  const rec = new Recorder(gpu.device, new PipelineCache(gpu.device));
+/** Every kernel benchmark (those whose kernel name contains `filter`), launched as `profile` says. */
+export async function runKernelBenches(gpu: Gpu, filter: string | undefined, log: (line: string) => void, profile: LaunchProfile): Promise<BenchRecord[]> {
+  const rec = new Recorder(gpu.device, new PipelineCache(gpu.device), profile);
   const records: BenchRecord[] = [];
   let copyGbps = NaN;
   let peakGflops = NaN;

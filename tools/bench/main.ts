@@ -1,7 +1,8 @@
 // `npm run bench -- <suite> [options]`. Suites: kernels, e2e, serve, browser-load. Speed is claimed only from this output.
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { createNodeGpu } from '../../src/gpu/node-webgpu.ts';
 import { runBrowserLoadBench } from './browser-load.ts';
+import { BENCH_PROFILES, benchProfile, type BenchProfileName } from './profile.ts';
 import { runE2e } from './e2e.ts';
 import { parseBudgets } from './offload.ts';
 import { runKernelBenches } from './kernels.ts';
@@ -9,16 +10,23 @@ import { runServeBench } from './serve.ts';
 
 const program = new Command('bench').description('deepseek-webgpu benchmarks');
 
+/** --profile: the launch profile (tools/bench/profile.ts); default the adapter's own. */
+function profileOption(): Option {
+  return new Option('--profile <name>', "launch profile: cpu, gpu (the GPU defaults), tuned (this adapter's tune record); default the adapter's").choices(BENCH_PROFILES);
+}
+
 program
   .command('kernels')
   .description('microbenchmarks of every kernel at the real DeepSeek-V3 / V2-Lite layer shapes')
   .option('--kernel <name>', 'only kernels whose name contains this (the copy / matmul-peak ceilings always run)')
   .option('--json', 'print the records as a JSON array instead of the table')
-  .action(async (opts: { kernel?: string; json?: boolean }) => {
+  .addOption(profileOption())
+  .action(async (opts: { kernel?: string; json?: boolean; profile?: BenchProfileName }) => {
     const gpu = await createNodeGpu();
     const log = opts.json ? () => {} : (line: string) => console.log(line);
-    log(`adapter: ${gpu.adapterInfo.description || gpu.adapterInfo.device} (${gpu.adapterInfo.backend ?? 'unknown backend'})`);
-    const records = await runKernelBenches(gpu, opts.kernel, log);
+    const profile = await benchProfile(gpu, opts.profile);
+    log(`adapter: ${gpu.adapterInfo.description || gpu.adapterInfo.device} (${gpu.adapterInfo.backend ?? 'unknown backend'}), launch profile ${profile.name}`);
+    const records = await runKernelBenches(gpu, opts.kernel, log, profile);
     if (opts.json) console.log(JSON.stringify(records, null, 2));
     gpu.destroy();
   });
@@ -29,9 +37,10 @@ program
   .option('--json', 'print the results as JSON')
   .option('--synthetic <layers>', 'also a random-weight model with DeepSeek-V2-Lite shapes and this many of its 27 layers (made in weights/ on first use)', '0')
   .option('--offload <shares>', 'also each model with routed experts offloaded (--gpu-memory) so that these shares of them fit, or under these budgets, e.g. 50%,25%,6GB', '')
-  .action(async (opts: { json?: boolean; synthetic: string; offload: string }) => {
+  .addOption(profileOption())
+  .action(async (opts: { json?: boolean; synthetic: string; offload: string; profile?: BenchProfileName }) => {
     const log = opts.json ? () => {} : (line: string) => console.log(line);
-    const results = await runE2e(log, Number(opts.synthetic), parseBudgets(opts.offload));
+    const results = await runE2e(log, Number(opts.synthetic), parseBudgets(opts.offload), opts.profile);
     if (opts.json) console.log(JSON.stringify(results, null, 2));
   });
 

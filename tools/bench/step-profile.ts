@@ -146,7 +146,7 @@ async function main(): Promise<void> {
       invFreq: uploadStorage(device, Float32Array.from(c.ropeInvFreq), 'rope inverse frequencies'),
       attentionWorkgroups,
     };
-    const rec = new Recorder(device, pipelines);
+    const rec = new Recorder(device, pipelines, model.profile);
     for (const rows of rowCounts) {
       // The rows overwrite cache positions context.. every time; the cache length never moves.
       const step = async () => {
@@ -179,7 +179,7 @@ async function main(): Promise<void> {
   const table = new Map<string, Map<string, { ms: number; count: number }>>();
   const sums = new Map<string, number>();
   const counts = new Map<string, number>();
-  const replay = new Recorder(device, pipelines);
+  const replay = new Recorder(device, pipelines, model.profile);
   for (const v of variants) {
     const captured = await v.capture();
     counts.set(v.name, captured.length);

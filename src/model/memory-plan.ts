@@ -9,7 +9,8 @@ import type { ModelConfig } from '../config/model-config.ts';
 import { GpuError, GpuLimitError } from '../errors.ts';
 import { storageBytes } from '../gpu/buffers.ts';
 import { Activations } from './activations.ts';
-import { LatentCache } from './kv-cache.ts';
+import { cacheShape, LatentCache, type CacheOptions } from './kv-cache.ts';
+import { RowMaps } from './row-maps.ts';
 import { planWeights, type PlannedBuffer, type WeightsPlan } from './weight-plan.ts';
 
 /** The device limits a storage buffer must fit (every buffer is bound whole as storage). */
@@ -38,8 +39,7 @@ export type BufferGroup = 'weights' | 'latentCache' | 'mtpCache' | 'activations'
 
 export type GroupedBuffer = PlannedBuffer & { group: BufferGroup };
 
-export interface PlanOptions {
-  contextLength: number;
+export interface PlanOptions extends CacheOptions {
   prefillChunk: number;
   quantize?: 'fp8';
   /** Load the MTP module when the checkpoint has one (default true). */
@@ -71,13 +71,20 @@ export interface MemoryPlan {
 export function planMemory(c: ModelConfig, ckpt: Checkpoint, o: PlanOptions, limit: BufferLimit): MemoryPlan {
   const weightPlan = planWeights(c, ckpt, { quantize: o.quantize, mtp: o.mtp }, limit.bytes);
   const mtp = c.numNextnPredictLayers > 0 && o.mtp !== false;
-  const cacheLayer = (label: string) => (_: unknown, l: number) => ({ label: `${label} layer ${l}`, bytes: LatentCache.bytesPerLayer(c.latentDim, o.contextLength) });
+  const shape = cacheShape(c, mtp, o);
+  const cacheLayer = (label: string) => (_: unknown, l: number) => ({ label: `${label} layer ${l}`, bytes: LatentCache.bytesPerLayer(shape) });
+  const rows = o.prefillChunk;
   const groups: [BufferGroup, PlannedBuffer[]][] = [
     ['weights', weightPlan.buffers],
     ['latentCache', Array.from({ length: c.numHiddenLayers }, cacheLayer('latent cache'))],
     ['mtpCache', Array.from({ length: mtp ? 1 : 0 }, cacheLayer('mtp latent cache'))],
     ['activations', Activations.sizes(c, o.prefillChunk, o.prefillChunk, mtp, o.attentionWorkgroups ?? 128)],
-    ['other', [{ label: 'rope inverse frequencies', bytes: storageBytes(c.ropeInvFreq.length * 4) }]],
+    ['other', [
+      { label: 'rope inverse frequencies', bytes: storageBytes(c.ropeInvFreq.length * 4) },
+      { label: 'page table', bytes: LatentCache.tableBytes(shape) },
+      { label: 'page copy scratch', bytes: storageBytes(shape.pageSize * shape.latentDim * 4) },
+      { label: 'row maps', bytes: RowMaps.bytesFor(rows, Math.min(rows, shape.maxSequences), rows + 2) },
+    ]],
   ];
   const buffers = groups.flatMap(([group, list]) => list.map((b) => ({ ...b, group })));
   const sum = (group: BufferGroup) => buffers.reduce((n, b) => n + (b.group === group ? b.bytes : 0), 0);

@@ -14,13 +14,13 @@ import { InputError } from '../errors.ts';
 import type { Gpu } from '../gpu/device.ts';
 import { readStorage } from '../gpu/buffers.ts';
 import type { Readback } from '../gpu/readback.ts';
-import type { Recorder } from '../gpu/recorder.ts';
+import type { Bindable, Recorder } from '../gpu/recorder.ts';
 import { recordArgmax } from '../kernels/sample-argmax.ts';
 import { recordSample } from '../kernels/sample.ts';
 import type { Activations } from './activations.ts';
 import { chunks } from './chunks.ts';
-import { recordForward, recordLogits, type ForwardContext } from './forward.ts';
-import type { LatentCache } from './kv-cache.ts';
+import { placeRows, recordForward, recordLogits, type ForwardContext } from './forward.ts';
+import type { CacheSequence } from './kv-cache.ts';
 import { recordMtp, recordMtpLogits } from './mtp.ts';
 import type { GpuMtp } from './weights.ts';
 
@@ -29,12 +29,12 @@ export interface SpeculatorParts {
   rec: Recorder;
   f: ForwardContext;
   act: Activations;
-  cache: LatentCache;
-  mtpCache: LatentCache;
+  /** The sequence both caches' rows belong to (length: the main cache's, mtpLength: the MTP's). */
+  seq: CacheSequence;
   mtp: GpuMtp;
   readback: Readback;
   /** The penalized-token buffer for a request (src/kernels/sample.ts), or undefined. */
-  penalized(sample: SampleRequest): GPUBuffer | undefined;
+  penalized(sample: SampleRequest): Bindable | undefined;
   /** Runs a GPU operation of the model's, one at a time and never after dispose() (DeepseekModel.work). */
   work<T>(op: () => Promise<T>): Promise<T>;
 }
@@ -60,7 +60,7 @@ export class MtpSpeculator {
   }
 
   get length(): number {
-    return this.p.cache.length;
+    return this.p.seq.length;
   }
 
   /**
@@ -72,17 +72,18 @@ export class MtpSpeculator {
   }
 
   private async prefillNow(prompt: readonly number[], sample: SampleRequest): Promise<number> {
-    const { gpu, rec, f, act, cache, mtpCache, mtp } = this.p;
+    const { rec, f, act, seq, mtp } = this.p;
     const H = f.c.hiddenSize;
-    if (mtpCache.length !== cache.length) {
-      throw new InputError('speculative', `the MTP cache holds ${mtpCache.length} rows for ${cache.length} positions: start from an empty cache (truncate(0)) or decode without speculation`);
+    if (seq.mtpLength !== seq.length) {
+      throw new InputError('speculative', `the MTP cache holds ${seq.mtpLength} rows for ${seq.length} positions: start from an empty cache (truncate(0)) or decode without speculation`);
     }
     this.pending = [];
     for (const { start: a, end, last } of chunks(prompt.length, act.rows)) {
       const n = end - a;
       rec.write(act.tokens, 0, Uint32Array.from(prompt.slice(a, a + n)));
-      recordForward(rec, f, n, cache.length);
-      cache.length += n;
+      seq.reserve(rec, seq.mtpLength, seq.length + n);
+      recordForward(rec, f, placeRows(rec, f, [{ rows: n, firstPos: seq.length, tableAt: seq.tableAt }]));
+      seq.length += n;
       if (last) {
         recordLogits(rec, f, n - 1, 1); // logits row 0 <- the last prompt position
         this.recordChoice(act.logits, 0, sample, act.sampled);
@@ -95,8 +96,8 @@ export class MtpSpeculator {
       if (tokens.length) {
         rec.write(act.mtpTokens, 0, Uint32Array.from(tokens));
         // Prefill only fills the MTP cache: no row's prediction is read.
-        recordMtp(rec, f, mtp, mtpCache.layers[0], { hidden: act.mtpHidden, tokens: act.mtpTokens }, tokens.length, mtpCache.length, 'none');
-        mtpCache.length += tokens.length;
+        recordMtp(rec, f, mtp, { hidden: act.mtpHidden, tokens: act.mtpTokens }, tokens.length, { pos: seq.mtpLength, tableAt: seq.tableAt }, 'none');
+        seq.mtpLength += tokens.length;
       }
       rec.copy(act.mtpSavedRow, 0, act.mtpHidden, 0, H * 4);
       this.pending = last ? [] : [prompt[a + n]];
@@ -119,7 +120,7 @@ export class MtpSpeculator {
   }
 
   private async stepNow(t: number, draft: SampleRequest[], verify: SampleRequest[], logits: boolean): Promise<SpeculativeStep> {
-    const { gpu, rec, f, act, cache, mtpCache, mtp } = this.p;
+    const { gpu, rec, f, act, seq, mtp } = this.p;
     const K = draft.length;
     const H = f.c.hiddenSize;
     const V = f.c.vocabSize;
@@ -128,7 +129,10 @@ export class MtpSpeculator {
     // Draft k's logits go to row k of act.draftLogits, so the sampler (which writes token[row] from logits row
     // `row`) puts d_k straight into act.tokens[k], the verify pass's input. Row 0 is unused.
     const m = this.pending.length;
-    const mtpStart = mtpCache.length;
+    const mtpStart = seq.mtpLength;
+    // The MTP writes rows mtpStart .. mtpStart + m + K - 2 (pending rows and chained drafts), the main model
+    // rows length .. length + K.
+    seq.reserve(rec, mtpStart, Math.max(seq.length + K + 1, mtpStart + m + K - 1));
     rec.write(act.mtpTokens, 0, Uint32Array.from(this.pending));
     rec.write(act.tokens, 0, Uint32Array.of(t));
 
@@ -137,7 +141,8 @@ export class MtpSpeculator {
     // Only the last pending row's prediction is drafted from: the others just enter the MTP cache. Each
     // MTP output (one row, in act.x row 0) drafts one token.
     const inputs = { hidden: act.mtpHidden, tokens: act.mtpTokens };
-    recordMtp(rec, f, mtp, mtpCache.layers[0], inputs, m, mtpStart, 'last');
+    const at = (pos: number) => ({ pos, tableAt: seq.tableAt });
+    recordMtp(rec, f, mtp, inputs, m, at(mtpStart), 'last');
     for (let k = 1; k <= K; k++) {
       const out = { buffer: act.draftLogits, offset: k * V * 4, size: V * 4 };
       recordMtpLogits(rec, mtp, { buffer: act.x, offset: 0, size: H * 4 }, out, 1);
@@ -145,11 +150,11 @@ export class MtpSpeculator {
       if (k === K) break;
       rec.copy(act.x, 0, act.mtpHidden, 0, H * 4);
       rec.copy(act.tokens, k * 4, act.mtpTokens, 0, 4);
-      recordMtp(rec, f, mtp, mtpCache.layers[0], inputs, 1, mtpStart + m + k - 1, 'last');
+      recordMtp(rec, f, mtp, inputs, 1, at(mtpStart + m + k - 1), 'last');
     }
 
     // Verify [t, d1..dK] in one forward pass, choose after every row, keep the hidden rows for the next step.
-    recordForward(rec, f, K + 1, cache.length);
+    recordForward(rec, f, placeRows(rec, f, [{ rows: K + 1, firstPos: seq.length, tableAt: seq.tableAt }]));
     recordLogits(rec, f, 0, K + 1);
     if (verify.every(isPlainArgmax)) {
       // Every row greedy without a penalty: one argmax over the K+1 rows (2 dispatches, not 2 per row).
@@ -173,8 +178,8 @@ export class MtpSpeculator {
       result.draftLogits = new Float32Array(q);
     }
     // Provisional lengths: every verified row and only the pending MTP rows; commit() settles them.
-    cache.length += K + 1;
-    mtpCache.length = mtpStart + m;
+    seq.length += K + 1;
+    seq.mtpLength = mtpStart + m;
     return result;
   }
 
@@ -184,14 +189,13 @@ export class MtpSpeculator {
    */
   commit(step: SpeculativeStep, accepted: number, next: number): void {
     const K = step.drafts.length;
-    this.p.cache.length -= K - accepted; // rows of rejected drafts
+    this.p.seq.length -= K - accepted; // rows of rejected drafts
     this.pending = [...step.drafts.slice(0, accepted), next];
   }
 
   /** Forget everything (a new sequence). */
   reset(): void {
-    this.p.cache.truncate(0);
-    this.p.mtpCache.truncate(0);
+    this.p.seq.truncate(0);
     this.pending = [];
   }
 

@@ -10,10 +10,14 @@ export interface BatchSequence {
   readonly length: number;
 }
 
-/** One row of a batched step: `token` is appended to `seq` and its next token chosen under `sample`. */
-export interface BatchRow<S extends BatchSequence = BatchSequence> {
+/** A sequence's row in a step: `token` is appended to `seq`. */
+interface SequenceRow<S extends BatchSequence> {
   seq: S;
   token: number;
+}
+
+/** One row of a batched step: `token` is appended to `seq` and its next token chosen under `sample`. */
+export interface BatchRow<S extends BatchSequence = BatchSequence> extends SequenceRow<S> {
   sample: SampleRequest;
 }
 
@@ -33,4 +37,28 @@ export interface BatchLM<S extends BatchSequence = BatchSequence> {
   appendSequence(seq: S, tokens: readonly number[], sample: SampleRequest | null): Promise<number | null>;
   /** One step: each row's token appended to its sequence, each row's next token returned, in row order. */
   decodeStep(rows: readonly BatchRow<S>[]): Promise<number[]>;
+  /** Speculative decoding of batched sequences, when the model has a draft head. */
+  batchSpeculator?(): BatchSpeculator<S> | null;
+}
+
+/** One row of a batched speculative step: `token` (the last chosen) is appended, with a draft after it if `draft`. */
+export interface SpeculativeRow<S extends BatchSequence = BatchSequence> extends SequenceRow<S> {
+  /** Draft one token with the draft head and verify it in the same step (false: a plain row). */
+  draft: boolean;
+}
+
+/**
+ * Greedy speculative decoding of batched sequences with the model's draft head (MTP): each step drafts one token
+ * per row and verifies every row's [token, draft] in one pass. Only for rows chosen greedily without penalties,
+ * where accepting a draft is comparing ids.
+ */
+export interface BatchSpeculator<S extends BatchSequence = BatchSequence> {
+  /** Most rows one step takes. */
+  readonly maxBatch: number;
+  /** Prefills `prompt` into the empty `seq` (both caches) and returns its first token, chosen greedily. */
+  prefill(seq: S, prompt: readonly number[]): Promise<number>;
+  /** One step; for each row the tokens it produced (the accepted draft, then the main model's next). */
+  step(rows: readonly SpeculativeRow<S>[]): Promise<number[][]>;
+  /** Forgets a sequence's draft state (it was released). */
+  forget(seq: S): void;
 }

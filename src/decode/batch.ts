@@ -8,9 +8,14 @@
 // Each sequence draws its sampling requests from its own seeded Sampler exactly as generate() does alone
 // (one request at the prefill, one per step, with the same history), so a sequence decodes the same tokens
 // in a batch as alone with the same seed; choice i of a request with seed s uses seed s + i.
-// Speculative (MTP) steps are not batched yet: batched sequences decode one token per step.
+//
+// Speculative decoding (the default when the model has a draft head): a request chosen greedily without
+// penalties, with one choice, is prefilled through the draft head too and from then on steps in the batched
+// speculative step (one draft per row, verified in the same pass; the tokens are those of plain decoding).
+// Other sequences take plain batched steps in the same DecodeBatch.step().
 import { InputError } from '../errors.ts';
-import type { BatchLM, BatchRow, BatchSequence } from './batch-lm.ts';
+import { isGreedy } from '../sampling/rules.ts';
+import type { BatchLM, BatchRow, BatchSequence, BatchSpeculator } from './batch-lm.ts';
 import { resolveSampling, Sampler, type SamplingOptions } from './sampling.ts';
 
 export interface BatchRequest extends SamplingOptions {
@@ -106,6 +111,8 @@ interface Member<S> {
   seq: S | null;
   /** The token the next step appends (the last one generated, or the last prompt token of a fork). */
   next: number;
+  /** Decoded by the batched speculative step. */
+  speculative: boolean;
 }
 
 /** A request waiting to join: its members share the prompt's prefill. */
@@ -119,13 +126,27 @@ export interface BatchStepStats {
   rows: number;
   /** Requests that joined (were prefilled) in this step. */
   joined: number;
+  /** Drafts the speculative rows proposed, and how many of them were accepted. */
+  drafted: number;
+  accepted: number;
+}
+
+export interface DecodeBatchOptions {
+  /** 'mtp' (default): greedy single-choice requests decode speculatively when the model has a draft head. */
+  speculative?: 'mtp' | 'none';
 }
 
 export class DecodeBatch<S extends BatchSequence = BatchSequence> {
   private readonly joining: Joining<S>[] = [];
   private readonly running: Member<S>[] = [];
+  private readonly spec: BatchSpeculator<S> | null;
 
-  constructor(private readonly lm: BatchLM<S>) {}
+  constructor(
+    private readonly lm: BatchLM<S>,
+    options: DecodeBatchOptions = {},
+  ) {
+    this.spec = (options.speculative ?? 'mtp') === 'mtp' ? (lm.batchSpeculator?.() ?? null) : null;
+  }
 
   /** Sequences not finished yet (running and waiting to join). */
   get size(): number {
@@ -152,6 +173,8 @@ export class DecodeBatch<S extends BatchSequence = BatchSequence> {
     const maxNew = request.maxNewTokens ?? 256;
     if (!Number.isInteger(maxNew) || maxNew < 1) throw new InputError('max-new-tokens', `must be an integer >= 1, got ${maxNew}`);
     const base = resolveSampling(request);
+    const unpenalized = base.repetitionPenalty === 1 && base.frequencyPenalty === 0 && base.presencePenalty === 0;
+    const speculative = this.spec !== null && n === 1 && isGreedy(base) && unpenalized;
     const members = Array.from({ length: n }, (_, i): Member<S> => ({
       stream: new BatchStream(),
       sampler: new Sampler(resolveSampling({ ...base, seed: (base.seed + i) % 2 ** 32 }), prompt.length),
@@ -160,6 +183,7 @@ export class DecodeBatch<S extends BatchSequence = BatchSequence> {
       eos: new Set(request.eosTokenIds ?? c.eosTokenIds),
       seq: null,
       next: prompt[prompt.length - 1],
+      speculative,
     }));
     this.joining.push({ prompt, members });
     return members.map((m) => m.stream);
@@ -174,19 +198,39 @@ export class DecodeBatch<S extends BatchSequence = BatchSequence> {
     const rows = this.running.filter((m) => m.seq !== null);
     const joining = this.joining.splice(0);
     for (const j of joining) await this.join(j);
-    for (let i = 0; i < rows.length; i += this.lm.maxBatch) {
-      const part = rows.slice(i, i + this.lm.maxBatch);
+    const stats: BatchStepStats = { rows: rows.length, joined: joining.length, drafted: 0, accepted: 0 };
+    const plain = rows.filter((m) => !m.speculative);
+    for (let i = 0; i < plain.length; i += this.lm.maxBatch) {
+      const part = plain.slice(i, i + this.lm.maxBatch);
       const batch: BatchRow<S>[] = part.map((m) => ({ seq: m.seq!, token: m.next, sample: m.sampler.next(m.history) }));
-      let tokens: number[];
-      try {
-        tokens = await this.lm.decodeStep(batch);
-      } catch (e) {
-        for (const m of part) this.end(m, null, e);
-        throw e;
-      }
+      const tokens = await this.guard(part, () => this.lm.decodeStep(batch));
       part.forEach((m, r) => this.emit(m, tokens[r]));
     }
-    return { rows: rows.length, joined: joining.length };
+    const speculative = rows.filter((m) => m.speculative);
+    for (let i = 0; i < speculative.length; i += this.spec?.maxBatch ?? 1) {
+      const part = speculative.slice(i, i + this.spec!.maxBatch);
+      // A draft needs room for two positions and a budget of two tokens; the last token is a plain row.
+      const batch = part.map((m) => ({ seq: m.seq!, token: m.next, draft: m.stream.tokens.length + 2 <= m.maxNew && m.seq!.length + 2 <= this.lm.maxLength }));
+      const produced = await this.guard(part, () => this.spec!.step(batch));
+      part.forEach((m, r) => {
+        if (batch[r].draft) {
+          stats.drafted++;
+          stats.accepted += produced[r].length - 1;
+        }
+        for (const token of produced[r]) if (!this.emit(m, token)) break;
+      });
+    }
+    return stats;
+  }
+
+  /** Runs a step of `part`; a failure ends those sequences with the error (and is rethrown). */
+  private async guard<T>(part: Member<S>[], op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (e) {
+      for (const m of part) this.end(m, null, e);
+      throw e;
+    }
   }
 
   /** Steps until every sequence has ended. */
@@ -201,7 +245,8 @@ export class DecodeBatch<S extends BatchSequence = BatchSequence> {
         const m = members[0];
         m.seq = this.lm.openSequence();
         this.running.push(m);
-        const first = await this.lm.appendSequence(m.seq, prompt, m.sampler.next(m.history));
+        const sample = m.sampler.next(m.history);
+        const first = m.speculative ? await this.spec!.prefill(m.seq, prompt) : await this.lm.appendSequence(m.seq, prompt, sample);
         this.emit(m, first!);
         return;
       }
@@ -218,24 +263,29 @@ export class DecodeBatch<S extends BatchSequence = BatchSequence> {
     }
   }
 
-  /** A token chosen for `m`: output it, or end the sequence on a stop condition. */
-  private emit(m: Member<S>, token: number): void {
+  /** A token chosen for `m`: output it, or end the sequence on a stop condition. False once it has ended. */
+  private emit(m: Member<S>, token: number): boolean {
     if (m.eos.has(token)) return this.end(m, 'eos');
     m.history.push(token);
     m.stream.push(token);
     m.next = token;
     if (m.stream.tokens.length >= m.maxNew) return this.end(m, 'length');
     if (m.seq!.length >= this.lm.maxLength) return this.end(m, 'context');
+    return true;
   }
 
   /** Ends a sequence: releases its cache share at once and settles its stream (with `error`, rejects it). */
-  private end(m: Member<S>, reason: BatchFinish | null, error?: unknown): void {
+  private end(m: Member<S>, reason: BatchFinish | null, error?: unknown): false {
     const i = this.running.indexOf(m);
     if (i >= 0) this.running.splice(i, 1);
-    if (m.seq) this.lm.releaseSequence(m.seq);
+    if (m.seq) {
+      this.spec?.forget(m.seq);
+      this.lm.releaseSequence(m.seq);
+    }
     m.seq = null;
     if (reason) m.stream.finish(reason);
     else m.stream.error(error);
+    return false;
   }
 
   private dropCancelled(): void {

@@ -22,6 +22,7 @@ import { chunks } from './chunks.ts';
 import { placeRows, recordForward, recordLogits, type ForwardContext } from './forward.ts';
 import { recordMtp, recordMtpLogits } from './mtp.ts';
 import { MtpSpeculator } from './mtp-speculator.ts';
+import { MtpBatch, pendingHiddenBytes } from './mtp-batch.ts';
 import { cacheShape, LatentCache, type CacheSequence } from './kv-cache.ts';
 import { RowMaps } from './row-maps.ts';
 import { bufferLimit, checkMemoryPlan, planMemory, type MemoryPlan } from './memory-plan.ts';
@@ -104,6 +105,9 @@ export class DeepseekModel implements CausalLM {
   readonly seq: CacheSequence;
   private penalized: GPUBuffer | undefined;
   private mtpSpeculator: MtpSpeculator | null = null;
+  private mtpBatch: MtpBatch | null = null;
+  /** The batched speculator's pending hidden rows, [maxSequences, PENDING_ROWS, H] (allocated with the MTP). */
+  private readonly pendingHidden: GPUBuffer | null;
   private disposed = false;
   private inFlight: Promise<void> = Promise.resolve();
 
@@ -134,6 +138,7 @@ export class DeepseekModel implements CausalLM {
       attentionWorkgroups,
     };
     this.seq = cache.open();
+    this.pendingHidden = cache.mtpLayer ? createStorage(gpu.device, pendingHiddenBytes(config, cache.shape.maxSequences), 'mtp pending hidden rows') : null;
   }
 
   static async load(gpu: Gpu, folder: ModelFolder, options: ModelLoadOptions = {}): Promise<DeepseekModel> {
@@ -300,7 +305,7 @@ export class DeepseekModel implements CausalLM {
       this.rec.write(this.act.mtpTokens, 0, Uint32Array.from(nextTokens.slice(i, end)));
       this.rec.write(this.act.mtpHidden, 0, hidden.subarray(i * H, (i + rows) * H));
       this.seq.reserve(this.rec, pos, pos + rows);
-      recordMtp(this.rec, this.f, mtp, { hidden: this.act.mtpHidden, tokens: this.act.mtpTokens }, rows, { pos, tableAt: this.seq.tableAt });
+      recordMtp(this.rec, this.f, mtp, { hidden: this.act.mtpHidden, tokens: this.act.mtpTokens }, [{ rows, firstPos: pos, tableAt: this.seq.tableAt }]);
       recordMtpLogits(this.rec, mtp, this.act.x, this.act.logits, rows);
       this.seq.mtpLength = pos + rows;
       this.rec.submit('MTP logits');
@@ -391,6 +396,23 @@ export class DeepseekModel implements CausalLM {
     return tokens;
   }
 
+  /** Greedy speculative decoding of batched sequences with the MTP module; null without one. */
+  batchSpeculator(): MtpBatch | null {
+    const speculator = this.speculator();
+    if (!speculator || !this.pendingHidden) return null;
+    this.mtpBatch ??= new MtpBatch({
+      rec: this.rec,
+      f: this.f,
+      act: this.act,
+      mtp: this.weights.mtp[0],
+      readback: this.readback,
+      speculator,
+      pendingHidden: this.pendingHidden,
+      work: (op) => this.work(op),
+    });
+    return this.mtpBatch;
+  }
+
   /** Resolves when no step is running on the GPU (a caller about to dispose() waits for this). */
   async idle(): Promise<void> {
     await this.inFlight;
@@ -426,6 +448,7 @@ export class DeepseekModel implements CausalLM {
     this.penalized?.destroy();
     this.act.destroy();
     this.rowMaps.destroy();
+    this.pendingHidden?.destroy();
     this.cache.destroy();
     this.f.invFreq.destroy();
     for (const b of this.weights.buffers) b.destroy();

@@ -11,6 +11,7 @@ import { storageBytes } from '../gpu/buffers.ts';
 import { Activations } from './activations.ts';
 import { cacheShape, LatentCache, type CacheOptions } from './kv-cache.ts';
 import { RowMaps } from './row-maps.ts';
+import { pendingHiddenBytes } from './mtp-batch.ts';
 import { planWeights, type PlannedBuffer, type WeightsPlan } from './weight-plan.ts';
 
 /** The device limits a storage buffer must fit (every buffer is bound whole as storage). */
@@ -84,6 +85,7 @@ export function planMemory(c: ModelConfig, ckpt: Checkpoint, o: PlanOptions, lim
       { label: 'page table', bytes: LatentCache.tableBytes(shape) },
       { label: 'page copy scratch', bytes: storageBytes(shape.pageSize * shape.latentDim * 4) },
       { label: 'row maps', bytes: RowMaps.bytesFor(rows, Math.min(rows, shape.maxSequences), rows + 2) },
+      ...(mtp ? [{ label: 'mtp pending hidden rows', bytes: storageBytes(pendingHiddenBytes(c, shape.maxSequences)) }] : []),
     ]],
   ];
   const buffers = groups.flatMap(([group, list]) => list.map((b) => ({ ...b, group })));

@@ -68,16 +68,25 @@ export class MtpSpeculator {
    * The last prompt row stays pending until that token is known.
    */
   prefill(prompt: readonly number[], sample: SampleRequest): Promise<number> {
-    return this.p.work(() => this.prefillNow(prompt, sample));
+    return this.p.work(async () => {
+      this.pending = [];
+      const first = await this.prefillRows(this.p.seq, prompt, sample);
+      this.pending = [first];
+      return first;
+    });
   }
 
-  private async prefillNow(prompt: readonly number[], sample: SampleRequest): Promise<number> {
-    const { rec, f, act, seq, mtp } = this.p;
+  /**
+   * The prefill of `seq` (inside the model's work()): both caches filled, the first token chosen and returned;
+   * the last prompt row's hidden state is left in act.mtpHidden row 0, pending until that token is known.
+   */
+  async prefillRows(seq: CacheSequence, prompt: readonly number[], sample: SampleRequest): Promise<number> {
+    const { rec, f, act, mtp } = this.p;
     const H = f.c.hiddenSize;
     if (seq.mtpLength !== seq.length) {
       throw new InputError('speculative', `the MTP cache holds ${seq.mtpLength} rows for ${seq.length} positions: start from an empty cache (truncate(0)) or decode without speculation`);
     }
-    this.pending = [];
+    let pending: number[] = [];
     for (const { start: a, end, last } of chunks(prompt.length, act.rows)) {
       const n = end - a;
       rec.write(act.tokens, 0, Uint32Array.from(prompt.slice(a, a + n)));
@@ -89,23 +98,22 @@ export class MtpSpeculator {
         this.recordChoice(act.logits, 0, sample, act.sampled);
       }
       // MTP rows (h_j, t[j+1]) for j = a-1 (pending) .. a+n-2: hidden rows go after the pending one.
-      const m = this.pending.length; // 0 or 1
+      const m = pending.length; // 0 or 1
       rec.copy(act.x, 0, act.mtpHidden, m * H * 4, (n - 1) * H * 4);
       rec.copy(act.x, (n - 1) * H * 4, act.mtpSavedRow, 0, H * 4);
-      const tokens = [...this.pending, ...prompt.slice(a + 1, a + n)];
+      const tokens = [...pending, ...prompt.slice(a + 1, a + n)];
       if (tokens.length) {
         rec.write(act.mtpTokens, 0, Uint32Array.from(tokens));
         // Prefill only fills the MTP cache: no row's prediction is read.
-        recordMtp(rec, f, mtp, { hidden: act.mtpHidden, tokens: act.mtpTokens }, tokens.length, { pos: seq.mtpLength, tableAt: seq.tableAt }, 'none');
+        recordMtp(rec, f, mtp, { hidden: act.mtpHidden, tokens: act.mtpTokens }, [{ rows: tokens.length, firstPos: seq.mtpLength, tableAt: seq.tableAt }], 'none');
         seq.mtpLength += tokens.length;
       }
       rec.copy(act.mtpSavedRow, 0, act.mtpHidden, 0, H * 4);
-      this.pending = last ? [] : [prompt[a + n]];
+      pending = last ? [] : [prompt[a + n]];
       if (last) this.p.readback.record(rec, act.sampled, 0, 4);
       rec.submit();
     }
     const [first] = await this.p.readback.readU32(1);
-    this.pending = [first];
     await rec.pipelines.check();
     return first;
   }
@@ -141,8 +149,8 @@ export class MtpSpeculator {
     // Only the last pending row's prediction is drafted from: the others just enter the MTP cache. Each
     // MTP output (one row, in act.x row 0) drafts one token.
     const inputs = { hidden: act.mtpHidden, tokens: act.mtpTokens };
-    const at = (pos: number) => ({ pos, tableAt: seq.tableAt });
-    recordMtp(rec, f, mtp, inputs, m, at(mtpStart), 'last');
+    const at = (rows: number, firstPos: number) => [{ rows, firstPos, tableAt: seq.tableAt }];
+    recordMtp(rec, f, mtp, inputs, at(m, mtpStart), 'last');
     for (let k = 1; k <= K; k++) {
       const out = { buffer: act.draftLogits, offset: k * V * 4, size: V * 4 };
       recordMtpLogits(rec, mtp, { buffer: act.x, offset: 0, size: H * 4 }, out, 1);
@@ -150,7 +158,7 @@ export class MtpSpeculator {
       if (k === K) break;
       rec.copy(act.x, 0, act.mtpHidden, 0, H * 4);
       rec.copy(act.tokens, k * 4, act.mtpTokens, 0, 4);
-      recordMtp(rec, f, mtp, inputs, 1, at(mtpStart + m + k - 1), 'last');
+      recordMtp(rec, f, mtp, inputs, at(1, mtpStart + m + k - 1), 'last');
     }
 
     // Verify [t, d1..dK] in one forward pass, choose after every row, keep the hidden rows for the next step.

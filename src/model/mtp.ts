@@ -13,35 +13,32 @@ import { recordEmbed } from '../kernels/embed.ts';
 import { recordMatmul, recordMatmulParts } from '../kernels/matmul.ts';
 import { rmsnorm } from '../kernels/rmsnorm.ts';
 import { placeRows, recordLatentRows, recordLayer, type ForwardContext } from './forward.ts';
+import type { SegmentRows } from '../kernels/row-map.ts';
 import type { GpuMtp } from './weights.ts';
 
 /** Which rows' predictions recordMtp computes; 'last' and 'none' only fill the cache for the others. */
 export type MtpOutputs = 'all' | 'last' | 'none';
 
-/** Where a sequence's MTP rows go: the position of the first, and the sequence's page table row. */
-export interface MtpRowsAt {
-  pos: number;
-  tableAt: number;
-}
-
 /**
  * `hidden`: [rows, H] main-model states after the final norm; `tokens`: [rows] u32, each row's next token; the rows
- * are one sequence's positions at.pos.. in the MTP layer's pool (f.cache.mtpLayer).
- * Output in act.x: [rows, H] for 'all', [1, H] (the last row's) for 'last', nothing for 'none'.
+ * are the segments' positions in the MTP layer's pool (f.cache.mtpLayer), one segment per sequence in row order.
+ * Output in act.x: [rows, H] for 'all', [1, H] (the last row's) for 'last', nothing for 'none'; 'last' and 'none'
+ * take one sequence.
  */
 export function recordMtp(
   rec: Recorder,
   f: ForwardContext,
   mtp: GpuMtp,
   input: { hidden: Bindable; tokens: Bindable },
-  rows: number,
-  at: MtpRowsAt,
+  segs: readonly SegmentRows[],
   outputs: MtpOutputs = 'all',
 ): void {
   const { c, act } = f;
   const cache = f.cache.mtpLayer!;
-  const pos = at.pos;
-  const map = (n: number, from: number) => placeRows(rec, f, [{ rows: n, firstPos: from, tableAt: at.tableAt }]);
+  if (outputs !== 'all' && segs.length !== 1) throw new Error(`recordMtp: outputs '${outputs}' take one sequence, got ${segs.length}`);
+  const rows = segs.reduce((n, g) => n + g.rows, 0);
+  const { firstPos: pos, tableAt } = segs[0];
+  const map = (n: number, from: number) => placeRows(rec, f, [{ rows: n, firstPos: from, tableAt }]);
   const H = c.hiddenSize;
   const norm = { rows, dim: H, eps: c.rmsNormEps };
   rmsnorm.record(rec, { x: input.hidden, weight: mtp.hnorm, out: act.mtpHn }, norm);
@@ -50,7 +47,7 @@ export function recordMtp(
   const lastAt = (rows - 1) * H * 4; // the last row's inputs: the matmul takes any row offset (a param)
   if (outputs === 'all') {
     recordEh(rec, mtp, act.mtpE, act.mtpHn, act.h, rows); // h: [rows, H]
-    recordLayer(rec, f, mtp.layer, cache, map(rows, pos));
+    recordLayer(rec, f, mtp.layer, cache, placeRows(rec, f, segs));
   }
   const cacheOnly = outputs === 'last' ? rows - 1 : outputs === 'none' ? rows : 0;
   if (cacheOnly > 0) {

@@ -1,8 +1,9 @@
 // `npm run bench -- batch [--json] [--synthetic <layers>]`: batched decoding (src/decode/batch.ts) on this
 // machine. For B = 1, 2, 4, 8, 16 greedy sequences of different prompt lengths decoding together: the median
-// latency of one batched step, total tokens/s (B per step) and per-sequence tokens/s, and the routed experts
-// one step reads per MoE layer (the union of the B rows' top-k, read back from the GPU through the recorder's
-// trace hook) against B x top-k. On the embedded model and a synthetic DeepSeek-V2-Lite with 2 layers.
+// latency of one batched step, total and per-sequence tokens/s, and (plain steps) the routed experts one step
+// reads per MoE layer (the union of the B rows' top-k, read back from the GPU through the recorder's trace
+// hook) against B x top-k. On the embedded model (plain and with MTP speculation inside the batch) and a
+// synthetic DeepSeek-V2-Lite with 2 layers.
 import { openModelFolder } from '../../src/checkpoint/model-folder.ts';
 import { nodeFolder } from '../../src/checkpoint/sources/node-file.ts';
 import { DecodeBatch } from '../../src/decode/batch.ts';
@@ -15,12 +16,13 @@ const BATCH_SIZES = [1, 2, 4, 8, 16];
 
 export interface BatchRow {
   model: string;
+  mode: 'plain' | 'mtp';
   batch: number;
   step_ms: number;
   total_tokens_per_s: number;
   per_sequence_tokens_per_s: number;
-  /** Distinct routed experts one step reads per MoE layer (mean over layers and steps). */
-  experts_per_layer: number;
+  /** Distinct routed experts one plain step reads per MoE layer (mean over layers and steps); null with MTP. */
+  experts_per_layer: number | null;
   /** B x top-k, capped at the routed experts: what reading every row's experts separately would take. */
   expert_reads_unbatched: number;
 }
@@ -66,48 +68,61 @@ async function benchModel(gpu: Gpu, dir: string, log: (line: string) => void): P
   const steps = big ? 4 : 12;
   const maxB = Math.max(...BATCH_SIZES);
   const promptLength = (i: number) => 5 + ((i * 7) % 23);
-  const context = 64;
-  const model = await DeepseekModel.load(gpu, folder, { contextLength: context, cacheTokens: maxB * context, maxSequences: maxB, mtp: false });
+  const context = 96;
+  const model = await DeepseekModel.load(gpu, folder, { contextLength: context, cacheTokens: maxB * context, maxSequences: maxB });
+  const modes = model.batchSpeculator() ? (['plain', 'mtp'] as const) : (['plain'] as const);
   const rows: BatchRow[] = [];
   try {
-    for (const B of BATCH_SIZES) {
-      const batch = new DecodeBatch(model);
-      for (let i = 0; i < B; i++) {
-        const prompt = Array.from({ length: promptLength(i) }, (_, t) => 3 + ((t * 37 + i * 101) % (c.vocabSize - 3)));
-        batch.add({ prompt, maxNewTokens: steps + 8, eosTokenIds: [] });
-      }
-      await batch.step(); // every sequence joins: prefill and first token
-      await batch.step(); // a first batched step of B rows builds its pipelines
-      const ms: number[] = [];
-      for (let s = 0; s < steps; s++) {
+    for (const mode of modes) {
+      for (const B of BATCH_SIZES) {
+        const batch = new DecodeBatch(model, { speculative: mode === 'mtp' ? 'mtp' : 'none' });
+        const streams = Array.from({ length: B }, (_, i) => {
+          const prompt = Array.from({ length: promptLength(i) }, (_, t) => 3 + ((t * 37 + i * 101) % (c.vocabSize - 3)));
+          return batch.add({ prompt, maxNewTokens: 2 * steps + 16, eosTokenIds: [] });
+        });
+        const produced = () => streams.reduce((n, s) => n + s.tokens.length, 0);
+        await batch.step(); // every sequence joins: prefill and first token
+        await batch.step(); // a first batched step of B rows builds its pipelines
+        const ms: number[] = [];
+        const before = produced();
         const t0 = performance.now();
-        await batch.step();
-        ms.push(performance.now() - t0);
+        for (let s = 0; s < steps; s++) {
+          const t = performance.now();
+          await batch.step();
+          ms.push(performance.now() - t);
+        }
+        const seconds = (performance.now() - t0) / 1000;
+        const tokens = produced() - before;
+        let experts: number | null = null;
+        if (mode === 'plain') {
+          const capture = captureExperts(model, B);
+          const distinct: number[] = [];
+          for (let s = 0; s < 2; s++) {
+            await batch.step();
+            distinct.push(...(await capture.take()));
+          }
+          capture.dispose();
+          experts = distinct.length ? round(distinct.reduce((a, b) => a + b, 0) / distinct.length) : 0;
+        }
+        for (const s of streams) s.cancel();
+        await batch.step(); // the pages go back
+        const row: BatchRow = {
+          model: dir.split('/').pop()!,
+          mode,
+          batch: B,
+          step_ms: round(median(ms)),
+          total_tokens_per_s: round(tokens / seconds),
+          per_sequence_tokens_per_s: round(tokens / seconds / B),
+          experts_per_layer: experts,
+          expert_reads_unbatched: Math.min(B * c.numExpertsPerTok, c.nRoutedExperts),
+        };
+        rows.push(row);
+        log(
+          `  ${row.model.padEnd(24)} ${mode.padEnd(5)} B=${String(B).padStart(2)}  step ${row.step_ms.toFixed(1).padStart(7)} ms  ` +
+            `${row.total_tokens_per_s.toFixed(1).padStart(7)} tok/s total  ${row.per_sequence_tokens_per_s.toFixed(1).padStart(6)} per sequence` +
+            (experts === null ? '' : `  experts/layer ${experts.toFixed(1)} of ${row.expert_reads_unbatched} (B x top-${c.numExpertsPerTok})`),
+        );
       }
-      const capture = captureExperts(model, B);
-      const distinct: number[] = [];
-      for (let s = 0; s < 2; s++) {
-        await batch.step();
-        distinct.push(...(await capture.take()));
-      }
-      capture.dispose();
-      while (batch.size > 0) await batch.step(); // finish (the pages go back)
-      const stepMs = median(ms);
-      const row: BatchRow = {
-        model: dir.split('/').pop()!,
-        batch: B,
-        step_ms: round(stepMs),
-        total_tokens_per_s: round((B * 1000) / stepMs),
-        per_sequence_tokens_per_s: round(1000 / stepMs),
-        experts_per_layer: distinct.length ? round(distinct.reduce((a, b) => a + b, 0) / distinct.length) : 0,
-        expert_reads_unbatched: Math.min(B * c.numExpertsPerTok, c.nRoutedExperts),
-      };
-      rows.push(row);
-      log(
-        `  ${row.model.padEnd(24)} B=${String(B).padStart(2)}  step ${row.step_ms.toFixed(1).padStart(7)} ms  ` +
-          `${row.total_tokens_per_s.toFixed(1).padStart(7)} tok/s total  ${row.per_sequence_tokens_per_s.toFixed(1).padStart(6)} per sequence  ` +
-          `experts/layer ${row.experts_per_layer.toFixed(1)} of ${row.expert_reads_unbatched} (B x top-${c.numExpertsPerTok})`,
-      );
     }
   } finally {
     model.dispose();

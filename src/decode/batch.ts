@@ -30,7 +30,9 @@ export interface BatchRequest extends SamplingOptions {
 export type BatchFinish = 'eos' | 'length' | 'context' | 'cancelled';
 
 export interface BatchResult {
+  /** The generated ids, without an end-of-sequence id that ended the sequence. */
   tokens: number[];
+  /** Why the sequence ended. */
   finishReason: BatchFinish;
 }
 
@@ -126,8 +128,9 @@ export interface BatchStepStats {
   rows: number;
   /** Requests that joined (were prefilled) in this step. */
   joined: number;
-  /** Drafts the speculative rows proposed, and how many of them were accepted. */
+  /** Drafts the speculative rows proposed. */
   drafted: number;
+  /** Drafts the verification kept. */
   accepted: number;
 }
 

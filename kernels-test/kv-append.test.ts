@@ -3,13 +3,14 @@
 // V3's 163840, which is where an f32 angle would be off (shaders/common/rope.wgsl).
 import { describe, expect, it } from 'vitest';
 import { kvAppend } from '../src/kernels/kv-append.ts';
+import { contiguousRowMapData } from '../src/kernels/row-map.ts';
 import { rmsnorm } from '../src/reference/rmsnorm.ts';
 import { rotatePairs } from '../src/reference/rope-yarn.ts';
 import { MLA_QUERY_ROWS, MLA_SHAPES } from './helpers/cases.ts';
 import { describeDiff, relL2 } from './helpers/compare.ts';
 import { getTestGpu } from './helpers/gpu.ts';
 import { KernelHarness } from './helpers/harness.ts';
-import { invFreqF32 } from './helpers/mla.ts';
+import { invFreqF32, uploadRowMap } from './helpers/mla.ts';
 import { randomF32 } from './helpers/rand.ts';
 
 // The norm is a sum of <= 512 squares and one sqrt (~1e-7 relative); rope angles are accurate to ~1e-6 rad at
@@ -43,10 +44,11 @@ describe.skipIf(!gpu)('kv-append', () => {
           const h = new KernelHarness(gpu!.device);
           try {
             const cache = h.output(maxSeq * latent, 'cache'); // NaN: rows not written must stay NaN
+            const map = uploadRowMap((d, l) => h.input(d, l), contiguousRowMapData(rows, pos, 1));
             kvAppend.record(
               h.rec,
-              { kv_a: h.input(kvA), norm_w: h.input(normW), inv_freq: h.input(Float32Array.from(invFreq)), cache },
-              { rows, kv_lora: c.kvLora, rope: c.rope, pos, eps: EPS, cos_sin_scale: cosSinScale },
+              { kv_a: h.input(kvA), norm_w: h.input(normW), inv_freq: h.input(Float32Array.from(invFreq)), row_pos: map.pos, row_slot: map.slot, cache },
+              { rows, kv_lora: c.kvLora, rope: c.rope, cache_rows: maxSeq, eps: EPS, cos_sin_scale: cosSinScale },
             );
             const got = await h.run(cache);
 

@@ -65,8 +65,8 @@ describe.skipIf(!gpu)('mla-absorb-q', () => {
         const qAbs = h.output(c.rows * H * (kvLora + rope), 'q_abs');
         mlaAbsorbQ[c.dtype].record(
           h.rec,
-          { q: h.input(q), inv_freq: h.input(Float32Array.from(invFreq)), w, w_scale: kvB.scale ? h.input(kvB.scale) : w, q_abs: qAbs },
-          { ...mlaAbsorbQParams(d, c.rows, c.firstPos, cosSinScale, { ...mlaAbsorbQ.F32.spec.overrides, ...overrides }), ...(c.groupsX && { groups_x: c.groupsX }) },
+          { q: h.input(q), inv_freq: h.input(Float32Array.from(invFreq)), w, w_scale: kvB.scale ? h.input(kvB.scale) : w, q_abs: qAbs, row_pos: h.input(Uint32Array.from({ length: c.rows }, (_, r) => c.firstPos + r)) },
+          { ...mlaAbsorbQParams(d, c.rows, cosSinScale, { ...mlaAbsorbQ.F32.spec.overrides, ...overrides }), ...(c.groupsX && { groups_x: c.groupsX }) },
           overrides,
         );
         const got = await h.run(qAbs);

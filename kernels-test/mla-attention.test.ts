@@ -9,6 +9,7 @@ import { kvAppend } from '../src/kernels/kv-append.ts';
 import { mlaAbsorbQ, mlaAbsorbQParams } from '../src/kernels/mla-absorb-q.ts';
 import { mlaAbsorbV, mlaAbsorbVParams } from '../src/kernels/mla-absorb-v.ts';
 import { mlaDecode, mlaDecodeParams, mlaDecodeScratch, mlaSplitPlan } from '../src/kernels/mla-decode.ts';
+import { contiguousRowMapData } from '../src/kernels/row-map.ts';
 import type { KvBDtype } from '../src/kernels/mla-kv-b.ts';
 import { mlaMerge, mlaMergeParams } from '../src/kernels/mla-merge.ts';
 import { LayerLatentCache } from '../src/reference/latent-cache.ts';
@@ -19,7 +20,7 @@ import type { AttentionWeights } from '../src/reference/weights.ts';
 import { describeDiff, relL2 } from './helpers/compare.ts';
 import { getTestGpu } from './helpers/gpu.ts';
 import { KernelHarness } from './helpers/harness.ts';
-import { randomAttentionWeights, randomKvB, tinyConfig } from './helpers/mla.ts';
+import { randomAttentionWeights, randomKvB, tinyConfig, uploadRowMap } from './helpers/mla.ts';
 import { randomF32 } from './helpers/rand.ts';
 
 // Every GPU piece is f32 with errors ~1e-6 relative (see each kernel's test); chained, they stay at the float32
@@ -82,11 +83,12 @@ describe.skipIf(!gpu)('MLA attention block, GPU vs naive reference', () => {
 
           const nq = T * H;
           const plan = mlaSplitPlan(pos + T, nq, 16, maxSplits, 16); // small chunks: several splits at this size
-          mlaAbsorbQ[dtype].record(h.rec, { q, inv_freq: invFreq, w: kvBuf, w_scale: wScale, q_abs: qAbs }, mlaAbsorbQParams(c, T, pos, c.ropeCosSinScale));
-          kvAppend.record(h.rec, { kv_a: kvA, norm_w: normW, inv_freq: invFreq, cache }, {
-            rows: T, kv_lora: c.kvLoraRank, rope: c.qkRopeHeadDim, pos, eps: c.rmsNormEps, cos_sin_scale: c.ropeCosSinScale,
+          const map = uploadRowMap((data, l) => h.input(data, l), contiguousRowMapData(T, pos, H));
+          mlaAbsorbQ[dtype].record(h.rec, { q, inv_freq: invFreq, w: kvBuf, w_scale: wScale, q_abs: qAbs, row_pos: map.pos }, mlaAbsorbQParams(c, T, c.ropeCosSinScale));
+          kvAppend.record(h.rec, { kv_a: kvA, norm_w: normW, inv_freq: invFreq, row_pos: map.pos, row_slot: map.slot, cache }, {
+            rows: T, kv_lora: c.kvLoraRank, rope: c.qkRopeHeadDim, cache_rows: maxSeq, eps: c.rmsNormEps, cos_sin_scale: c.ropeCosSinScale,
           });
-          mlaDecode.record(h.rec, { q_abs: qAbs, cache, o_part: oPart, ml }, mlaDecodeParams(c, T, pos, c.softmaxScale, plan));
+          mlaDecode.record(h.rec, { q_abs: qAbs, cache, o_part: oPart, ml, segments: map.segments, pages: map.pages }, mlaDecodeParams(c, map, c.softmaxScale, plan));
           mlaMerge.record(h.rec, { o_part: oPart, ml, o_lat: oLat }, mlaMergeParams(nq, c.kvLoraRank, plan.splits));
           mlaAbsorbV[dtype].record(h.rec, { o_lat: oLat, w: kvBuf, w_scale: wScale, o }, mlaAbsorbVParams(c, T));
           const gotO = (await h.run(o)).subarray(0, T * H * c.vHeadDim);

@@ -5,12 +5,13 @@
 import { describe, expect, it } from 'vitest';
 import { mlaDecode, mlaDecodeParams, mlaDecodeScratch, mlaSplitPlan, mlaSplitQueries, type MlaSplitPlan } from '../src/kernels/mla-decode.ts';
 import { mlaMerge, mlaMergeParams } from '../src/kernels/mla-merge.ts';
+import { contiguousRowMapData, rowMapData, type SegmentRows } from '../src/kernels/row-map.ts';
 import { latentAttention } from '../src/reference/mla-absorbed.ts';
 import { MLA_QUERY_ROWS, MLA_SEQ_LENGTHS, MLA_SHAPES, type MlaShape } from './helpers/cases.ts';
 import { describeDiff, relL2 } from './helpers/compare.ts';
 import { getTestGpu } from './helpers/gpu.ts';
 import { KernelHarness } from './helpers/harness.ts';
-import { mlaDims } from './helpers/mla.ts';
+import { mlaDims, uploadRowMap } from './helpers/mla.ts';
 import { randomF32 } from './helpers/rand.ts';
 
 // f32 dot products over kv_lora + rope (<= 576) terms and f32 softmax sums over <= a few thousand rows: the
@@ -96,7 +97,9 @@ describe.skipIf(!gpu)('mla-decode + mla-merge', () => {
         const oPart = h.output(scratch.oPart, 'o_part');
         const ml = h.output(scratch.ml, 'ml');
         const oLat = h.output(nq * kvLora, 'o_lat');
-        mlaDecode.record(h.rec, { q_abs: h.input(qAbs), cache: h.input(cache), o_part: oPart, ml }, { ...mlaDecodeParams(d, c.rows, firstPos, SCALE, plan), ...(c.groupsX && { groups_x: c.groupsX }) });
+        const map = uploadRowMap((data, l) => h.input(data, l), contiguousRowMapData(c.rows, firstPos, H));
+        const pages = { segments: map.segments, pages: map.pages };
+        mlaDecode.record(h.rec, { q_abs: h.input(qAbs), cache: h.input(cache), o_part: oPart, ml, ...pages }, { ...mlaDecodeParams(d, map, SCALE, plan), ...(c.groupsX && { groups_x: c.groupsX }) });
         mlaMerge.record(h.rec, { o_part: oPart, ml, o_lat: oLat }, { ...mlaMergeParams(nq, kvLora, plan.splits), ...(c.groupsX && { groups_x: c.groupsX }) });
         const got = await h.run(oLat);
 
@@ -117,7 +120,7 @@ describe.skipIf(!gpu)('mla-decode + mla-merge', () => {
           // normalize (one split, no merge): o_lat straight from the decode kernel, the same division as the
           // merge's (o / (1 * l)), so bit-equal to the merged output.
           const direct = h.output(nq * kvLora, 'o_lat direct');
-          mlaDecode.record(h.rec, { q_abs: h.input(qAbs), cache: h.input(cache), o_part: direct, ml: h.output(scratch.ml, 'ml') }, { ...mlaDecodeParams(d, c.rows, firstPos, SCALE, plan, true), ...(c.groupsX && { groups_x: c.groupsX }) });
+          mlaDecode.record(h.rec, { q_abs: h.input(qAbs), cache: h.input(cache), o_part: direct, ml: h.output(scratch.ml, 'ml'), ...pages }, { ...mlaDecodeParams(d, map, SCALE, plan, true), ...(c.groupsX && { groups_x: c.groupsX }) });
           const gotDirect = await h.run(direct);
           expect(Array.from(gotDirect), describeDiff(gotDirect, got, 0)).toEqual(Array.from(got));
         }
@@ -139,6 +142,81 @@ describe.skipIf(!gpu)('mla-decode + mla-merge', () => {
             expect(Math.abs(m - oracle.m[i]), `m[${i}]`).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(oracle.m[i])));
             expect(Math.abs(l - oracle.l[i]), `l[${i}]`).toBeLessThanOrEqual(1e-5 * oracle.l[i]);
           }
+        }
+      } finally {
+        h.destroy();
+      }
+    });
+  }
+});
+
+// Several sequences in one dispatch over a paged pool: each segment attends over its own pages only (scrambled
+// across the pool, page size 4 dividing no length), with its own length; 3 heads, so a 4-vector block would
+// straddle two rows if blocks were not per segment.
+describe.skipIf(!gpu)('mla-decode over pages, several sequences', () => {
+  const shape = MLA_SHAPES.odd;
+  const PAGE = 4;
+  const SEGS = [
+    { rows: 1, firstPos: 0 },
+    { rows: 2, firstPos: 9 },
+    { rows: 1, firstPos: 37 },
+    { rows: 5, firstPos: 3 },
+  ];
+  for (const [splits, groupsX] of [[1, 0], [3, 0], [5, 2]]) {
+    it(`${SEGS.length} sequences of ${SEGS.map((g) => g.firstPos + g.rows).join(', ')} rows, ${splits} splits${groupsX ? ', wrapped grid' : ''}`, async () => {
+      const { heads: H, kvLora, rope } = shape;
+      const L = kvLora + rope;
+      const d = mlaDims(shape);
+      // Page tables: each sequence's pages drawn from a shuffled pool, its table row 16 entries apart.
+      const need = SEGS.map((g) => Math.ceil((g.firstPos + g.rows) / PAGE));
+      const poolPages = need.reduce((a, b) => a + b, 0) + 3;
+      const order = Array.from({ length: poolPages }, (_, i) => i).sort((a, b) => ((a * 7919) % 13) - ((b * 7919) % 13) || a - b);
+      const table = new Uint32Array(SEGS.length * 16);
+      let next = 0;
+      const segs: SegmentRows[] = SEGS.map((g, i) => {
+        for (let p = 0; p < need[i]; p++) table[i * 16 + p] = order[next++];
+        return { ...g, tableAt: i * 16 };
+      });
+      const data = rowMapData(segs, H, (e) => table[e], PAGE);
+      const nq = data.rows * H;
+      const plan = { splits, chunk: Math.ceil(data.kvLen / splits) };
+      const qAbs = randomF32(nq * L, 5);
+      const pool = randomF32(poolPages * PAGE * L, 6);
+
+      const h = new KernelHarness(gpu!.device);
+      try {
+        const map = uploadRowMap((x, l) => h.input(x, l), { ...data, pages: table, pageSize: PAGE });
+        const scratch = mlaDecodeScratch(d, data.rows, splits);
+        const oPart = h.output(splits === 1 ? nq * kvLora : scratch.oPart, 'o_part');
+        const ml = h.output(scratch.ml, 'ml');
+        const wrap = groupsX ? { groups_x: groupsX } : {};
+        mlaDecode.record(h.rec, { q_abs: h.input(qAbs), cache: h.input(pool), o_part: oPart, ml, segments: map.segments, pages: map.pages }, { ...mlaDecodeParams(d, map, SCALE, plan, splits === 1), ...wrap });
+        let out = oPart;
+        if (splits > 1) {
+          out = h.output(nq * kvLora, 'o_lat');
+          mlaMerge.record(h.rec, { o_part: oPart, ml, o_lat: out }, { ...mlaMergeParams(nq, kvLora, splits), ...wrap });
+        }
+        const got = await h.run(out);
+
+        let row = 0;
+        for (const [i, g] of segs.entries()) {
+          const at = (t: number) => (table[g.tableAt + Math.floor(t / PAGE)] * PAGE + (t % PAGE)) * L;
+          const kv = g.firstPos + g.rows;
+          const cKv = Array.from({ length: kv }, (_, t) => pool.subarray(at(t), at(t) + kvLora));
+          const kPe = Array.from({ length: kv }, (_, t) => pool.subarray(at(t) + kvLora, at(t) + L));
+          const qLat = new Float64Array(g.rows * H * kvLora);
+          const qPe = new Float64Array(g.rows * H * rope);
+          for (let n = 0; n < g.rows * H; n++) {
+            const src = (row * H + n) * L;
+            qLat.set(qAbs.subarray(src, src + kvLora), n * kvLora);
+            qPe.set(qAbs.subarray(src + kvLora, src + L), n * rope);
+          }
+          const positions = Array.from({ length: g.rows }, (_, r) => g.firstPos + r);
+          const want = latentAttention(qLat, qPe, g.rows, positions, cKv, kPe, { ...d, qkNopeHeadDim: 0 }, SCALE);
+          const part = got.subarray(row * H * kvLora, (row + g.rows) * H * kvLora);
+          const err = relL2(part, want);
+          expect(err, `sequence ${i}: relL2 ${err}\n${describeDiff(part, want, TOL)}`).toBeLessThanOrEqual(TOL);
+          row += g.rows;
         }
       } finally {
         h.destroy();

@@ -1,13 +1,14 @@
-// kv-append: writes new rows into a layer's latent cache from kv_a_proj_with_mqa's output
-// (docs/conventions.md "MLA, written out"). For row r at position pos + r, with x = kv_a[r]:
-//   cache[pos + r, :kv_lora] = x[:kv_lora] / sqrt(mean(x[:kv_lora]^2) + eps) * norm_w     (kv_a_layernorm)
-//   cache[pos + r, kv_lora:] = rope(x[kv_lora:], pos + r)                                  (k_pe, shared by all heads)
+// kv-append: writes new rows into a layer's paged latent cache from kv_a_proj_with_mqa's output
+// (docs/conventions.md "MLA, written out"). For row r at position row_pos[r], pool row s = row_slot[r], x = kv_a[r]:
+//   cache[s, :kv_lora] = x[:kv_lora] / sqrt(mean(x[:kv_lora]^2) + eps) * norm_w     (kv_a_layernorm)
+//   cache[s, kv_lora:] = rope(x[kv_lora:], row_pos[r])                              (k_pe, shared by all heads)
 // kv_a: [rows, kv_lora + rope] f32 (before the norm) · norm_w: [kv_lora] f32 · inv_freq: [rope / 2] f32
-// cache: [max_seq, kv_lora + rope] f32, c_kv first then k_pe
+// row_pos, row_slot: [rows] u32 (the step's row map, src/kernels/row-map.ts)
+// cache: [cache_rows, kv_lora + rope] f32 (the layer's page pool), c_kv first then k_pe
 // dispatch: one workgroup per row; WG_SIZE threads stride over the row, tree-reduce the sum of squares in
 // workgroup memory, then thread i rotates pairs i, i + WG_SIZE, ... (WG_SIZE 4 by default: one SwiftShader
 // subgroup, whose barriers are nearly free; each extra 4-lane subgroup makes every barrier ~25 µs dearer)
-// needs: rope even, pos + rows <= max_seq (checked in src/kernels/kv-append.ts)
+// needs: rope even (checked in src/kernels/kv-append.ts); positions < 2^24 and slots < cache_rows (rowMapData)
 // reference: src/reference/mla.ts mlaLatents (rmsnorm + rotatePairs)
 #include "common/rope.wgsl"
 
@@ -17,7 +18,7 @@ struct Params {
   rows: u32,
   kv_lora: u32,
   rope: u32,
-  pos: u32,            // cache row (= position) of kv_a row 0
+  cache_rows: u32,     // rows of the page pool (the host checks the slots against it)
   eps: f32,
   cos_sin_scale: f32,
 }
@@ -25,8 +26,10 @@ struct Params {
 @group(0) @binding(0) var<storage, read> kv_a: array<f32>;           // [rows, kv_lora + rope]
 @group(0) @binding(1) var<storage, read> norm_w: array<f32>;         // [kv_lora]
 @group(0) @binding(2) var<storage, read> inv_freq: array<f32>;       // [rope / 2]
-@group(0) @binding(3) var<storage, read_write> cache: array<f32>;    // [max_seq, kv_lora + rope]
-@group(0) @binding(4) var<uniform> params: Params;
+@group(0) @binding(3) var<storage, read> row_pos: array<u32>;        // [rows]
+@group(0) @binding(4) var<storage, read> row_slot: array<u32>;       // [rows]
+@group(0) @binding(5) var<storage, read_write> cache: array<f32>;    // [cache_rows, kv_lora + rope]
+@group(0) @binding(6) var<uniform> params: Params;
 
 var<workgroup> partial: array<f32, WG_SIZE>;
 
@@ -35,7 +38,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let row = wg.x;
   let latent = params.kv_lora + params.rope;
   let src = row * latent;
-  let dst = (params.pos + row) * latent;
+  let dst = row_slot[row] * latent;
   var ss = 0.0;
   for (var i = lid; i < params.kv_lora; i += WG_SIZE) {
     let v = kv_a[src + i];
@@ -53,7 +56,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   for (var i = lid; i < params.kv_lora; i += WG_SIZE) {
     cache[dst + i] = kv_a[src + i] * inv * norm_w[i];
   }
-  let pos = params.pos + row;
+  let pos = row_pos[row];
   for (var i = lid; i < params.rope / 2u; i += WG_SIZE) {
     let at = params.kv_lora + 2u * i;
     let cs = rope_cos_sin(pos, inv_freq[i]) * params.cos_sin_scale;

@@ -1,10 +1,10 @@
 // mla-absorb-q: the absorbed query of every (row, head), laid out like a latent cache row:
-//   q_abs[r, h] = [ W_UK[h]ᵀ q_nope[r, h] (kv_lora) ; rope(q_pe[r, h], first_pos + r) (rope) ]
+//   q_abs[r, h] = [ W_UK[h]ᵀ q_nope[r, h] (kv_lora) ; rope(q_pe[r, h], row_pos[r]) (rope) ]
 // so that score = q_abs[r, h] · cache[t] * softmax_scale in mla-decode (docs/conventions.md "MLA, written out").
 // The rotary part is done here (q is read unrotated, straight from q_proj / q_b_proj), which saves a q-rope
 // dispatch: nothing else reads the rotated q.
 // q: [rows, heads, nope + rope] f32 · inv_freq: [rope/2] f32 (YaRN applied) · kv_b_proj: see common/mla-kv-b.wgsl
-// q_abs: [rows, heads, (kv_lora + rope) / 4] vec4
+// q_abs: [rows, heads, (kv_lora + rope) / 4] vec4 · row_pos: [rows] u32 (the step's row map, src/kernels/row-map.ts)
 // dispatch: one thread per (head, 4 consecutive q_abs columns), linear over heads * (kv_lora + rope) / 4, WG_SIZE
 // per workgroup, wrapped into y past groups_x. A W_UK thread walks the nope rows of its 4 columns (the "transposed
 // GEMV" layout: consecutive threads read consecutive weights) and applies each decoded weight vec4 to 4 query rows
@@ -27,7 +27,6 @@ struct Params {
   nope: u32,          // qk_nope_head_dim
   rope: u32,          // qk_rope_head_dim
   v_head: u32,        // v_head_dim (kv_b_proj has nope + v_head rows per head)
-  first_pos: u32,     // position of row 0
   scale_cols: u32,    // ceil(kv_lora / BLOCK_COLS) (FP8 only)
   groups_x: u32,
   cos_sin_scale: f32,
@@ -44,7 +43,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read> w_scale: array<f32>;             // [ceil(rows_w / BLOCK_ROWS), scale_cols]
 #endif
 @group(0) @binding(4) var<storage, read_write> q_abs: array<vec4<f32>>;   // [rows, heads, (kv_lora + rope) / 4]
-@group(0) @binding(5) var<uniform> params: Params;
+@group(0) @binding(5) var<storage, read> row_pos: array<u32>;             // [rows]
+@group(0) @binding(6) var<uniform> params: Params;
 
 @compute @workgroup_size(WG_SIZE)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -60,13 +60,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let q_row = params.heads * q_head;
 
   if (c4 >= kv4) {
-    // Rotary part: q_pe elements 4j .. 4j+3 = pairs 2j, 2j+1, at position first_pos + r.
+    // Rotary part: q_pe elements 4j .. 4j+3 = pairs 2j, 2j+1, at position row_pos[r].
     let j = c4 - kv4;
     let f0 = inv_freq[2u * j];
     let f1 = inv_freq[2u * j + 1u];
     for (var r = 0u; r < params.rows; r++) {
       let at = r * q_row + head * q_head + params.nope + 4u * j;
-      let pos = params.first_pos + r;
+      let pos = row_pos[r];
       let cs0 = rope_cos_sin(pos, f0) * params.cos_sin_scale;
       let cs1 = rope_cos_sin(pos, f1) * params.cos_sin_scale;
       let a = rotate_pair(vec2<f32>(q[at], q[at + 1u]), cs0);

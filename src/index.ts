@@ -29,6 +29,8 @@ export { ThinkSplitter, splitReasoning } from './tokenizer/think.ts';
 export { loadTokenizerFrom } from './tokenizer/load.ts';
 export { generate, type Generation, type GenerateOptions, type GenerateResult, type GenerateEvent, type GenerateStats, type ExpertCacheFigures } from './decode/generate.ts';
 export type { CausalLM, ExpertCacheStats, SampleRequest } from './decode/causal-lm.ts';
+export { DecodeBatch, BatchStream, type BatchRequest, type BatchResult, type BatchFinish, type BatchStepStats } from './decode/batch.ts';
+export type { BatchLM, BatchRow, BatchSequence } from './decode/batch-lm.ts';
 export type { SamplingOptions } from './decode/sampling.ts';
 export { generateSamples, sampleSeeds, type Sample, type SampleSet, type SamplesOptions } from './decode/samples.ts';
 export { extractAnswer, type AnswerOptions } from './decode/answers.ts';

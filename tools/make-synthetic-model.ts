@@ -4,7 +4,7 @@
 // BF16 embedding / lm_head / norms / router. Streamed to disk tensor by tensor: never the model in memory.
 // The full 27 layers are ~15 GB; `--layers N` keeps the first N (the bench says how many it used).
 //   npx tsx tools/make-synthetic-model.ts [--layers N] [--out weights/synthetic-v2-lite-Nl]
-import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 const V2_LITE = {
@@ -119,6 +119,16 @@ function* tensorBytes(s: Spec, next: () => number): Generator<Uint8Array> {
       yield new Uint8Array(b.buffer);
     }
   }
+}
+
+/** weights/synthetic-v2-lite-<layers>l, made on first use (what the benchmarks load). */
+export function syntheticModelDir(layers: number, log: (line: string) => void): string {
+  const dir = `weights/synthetic-v2-lite-${layers}l`;
+  if (!existsSync(join(dir, 'config.json'))) {
+    log(`making ${dir} (DeepSeek-V2-Lite shapes, ${layers} of 27 layers, random FP8 weights)`);
+    makeSyntheticModel(dir, layers);
+  }
+  return dir;
 }
 
 export function makeSyntheticModel(outDir: string, layers: number, shardBytes = 2 ** 31): void {

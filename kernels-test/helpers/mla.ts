@@ -6,6 +6,7 @@ import { ropeInverseFrequencies, type YarnScaling } from '../../src/config/yarn.
 import type { AttentionWeights, Matrix } from '../../src/reference/weights.ts';
 import { dequantFp8Block } from '../../src/checkpoint/fp8-blocks.ts';
 import type { KvBDtype, MlaDims } from '../../src/kernels/mla-kv-b.ts';
+import type { RowMap, RowMapData } from '../../src/kernels/row-map.ts';
 import type { MlaShape } from './cases.ts';
 import { randomF32, rng } from './rand.ts';
 
@@ -74,4 +75,19 @@ export const V3_YARN: YarnScaling = { factor: 40, originalMaxPositionEmbeddings:
 /** The f32 inverse frequencies the kernels are given (ModelConfig.ropeInvFreq uploaded as f32), as f64 values. */
 export function invFreqF32(rope: number, yarn: YarnScaling | null = V3_YARN): Float64Array {
   return Float64Array.from(ropeInverseFrequencies(rope, 10000, yarn), Math.fround);
+}
+
+/** A row map's arrays uploaded with `upload` (KernelHarness.input or a benchmark's), bound whole. */
+export function uploadRowMap(upload: (data: Uint32Array, label: string) => GPUBuffer, d: RowMapData & { pages: Uint32Array; pageSize: number }): RowMap {
+  return {
+    rows: d.rows,
+    segmentCount: d.segmentCount,
+    blocks: d.blocks,
+    kvLen: d.kvLen,
+    pos: upload(d.pos, 'row_pos'),
+    slot: upload(d.slot, 'row_slot'),
+    segments: upload(d.segments, 'segments'),
+    pages: upload(d.pages, 'pages'),
+    pageShift: Math.log2(d.pageSize),
+  };
 }

@@ -10,7 +10,7 @@ describe('info --model: the memory plan a load would check', () => {
     expect(m.memory.splits).toEqual([]);
     expect(m.memory.refusal).toBeNull();
     const text = formatModelInfo(m);
-    expect(text).toMatch(/memory plan +[\d.]+ MiB in \d+ buffers: weights .*, latent cache .*, activations .*, other 32 B/);
+    expect(text).toMatch(/memory plan +[\d.]+ MiB in \d+ buffers: weights .*, latent cache .*, activations .*, other [\d.]+ KiB/);
     expect(text).toMatch(/largest buffer +1\.0 MiB \(model\.layers\.3\.shared_head\.head\.weight\); limit 1\.00 GiB \(maxStorageBufferBindingSize\)/);
     expect(text).toMatch(/split to fit +nothing/);
     expect(text).toMatch(/budget +10\.00 GiB \(test\): fits/);

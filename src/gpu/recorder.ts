@@ -58,6 +58,8 @@ export class Recorder {
   private nextBufferId = 0;
   /** Dispatches recorded so far, for dispatches-per-token figures. */
   dispatchesTotal = 0;
+  /** Submissions so far: per-step scratch written with write() (the row maps) restarts at each. */
+  submits = 0;
   /** The trace hook (see DispatchListener): one null check per dispatch when unset. */
   onDispatch: DispatchListener | null = null;
   /** The open step's kernels and the labels of the buffers each binds (for error messages). */
@@ -143,6 +145,7 @@ export class Recorder {
     if (this.encoder) this.device.queue.submit([this.encoder.finish()]);
     this.encoder = null;
     this.arenaUsed = 0;
+    this.submits++;
     this.closeScope(phase);
   }
 

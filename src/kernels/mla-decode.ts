@@ -5,14 +5,15 @@ import type { Recorder } from '../gpu/recorder.ts';
 import { mlaDecodeWorkgroup } from '../gpu/launch-shapes.ts';
 import { grid2d, MAX_GROUPS_PER_DIM } from './grid.ts';
 import type { MlaDims } from './mla-kv-b.ts';
+import { SEGMENT_WORDS, type RowMap } from './row-map.ts';
 
 const SHADER = 'mla-decode';
 
 const kernel = defineKernel({
   shader: SHADER,
-  bindings: { q_abs: 'read', cache: 'read', o_part: 'read_write', ml: 'read_write' },
+  bindings: { q_abs: 'read', cache: 'read', o_part: 'read_write', ml: 'read_write', segments: 'read', pages: 'read' },
   params: {
-    rows: 'u32', heads: 'u32', kv_lora: 'u32', rope: 'u32', first_pos: 'u32',
+    rows: 'u32', heads: 'u32', kv_lora: 'u32', rope: 'u32', seg_count: 'u32', blocks: 'u32', page_shift: 'u32',
     splits: 'u32', chunk: 'u32', groups_x: 'u32', scale: 'f32', normalize: 'u32',
   },
   overrides: {},
@@ -22,20 +23,23 @@ const kernel = defineKernel({
     const nq = p.rows * p.heads;
     expectThat(SHADER, p.kv_lora % 4 === 0 && p.rope % 4 === 0, `kv_lora ${p.kv_lora} and rope ${p.rope} must be multiples of 4`);
     expectThat(SHADER, p.kv_lora <= 8 * o.WG_SIZE, `kv_lora ${p.kv_lora} > 8 * WG_SIZE (${o.WG_SIZE}): each thread owns 8 columns`);
-    expectThat(SHADER, p.rows > 0 && p.splits > 0 && p.chunk * p.splits >= p.first_pos + p.rows, `${p.splits} splits of ${p.chunk} rows do not cover ${p.first_pos + p.rows} cache rows`);
+    expectThat(SHADER, p.rows > 0 && p.splits > 0 && p.seg_count > 0 && p.blocks >= p.seg_count, `${p.rows} rows in ${p.seg_count} segments (${p.blocks} blocks), ${p.splits} splits`);
     expectThat(SHADER, !p.normalize || p.splits === 1, `normalize needs a single split, got ${p.splits}`);
     expectBytes(SHADER, 'q_abs', b.q_abs, nq * latent * 4);
-    expectBytes(SHADER, 'cache', b.cache, (p.first_pos + p.rows) * latent * 4);
+    expectBytes(SHADER, 'cache', b.cache, latent * 4);
+    expectBytes(SHADER, 'segments', b.segments, p.seg_count * SEGMENT_WORDS * 4);
+    expectBytes(SHADER, 'pages', b.pages, 4);
     expectBytes(SHADER, 'o_part', b.o_part, nq * p.splits * p.kv_lora * 4);
     expectBytes(SHADER, 'ml', b.ml, nq * p.splits * 8);
   },
-  grid: (p) => grid2d(Math.ceil((p.rows * p.heads) / 4) * p.splits, p.groups_x),
+  grid: (p) => grid2d(p.blocks * p.splits, p.groups_x),
 });
 
 /**
- * `mlaDecode.record(rec, { q_abs, cache, o_part, ml }, mlaDecodeParams(...))`.
- * q_abs: [rows, heads, kv_lora + rope] f32 (mla-absorb-q) · cache: the layer's latent cache [max_seq, kv_lora + rope]
- * f32, rows 0 .. first_pos + rows - 1 written (kv-append runs first) · o_part: [rows * heads, splits, kv_lora] f32
+ * `mlaDecode.record(rec, { q_abs, cache, o_part, ml, segments, pages }, mlaDecodeParams(...))`.
+ * q_abs: [rows, heads, kv_lora + rope] f32 (mla-absorb-q) · cache: the layer's page pool [pool rows, kv_lora + rope]
+ * f32, every segment's rows 0 .. first_pos + rows - 1 written (kv-append runs first) · segments, pages: the step's
+ * row map (src/kernels/row-map.ts) · o_part: [rows * heads, splits, kv_lora] f32
  * · ml: [rows * heads, splits, 2] f32 (running max, sum). Sizes: mlaDecodeScratch(). With params.normalize (one
  * split) o_part receives the attention output o_lat [rows * heads, kv_lora] itself and mla-merge is not needed.
  * WG_SIZE (the launch profile's) is the smallest multiple of its WG_MULTIPLE knob with 8 * WG_SIZE >= kv_lora: each
@@ -83,17 +87,20 @@ export function mlaSplitQueries(heads: number, rows: number, targetWorkgroups: n
 }
 
 /**
- * Params for `rows` query rows at positions firstPos.. (softmaxScale: ModelConfig.softmaxScale). `normalize`: write
- * the attention output itself (needs plan.splits == 1; no mla-merge then).
+ * Params for the rows of a row map (softmaxScale: ModelConfig.softmaxScale), split by `plan`, which must cover the
+ * longest segment. `normalize`: write the attention output itself (needs plan.splits == 1; no mla-merge then).
  */
-export function mlaDecodeParams(d: MlaDims, rows: number, firstPos: number, softmaxScale: number, plan: MlaSplitPlan, normalize = false) {
-  const groups = Math.ceil((rows * d.numAttentionHeads) / 4) * plan.splits;
+export function mlaDecodeParams(d: MlaDims, map: Pick<RowMap, 'rows' | 'segmentCount' | 'blocks' | 'kvLen' | 'pageShift'>, softmaxScale: number, plan: MlaSplitPlan, normalize = false) {
+  expectThat(SHADER, plan.chunk * plan.splits >= map.kvLen, `${plan.splits} splits of ${plan.chunk} rows do not cover ${map.kvLen} cache rows`);
+  const groups = map.blocks * plan.splits;
   return {
-    rows,
+    rows: map.rows,
     heads: d.numAttentionHeads,
     kv_lora: d.kvLoraRank,
     rope: d.qkRopeHeadDim,
-    first_pos: firstPos,
+    seg_count: map.segmentCount,
+    blocks: map.blocks,
+    page_shift: map.pageShift,
     splits: plan.splits,
     chunk: plan.chunk,
     groups_x: Math.min(groups, MAX_GROUPS_PER_DIM),

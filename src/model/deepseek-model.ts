@@ -7,31 +7,45 @@ import type { CheckpointPrefetchOptions } from '../checkpoint/checkpoint.ts';
 import { modelNames } from '../checkpoint/tensor-names.ts';
 import type { ModelConfig } from '../config/model-config.ts';
 import type { CausalLM, ExpertCacheStats } from '../decode/causal-lm.ts';
-import { GREEDY, type SampleRequest } from '../sampling/rules.ts';
+import { GREEDY, isPlainArgmax, type SampleRequest } from '../sampling/rules.ts';
 import { parseByteSize } from '../byte-size.ts';
+import type { BatchRow } from '../decode/batch-lm.ts';
+import type { Bindable } from '../gpu/recorder.ts';
 import { InputError } from '../errors.ts';
 import type { Gpu } from '../gpu/device.ts';
 import { knob, profileFor, withKnobs, type LaunchProfile } from '../gpu/launch-profile.ts';
 import { createStorage, readStorage, uploadStorage } from '../gpu/buffers.ts';
 import { Readback } from '../gpu/readback.ts';
 import { recordSample } from '../kernels/sample.ts';
+import { argmaxScratchBytes, recordArgmax } from '../kernels/sample-argmax.ts';
 import { PipelineCache } from '../gpu/pipelines.ts';
 import { Recorder, type DispatchListener } from '../gpu/recorder.ts';
 import { Activations } from './activations.ts';
 import { chunks } from './chunks.ts';
-import { recordForward, recordLogits, type ForwardContext } from './forward.ts';
+import { placeRows, recordForward, recordLogits, type ForwardContext } from './forward.ts';
 import { recordMtp, recordMtpLogits } from './mtp.ts';
 import { MtpSpeculator } from './mtp-speculator.ts';
 import { ExpertOffload } from './expert-offload.ts';
-import { LatentCache } from './kv-cache.ts';
+import { MtpBatch, pendingHiddenBytes } from './mtp-batch.ts';
+import { cacheShape, LatentCache, type CacheSequence } from './kv-cache.ts';
+import { RowMaps } from './row-maps.ts';
 import { bufferLimit, checkMemoryPlan, planMemory, type MemoryPlan } from './memory-plan.ts';
 import { checkShapeLimits } from './shape-limits.ts';
 import { tensorsInUploadOrder } from './read-order.ts';
 import { uploadWeights, type GpuWeights } from './weights.ts';
 
 export interface ModelLoadOptions {
-  /** Positions the latent cache holds; default min(max_position_embeddings, 4096). */
+  /** Positions one sequence may reach; default min(max_position_embeddings, 4096). */
   contextLength?: number;
+  /**
+   * Rows of the paged latent cache, every sequence together (a batch of sequences shares them); default
+   * contextLength, one full-length sequence.
+   */
+  cacheTokens?: number;
+  /** Rows per page of the latent cache, a power of two; default 16. */
+  pageSize?: number;
+  /** Sequences the cache can hold at once (the batch's, forks included); default 64. */
+  maxSequences?: number;
   /** Positions per forward call when prefilling; default 64. */
   prefillChunk?: number;
   /** Quantize BF16/F32 linear weights to FP8 blocks at load. */
@@ -105,8 +119,14 @@ export class DeepseekModel implements CausalLM {
   /** Workgroups the attention's split scratch was planned for (the load profile's, or ModelLoadOptions.attentionWorkgroups). */
   readonly attentionWorkgroups: number;
   private readonly readback: Readback;
+  private readonly rowMaps: RowMaps;
+  /** The sequence append/truncate/speculator work on (a DecodeBatch opens others in the same cache). */
+  readonly seq: CacheSequence;
   private penalized: GPUBuffer | undefined;
   private mtpSpeculator: MtpSpeculator | null = null;
+  private mtpBatch: MtpBatch | null = null;
+  /** The batched speculator's pending hidden rows, [maxSequences, PENDING_ROWS, H] (allocated with the MTP). */
+  private readonly pendingHidden: GPUBuffer | null;
   private disposed = false;
   private inFlight: Promise<void> = Promise.resolve();
 
@@ -116,28 +136,31 @@ export class DeepseekModel implements CausalLM {
     /** What the load planned, buffer by buffer: weights, caches, scratch and the rope table are exactly these. */
     readonly plan: MemoryPlan,
     readonly weights: GpuWeights,
+    /** The paged latent cache (the MTP layer's pool in it too, when the model has one). */
     readonly cache: LatentCache,
-    /** The MTP module's own latent cache (one layer), when the model has one. */
-    readonly mtpCache: LatentCache | null,
     private readonly act: Activations,
     invFreq: GPUBuffer,
     profile: LaunchProfile,
     private readonly offload?: ExpertOffload,
   ) {
-    this.maxLength = cache.capacity;
+    this.maxLength = cache.shape.maxLength;
     const attentionWorkgroups = knob(profile, 'mla-decode', 'TARGET_WORKGROUPS');
     this.attentionWorkgroups = attentionWorkgroups;
     this.rec = new Recorder(gpu.device, new PipelineCache(gpu.device), profile);
     this.readback = new Readback(gpu.device, 512); // up to 63 drafts and 64 choices per speculative step
+    this.rowMaps = new RowMaps(gpu, RowMaps.bytesFor(act.rows, Math.min(act.rows, cache.shape.maxSequences), act.rows + 2));
     this.f = {
       c: config,
       weights,
-      cacheLayers: cache.layers,
+      cache,
+      rowMaps: this.rowMaps,
       act,
       invFreq,
       attentionWorkgroups,
       offload,
     };
+    this.seq = cache.open();
+    this.pendingHidden = cache.mtpLayer ? createStorage(gpu.device, pendingHiddenBytes(config, cache.shape.maxSequences), 'mtp pending hidden rows') : null;
   }
 
   static async load(gpu: Gpu, folder: ModelFolder, options: ModelLoadOptions = {}): Promise<DeepseekModel> {
@@ -158,7 +181,8 @@ export class DeepseekModel implements CausalLM {
     // Every buffer below is planned, and checked against the limits and the budget, before the first read.
     const gpuMemory = typeof options.gpuMemory === 'string' ? parseByteSize(options.gpuMemory, 'gpu-memory') : options.gpuMemory;
     if (gpuMemory !== undefined && (!Number.isSafeInteger(gpuMemory) || gpuMemory < 1)) throw new InputError('gpu-memory', `must be a positive number of bytes, got ${gpuMemory}`);
-    const planOptions = { contextLength, prefillChunk: chunk, quantize: options.quantize, mtp: options.mtp, attentionWorkgroups: wgs, gpuMemory };
+    const cacheOptions = { contextLength, cacheTokens: options.cacheTokens, pageSize: options.pageSize, maxSequences: options.maxSequences };
+    const planOptions = { ...cacheOptions, prefillChunk: chunk, quantize: options.quantize, mtp: options.mtp, attentionWorkgroups: wgs, gpuMemory };
     const plan = planMemory(c, folder.checkpoint, planOptions, bufferLimit(gpu.limits, cap));
     checkMemoryPlan(plan, options.memoryBudget, `${folder.folder.name} with a ${contextLength}-token context`);
     const total = folder.checkpoint.names().reduce((n, name) => n + folder.checkpoint.info(name).end - folder.checkpoint.info(name).begin, 0);
@@ -177,8 +201,7 @@ export class DeepseekModel implements CausalLM {
     }
     options.onProgress?.(total, total, 'upload');
     const mtp = weights.mtp.length > 0;
-    const cache = new LatentCache(gpu, c.latentDim, c.numHiddenLayers, contextLength);
-    const mtpCache = mtp ? new LatentCache(gpu, c.latentDim, 1, contextLength, 'mtp latent cache') : null;
+    const cache = new LatentCache(gpu, cacheShape(c, mtp, cacheOptions));
     const act = new Activations(gpu, c, chunk, chunk, mtp, wgs);
     const invFreq = uploadStorage(gpu.device, Float32Array.from(c.ropeInvFreq), 'rope inverse frequencies');
     let offload: ExpertOffload | undefined;
@@ -186,7 +209,7 @@ export class DeepseekModel implements CausalLM {
       const pools = new Map(plan.offload.layers.map((l) => [l, weights.layers[l].moe!.experts]));
       offload = new ExpertOffload(gpu, folder.checkpoint, c, plan.weightPlan, pools, plan.offload.slots, chunk);
     }
-    const model = new DeepseekModel(gpu, c, plan, weights, cache, mtpCache, act, invFreq, profile, offload);
+    const model = new DeepseekModel(gpu, c, plan, weights, cache, act, invFreq, profile, offload);
     if (options.warmup ?? true) {
       try {
         await model.warmup((done, steps) => options.onProgress?.(done, steps, 'compile'));
@@ -237,7 +260,7 @@ export class DeepseekModel implements CausalLM {
   }
 
   get length(): number {
-    return this.cache.length;
+    return this.seq.length;
   }
 
   /** Positions one prefill forward pass takes (ModelLoadOptions.prefillChunk). */
@@ -247,7 +270,7 @@ export class DeepseekModel implements CausalLM {
 
   /** Rows the MTP's latent cache holds (0 without an MTP module); speculation resumes at most there. */
   get draftLength(): number {
-    return this.mtpCache?.length ?? 0;
+    return this.seq.mtpLength;
   }
 
   /**
@@ -275,12 +298,12 @@ export class DeepseekModel implements CausalLM {
     return this.work(() => this.appendNow(tokens, sample));
   }
 
-  private async appendNow(tokens: readonly number[], sample: SampleRequest | null): Promise<number | null> {
-    this.checkTokens(tokens);
+  private async appendNow(tokens: readonly number[], sample: SampleRequest | null, seq = this.seq): Promise<number | null> {
+    this.checkTokens(tokens, seq.length);
     if (sample && tokens.length === 0) throw new InputError('tokens', 'is empty: there is no position to choose the next token after');
     let lastRows = 0;
     for (const { start, end, last } of chunks(tokens.length, this.act.rows)) {
-      const offloading = this.runForward(tokens.slice(start, end));
+      const offloading = this.runForward(tokens.slice(start, end), seq);
       if (offloading) await offloading;
       lastRows = end - start;
       if (!last || !sample) this.rec.submit(sample ? 'prefill' : 'append');
@@ -344,20 +367,21 @@ export class DeepseekModel implements CausalLM {
 
   private async appendMtpLogitsNow(hidden: Float32Array, nextTokens: readonly number[]): Promise<Float32Array> {
     const mtp = this.weights.mtp[0];
-    if (!mtp || !this.mtpCache) throw new InputError('mtp', 'this model has no MTP module loaded (num_nextn_predict_layers is 0, or loaded with mtp: false)');
-    this.checkTokens(nextTokens, this.mtpCache.length);
+    if (!mtp || !this.cache.mtpLayer) throw new InputError('mtp', 'this model has no MTP module loaded (num_nextn_predict_layers is 0, or loaded with mtp: false)');
+    this.checkTokens(nextTokens, this.seq.mtpLength);
     const V = this.config.vocabSize;
     const H = this.config.hiddenSize;
     if (hidden.length !== nextTokens.length * H) throw new InputError('hidden', `has ${hidden.length} values, expected ${nextTokens.length} x ${H}`);
     const out = new Float32Array(nextTokens.length * V);
     for (const { start: i, end } of chunks(nextTokens.length, this.act.rows)) {
       const rows = end - i;
-      const pos = this.mtpCache.length;
+      const pos = this.seq.mtpLength;
       this.rec.write(this.act.mtpTokens, 0, Uint32Array.from(nextTokens.slice(i, end)));
       this.rec.write(this.act.mtpHidden, 0, hidden.subarray(i * H, (i + rows) * H));
-      recordMtp(this.rec, this.f, mtp, this.mtpCache.layers[0], { hidden: this.act.mtpHidden, tokens: this.act.mtpTokens }, rows, pos);
+      this.seq.reserve(this.rec, pos, pos + rows);
+      recordMtp(this.rec, this.f, mtp, { hidden: this.act.mtpHidden, tokens: this.act.mtpTokens }, [{ rows, firstPos: pos, tableAt: this.seq.tableAt }]);
       recordMtpLogits(this.rec, mtp, this.act.x, this.act.logits, rows);
-      this.mtpCache.length = pos + rows;
+      this.seq.mtpLength = pos + rows;
       this.rec.submit('MTP logits');
       out.set(new Float32Array(await readStorage(this.gpu.device, this.act.logits, 0, rows * V * 4)), i * V);
     }
@@ -368,20 +392,100 @@ export class DeepseekModel implements CausalLM {
   /** Speculative decoding with the MTP head, over this model's caches; null without an MTP module. */
   speculator(): MtpSpeculator | null {
     const mtp = this.weights.mtp[0];
-    if (!mtp || !this.mtpCache) return null;
+    if (!mtp || !this.cache.mtpLayer) return null;
     this.mtpSpeculator ??= new MtpSpeculator({
       gpu: this.gpu,
       rec: this.rec,
       f: this.f,
       act: this.act,
-      cache: this.cache,
-      mtpCache: this.mtpCache,
+      seq: this.seq,
       mtp,
       readback: this.readback,
       penalized: (sample) => this.penalizedBuffer(sample),
       work: (op) => this.work(op),
     });
     return this.mtpSpeculator;
+  }
+
+  /** Most sequences one decodeStep advances (the scratch holds a prefill chunk's rows). */
+  get maxBatch(): number {
+    return Math.min(this.act.rows, this.act.logitRows);
+  }
+
+  /** A new, empty sequence in this model's cache (BatchLM; the model's own append/truncate use `seq`). */
+  openSequence(): CacheSequence {
+    return this.cache.open();
+  }
+
+  /** A new sequence holding `seq`'s rows, sharing its pages until either writes into one (n > 1 choices). */
+  forkSequence(seq: CacheSequence): Promise<CacheSequence> {
+    return this.work(async () => seq.fork(this.rec));
+  }
+
+  /** Returns a sequence's pages to the cache at once; it is unusable afterwards. */
+  releaseSequence(seq: CacheSequence): void {
+    if (seq === this.seq) throw new InputError('sequence', "is the model's own; truncate(0) empties it");
+    seq.release();
+  }
+
+  /** append() on another sequence of the cache: a prompt into `seq`, and the next token when `sample` is given. */
+  appendSequence(seq: CacheSequence, tokens: readonly number[], sample: SampleRequest | null): Promise<number | null> {
+    return this.work(() => this.appendNow(tokens, sample, seq));
+  }
+
+  /**
+   * One decode step for several sequences in one submission: row i appends rows[i].token to rows[i].seq and
+   * chooses its next token under rows[i].sample. The matmuls and experts take the B rows together, attention
+   * runs per sequence over its own pages, sampling per row; one read-back of B ids.
+   */
+  decodeStep(rows: readonly BatchRow<CacheSequence>[]): Promise<number[]> {
+    return this.work(() => this.decodeStepNow(rows));
+  }
+
+  private async decodeStepNow(rows: readonly BatchRow<CacheSequence>[]): Promise<number[]> {
+    const B = rows.length;
+    if (B < 1 || B > this.maxBatch) throw new InputError('batch', `a step takes 1 to ${this.maxBatch} sequences, got ${B}`);
+    if (new Set(rows.map((r) => r.seq)).size !== B) throw new InputError('batch', 'a sequence appears twice in one step');
+    rows.forEach((r, i) => this.checkTokens([r.token], r.seq.length, `batch row ${i}`));
+    const { rec, act, f } = this;
+    const V = this.config.vocabSize;
+    for (const { seq } of rows) seq.reserve(rec, seq.length, seq.length + 1);
+    rec.write(act.tokens, 0, Uint32Array.from(rows, (r) => r.token));
+    const offloading = recordForward(rec, f, placeRows(rec, f, rows.map(({ seq }) => ({ rows: 1, firstPos: seq.length, tableAt: seq.tableAt }))));
+    if (offloading) await offloading;
+    recordLogits(rec, f, 0, B);
+    const samples = rows.map((r) => r.sample);
+    if (samples.every(isPlainArgmax) && argmaxScratchBytes(B, V) <= act.sampleScratch.size) {
+      recordArgmax(rec, { logits: act.logits, partial: act.sampleScratch, token: act.sampled }, { vocab: V, rows: B });
+    } else {
+      const penalized = this.penalizedRows(samples);
+      samples.forEach((sample, row) => {
+        recordSample(rec, { logits: act.logits, token: act.sampled, scratch: act.sampleScratch, penalized: penalized[row] }, sample, { vocab: V, row });
+      });
+    }
+    this.readback.record(rec, act.sampled, 0, B * 4);
+    rec.submit('batch decode step');
+    const tokens = Array.from(await this.readback.readU32(B, 'batch decode step'));
+    await rec.check();
+    for (const { seq } of rows) seq.length++;
+    return tokens;
+  }
+
+  /** Greedy speculative decoding of batched sequences with the MTP module; null without one. */
+  batchSpeculator(): MtpBatch | null {
+    const speculator = this.speculator();
+    if (!speculator || !this.pendingHidden) return null;
+    this.mtpBatch ??= new MtpBatch({
+      rec: this.rec,
+      f: this.f,
+      act: this.act,
+      mtp: this.weights.mtp[0],
+      readback: this.readback,
+      speculator,
+      pendingHidden: this.pendingHidden,
+      work: (op) => this.work(op),
+    });
+    return this.mtpBatch;
   }
 
   /** Resolves when no step is running on the GPU (a caller about to dispose() waits for this). */
@@ -408,8 +512,7 @@ export class DeepseekModel implements CausalLM {
   }
 
   truncate(length: number): void {
-    this.cache.truncate(length);
-    if (this.mtpCache && this.mtpCache.length > length) this.mtpCache.truncate(length);
+    this.seq.truncate(length);
   }
 
   dispose(): void {
@@ -419,44 +522,67 @@ export class DeepseekModel implements CausalLM {
     this.readback.destroy();
     this.penalized?.destroy();
     this.act.destroy();
+    this.rowMaps.destroy();
+    this.pendingHidden?.destroy();
     this.cache.destroy();
-    this.mtpCache?.destroy();
     this.f.invFreq.destroy();
     this.offload?.destroy();
     for (const b of this.weights.buffers) b.destroy();
   }
 
   /**
-   * Records the forward pass of `tokens` at the end of the sequence (its end not yet submitted); a promise when
+   * Records the forward pass of `tokens` at the end of `seq` (its end not yet submitted); a promise when
    * offloaded experts make it wait for routing read-backs (recordForward).
    */
-  private runForward(tokens: readonly number[]): Promise<void> | undefined {
-    const pos = this.cache.length;
+  private runForward(tokens: readonly number[], seq = this.seq): Promise<void> | undefined {
+    const pos = seq.length;
     this.rec.write(this.act.tokens, 0, Uint32Array.from(tokens));
-    this.cache.length = pos + tokens.length;
-    return recordForward(this.rec, this.f, tokens.length, pos);
+    seq.reserve(this.rec, pos, pos + tokens.length);
+    const offloading = recordForward(this.rec, this.f, placeRows(this.rec, this.f, [{ rows: tokens.length, firstPos: pos, tableAt: seq.tableAt }]));
+    seq.length = pos + tokens.length;
+    return offloading;
   }
 
   /** The request's penalty entries on the GPU (grown when a request has more than fit). */
-  private penalizedBuffer(sample: SampleRequest): GPUBuffer | undefined {
-    const entries = penaltyEntries(sample);
-    if (entries.length === 0) return undefined;
-    const ids = packPenalties(entries);
-    if (!this.penalized || this.penalized.size < ids.byteLength) {
-      this.penalized?.destroy();
-      this.penalized = createStorage(this.gpu.device, Math.max(256, ids.byteLength), 'penalized tokens');
-    }
-    this.rec.write(this.penalized, 0, ids);
-    return this.penalized;
+  private penalizedBuffer(sample: SampleRequest): Bindable | undefined {
+    return this.penalizedRows([sample])[0];
   }
 
-  private checkTokens(tokens: readonly number[], length = this.cache.length): void {
+  /**
+   * Each request's penalty entries on the GPU, one 256-byte aligned range each in one buffer (grown when they
+   * do not fit): a batched step's rows are all written before it runs, so they cannot share a range.
+   */
+  private penalizedRows(samples: readonly SampleRequest[]): (Bindable | undefined)[] {
+    const packed = samples.map((s) => {
+      const entries = penaltyEntries(s);
+      return entries.length ? packPenalties(entries) : null;
+    });
+    const offsets: number[] = [];
+    let bytes = 0;
+    for (const p of packed) {
+      offsets.push(bytes);
+      if (p) bytes += Math.ceil(p.byteLength / 256) * 256;
+    }
+    if (bytes === 0) return packed.map(() => undefined);
+    if (!this.penalized || this.penalized.size < bytes) {
+      this.penalized?.destroy();
+      this.penalized = createStorage(this.gpu.device, Math.max(256, bytes), 'penalized tokens');
+    }
+    const buffer = this.penalized;
+    return packed.map((p, i) => {
+      if (!p) return undefined;
+      this.rec.write(buffer, offsets[i], p);
+      return { buffer, offset: offsets[i], size: p.byteLength };
+    });
+  }
+
+  private checkTokens(tokens: readonly number[], length = this.seq.length, what = 'tokens'): void {
     if (this.disposed) throw new InputError('model', 'has been disposed');
     const V = this.config.vocabSize;
     const bad = tokens.findIndex((t) => !Number.isInteger(t) || t < 0 || t >= V);
-    if (bad >= 0) throw new InputError('tokens', `token id ${tokens[bad]} at index ${bad} is outside the vocabulary [0, ${V})`);
+    if (bad >= 0) throw new InputError(what, `token id ${tokens[bad]} at index ${bad} is outside the vocabulary [0, ${V})`);
     if (length + tokens.length > this.maxLength) {
-      throw new InputError('tokens', `${length + tokens.length} positions exceed the context of ${this.maxLength}`);
+      throw new InputError(what, `${length + tokens.length} positions exceed the context of ${this.maxLength}`);
     }
   }
 }

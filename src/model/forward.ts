@@ -1,6 +1,8 @@
 // The forward graph on the GPU: embed → decoder layers (MLA + dense MLP or MoE) → final norm, recorded
-// into one Recorder for `rows` positions starting at `pos`. Reads the token ids from act.tokens and leaves
-// the final-norm hidden states in act.x (lm_head's input, and the MTP module's h).
+// into one Recorder for the rows of a row map: one or more sequences' consecutive positions (a prefill chunk, a
+// decode row each, verify passes), each over its own pages of the latent cache. Reads the token ids from
+// act.tokens and leaves the final-norm hidden states in act.x (lm_head's input, and the MTP module's h).
+// Only attention tells the rows' sequences apart; every other kernel sees `rows` rows.
 // Every dispatch reads and writes preallocated buffers; nothing here allocates or reads back, except at a
 // layer whose routed experts are offloaded (./expert-offload.ts), where the routing is read back.
 import type { ModelConfig } from '../config/model-config.ts';
@@ -13,6 +15,7 @@ import { mlaAbsorbV, mlaAbsorbVParams } from '../kernels/mla-absorb-v.ts';
 import { mlaDecode, mlaDecodeParams, mlaSplitPlan } from '../kernels/mla-decode.ts';
 import type { KvBDtype } from '../kernels/mla-kv-b.ts';
 import { mlaMerge, mlaMergeParams } from '../kernels/mla-merge.ts';
+import type { RowMap, SegmentRows } from '../kernels/row-map.ts';
 import { recordMoeExperts, type MoeBuffers, type MoeShape } from '../kernels/moe-experts.ts';
 import { recordMoeRoute } from '../kernels/moe-route.ts';
 import { residualAdd } from '../kernels/residual-add.ts';
@@ -20,14 +23,18 @@ import { rmsnorm } from '../kernels/rmsnorm.ts';
 import { swiglu } from '../kernels/swiglu.ts';
 import { MAX_ATTENTION_SPLITS, type Activations } from './activations.ts';
 import type { ExpertOffload } from './expert-offload.ts';
+import type { LatentCache } from './kv-cache.ts';
+import type { RowMaps } from './row-maps.ts';
 import type { GpuAttention, GpuLayer, GpuMoe, GpuWeights } from './weights.ts';
 
 /** What one forward pass reads: config, weights, cache, scratch, and how to split attention. */
 export interface ForwardContext {
   c: ModelConfig;
   weights: GpuWeights;
-  /** One latent cache buffer per decoder layer. */
-  cacheLayers: GPUBuffer[];
+  /** The paged latent cache: one pool buffer per decoder layer (and the MTP's), the page table. */
+  cache: LatentCache;
+  /** Where each forward call of a step places its row map. */
+  rowMaps: RowMaps;
   act: Activations;
   /** ModelConfig.ropeInvFreq as f32 [qk_rope_head_dim / 2]. */
   invFreq: GPUBuffer;
@@ -37,31 +44,37 @@ export interface ForwardContext {
   offload?: ExpertOffload;
 }
 
+/** Places the row map of `segs` (one per sequence, in row order) for a forward call of this step. */
+export function placeRows(rec: Recorder, f: ForwardContext, segs: readonly SegmentRows[]): RowMap {
+  return f.rowMaps.place(rec, f.cache, f.c.numAttentionHeads, segs);
+}
+
 /**
  * Records the forward pass. Returns undefined when it is all recorded (nothing submitted), or, with offloaded
  * experts, a promise: the pass is then submitted in pieces (each offloaded layer reads its routing back) and
  * the rest is recorded when it resolves. Callers await it only when there is one, so a resident step
  * records without yielding between its first dispatch and its submit (src/gpu/recorder.ts).
  */
-export function recordForward(rec: Recorder, f: ForwardContext, rows: number, pos: number): Promise<void> | undefined {
+export function recordForward(rec: Recorder, f: ForwardContext, map: RowMap): Promise<void> | undefined {
   const { c, act, weights } = f;
+  const rows = map.rows;
   recordEmbed(rec, weights.embed.dtype, weights.embed.parts, act.tokens, act.h, { rows, hidden: c.hiddenSize, vocab: c.vocabSize });
-  if (f.offload) return recordLayersOffloaded(rec, f, f.offload, rows, pos);
-  weights.layers.forEach((layer, l) => recordLayer(rec, f, layer, f.cacheLayers[l], rows, pos));
+  if (f.offload) return recordLayersOffloaded(rec, f, f.offload, map);
+  weights.layers.forEach((layer, l) => recordLayer(rec, f, layer, f.cache.layers[l], map));
   recordFinalNorm(rec, f, rows);
 }
 
-async function recordLayersOffloaded(rec: Recorder, f: ForwardContext, offload: ExpertOffload, rows: number, pos: number): Promise<void> {
+async function recordLayersOffloaded(rec: Recorder, f: ForwardContext, offload: ExpertOffload, map: RowMap): Promise<void> {
   for (const [l, w] of f.weights.layers.entries()) {
     if (!offload.offloads(l)) {
-      recordLayer(rec, f, w, f.cacheLayers[l], rows, pos);
+      recordLayer(rec, f, w, f.cache.layers[l], map);
       continue;
     }
-    recordLayerToRouting(rec, f, w, f.cacheLayers[l], rows, pos);
-    await offload.recordExperts(rec, l, w.moe!.shared, moeBuffers(f), moeShape(f, w.moe!, rows));
-    residualAdd.record(rec, { delta: f.act.moeOut, h: f.act.h }, { n: rows * f.c.hiddenSize });
+    recordLayerToRouting(rec, f, w, f.cache.layers[l], map);
+    await offload.recordExperts(rec, l, w.moe!.shared, moeBuffers(f), moeShape(f, w.moe!, map.rows));
+    residualAdd.record(rec, { delta: f.act.moeOut, h: f.act.h }, { n: map.rows * f.c.hiddenSize });
   }
-  recordFinalNorm(rec, f, rows);
+  recordFinalNorm(rec, f, map.rows);
 }
 
 function recordFinalNorm(rec: Recorder, f: ForwardContext, rows: number): void {
@@ -69,19 +82,20 @@ function recordFinalNorm(rec: Recorder, f: ForwardContext, rows: number): void {
 }
 
 /** One pre-norm block: h += attn(norm(h)); h += mlp(norm(h)). Also the MTP module's layer. */
-export function recordLayer(rec: Recorder, f: ForwardContext, w: GpuLayer, cache: GPUBuffer, rows: number, pos: number): void {
-  recordLayerToRouting(rec, f, w, cache, rows, pos);
+export function recordLayer(rec: Recorder, f: ForwardContext, w: GpuLayer, cache: GPUBuffer, map: RowMap): void {
+  recordLayerToRouting(rec, f, w, cache, map);
   if (!w.moe) return;
-  recordMoeExperts(rec, w.moe.experts, w.moe.shared, moeBuffers(f), moeShape(f, w.moe, rows));
-  residualAdd.record(rec, { delta: f.act.moeOut, h: f.act.h }, { n: rows * f.c.hiddenSize });
+  recordMoeExperts(rec, w.moe.experts, w.moe.shared, moeBuffers(f), moeShape(f, w.moe, map.rows));
+  residualAdd.record(rec, { delta: f.act.moeOut, h: f.act.h }, { n: map.rows * f.c.hiddenSize });
 }
 
 /** A layer up to its MoE experts: attention, then the dense MLP (the whole layer) or the router and routing. */
-function recordLayerToRouting(rec: Recorder, f: ForwardContext, w: GpuLayer, cache: GPUBuffer, rows: number, pos: number): void {
+function recordLayerToRouting(rec: Recorder, f: ForwardContext, w: GpuLayer, cache: GPUBuffer, map: RowMap): void {
   const { c, act } = f;
   const H = c.hiddenSize;
+  const rows = map.rows;
   rmsnorm.record(rec, { x: act.h, weight: w.inputNorm, out: act.x }, { rows, dim: H, eps: c.rmsNormEps });
-  recordAttention(rec, f, w.attention, cache, rows, pos);
+  recordAttention(rec, f, w.attention, cache, map);
   rmsnorm.record(rec, { x: act.h, weight: w.postAttentionNorm, out: act.x }, { rows, dim: H, eps: c.rmsNormEps });
   if (w.dense) {
     recordMatmul(rec, w.dense.gate, act.x, act.gate, rows); // gate: [rows, I]
@@ -111,29 +125,31 @@ function moeShape(f: ForwardContext, moe: GpuMoe, rows: number): MoeShape {
 }
 
 /**
- * Only the latent cache rows of a layer for `rows` rows of act.h, at positions pos..: what a row whose output
- * nobody reads still owes the rows after it (the MTP's rows before its last). Leaves act.x = norm(h).
+ * Only the latent cache rows of a layer for the map's rows of act.h: what a row whose output nobody reads
+ * still owes the rows after it (the MTP's rows before its last). Leaves act.x = norm(h).
  */
-export function recordLatentRows(rec: Recorder, f: ForwardContext, w: GpuLayer, cache: GPUBuffer, rows: number, pos: number): void {
+export function recordLatentRows(rec: Recorder, f: ForwardContext, w: GpuLayer, cache: GPUBuffer, map: RowMap): void {
   const { c, act } = f;
-  rmsnorm.record(rec, { x: act.h, weight: w.inputNorm, out: act.x }, { rows, dim: c.hiddenSize, eps: c.rmsNormEps });
-  recordKvAppend(rec, f, w.attention, cache, rows, pos);
+  rmsnorm.record(rec, { x: act.h, weight: w.inputNorm, out: act.x }, { rows: map.rows, dim: c.hiddenSize, eps: c.rmsNormEps });
+  recordKvAppend(rec, f, w.attention, cache, map);
 }
 
-/** kv_a_proj_with_mqa of act.x, then its norm and rope into cache rows pos..pos + rows - 1. */
-function recordKvAppend(rec: Recorder, f: ForwardContext, w: GpuAttention, cache: GPUBuffer, rows: number, pos: number): void {
+/** kv_a_proj_with_mqa of act.x, then its norm and rope into each row's cache slot. */
+function recordKvAppend(rec: Recorder, f: ForwardContext, w: GpuAttention, cache: GPUBuffer, map: RowMap): void {
   const { c, act } = f;
+  const rows = map.rows;
   recordMatmul(rec, w.kvA, act.x, act.kvA, rows); // [rows, kvLora + rope], before its norm and rope
   kvAppend.record(
     rec,
-    { kv_a: act.kvA, norm_w: w.kvANorm, inv_freq: f.invFreq, cache },
-    { rows, kv_lora: c.kvLoraRank, rope: c.qkRopeHeadDim, pos, eps: c.rmsNormEps, cos_sin_scale: c.ropeCosSinScale },
+    { kv_a: act.kvA, norm_w: w.kvANorm, inv_freq: f.invFreq, row_pos: map.pos, row_slot: map.slot, cache },
+    { rows, kv_lora: c.kvLoraRank, rope: c.qkRopeHeadDim, cache_rows: f.cache.poolRows, eps: c.rmsNormEps, cos_sin_scale: c.ropeCosSinScale },
   );
 }
 
 /** MLA in the absorbed form over the latent cache: the new rows are appended first, then attended over. */
-function recordAttention(rec: Recorder, f: ForwardContext, w: GpuAttention, cache: GPUBuffer, rows: number, pos: number): void {
+function recordAttention(rec: Recorder, f: ForwardContext, w: GpuAttention, cache: GPUBuffer, map: RowMap): void {
   const { c, act } = f;
+  const rows = map.rows;
   if (w.q) {
     recordMatmul(rec, w.q, act.x, act.q, rows); // q: [rows, heads * qHeadDim]
   } else {
@@ -141,19 +157,22 @@ function recordAttention(rec: Recorder, f: ForwardContext, w: GpuAttention, cach
     rmsnorm.record(rec, { x: act.qA, weight: w.qANorm!, out: act.qAn }, { rows, dim: c.qLoraRank!, eps: c.rmsNormEps });
     recordMatmul(rec, w.qB!, act.qAn, act.q, rows);
   }
-  recordKvAppend(rec, f, w, cache, rows, pos);
+  recordKvAppend(rec, f, w, cache, map);
   const dtype = w.kvB.dtype as KvBDtype;
   const kvB = { w: w.kvB.w, w_scale: w.kvB.scale ?? w.kvB.w };
   const [BLOCK_ROWS, BLOCK_COLS] = w.kvB.block; // the checkpoint's weight_block_size (FP8 scales)
   const absorbQ = mlaAbsorbQ[dtype];
   const qBlocks = { ...absorbQ.spec.overrides, BLOCK_ROWS, BLOCK_COLS };
-  absorbQ.record(rec, { q: act.q, inv_freq: f.invFreq, ...kvB, q_abs: act.qAbs }, mlaAbsorbQParams(c, rows, pos, c.ropeCosSinScale, qBlocks), qBlocks);
-  const plan = mlaSplitPlan(pos + rows, rows * c.numAttentionHeads, f.attentionWorkgroups, MAX_ATTENTION_SPLITS);
+  absorbQ.record(rec, { q: act.q, inv_freq: f.invFreq, ...kvB, q_abs: act.qAbs, row_pos: map.pos }, mlaAbsorbQParams(c, rows, c.ropeCosSinScale, qBlocks), qBlocks);
+  // Split for the longest sequence, by the blocks (4 query vectors of one sequence) there are: that is at most
+  // rows * heads query vectors, so the scratch sized by mlaSplitQueries holds it.
+  const plan = mlaSplitPlan(map.kvLen, map.blocks * 4, f.attentionWorkgroups, MAX_ATTENTION_SPLITS);
+  const pages = { segments: map.segments, pages: map.pages };
   if (plan.splits === 1) {
     // One split: the decode kernel writes o_lat itself (o / l), no merge dispatch.
-    mlaDecode.record(rec, { q_abs: act.qAbs, cache, o_part: act.oLat, ml: act.ml }, mlaDecodeParams(c, rows, pos, c.softmaxScale, plan, true));
+    mlaDecode.record(rec, { q_abs: act.qAbs, cache, o_part: act.oLat, ml: act.ml, ...pages }, mlaDecodeParams(c, map, c.softmaxScale, plan, true));
   } else {
-    mlaDecode.record(rec, { q_abs: act.qAbs, cache, o_part: act.oPart, ml: act.ml }, mlaDecodeParams(c, rows, pos, c.softmaxScale, plan));
+    mlaDecode.record(rec, { q_abs: act.qAbs, cache, o_part: act.oPart, ml: act.ml, ...pages }, mlaDecodeParams(c, map, c.softmaxScale, plan));
     mlaMerge.record(rec, { o_part: act.oPart, ml: act.ml, o_lat: act.oLat }, mlaMergeParams(rows * c.numAttentionHeads, c.kvLoraRank, plan.splits));
   }
   const absorbV = mlaAbsorbV[dtype];

@@ -9,7 +9,9 @@ import type { ModelConfig } from '../config/model-config.ts';
 import { GpuError, GpuLimitError, InputError } from '../errors.ts';
 import { storageBytes } from '../gpu/buffers.ts';
 import { Activations } from './activations.ts';
-import { LatentCache } from './kv-cache.ts';
+import { cacheShape, LatentCache, type CacheOptions } from './kv-cache.ts';
+import { RowMaps } from './row-maps.ts';
+import { pendingHiddenBytes } from './mtp-batch.ts';
 import { expertOffloadBuffers } from './expert-offload.ts';
 import { planWeights, type PlannedBuffer, type WeightsPlan } from './weight-plan.ts';
 
@@ -39,8 +41,7 @@ export type BufferGroup = 'weights' | 'latentCache' | 'mtpCache' | 'activations'
 
 export type GroupedBuffer = PlannedBuffer & { group: BufferGroup };
 
-export interface PlanOptions {
-  contextLength: number;
+export interface PlanOptions extends CacheOptions {
   prefillChunk: number;
   quantize?: 'fp8';
   /** Load the MTP module when the checkpoint has one (default true). */
@@ -152,13 +153,22 @@ function poolBytes(plan: MemoryPlan): number {
 function planBuffers(c: ModelConfig, ckpt: Checkpoint, o: PlanOptions, limit: BufferLimit, expertSlots?: number): MemoryPlan {
   const weightPlan = planWeights(c, ckpt, { quantize: o.quantize, mtp: o.mtp, expertSlots }, limit.bytes);
   const mtp = c.numNextnPredictLayers > 0 && o.mtp !== false;
-  const cacheLayer = (label: string) => (_: unknown, l: number) => ({ label: `${label} layer ${l}`, bytes: LatentCache.bytesPerLayer(c.latentDim, o.contextLength) });
+  const shape = cacheShape(c, mtp, o);
+  const cacheLayer = (label: string) => (_: unknown, l: number) => ({ label: `${label} layer ${l}`, bytes: LatentCache.bytesPerLayer(shape) });
+  const rows = o.prefillChunk;
   const groups: [BufferGroup, PlannedBuffer[]][] = [
     ['weights', weightPlan.buffers],
     ['latentCache', Array.from({ length: c.numHiddenLayers }, cacheLayer('latent cache'))],
     ['mtpCache', Array.from({ length: mtp ? 1 : 0 }, cacheLayer('mtp latent cache'))],
     ['activations', Activations.sizes(c, o.prefillChunk, o.prefillChunk, mtp, o.attentionWorkgroups ?? 128)],
-    ['other', [{ label: 'rope inverse frequencies', bytes: storageBytes(c.ropeInvFreq.length * 4) }, ...(expertSlots === undefined ? [] : expertOffloadBuffers(c, o.prefillChunk, expertSlots))]],
+    ['other', [
+      { label: 'rope inverse frequencies', bytes: storageBytes(c.ropeInvFreq.length * 4) },
+      { label: 'page table', bytes: LatentCache.tableBytes(shape) },
+      { label: 'page copy scratch', bytes: storageBytes(shape.pageSize * shape.latentDim * 4) },
+      { label: 'row maps', bytes: RowMaps.bytesFor(rows, Math.min(rows, shape.maxSequences), rows + 2) },
+      ...(mtp ? [{ label: 'mtp pending hidden rows', bytes: storageBytes(pendingHiddenBytes(c, shape.maxSequences)) }] : []),
+      ...(expertSlots === undefined ? [] : expertOffloadBuffers(c, o.prefillChunk, expertSlots)),
+    ]],
   ];
   const buffers = groups.flatMap(([group, list]) => list.map((b) => ({ ...b, group })));
   const sum = (group: BufferGroup) => buffers.reduce((n, b) => n + (b.group === group ? b.bytes : 0), 0);

@@ -14,13 +14,13 @@ import { InputError } from '../errors.ts';
 import type { Gpu } from '../gpu/device.ts';
 import { readStorage } from '../gpu/buffers.ts';
 import type { Readback } from '../gpu/readback.ts';
-import type { Recorder } from '../gpu/recorder.ts';
+import type { Bindable, Recorder } from '../gpu/recorder.ts';
 import { recordArgmax } from '../kernels/sample-argmax.ts';
 import { recordSample } from '../kernels/sample.ts';
 import type { Activations } from './activations.ts';
 import { chunks } from './chunks.ts';
-import { recordForward, recordLogits, type ForwardContext } from './forward.ts';
-import type { LatentCache } from './kv-cache.ts';
+import { placeRows, recordForward, recordLogits, type ForwardContext } from './forward.ts';
+import type { CacheSequence } from './kv-cache.ts';
 import { recordMtp, recordMtpLogits } from './mtp.ts';
 import type { GpuMtp } from './weights.ts';
 
@@ -29,12 +29,12 @@ export interface SpeculatorParts {
   rec: Recorder;
   f: ForwardContext;
   act: Activations;
-  cache: LatentCache;
-  mtpCache: LatentCache;
+  /** The sequence both caches' rows belong to (length: the main cache's, mtpLength: the MTP's). */
+  seq: CacheSequence;
   mtp: GpuMtp;
   readback: Readback;
   /** The penalized-token buffer for a request (src/kernels/sample.ts), or undefined. */
-  penalized(sample: SampleRequest): GPUBuffer | undefined;
+  penalized(sample: SampleRequest): Bindable | undefined;
   /** Runs a GPU operation of the model's, one at a time and never after dispose() (DeepseekModel.work). */
   work<T>(op: () => Promise<T>): Promise<T>;
 }
@@ -60,7 +60,7 @@ export class MtpSpeculator {
   }
 
   get length(): number {
-    return this.p.cache.length;
+    return this.p.seq.length;
   }
 
   /**
@@ -68,44 +68,53 @@ export class MtpSpeculator {
    * The last prompt row stays pending until that token is known.
    */
   prefill(prompt: readonly number[], sample: SampleRequest): Promise<number> {
-    return this.p.work(() => this.prefillNow(prompt, sample));
+    return this.p.work(async () => {
+      this.pending = [];
+      const first = await this.prefillRows(this.p.seq, prompt, sample);
+      this.pending = [first];
+      return first;
+    });
   }
 
-  private async prefillNow(prompt: readonly number[], sample: SampleRequest): Promise<number> {
-    const { gpu, rec, f, act, cache, mtpCache, mtp } = this.p;
+  /**
+   * The prefill of `seq` (inside the model's work()): both caches filled, the first token chosen and returned;
+   * the last prompt row's hidden state is left in act.mtpHidden row 0, pending until that token is known.
+   */
+  async prefillRows(seq: CacheSequence, prompt: readonly number[], sample: SampleRequest): Promise<number> {
+    const { rec, f, act, mtp } = this.p;
     const H = f.c.hiddenSize;
-    if (mtpCache.length !== cache.length) {
-      throw new InputError('speculative', `the MTP cache holds ${mtpCache.length} rows for ${cache.length} positions: start from an empty cache (truncate(0)) or decode without speculation`);
+    if (seq.mtpLength !== seq.length) {
+      throw new InputError('speculative', `the MTP cache holds ${seq.mtpLength} rows for ${seq.length} positions: start from an empty cache (truncate(0)) or decode without speculation`);
     }
-    this.pending = [];
+    let pending: number[] = [];
     for (const { start: a, end, last } of chunks(prompt.length, act.rows)) {
       const n = end - a;
       rec.write(act.tokens, 0, Uint32Array.from(prompt.slice(a, a + n)));
-      const offloading = recordForward(rec, f, n, cache.length);
+      seq.reserve(rec, seq.mtpLength, seq.length + n);
+      const offloading = recordForward(rec, f, placeRows(rec, f, [{ rows: n, firstPos: seq.length, tableAt: seq.tableAt }]));
       if (offloading) await offloading;
-      cache.length += n;
+      seq.length += n;
       if (last) {
         recordLogits(rec, f, n - 1, 1); // logits row 0 <- the last prompt position
         this.recordChoice(act.logits, 0, sample, act.sampled);
       }
       // MTP rows (h_j, t[j+1]) for j = a-1 (pending) .. a+n-2: hidden rows go after the pending one.
-      const m = this.pending.length; // 0 or 1
+      const m = pending.length; // 0 or 1
       rec.copy(act.x, 0, act.mtpHidden, m * H * 4, (n - 1) * H * 4);
       rec.copy(act.x, (n - 1) * H * 4, act.mtpSavedRow, 0, H * 4);
-      const tokens = [...this.pending, ...prompt.slice(a + 1, a + n)];
+      const tokens = [...pending, ...prompt.slice(a + 1, a + n)];
       if (tokens.length) {
         rec.write(act.mtpTokens, 0, Uint32Array.from(tokens));
         // Prefill only fills the MTP cache: no row's prediction is read.
-        recordMtp(rec, f, mtp, mtpCache.layers[0], { hidden: act.mtpHidden, tokens: act.mtpTokens }, tokens.length, mtpCache.length, 'none');
-        mtpCache.length += tokens.length;
+        recordMtp(rec, f, mtp, { hidden: act.mtpHidden, tokens: act.mtpTokens }, [{ rows: tokens.length, firstPos: seq.mtpLength, tableAt: seq.tableAt }], 'none');
+        seq.mtpLength += tokens.length;
       }
       rec.copy(act.mtpSavedRow, 0, act.mtpHidden, 0, H * 4);
-      this.pending = last ? [] : [prompt[a + n]];
+      pending = last ? [] : [prompt[a + n]];
       if (last) this.p.readback.record(rec, act.sampled, 0, 4);
       rec.submit();
     }
     const [first] = await this.p.readback.readU32(1);
-    this.pending = [first];
     await rec.pipelines.check();
     return first;
   }
@@ -120,7 +129,7 @@ export class MtpSpeculator {
   }
 
   private async stepNow(t: number, draft: SampleRequest[], verify: SampleRequest[], logits: boolean): Promise<SpeculativeStep> {
-    const { gpu, rec, f, act, cache, mtpCache, mtp } = this.p;
+    const { gpu, rec, f, act, seq, mtp } = this.p;
     const K = draft.length;
     const H = f.c.hiddenSize;
     const V = f.c.vocabSize;
@@ -129,7 +138,10 @@ export class MtpSpeculator {
     // Draft k's logits go to row k of act.draftLogits, so the sampler (which writes token[row] from logits row
     // `row`) puts d_k straight into act.tokens[k], the verify pass's input. Row 0 is unused.
     const m = this.pending.length;
-    const mtpStart = mtpCache.length;
+    const mtpStart = seq.mtpLength;
+    // The MTP writes rows mtpStart .. mtpStart + m + K - 2 (pending rows and chained drafts), the main model
+    // rows length .. length + K.
+    seq.reserve(rec, mtpStart, Math.max(seq.length + K + 1, mtpStart + m + K - 1));
     rec.write(act.mtpTokens, 0, Uint32Array.from(this.pending));
     rec.write(act.tokens, 0, Uint32Array.of(t));
 
@@ -138,7 +150,8 @@ export class MtpSpeculator {
     // Only the last pending row's prediction is drafted from: the others just enter the MTP cache. Each
     // MTP output (one row, in act.x row 0) drafts one token.
     const inputs = { hidden: act.mtpHidden, tokens: act.mtpTokens };
-    recordMtp(rec, f, mtp, mtpCache.layers[0], inputs, m, mtpStart, 'last');
+    const at = (rows: number, firstPos: number) => [{ rows, firstPos, tableAt: seq.tableAt }];
+    recordMtp(rec, f, mtp, inputs, at(m, mtpStart), 'last');
     for (let k = 1; k <= K; k++) {
       const out = { buffer: act.draftLogits, offset: k * V * 4, size: V * 4 };
       recordMtpLogits(rec, mtp, { buffer: act.x, offset: 0, size: H * 4 }, out, 1);
@@ -146,11 +159,11 @@ export class MtpSpeculator {
       if (k === K) break;
       rec.copy(act.x, 0, act.mtpHidden, 0, H * 4);
       rec.copy(act.tokens, k * 4, act.mtpTokens, 0, 4);
-      recordMtp(rec, f, mtp, mtpCache.layers[0], inputs, 1, mtpStart + m + k - 1, 'last');
+      recordMtp(rec, f, mtp, inputs, at(1, mtpStart + m + k - 1), 'last');
     }
 
     // Verify [t, d1..dK] in one forward pass, choose after every row, keep the hidden rows for the next step.
-    const offloading = recordForward(rec, f, K + 1, cache.length);
+    const offloading = recordForward(rec, f, placeRows(rec, f, [{ rows: K + 1, firstPos: seq.length, tableAt: seq.tableAt }]));
     if (offloading) await offloading;
     recordLogits(rec, f, 0, K + 1);
     if (verify.every(isPlainArgmax)) {
@@ -175,8 +188,8 @@ export class MtpSpeculator {
       result.draftLogits = new Float32Array(q);
     }
     // Provisional lengths: every verified row and only the pending MTP rows; commit() settles them.
-    cache.length += K + 1;
-    mtpCache.length = mtpStart + m;
+    seq.length += K + 1;
+    seq.mtpLength = mtpStart + m;
     return result;
   }
 
@@ -186,7 +199,7 @@ export class MtpSpeculator {
    */
   commit(step: SpeculativeStep, accepted: number, next: number): void {
     const K = step.drafts.length;
-    this.p.cache.length -= K - accepted; // rows of rejected drafts
+    this.p.seq.length -= K - accepted; // rows of rejected drafts
     this.pending = [...step.drafts.slice(0, accepted), next];
   }
 
@@ -201,8 +214,7 @@ export class MtpSpeculator {
 
   /** Forget everything (a new sequence). */
   reset(): void {
-    this.p.cache.truncate(0);
-    this.p.mtpCache.truncate(0);
+    this.p.seq.truncate(0);
     this.pending = [];
   }
 

@@ -12,27 +12,33 @@ import type { Bindable, Recorder } from '../gpu/recorder.ts';
 import { recordEmbed } from '../kernels/embed.ts';
 import { recordMatmul, recordMatmulParts } from '../kernels/matmul.ts';
 import { rmsnorm } from '../kernels/rmsnorm.ts';
-import { recordLatentRows, recordLayer, type ForwardContext } from './forward.ts';
+import { placeRows, recordLatentRows, recordLayer, type ForwardContext } from './forward.ts';
+import type { SegmentRows } from '../kernels/row-map.ts';
 import type { GpuMtp } from './weights.ts';
 
 /** Which rows' predictions recordMtp computes; 'last' and 'none' only fill the cache for the others. */
 export type MtpOutputs = 'all' | 'last' | 'none';
 
 /**
- * `hidden`: [rows, H] main-model states after the final norm; `tokens`: [rows] u32, each row's next token.
- * Output in act.x: [rows, H] for 'all', [1, H] (the last row's) for 'last', nothing for 'none'.
+ * `hidden`: [rows, H] main-model states after the final norm; `tokens`: [rows] u32, each row's next token; the rows
+ * are the segments' positions in the MTP layer's pool (f.cache.mtpLayer), one segment per sequence in row order.
+ * Output in act.x: [rows, H] for 'all', [1, H] (the last row's) for 'last', nothing for 'none'; 'last' and 'none'
+ * take one sequence.
  */
 export function recordMtp(
   rec: Recorder,
   f: ForwardContext,
   mtp: GpuMtp,
-  cache: GPUBuffer,
   input: { hidden: Bindable; tokens: Bindable },
-  rows: number,
-  pos: number,
+  segs: readonly SegmentRows[],
   outputs: MtpOutputs = 'all',
 ): void {
   const { c, act } = f;
+  const cache = f.cache.mtpLayer!;
+  if (outputs !== 'all' && segs.length !== 1) throw new Error(`recordMtp: outputs '${outputs}' take one sequence, got ${segs.length}`);
+  const rows = segs.reduce((n, g) => n + g.rows, 0);
+  const { firstPos: pos, tableAt } = segs[0];
+  const map = (n: number, from: number) => placeRows(rec, f, [{ rows: n, firstPos: from, tableAt }]);
   const H = c.hiddenSize;
   const norm = { rows, dim: H, eps: c.rmsNormEps };
   rmsnorm.record(rec, { x: input.hidden, weight: mtp.hnorm, out: act.mtpHn }, norm);
@@ -41,18 +47,18 @@ export function recordMtp(
   const lastAt = (rows - 1) * H * 4; // the last row's inputs: the matmul takes any row offset (a param)
   if (outputs === 'all') {
     recordEh(rec, mtp, act.mtpE, act.mtpHn, act.h, rows); // h: [rows, H]
-    recordLayer(rec, f, mtp.layer, cache, rows, pos);
+    recordLayer(rec, f, mtp.layer, cache, placeRows(rec, f, segs));
   }
   const cacheOnly = outputs === 'last' ? rows - 1 : outputs === 'none' ? rows : 0;
   if (cacheOnly > 0) {
     recordEh(rec, mtp, act.mtpE, act.mtpHn, act.h, cacheOnly);
-    recordLatentRows(rec, f, mtp.layer, cache, cacheOnly, pos);
+    recordLatentRows(rec, f, mtp.layer, cache, map(cacheOnly, pos));
   }
   if (outputs === 'last') {
     // The last row into row 0 of h, then the whole layer for it alone at its position.
     const row = (b: GPUBuffer) => ({ buffer: b, offset: lastAt, size: H * 4 });
     recordEh(rec, mtp, row(act.mtpE), row(act.mtpHn), act.h, 1);
-    recordLayer(rec, f, mtp.layer, cache, 1, pos + rows - 1);
+    recordLayer(rec, f, mtp.layer, cache, map(1, pos + rows - 1));
   }
   if (outputs !== 'none') rmsnorm.record(rec, { x: act.h, weight: mtp.headNorm, out: act.x }, { ...norm, rows: outputs === 'last' ? 1 : rows });
 }

@@ -18,10 +18,9 @@ import { argmaxToken } from '../../src/reference/sample.ts';
 import type { ModelConfig } from '../../src/config/model-config.ts';
 import { benches as copyBenches } from './kernels/copy.bench.ts';
 import { timeGpu } from './timing.ts';
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { makeSyntheticModel } from '../make-synthetic-model.ts';
+import { syntheticModelDir } from '../make-synthetic-model.ts';
 import { routedExpertsPerVerify } from './expert-union.ts';
 import { forceDrafts } from './force-drafts.ts';
 import { offloadRows, type OffloadBudget, type OffloadRow } from './offload.ts';
@@ -78,14 +77,7 @@ export async function runE2e(log: (line: string) => void, syntheticLayers = 0, o
   let forced: unknown = null;
   let experts: unknown = null;
   const dirs = ['weights/tiny-v3-trained', 'kernels-test/fixtures/tiny-v3'];
-  if (syntheticLayers > 0) {
-    const dir = `weights/synthetic-v2-lite-${syntheticLayers}l`;
-    if (!existsSync(join(dir, 'config.json'))) {
-      log(`making ${dir} (DeepSeek-V2-Lite shapes, ${syntheticLayers} of 27 layers, random FP8 weights)`);
-      makeSyntheticModel(dir, syntheticLayers);
-    }
-    dirs.push(dir);
-  }
+  if (syntheticLayers > 0) dirs.push(syntheticModelDir(syntheticLayers, log));
   for (const dir of dirs) {
     const gpu = await createNodeGpu();
     const engine = await loadModel(dir, { gpu, profile: await benchProfile(gpu, profileName) });

@@ -1,8 +1,9 @@
-// `npm run bench -- <suite> [options]`. Suites: kernels, e2e, serve, browser-load. Speed is claimed only from this output.
+// `npm run bench -- <suite> [options]`. Suites: kernels, e2e, batch, serve, browser-load. Speed is claimed only from this output.
 import { Command, Option } from 'commander';
 import { createNodeGpu } from '../../src/gpu/node-webgpu.ts';
 import { runBrowserLoadBench } from './browser-load.ts';
 import { BENCH_PROFILES, benchProfile, type BenchProfileName } from './profile.ts';
+import { runBatchBench } from './batch.ts';
 import { runE2e } from './e2e.ts';
 import { parseBudgets } from './offload.ts';
 import { runKernelBenches } from './kernels.ts';
@@ -42,6 +43,19 @@ program
     const log = opts.json ? () => {} : (line: string) => console.log(line);
     const results = await runE2e(log, Number(opts.synthetic), parseBudgets(opts.offload), opts.profile);
     if (opts.json) console.log(JSON.stringify(results, null, 2));
+  });
+
+program
+  .command('batch')
+  .description('batched decoding: step latency, total and per-sequence tokens/s and routed experts read per step for B = 1..16')
+  .option('--json', 'print the rows as JSON')
+  .option('--synthetic <layers>', 'the DeepSeek-V2-Lite-shaped random-weight model with this many layers (0: only the embedded model)', '2')
+  .action(async (opts: { json?: boolean; synthetic: string }) => {
+    const gpu = await createNodeGpu();
+    const log = opts.json ? () => {} : (line: string) => console.log(line);
+    const rows = await runBatchBench(gpu, log, Number(opts.synthetic));
+    if (opts.json) console.log(JSON.stringify(rows, null, 2));
+    gpu.destroy();
   });
 
 program

@@ -21,7 +21,8 @@ import { PipelineCache } from '../../src/gpu/pipelines.ts';
 import { Recorder, type Bindable, type DispatchEvent } from '../../src/gpu/recorder.ts';
 import { Activations } from '../../src/model/activations.ts';
 import { DeepseekModel } from '../../src/model/deepseek-model.ts';
-import { recordForward, type ForwardContext } from '../../src/model/forward.ts';
+import { placeRows, recordForward, type ForwardContext } from '../../src/model/forward.ts';
+import { RowMaps } from '../../src/model/row-maps.ts';
 import type { GpuLayer, GpuWeights } from '../../src/model/weights.ts';
 import { GREEDY } from '../../src/sampling/rules.ts';
 
@@ -121,12 +122,12 @@ async function main(): Promise<void> {
     // The speculator's state after its prefill: one pending row; each step verifies [t, d] and is then undone.
     model.truncate(0);
     const t = await spec.prefill(prompt, GREEDY);
-    const mtpLength = model.mtpCache!.length;
+    const mtpLength = model.seq.mtpLength;
     const specStep = async () => {
       const s = await spec.step(t, [GREEDY], [GREEDY, GREEDY], false);
       spec.commit(s, 0, t); // pending is [t] again; the caches go back to the prompt
       model.truncate(context);
-      model.mtpCache!.length = mtpLength;
+      model.seq.mtpLength = mtpLength;
     };
     // Plain steps need only the main cache: they write position `context` like the speculative one.
     variants.push({ name: 'plain', run: plain, capture: () => capture(trace, plain) });
@@ -141,7 +142,8 @@ async function main(): Promise<void> {
     const f: ForwardContext = {
       c,
       weights: model.weights,
-      cacheLayers: model.cache.layers,
+      cache: model.cache,
+      rowMaps: new RowMaps(gpu, RowMaps.bytesFor(act.rows, 1, 1)),
       act,
       invFreq: uploadStorage(device, Float32Array.from(c.ropeInvFreq), 'rope inverse frequencies'),
       attentionWorkgroups,
@@ -150,7 +152,8 @@ async function main(): Promise<void> {
     for (const rows of rowCounts) {
       // The rows overwrite cache positions context.. every time; the cache length never moves.
       const step = async () => {
-        recordForward(rec, f, rows, context);
+        model.seq.reserve(rec, context, context + rows);
+        recordForward(rec, f, placeRows(rec, f, [{ rows, firstPos: context, tableAt: model.seq.tableAt }]));
         rec.submit();
         await device.queue.onSubmittedWorkDone();
       };

@@ -17,6 +17,9 @@ import { kvAppend } from '../../../src/kernels/kv-append.ts';
 import { mlaAbsorbQ, mlaAbsorbQParams } from '../../../src/kernels/mla-absorb-q.ts';
 import { mlaAbsorbV, mlaAbsorbVParams } from '../../../src/kernels/mla-absorb-v.ts';
 import { mlaDecode, mlaDecodeParams, mlaDecodeScratch, mlaSplitPlan } from '../../../src/kernels/mla-decode.ts';
+import { contiguousRowMapData } from '../../../src/kernels/row-map.ts';
+import { uploadStorage } from '../../../src/gpu/buffers.ts';
+import { uploadRowMap } from '../../../kernels-test/helpers/mla.ts';
 import { kvBWeightBytes, type KvBDtype } from '../../../src/kernels/mla-kv-b.ts';
 import { mlaMerge, mlaMergeParams } from '../../../src/kernels/mla-merge.ts';
 import { CONTEXT_LENGTHS, MLA_SHAPES, type MlaShape } from '../../../kernels-test/helpers/cases.ts';
@@ -77,12 +80,13 @@ function bench(model: 'v3' | 'v2-lite', s: MlaShape, dtype: KvBDtype, ctx: numbe
         oPart: make(scratch.oPart * 4, 'o_part'), ml: make(scratch.ml * 4, 'ml'), oLat: make(oLat, 'o_lat'), o: make(o, 'o'),
       };
       const pos = ctx - 1;
+      const map = uploadRowMap((data, label) => (bufs.push(uploadStorage(gpu.device, data, label)), bufs.at(-1)!), contiguousRowMapData(1, pos, H));
       const record = () => {
         if (part === 'all' || part === 'absorb-q') {
-          mlaAbsorbQ[dtype].record(rec, { q: b.q, inv_freq: b.invFreq, w, w_scale: wScale, q_abs: b.qAbs }, mlaAbsorbQParams(d, 1, pos, 1));
+          mlaAbsorbQ[dtype].record(rec, { q: b.q, inv_freq: b.invFreq, w, w_scale: wScale, q_abs: b.qAbs, row_pos: map.pos }, mlaAbsorbQParams(d, 1, 1));
         }
         if (part === 'all' || part === 'decode') {
-          mlaDecode.record(rec, { q_abs: b.qAbs, cache: b.cache, o_part: b.oPart, ml: b.ml }, mlaDecodeParams(d, 1, pos, SCALE, plan));
+          mlaDecode.record(rec, { q_abs: b.qAbs, cache: b.cache, o_part: b.oPart, ml: b.ml, segments: map.segments, pages: map.pages }, mlaDecodeParams(d, map, SCALE, plan));
         }
         if (part === 'all' || part === 'merge') {
           mlaMerge.record(rec, { o_part: b.oPart, ml: b.ml, o_lat: b.oLat }, mlaMergeParams(H, s.kvLora, plan.splits));
@@ -108,9 +112,10 @@ function appendBench(model: 'v3' | 'v2-lite', s: MlaShape): KernelBench {
     setup(gpu, rec) {
       const bufs = [latent * 4, s.kvLora * 4, (s.rope / 2) * 4, 4096 * latent * 4].map((n) => createStorage(gpu.device, n, 'kv-append'));
       const [kvA, normW, invFreq, cache] = bufs;
-      const p = { rows: 1, kv_lora: s.kvLora, rope: s.rope, pos: 4095, eps: 1e-6, cos_sin_scale: 1 };
+      const map = uploadRowMap((data, label) => (bufs.push(uploadStorage(gpu.device, data, label)), bufs.at(-1)!), contiguousRowMapData(1, 4095, s.heads));
+      const p = { rows: 1, kv_lora: s.kvLora, rope: s.rope, cache_rows: 4096, eps: 1e-6, cos_sin_scale: 1 };
       return {
-        record: () => kvAppend.record(rec, { kv_a: kvA, norm_w: normW, inv_freq: invFreq, cache }, p),
+        record: () => kvAppend.record(rec, { kv_a: kvA, norm_w: normW, inv_freq: invFreq, row_pos: map.pos, row_slot: map.slot, cache }, p),
         destroy: () => bufs.forEach((x) => x.destroy()),
       };
     },

@@ -1,0 +1,104 @@
+// Batched decoding (src/decode/batch.ts over DeepseekModel.decodeStep and the paged latent cache) is the same
+// decoding: every sequence of a batch produces exactly the tokens it produces alone, with prompts of different
+// lengths (page size 4 dividing none of them), sequences joining and leaving between steps, n choices forked
+// from one prompt, penalties and seeded sampling per row; and every page is back in the pool at the end.
+// tiny-v3 (4 heads) and tiny-v2lite (3 heads: a block of 4 query vectors would straddle two sequences).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openModelFolder, type ModelFolder } from '../src/checkpoint/model-folder.ts';
+import { nodeFolder } from '../src/checkpoint/sources/node-file.ts';
+import { DecodeBatch, type BatchRequest } from '../src/decode/batch.ts';
+import { generate } from '../src/decode/generate.ts';
+import { DeepseekModel } from '../src/model/deepseek-model.ts';
+import { getTestGpu } from './helpers/gpu.ts';
+
+const gpu = await getTestGpu();
+
+const aloneTokens = new Map<string, number[]>();
+
+/** The tokens `request` gives alone: generate() on the model's own sequence, one token per step (memoized). */
+async function alone(model: DeepseekModel, r: BatchRequest): Promise<number[]> {
+  const key = JSON.stringify([model.config.numAttentionHeads, r]);
+  const known = aloneTokens.get(key);
+  if (known) return known;
+  model.truncate(0);
+  const gen = generate(model, r.prompt, { ...r, eosTokenIds: r.eosTokenIds ?? [], speculative: 'none' });
+  for await (const _ of gen);
+  const tokens = (await gen.result).tokens;
+  aloneTokens.set(key, tokens);
+  return tokens;
+}
+
+const prompt = (length: number, salt: number) => Array.from({ length }, (_, i) => (i * 37 + salt * 11 + 1) % 200);
+
+describe.skipIf(!gpu).each(['kernels-test/fixtures/tiny-v3', 'kernels-test/fixtures/tiny-v2lite'])('batched decoding on %s', (dir) => {
+  let folder: ModelFolder;
+  let model: DeepseekModel;
+  beforeAll(async () => {
+    folder = await openModelFolder(nodeFolder(dir));
+    model = await DeepseekModel.load(gpu!, folder, { prefillChunk: 16, contextLength: 48, cacheTokens: 256, pageSize: 4, maxSequences: 12 });
+  });
+  afterAll(async () => {
+    model?.dispose();
+    await folder?.checkpoint.close();
+  });
+
+  it.each(['none', 'mtp'] as const)('greedy, speculative %s: each sequence as alone, with sequences joining and leaving between steps', async (speculative) => {
+    if (speculative === 'mtp' && !model.batchSpeculator()) return; // no MTP module: the same as 'none'
+    const free = model.cache.freePageCount;
+    const requests: BatchRequest[] = [
+      { prompt: prompt(1, 1), maxNewTokens: 9, eosTokenIds: [] },
+      { prompt: prompt(5, 2), maxNewTokens: 4, eosTokenIds: [] }, // leaves early
+      { prompt: prompt(17, 3), maxNewTokens: 8, eosTokenIds: [] },
+      { prompt: prompt(42, 4), maxNewTokens: 20, eosTokenIds: [] }, // reaches the 48-token context: 'context'
+    ];
+    const batch = new DecodeBatch(model, { speculative });
+    const streams = [batch.add(requests[0]), batch.add(requests[1])];
+    await batch.step(); // the first two join
+    await batch.step();
+    streams.push(batch.add(requests[2]), batch.add(requests[3])); // two more join mid-batch
+    const steps = [];
+    while (batch.size > 0) steps.push(await batch.step());
+    // Plain: the early one leaves after the first step of 4; speculative: it may be done a step sooner.
+    const most = Math.max(...steps.map((s) => s.rows));
+    const drafting = speculative === 'mtp';
+    if (drafting) expect(most, 'steps of several sequences at once').toBeGreaterThanOrEqual(3);
+    else expect(most, 'a step of 4 sequences at once').toBe(4);
+    const drafted = steps.reduce((n, s) => n + s.drafted, 0);
+    if (drafting) expect(drafted, 'speculative steps drafted').toBeGreaterThan(10);
+    else expect(drafted).toBe(0);
+    expect(model.cache.freePageCount, 'every page back in the pool').toBe(free);
+    const results = await Promise.all(streams.map((s) => s.result));
+    expect(results.map((r) => r.finishReason)).toEqual(['length', 'length', 'length', 'context']);
+    for (const [i, r] of requests.entries()) expect(results[i].tokens, `sequence ${i}`).toEqual(await alone(model, r));
+  });
+
+  it('n choices forked from one prompt: greedy ones equal, seeded ones each as alone with seed + i; pages shared', async () => {
+    const free = model.cache.freePageCount;
+    const p = prompt(10, 5);
+    const batch = new DecodeBatch(model);
+    const greedy = batch.addChoices({ prompt: p, maxNewTokens: 6, eosTokenIds: [] }, 3);
+    const sampled = batch.addChoices({ prompt: p, maxNewTokens: 6, eosTokenIds: [], temperature: 0.9, topK: 40, seed: 17 }, 2);
+    await batch.step(); // prefill: the prompt but its last token once per request, forks share its pages
+    expect(free - model.cache.freePageCount, 'two prompts of 9 rows in 4-row pages, shared by their forks').toBe(2 * 3);
+    await batch.run();
+    expect(model.cache.freePageCount).toBe(free);
+    const want = await alone(model, { prompt: p, maxNewTokens: 6 });
+    for (const s of greedy) expect((await s.result).tokens).toEqual(want);
+    for (const [i, s] of sampled.entries()) {
+      expect((await s.result).tokens, `choice ${i}`).toEqual(await alone(model, { prompt: p, maxNewTokens: 6, temperature: 0.9, topK: 40, seed: 17 + i }));
+    }
+  });
+
+  it('per-row sampling and penalties in one step: each as alone with the same seed', async () => {
+    const requests: BatchRequest[] = [
+      { prompt: prompt(3, 6), maxNewTokens: 6, temperature: 1.1, topP: 0.9, seed: 3 },
+      { prompt: prompt(9, 7), maxNewTokens: 6, repetitionPenalty: 1.5 },
+      { prompt: prompt(6, 8), maxNewTokens: 6, temperature: 0.7, frequencyPenalty: 1, presencePenalty: 0.5, seed: 4 },
+      { prompt: prompt(4, 9), maxNewTokens: 6 },
+    ].map((r) => ({ ...r, eosTokenIds: [] }));
+    const batch = new DecodeBatch(model);
+    const streams = requests.map((r) => batch.add(r));
+    await batch.run();
+    for (const [i, r] of requests.entries()) expect((await streams[i].result).tokens, `sequence ${i}`).toEqual(await alone(model, r));
+  });
+});

@@ -1,5 +1,6 @@
 // `deepseek-webgpu info`: which adapter, backend, features and limits this machine gives the engine.
 
+import type { QuantizeFormat } from '../model/weight-plan.ts';
 import { Option, type Command } from 'commander';
 import type { GlobalOptions } from '../cli.ts';
 import type { Gpu } from '../gpu/device.ts';
@@ -36,9 +37,9 @@ export function register(program: Command): void {
     .option('--json', 'print as JSON')
     .option('-m, --model <dir>', 'the checkpoint folder to summarize: config, parameter counts, memory plan (default: the embedded tiny-v3-trained)')
     .option('-c, --context-length <n>', 'context for the memory plan (default: min(max_position_embeddings, 4096))')
-    .addOption(new Option('--quantize <format>', 'plan BF16 linear weights quantized at load').choices(['fp8']))
+    .addOption(new Option('--quantize <format>', 'plan BF16 linear weights quantized at load').choices(['fp8', 'q4']))
     .option('--buffer-limit <bytes>', 'plan with buffers of at most this many bytes (below the adapter limits)')
-    .action(async (options: { json?: boolean; model?: string; contextLength?: string; quantize?: 'fp8'; bufferLimit?: string }, command: Command) => {
+    .action(async (options: { json?: boolean; model?: string; contextLength?: string; quantize?: QuantizeFormat; bufferLimit?: string }, command: Command) => {
       const { fallback } = command.optsWithGlobals<GlobalOptions>();
       // Loaded on use so that the other subcommands' start-up (and --help) does not pay for the model code.
       const [{ createNodeGpu, planNodeGpu }, { defaultMemoryBudget }, { defaultAttentionWorkgroups }, { formatModelInfo, modelInfo }] = await Promise.all([

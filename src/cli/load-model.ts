@@ -1,6 +1,7 @@
 // The model options every running subcommand shares (--model, --context-length, --quantize, --quiet), and
 // loading through loadModel() with a progress bar. The options are checked first, --context-length against
 // config.json, so that a mistake is reported before a GPU device is made or a weight is read.
+import type { QuantizeFormat } from '../model/weight-plan.ts';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
@@ -13,7 +14,7 @@ import { progressBar } from './progress.ts';
 export interface ModelCliOptions {
   model?: string;
   contextLength?: string;
-  quantize?: 'fp8';
+  quantize?: QuantizeFormat;
   quiet?: boolean;
 }
 
@@ -21,7 +22,7 @@ export function addModelOptions(cmd: Command): Command {
   return cmd
     .option('-m, --model <dir>', 'Hugging Face checkpoint folder (default: the embedded tiny-v3-trained)')
     .option('-c, --context-length <n>', 'positions the KV cache holds (default: min(max_position_embeddings, 4096))')
-    .addOption(new Option('--quantize <format>', 'quantize BF16 linear weights at load').choices(['fp8']))
+    .addOption(new Option('--quantize <format>', 'quantize linear and expert weights at load: fp8 (BF16 ones, to FP8 blocks) or q4 (4-bit, 32-input groups)').choices(['fp8', 'q4']))
     .option('--quiet', 'no progress bar');
 }
 

@@ -1,6 +1,7 @@
 // The model part of `deepseek-webgpu info --model DIR`: config summary, parameter counts and the memory
 // plan, from config.json and the checkpoint headers alone (nothing is uploaded): the plan is the one a load
 // on this adapter checks, so its buffers, splits and refusals are the load's.
+import type { QuantizeFormat } from '../model/weight-plan.ts';
 import { openModelFolder } from '../checkpoint/model-folder.ts';
 import { nodeFolder } from '../checkpoint/sources/node-file.ts';
 import type { ModelConfig } from '../config/model-config.ts';
@@ -30,7 +31,7 @@ export interface PlanSummary extends Omit<MemoryPlan, 'buffers' | 'weightPlan' |
 }
 
 export interface ModelInfoOptions {
-  quantize?: 'fp8';
+  quantize?: QuantizeFormat;
   /** The adapter's buffer limits (the plan is checked against them as a load would). */
   limits: BufferLimits;
   /** A cap below the limits (ModelLoadOptions.bufferLimit). */

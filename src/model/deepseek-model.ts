@@ -1,6 +1,7 @@
 // A DeepSeek model on the GPU: weights uploaded, latent cache and scratch allocated once, and the
 // CausalLM operations the decode loop needs. A step is one command submission; the only read-back is the
 // sampled token id (or the logits, when the caller asks for them).
+import type { QuantizeFormat } from './weight-plan.ts';
 import { packPenalties, penaltyEntries } from '../kernels/sample-penalty.ts';
 import type { ModelFolder } from '../checkpoint/model-folder.ts';
 import { modelNames } from '../checkpoint/tensor-names.ts';
@@ -29,8 +30,8 @@ export interface ModelLoadOptions {
   contextLength?: number;
   /** Positions per forward call when prefilling; default 64. */
   prefillChunk?: number;
-  /** Quantize BF16/F32 linear weights to FP8 blocks at load. */
-  quantize?: 'fp8';
+  /** Quantize linear and expert weights at load: 'fp8' (BF16/F32 ones, to FP8 blocks) or 'q4' (4-bit, docs/q4.md). */
+  quantize?: QuantizeFormat;
   /** Load the MTP module when the checkpoint has one (default true). */
   mtp?: boolean;
   /** Run one throw-away step at load so pipelines are compiled before the first real one (default true). */

@@ -10,7 +10,7 @@ import { GpuError, GpuLimitError } from '../errors.ts';
 import { storageBytes } from '../gpu/buffers.ts';
 import { Activations } from './activations.ts';
 import { LatentCache } from './kv-cache.ts';
-import { planWeights, type PlannedBuffer, type WeightsPlan } from './weight-plan.ts';
+import { planWeights, type PlannedBuffer, type QuantizeFormat, type WeightsPlan } from './weight-plan.ts';
 
 /** The device limits a storage buffer must fit (every buffer is bound whole as storage). */
 export interface BufferLimits {
@@ -41,7 +41,7 @@ export type GroupedBuffer = PlannedBuffer & { group: BufferGroup };
 export interface PlanOptions {
   contextLength: number;
   prefillChunk: number;
-  quantize?: 'fp8';
+  quantize?: QuantizeFormat;
   /** Load the MTP module when the checkpoint has one (default true). */
   mtp?: boolean;
   /** ForwardContext.attentionWorkgroups (sizes the attention's split scratch); default 128, a GPU's. */

@@ -27,7 +27,7 @@ function patterned(device: GPUDevice, bytes: number, format: MatmulFormat | 'x',
 }
 
 function bench(kernel: string, format: MatmulFormat, rows: number, out: number, inDim: number, model: 'v3' | '-', inner = 1): KernelBench {
-  const elem = { fp8: 1, bf16: 2, f32: 4 }[format];
+  const elem = { fp8: 1, q4: 0.5, bf16: 2, f32: 4 }[format];
   return {
     kernel,
     model,

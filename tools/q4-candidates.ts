@@ -5,7 +5,7 @@
 //   npx tsx tools/q4-candidates.ts --model weights/tiny-v3-trained --out /tmp/q4-sym32 --candidate sym32
 // Candidates: symG (this repo's q4: Q4_0-style symmetric, one f32 scale per G inputs) and asymG (min/max
 // with a zero point: w = q * s + m, q in 0..15, two f32 per group).
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openModelFolder } from '../src/checkpoint/model-folder.ts';
@@ -66,5 +66,4 @@ await checkpoint.close();
 await mkdir(values.out!, { recursive: true });
 await writeFile(join(values.out!, 'model.safetensors'), encodeSafetensors(tensors));
 for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json']) await copyFile(join(dir, f), join(values.out!, f));
-JSON.parse(await readFile(join(dir, 'config.json'), 'utf8'));
 console.log(`${values.candidate}: relative L2 weight error ${Math.sqrt(err / norm).toExponential(3)} over the q4 slots`);

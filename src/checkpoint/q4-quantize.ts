@@ -46,7 +46,7 @@ export function quantizeQ4(w: ArrayLike<number>, rows: number, cols: number, gro
       const c1 = Math.min(cols, c0 + group);
       let m = 0;
       for (let c = c0; c < c1; c++) if (Math.abs(w[row + c]) > Math.abs(m)) m = w[row + c];
-      const s = Math.fround(m / -8);
+      const s = m === 0 ? 0 : Math.fround(m / -8);
       scale[r * groups + g] = s;
       if (s === 0) continue; // codes stay 8: zeros
       for (let c = c0; c < c1; c++) {
@@ -62,8 +62,8 @@ export function quantizeQ4(w: ArrayLike<number>, rows: number, cols: number, gro
 }
 
 /**
- * The f32 weights [rows, cols] that q4 codes and scales stand for: (nibble - 8) * scale, one f32 multiply
- * (exact: a 4-bit integer times an f32). `tensor` and `file` only name the weight in errors.
+ * The f32 weights [rows, cols] that q4 codes and scales stand for: (nibble - 8) * scale, rounded once to f32.
+ * `tensor` and `file` only name the weight in errors.
  */
 export function dequantQ4(q: Q4Weights, rows: number, cols: number, group = Q4_GROUP, tensor = 'q4 weight', file = 'q4 dequant'): Float32Array {
   const words = q4Words(cols);
@@ -74,7 +74,7 @@ export function dequantQ4(q: Q4Weights, rows: number, cols: number, group = Q4_G
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       const nibble = (q.codes[r * words + (c >> 3)] >>> (4 * (c & 7))) & 0xf;
-      out[r * cols + c] = (nibble - 8) * q.scale[r * groups + Math.floor(c / group)];
+      out[r * cols + c] = Math.fround((nibble - 8) * q.scale[r * groups + Math.floor(c / group)]);
     }
   }
   return out;

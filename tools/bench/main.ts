@@ -1,7 +1,8 @@
-// `npm run bench -- <suite> [options]`. Suites: kernels, e2e, serve. Speed is claimed only from this output.
+// `npm run bench -- <suite> [options]`. Suites: kernels, e2e, q4, serve. Speed is claimed only from this output.
 import { Command } from 'commander';
 import { createNodeGpu } from '../../src/gpu/node-webgpu.ts';
 import { runE2e } from './e2e.ts';
+import { runQ4Bench } from './q4.ts';
 import { runKernelBenches } from './kernels.ts';
 import { runServeBench } from './serve.ts';
 
@@ -19,6 +20,15 @@ program
     const records = await runKernelBenches(gpu, opts.kernel, log);
     if (opts.json) console.log(JSON.stringify(records, null, 2));
     gpu.destroy();
+  });
+
+program
+  .command('q4')
+  .description('4-bit weights on the embedded model: GPU bytes, weight bytes per token and decode tok/s, stored FP8 vs --quantize q4')
+  .option('--json', 'print the results as JSON')
+  .action(async (opts: { json?: boolean }) => {
+    const rows = await runQ4Bench(opts.json ? () => {} : (line: string) => console.log(line));
+    if (opts.json) console.log(JSON.stringify(rows, null, 2));
   });
 
 program

@@ -9,7 +9,8 @@
 // dispatch: (ceil(hidden / (4 * WG_SIZE)), max_tiles); each thread computes output rows o0 + r * WG_SIZE,
 // r = 0..3, of one tile: 4 rows x TILE pairs = 16 named vec4 accumulators (measured 1.4x faster than
 // 2 rows x 4 pairs).
-// needs: inter % 4 == 0 (checked in src/kernels/moe-down-grouped.ts) · reference: src/reference/moe-experts.ts
+// Q4 scales instead: [part_experts, out, ceil(in/BLOCK)] f32, BLOCK = the group (common/moe-weights.wgsl, docs/q4.md).
+// needs: inter % 4 == 0 (Q4: % 8; checked in src/kernels/moe-down-grouped.ts) · reference: src/reference/moe-experts.ts
 
 #include "common/moe-weights.wgsl"
 #include "common/moe-tile.wgsl"

@@ -8,7 +8,8 @@
 // [part_experts, ceil(hidden/128), ceil(inter/128)] f32 · y: [pairs, hidden] f32
 // dispatch: (ceil(hidden / (WG_SIZE * ROWS)), pairs); each thread computes ROWS outputs of one pair, sharing
 // each h load over 8 decoded quads; pairs whose expert is in another part return at once.
-// needs: inter % 4 == 0 (checked in src/kernels/moe-down.ts) · reference: src/reference/moe-experts.ts
+// Q4 scales instead: [part_experts, out, ceil(in/BLOCK)] f32, BLOCK = the group (common/moe-weights.wgsl, docs/q4.md).
+// needs: inter % 4 == 0 (Q4: % 8; checked in src/kernels/moe-down.ts) · reference: src/reference/moe-experts.ts
 
 #include "common/moe-weights.wgsl"
 

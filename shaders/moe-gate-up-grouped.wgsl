@@ -10,7 +10,8 @@
 // dispatch: (ceil(inter / (2 * WG_SIZE)), max_tiles); each thread computes rows i and i + WG_SIZE of one
 // tile: 2 rows x TILE pairs x (gate, up) = 16 named vec4 accumulators, each decoded quad serving 4 pairs
 // and each x load 2 rows (measured 1.2x faster than 1 row x 4 pairs, 2x faster than the decode path).
-// needs: hidden % 4 == 0 (checked in src/kernels/moe-gate-up-grouped.ts) · reference: src/reference/moe-experts.ts
+// Q4 scales instead: [part_experts, out, ceil(in/BLOCK)] f32, BLOCK = the group (common/moe-weights.wgsl, docs/q4.md).
+// needs: hidden % 4 == 0 (Q4: % 8; checked in src/kernels/moe-gate-up-grouped.ts) · reference: src/reference/moe-experts.ts
 
 #include "common/moe-weights.wgsl"
 #include "common/moe-tile.wgsl"

@@ -9,7 +9,8 @@
 // dispatch: (ceil(inter / (WG_SIZE * ROWS)), rows * slots); each thread computes ROWS outputs of one pair,
 // sharing each x load over 8 decoded quads. A workgroup whose pair's expert is in another part returns
 // at once (the wrapper dispatches once per part).
-// needs: hidden % 4 == 0 (checked in src/kernels/moe-gate-up.ts) · reference: src/reference/moe-experts.ts
+// Q4 scales instead: [part_experts, out, ceil(in/BLOCK)] f32, BLOCK = the group (common/moe-weights.wgsl, docs/q4.md).
+// needs: hidden % 4 == 0 (Q4: % 8; checked in src/kernels/moe-gate-up.ts) · reference: src/reference/moe-experts.ts
 
 #include "common/moe-weights.wgsl"
 

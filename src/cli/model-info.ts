@@ -73,7 +73,7 @@ function summary(c: ModelConfig): ModelInfo['summary'] {
     experts: c.nRoutedExperts ? `${c.nRoutedExperts} routed (top-${c.numExpertsPerTok}, width ${c.moeIntermediateSize}) + ${c.nSharedExperts} shared` : 'none',
     routing: c.nRoutedExperts ? `${c.topkMethod}, ${c.scoringFunc}${c.nGroup > 1 ? `, ${c.nGroup} groups top-${c.topkGroup}` : ''}, scale ${c.routedScalingFactor}` : '-',
     rope: c.ropeScaling ? `YaRN x${c.ropeScaling.factor} from ${c.ropeScaling.originalMaxPositionEmbeddings}` : 'plain',
-    weights: c.quantization ? `FP8 e4m3, ${c.quantization.weightBlockSize.join('x')} blocks` : 'as stored (BF16/F32)',
+    weights: !c.quantization ? 'as stored (BF16/F32)' : c.quantization.method === 'q4' ? `q4, 4-bit codes with an f32 scale per ${c.quantization.groupSize} inputs` : `FP8 e4m3, ${c.quantization.weightBlockSize.join('x')} blocks`,
     max_position_embeddings: c.maxPositionEmbeddings,
   };
 }

@@ -1,10 +1,10 @@
 // `deepseek-webgpu info`: which adapter, backend, features and limits this machine gives the engine.
 
-import type { QuantizeFormat } from '../model/weight-plan.ts';
 import { Option, type Command } from 'commander';
 import type { GlobalOptions } from '../cli.ts';
 import type { Gpu } from '../gpu/device.ts';
 import type { NodeGpuPlan } from '../gpu/node-webgpu.ts';
+import type { QuantizeFormat } from '../model/weight-plan.ts';
 import { modelDir, parseIntOption } from './load-model.ts';
 
 /** Optional features the kernels use when present. */

@@ -1,7 +1,6 @@
 // The model options every running subcommand shares (--model, --context-length, --quantize, --quiet), and
 // loading through loadModel() with a progress bar. The options are checked first, --context-length against
 // config.json, so that a mistake is reported before a GPU device is made or a weight is read.
-import type { QuantizeFormat } from '../model/weight-plan.ts';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
@@ -9,6 +8,7 @@ import type { Engine } from '../engine.ts';
 import { DEFAULT_MODEL_DIR } from '../default-model.ts';
 import { InputError } from '../errors.ts';
 import type { NodeFallback } from '../gpu/node-webgpu.ts';
+import type { QuantizeFormat } from '../model/weight-plan.ts';
 import { progressBar } from './progress.ts';
 
 export interface ModelCliOptions {

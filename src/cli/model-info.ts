@@ -1,12 +1,12 @@
 // The model part of `deepseek-webgpu info --model DIR`: config summary, parameter counts and the memory
 // plan, from config.json and the checkpoint headers alone (nothing is uploaded): the plan is the one a load
 // on this adapter checks, so its buffers, splits and refusals are the load's.
-import type { QuantizeFormat } from '../model/weight-plan.ts';
 import { openModelFolder } from '../checkpoint/model-folder.ts';
 import { nodeFolder } from '../checkpoint/sources/node-file.ts';
 import type { ModelConfig } from '../config/model-config.ts';
 import { bufferLimit, formatBytes, formatPlanParts, planMemory, planRefusal, type BufferLimit, type BufferLimits, type MemoryPlan } from '../model/memory-plan.ts';
 import { countParameters, type ParameterCount } from '../model/parameter-count.ts';
+import type { QuantizeFormat } from '../model/weight-plan.ts';
 
 export interface ModelInfo {
   folder: string;

@@ -1,7 +1,6 @@
 // A DeepSeek model on the GPU: weights uploaded, latent cache and scratch allocated once, and the
 // CausalLM operations the decode loop needs. A step is one command submission; the only read-back is the
 // sampled token id (or the logits, when the caller asks for them).
-import type { QuantizeFormat } from './weight-plan.ts';
 import { packPenalties, penaltyEntries } from '../kernels/sample-penalty.ts';
 import type { ModelFolder } from '../checkpoint/model-folder.ts';
 import { modelNames } from '../checkpoint/tensor-names.ts';
@@ -24,6 +23,7 @@ import { LatentCache } from './kv-cache.ts';
 import { bufferLimit, checkMemoryPlan, planMemory, type MemoryPlan } from './memory-plan.ts';
 import { checkShapeLimits } from './shape-limits.ts';
 import { uploadWeights, type GpuWeights } from './weights.ts';
+import type { QuantizeFormat } from './weight-plan.ts';
 
 export interface ModelLoadOptions {
   /** Positions the latent cache holds; default min(max_position_embeddings, 4096). */

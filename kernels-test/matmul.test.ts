@@ -1,10 +1,11 @@
 // matmul (shaders/matmul.wgsl via src/kernels/matmul.ts) against src/reference/matmul.ts `linear`, with FP8
-// weights dequantized on the CPU (dequantFp8Block) and BF16 decoded (decodeToF32); the e4m3 decode of all
+// weights dequantized on the CPU (dequantFp8Block), q4 ones by dequantQ4 and BF16 decoded (decodeToF32); the e4m3 decode of all
 // 256 codes; the GPU layout conversion (src/kernels/matmul-layout.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Checkpoint } from '../src/checkpoint/checkpoint.ts';
 import { decodeToF32 } from '../src/checkpoint/decode.ts';
 import { dequantFp8Block } from '../src/checkpoint/fp8-blocks.ts';
+import { dequantQ4, quantizeQ4 } from '../src/checkpoint/q4-quantize.ts';
 import { openCheckpointDir } from '../src/checkpoint/sources/node-file.ts';
 import { defineKernel } from '../src/gpu/kernel.ts';
 import { withKnobs } from '../src/gpu/launch-profile.ts';
@@ -20,7 +21,9 @@ import { KernelHarness } from './helpers/harness.ts';
 import { randomF32, rng } from './helpers/rand.ts';
 
 const gpu = await getTestGpu();
-const FORMATS: MatmulFormat[] = ['fp8', 'bf16', 'f32'];
+const FORMATS: MatmulFormat[] = ['fp8', 'q4', 'bf16', 'f32'];
+// q4 weights here use 64-input groups: every odd shape then ends on a partial group (13, 257, 130, 65 inputs).
+const Q4_TEST_GROUP = 64;
 
 // f32 accumulation of at most a few thousand products (7168 here): rounding ~1e-7..1e-6 relative, so 1e-5 per
 // output row holds while a wrong index, tile, block scale or decoded value moves a row by >1e-2.
@@ -70,6 +73,10 @@ function randomWeight(format: MatmulFormat, out: number, inDim: number, seed: nu
     return { bytes: codes, dense: dequantFp8Block(codes, out, inDim, scale, 128, 128), scale };
   }
   const f = randomF32(out * inDim, seed);
+  if (format === 'q4') {
+    const q = quantizeQ4(f, out, inDim, Q4_TEST_GROUP);
+    return { bytes: new Uint8Array(q.codes.buffer), dense: dequantQ4(q, out, inDim, Q4_TEST_GROUP), scale: q.scale };
+  }
   if (format === 'f32') return { bytes: new Uint8Array(f.buffer), dense: f };
   const bf = Uint16Array.from(new Uint32Array(f.buffer), (b) => b >>> 16); // the top half of an f32
   const bytes = new Uint8Array(bf.buffer);
@@ -79,7 +86,8 @@ function randomWeight(format: MatmulFormat, out: number, inDim: number, seed: nu
 function upload(h: KernelHarness, format: MatmulFormat, bytes: Uint8Array, out: number, inDim: number, scale?: Float32Array): MatmulWeight {
   const piece = toMatmulLayout(format, bytes, 0, out, inDim);
   expect(piece.bytes.length).toBe(matmulLayoutBytes(format, out, inDim));
-  return { format, outDim: out, inDim, w: h.input(piece.bytes, 'w'), scale: scale && h.input(scale, 'scale') };
+  const block = format === 'q4' ? ([1, Q4_TEST_GROUP] as const) : undefined;
+  return { format, outDim: out, inDim, w: h.input(piece.bytes, 'w'), scale: scale && h.input(scale, 'scale'), block };
 }
 
 /** The largest relative L2 error over the rows of [rows, cols] outputs (each row its own metric). */
@@ -157,7 +165,7 @@ describe.skipIf(!gpu)('matmul on the GPU', () => {
   const [kvA, gateUp] = [MATMUL_SHAPES.real[1], MATMUL_SHAPES.real[3]];
   const decodeShapes = [...MATMUL_SHAPES.tiny, ...MATMUL_SHAPES.odd, kvA, gateUp];
   describe.each(FORMATS)('%s', (format) => {
-    // Real shapes: all of them for FP8; BF16 and F32 share the loop, so one real shape each.
+    // Real shapes: all of them for FP8; BF16, F32 and q4 share the loop, so one real shape each (decode only for q4).
     const shapes = format === 'fp8' ? decodeShapes : decodeShapes.slice(0, -1);
     it.each(shapes.flatMap(([out, inDim]) => MATMUL_CASES.decodeRows.map((rows) => [rows, out, inDim])))(
       'decode: %i rows x [%i, %i]',
@@ -169,7 +177,7 @@ describe.skipIf(!gpu)('matmul on the GPU', () => {
 
     // The real shape at 5 and 64 rows only (77 rows of it would add seconds on SwiftShader and nothing new).
     const small = [...MATMUL_SHAPES.tiny, ...MATMUL_SHAPES.odd];
-    const prefillCases = [...small.flatMap(([out, inDim]) => MATMUL_CASES.prefillRows.map((rows) => [rows, out, inDim])), [5, ...kvA], [64, ...kvA]];
+    const prefillCases = [...small.flatMap(([out, inDim]) => MATMUL_CASES.prefillRows.map((rows) => [rows, out, inDim])), ...(format === 'q4' ? [] : [[5, ...kvA], [64, ...kvA]])];
     // 77 rows end in a partial block of 5; 5 rows in blocks of 2 end in a partial block of 1.
     it.each(prefillCases)('prefill (blocks of ROWS rows): %i rows x [%i, %i]', async (rows, out, inDim) => {
       const { err, diff } = await check(format, out, inDim, rows, { ROWS: rows === 5 ? 2 : 8 });

@@ -1,8 +1,10 @@
 // The MoE experts (moe-gate-up, moe-down, moe-combine via recordMoeExperts) against the CPU reference
 // moeForward / mlpForward, routed on the GPU by moe-route, with random experts in each format the kernels
-// read: FP8 e4m3 with 128x128 block scales (V3), BF16 and F32 (V2 / V2-Lite checkpoints).
+// read: FP8 e4m3 with 128x128 block scales (V3), q4 4-bit codes with group scales (docs/q4.md), BF16 and F32
+// (V2 / V2-Lite checkpoints).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dequantFp8Block } from '../src/checkpoint/fp8-blocks.ts';
+import { dequantQ4, quantizeQ4 } from '../src/checkpoint/q4-quantize.ts';
 import type { ModelConfig } from '../src/config/model-config.ts';
 import { moeGroupBytes, recordMoeExperts, type ExpertFormat, type ExpertPart, type ExpertWeights } from '../src/kernels/moe-experts.ts';
 import { moeDown } from '../src/kernels/moe-down.ts';
@@ -20,7 +22,9 @@ import { randomF32, rng } from './helpers/rand.ts';
 
 const gpu = await getTestGpu();
 const BLOCK = 128;
-const FORMATS: ExpertFormat[] = ['fp8', 'bf16', 'f32'];
+const FORMATS: ExpertFormat[] = ['fp8', 'q4', 'bf16', 'f32'];
+// The q4 group: 64 leaves a partial group on the 96-wide rows of the odd cases, 32 is the engine's.
+const Q4_GROUP_OF = (name: string) => (name.startsWith('odd') ? 64 : 32);
 
 /** One [out, in] projection: the bytes the kernels read, FP8 block scales, and the values they stand for. */
 interface Projection {
@@ -42,10 +46,14 @@ function randomFp8(out: number, inDim: number, seed: number): Projection {
 }
 
 /** Random weights of an [out, in] projection in `format`; BF16 rounds f32 values to nearest even. */
-function randomProjection(format: ExpertFormat, out: number, inDim: number, seed: number): Projection {
+function randomProjection(format: ExpertFormat, out: number, inDim: number, seed: number, group = 32): Projection {
   if (format === 'fp8') return randomFp8(out, inDim, seed);
   // Uniform in ±sqrt(3 / in): unit variance per output, as for FP8.
   const data = randomF32(out * inDim, seed, Math.sqrt(3 / inDim));
+  if (format === 'q4') {
+    const q = quantizeQ4(data, out, inDim, group);
+    return { bytes: new Uint8Array(q.codes.buffer), scale: q.scale, matrix: { data: dequantQ4(q, out, inDim, group), rows: out, cols: inDim } };
+  }
   if (format === 'bf16') {
     const bits = new Uint32Array(data.buffer);
     const halves = new Uint16Array(bits.length);
@@ -76,26 +84,29 @@ function uploadParts(h: KernelHarness, projections: Projection[], perPart: numbe
   return parts;
 }
 
-function randomMlp(format: ExpertFormat, hidden: number, inter: number, seed: number) {
-  const gate = randomProjection(format, inter, hidden, seed);
-  const up = randomProjection(format, inter, hidden, seed + 1);
-  const down = randomProjection(format, hidden, inter, seed + 2);
+function randomMlp(format: ExpertFormat, hidden: number, inter: number, seed: number, group = 32) {
+  const gate = randomProjection(format, inter, hidden, seed, group);
+  const up = randomProjection(format, inter, hidden, seed + 1, group);
+  const down = randomProjection(format, hidden, inter, seed + 2, group);
   return { gate, up, down, ref: { gate: gate.matrix, up: up.matrix, down: down.matrix } as MlpWeights };
 }
 
-function uploadMlps(h: KernelHarness, format: ExpertFormat, mlps: ReturnType<typeof randomMlp>[], gateUpPerPart: number, downPerPart: number): ExpertWeights {
+function uploadMlps(h: KernelHarness, format: ExpertFormat, mlps: ReturnType<typeof randomMlp>[], gateUpPerPart: number, downPerPart: number, group = 32): ExpertWeights {
   return {
     format,
+    ...(format === 'q4' && { group }),
     gate: uploadParts(h, mlps.map((m) => m.gate), gateUpPerPart),
     up: uploadParts(h, mlps.map((m) => m.up), gateUpPerPart),
     down: uploadParts(h, mlps.map((m) => m.down), downPerPart),
   };
 }
 
-// Every case with FP8 experts; the float cases again with BF16 and with F32 experts.
+// Every case with FP8 experts; the float cases again with BF16 and F32 experts, and the small ones with q4.
 const RUNS: [ExpertFormat, string, MoeExpertCase][] = [
   ...Object.entries(MOE_EXPERT_CASES).map(([name, c]): [ExpertFormat, string, MoeExpertCase] => ['fp8', name, c]),
   ...(['bf16', 'f32'] as const).flatMap((f) => Object.entries(MOE_EXPERT_FLOAT_CASES).map(([name, c]): [ExpertFormat, string, MoeExpertCase] => [f, name, c])),
+  // q4 on the small cases (both paths, partial groups); its real widths run in the model test.
+  ...Object.entries(MOE_EXPERT_FLOAT_CASES).filter(([name]) => !name.startsWith('v2-lite')).map(([name, c]): [ExpertFormat, string, MoeExpertCase] => ['q4', name, c]),
 ];
 
 describe.skipIf(!gpu)('moe-experts', () => {
@@ -107,12 +118,13 @@ describe.skipIf(!gpu)('moe-experts', () => {
   // rounding ~1e-6 at most; a wrong expert, slot, scale block or weight moves the output by O(1).
   const TOL = 1e-5;
 
-  it.each(RUNS)('%s experts: %s', async (format, _, c) => {
+  it.each(RUNS)('%s experts: %s', async (format, name, c) => {
     const { hidden, inter, experts: n, topK, shared, rows } = c;
+    const group = Q4_GROUP_OF(name);
     const routing: RoutingConfig = { ...c.routing, nRoutedExperts: n, numExpertsPerTok: topK };
     const cfg = { ...routing, hiddenSize: hidden } as ModelConfig;
-    const mlps = Array.from({ length: n }, (_, e) => randomMlp(format, hidden, inter, 100 + 3 * e));
-    const sharedMlp = shared ? randomMlp(format, hidden, shared * inter, 7) : null;
+    const mlps = Array.from({ length: n }, (_, e) => randomMlp(format, hidden, inter, 100 + 3 * e, group));
+    const sharedMlp = shared ? randomMlp(format, hidden, shared * inter, 7, group) : null;
     const router: Matrix = { data: randomF32(n * hidden, 11, 1 / Math.sqrt(hidden)), rows: n, cols: hidden };
     const bias = routing.topkMethod === 'noaux_tc' ? randomF32(n, 12, 0.05) : undefined;
     const x = randomF32(rows * hidden, 13);
@@ -124,8 +136,8 @@ describe.skipIf(!gpu)('moe-experts', () => {
     const weights = h.output(rows * topK, 'weights');
     recordMoeRoute(h.rec, routing, { logits: h.input(logits), bias: bias && h.input(bias), experts: expertIdx, weights }, rows);
 
-    const routedW = uploadMlps(h, format, mlps, c.gateUpPerPart, c.downPerPart);
-    const sharedW = sharedMlp ? uploadMlps(h, format, [sharedMlp], 1, 1) : null;
+    const routedW = uploadMlps(h, format, mlps, c.gateUpPerPart, c.downPerPart, group);
+    const sharedW = sharedMlp ? uploadMlps(h, format, [sharedMlp], 1, 1, group) : null;
     const xBuf = h.input(x);
     // The decode path always; the grouped (prefill) path too where recordMoeExperts would take it
     // (>= 2 pairs per expert): both must match the reference.
@@ -155,9 +167,10 @@ describe.skipIf(!gpu)('moe-experts', () => {
     }
   });
 
-  it.each(FORMATS)('%s: shared-expert mode alone equals mlpForward (odd shape: partial 128-blocks both ways)', async (format) => {
+  it.each(FORMATS)('%s: shared-expert mode alone equals mlpForward (odd shape: partial 128-blocks, q4 partial 64-groups, both ways)', async (format) => {
     const [hidden, inter, rows] = [192, 200, 5];
-    const m = randomMlp(format, hidden, inter, 21);
+    const m = randomMlp(format, hidden, inter, 21, 64);
+    const o = { BLOCK: format === 'q4' ? 64 : 128 };
     const xs = randomF32(rows * hidden, 22);
     const x = h.input(xs);
     const hs = h.output(rows * inter, 'h');
@@ -166,8 +179,8 @@ describe.skipIf(!gpu)('moe-experts', () => {
     const dense = { first_expert: 0, part_experts: 1, routed: 0 }; // every row uses expert 0; `experts` is not read
     // BF16/F32 have no scales: the weights are bound again in the scale slots (not read).
     const gateUp = { gate_w: g.weight, gate_s: g.scale ?? g.weight, up_w: u.weight, up_s: u.scale ?? u.weight };
-    moeGateUp[format].record(h.rec, { x, experts: x, ...gateUp, h: hs }, { rows, slots: 1, hidden, inter, ...dense });
-    moeDown[format].record(h.rec, { h: hs, experts: x, down_w: d.weight, down_s: d.scale ?? d.weight, y: out }, { pairs: rows, hidden, inter, ...dense });
+    moeGateUp[format].record(h.rec, { x, experts: x, ...gateUp, h: hs }, { rows, slots: 1, hidden, inter, ...dense }, o);
+    moeDown[format].record(h.rec, { h: hs, experts: x, down_w: d.weight, down_s: d.scale ?? d.weight, y: out }, { pairs: rows, hidden, inter, ...dense }, o);
     const got = await h.run(out);
     const want = mlpForward(xs, rows, m.ref);
     expect(relL2(got, want), describeDiff(got, want)).toBeLessThanOrEqual(TOL);

@@ -5,7 +5,7 @@
 //   decode, 1..8 rows: ROWS = rows, a single row block: every weight is read once.
 //   prefill: ROWS = 8, the register block is 8 rows x 8 outputs (SwiftShader CPU time per flop: 22% below
 //   ROWS = 4, 12-15% below 3 or 6).
-// Flags: the weight format (FP8 e4m3 with f32 block scales, BF16, else F32; they differ only in weight_tile(),
+// Flags: the weight format (FP8 e4m3 with f32 block scales, Q4 4-bit codes with group scales, BF16, else F32; they differ only in weight_tile(),
 // so one file keeps the loop, accumulators and epilogue in one place) and SUBGROUPS (x4 below).
 //
 // W (layout and CPU conversion: src/kernels/matmul-layout.ts): [groups][k_tiles][4 k][4 o], groups =
@@ -15,19 +15,27 @@
 // scale (FP8): the checkpoint's weight_scale_inv [ceil(out / BLOCK_ROWS), ceil(in / BLOCK_COLS)] f32,
 // W[o, k] = e4m3(q[o, k]) * scale[o / BLOCK_ROWS, k / BLOCK_COLS] (docs/conventions.md "FP8"); folded
 // into x per k block (x * scale, 4 multiplies per row and tile), never into W.
+// Q4 (docs/q4.md): a tile is 4 outputs x 8 k, one vec4<u32> (u32 i = output 4g + i's 8 codes, nibble n = k
+// 8w + n), so the 4-k tile kt is half kt % 2 of word kt / 2 and k_tiles counts 2 * ceil(in / 8) per group.
+// scale: [out, scale_cols] f32, one per output and BLOCK_COLS (the group) inputs, W[o, k] = (nibble - 8) *
+// scale[o, k / BLOCK_COLS]; it differs per output, so it goes into the decoded tile (one multiply-add per
+// 4 weights), not into x.
 // x: [rows, in] f32 from element x_offset · y: [rows, y_stride] f32 from element y_offset, columns 0..out-1
 // written (y_stride > out: a column slice). The offsets are params, not binding offsets, so a row or column
 // slice may start anywhere (storage bindings may only start at multiples of minStorageBufferOffsetAlignment).
 // dispatch: (ceil(ceil(out / 8) / WG_SIZE), ceil(rows / ROWS)); thread (t, b) owns outputs 8t..8t+7 of rows
 // b*ROWS..b*ROWS+ROWS-1 (rows past the end are computed on the last row and not stored).
 // needs: 1 <= ROWS <= 8, BLOCK_ROWS % 8 == 0, BLOCK_COLS % 4 == 0 (checked in src/kernels/matmul.ts)
-// reference: src/reference/matmul.ts `linear`, W dequantized by src/checkpoint/fp8-blocks.ts
+// reference: src/reference/matmul.ts `linear`, W dequantized by src/checkpoint/fp8-blocks.ts (q4: q4-quantize.ts)
 
 #if SUBGROUPS
 enable subgroups;
 #endif
 #if FP8
 #include "common/fp8.wgsl"
+#endif
+#if Q4
+#include "common/q4.wgsl"
 #endif
 
 override WG_SIZE: u32 = 64;
@@ -47,9 +55,9 @@ struct Params {
   y_offset: u32,    // first element of y
 }
 
-#if FP8
-@group(0) @binding(0) var<storage, read> w: array<vec4<u32>>;      // [groups * k_tiles] one tile each
-@group(0) @binding(1) var<storage, read> scale: array<f32>;        // [ceil(out/BLOCK_ROWS), scale_cols]
+#if SCALED
+@group(0) @binding(0) var<storage, read> w: array<vec4<u32>>;      // [groups * k_tiles] (Q4: / 2) one tile each
+@group(0) @binding(1) var<storage, read> scale: array<f32>;        // [ceil(out/BLOCK_ROWS), scale_cols] (Q4: [out, scale_cols])
 @group(0) @binding(2) var<storage, read> x: array<f32>;            // [rows, in_dim]
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;      // [rows, y_stride]
 @group(0) @binding(4) var<uniform> params: Params;
@@ -61,7 +69,11 @@ struct Params {
 #endif
 
 // Tile i as a matrix whose column j is the 4 outputs at k = 4t + j, so tile * x4 = sum_j column_j * x[k + j].
-fn weight_tile(i: u32) -> mat4x4<f32> {
+// `s`: Q4 only, the 4 outputs' scales for this tile's group.
+fn weight_tile(i: u32, s: vec4<f32>) -> mat4x4<f32> {
+#if Q4
+  return q4_tile(w[i / 2u], i % 2u, s);
+#else
 #if FP8
   let q = w[i];
   return mat4x4<f32>(e4m3x4_to_vec4(q.x), e4m3x4_to_vec4(q.y), e4m3x4_to_vec4(q.z), e4m3x4_to_vec4(q.w));
@@ -82,7 +94,17 @@ fn weight_tile(i: u32) -> mat4x4<f32> {
                      bitcast<vec4<f32>>(w[4u * i + 2u]), bitcast<vec4<f32>>(w[4u * i + 3u]));
 #endif
 #endif
+#endif
 }
+
+#if Q4
+// The scales of outputs o..o+3 for group kb (rows past the end read the last row's: computed, not stored).
+fn scales4(o: u32, kb: u32) -> vec4<f32> {
+  let last = params.out_dim - 1u;
+  let c = params.scale_cols;
+  return vec4<f32>(scale[min(o, last) * c + kb], scale[min(o + 1u, last) * c + kb], scale[min(o + 2u, last) * c + kb], scale[min(o + 3u, last) * c + kb]);
+}
+#endif
 
 // x[row, k..k+3] times s. `tail`: zero past in_dim (the last tile when in_dim is not a multiple of 4).
 // With subgroups, lane j loads x[row, k + j % 4] and lanes 0..3 broadcast: one gather instead of four (every
@@ -142,7 +164,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
                         min(row0 + 4u, last), min(row0 + 5u, last), min(row0 + 6u, last), min(row0 + 7u, last));
   let base0 = 2u * t * params.k_tiles;  // first tile of group 2t; group 2t + 1 follows
   let base1 = base0 + params.k_tiles;
-#if FP8
+#if SCALED
   let block_tiles = BLOCK_COLS / 4u;
   let scale_row = (8u * t / BLOCK_ROWS) * params.scale_cols;
   let blocks = params.scale_cols;
@@ -156,10 +178,17 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 #else
     let s = 1.0;
 #endif
+#if Q4
+    let s0 = scales4(8u * t, kb);
+    let s1 = scales4(8u * t + 4u, kb);
+#else
+    let s0 = vec4<f32>(1.0);
+    let s1 = s0;
+#endif
     let end = min((kb + 1u) * block_tiles, params.in_dim / 4u);  // whole tiles; the tail is below
     for (var kt = kb * block_tiles; kt < end; kt++) {
-      let w0 = weight_tile(base0 + kt);
-      let w1 = weight_tile(base1 + kt);
+      let w0 = weight_tile(base0 + kt, s0);
+      let w1 = weight_tile(base1 + kt, s1);
       // ROWS is an override: the branches it rules out are dead code once it is substituted.
       { let xs = x4(r[0], 4u * kt, s, false); a00 += w0 * xs; a01 += w1 * xs; }
       if (ROWS > 1u) { let xs = x4(r[1], 4u * kt, s, false); a10 += w0 * xs; a11 += w1 * xs; }
@@ -178,8 +207,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 #else
     let s = 1.0;
 #endif
-    let w0 = weight_tile(base0 + kt);
-    let w1 = weight_tile(base1 + kt);
+#if Q4
+    let s0 = scales4(8u * t, params.scale_cols - 1u);
+    let s1 = scales4(8u * t + 4u, params.scale_cols - 1u);
+#else
+    let s0 = vec4<f32>(1.0);
+    let s1 = s0;
+#endif
+    let w0 = weight_tile(base0 + kt, s0);
+    let w1 = weight_tile(base1 + kt, s1);
     { let xs = x4(r[0], 4u * kt, s, true); a00 += w0 * xs; a01 += w1 * xs; }
     if (ROWS > 1u) { let xs = x4(r[1], 4u * kt, s, true); a10 += w0 * xs; a11 += w1 * xs; }
     if (ROWS > 2u) { let xs = x4(r[2], 4u * kt, s, true); a20 += w0 * xs; a21 += w1 * xs; }

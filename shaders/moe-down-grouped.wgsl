@@ -3,19 +3,19 @@
 // tiles whose expert lives in this part do anything. With routed == 0 tile t is pairs (= rows)
 // [t * TILE, t * TILE + TILE) on the part's expert 0 (the shared expert), and `group` is not read.
 // h: [pairs, inter] f32 · group: moe-group's [1 + 3 * max_tiles + pairs] u32 · down_w: this part's experts
-// [part_experts, hidden, inter] as quads of 4 weights, FP8 e4m3, BF16 or F32 (flags; common/moe-weights.wgsl)
-// · down_s (FP8 only; otherwise bound to the weights and not read): [part_experts, ceil(hidden/128),
+// [part_experts, hidden, inter] as quads of 4 weights, FP8 e4m3, Q4 4-bit, BF16 or F32 (flags; common/moe-weights.wgsl)
+// · down_s (FP8 and Q4; otherwise bound to the weights and not read): [part_experts, ceil(hidden/128),
 // ceil(inter/128)] f32 · y: [pairs, hidden] f32
 // dispatch: (ceil(hidden / (4 * WG_SIZE)), max_tiles); each thread computes output rows o0 + r * WG_SIZE,
 // r = 0..3, of one tile: 4 rows x TILE pairs = 16 named vec4 accumulators (measured 1.4x faster than
 // 2 rows x 4 pairs).
-// needs: inter % 4 == 0 (checked in src/kernels/moe-down-grouped.ts) · reference: src/reference/moe-experts.ts
+// Q4 scales instead: [part_experts, out, ceil(in/BLOCK)] f32, BLOCK = the group (common/moe-weights.wgsl, docs/q4.md).
+// needs: inter % 4 == 0 (Q4: % 8; checked in src/kernels/moe-down-grouped.ts) · reference: src/reference/moe-experts.ts
 
 #include "common/moe-weights.wgsl"
+#include "common/moe-tile.wgsl"
 
 override WG_SIZE: u32 = 64;
-const BLOCK = 128u;
-const TILE = 4u;     // pairs per tile (moe-group.wgsl)
 const ONE = vec4<f32>(1.0);
 
 struct Params {
@@ -35,6 +35,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;       // [pairs, hidden]
 @group(0) @binding(5) var<uniform> params: Params;
 
+fn down_quad(i: u32) -> vec4<f32> { return load_quad(down_w[quad_word(i)], i); }  // quad i of down_w
+
 @compute @workgroup_size(WG_SIZE)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let tile = wg.y;
@@ -42,25 +44,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let o1 = o0 + WG_SIZE;
   let o2 = o0 + 2u * WG_SIZE;
   let o3 = o0 + 3u * WG_SIZE;
-  // The tile's expert (relative to the part) and pairs; missing pairs repeat the first (never stored).
-  let lane = vec4<u32>(0u, 1u, 2u, 3u);
-  var e = 0u;
-  var count = 0u;
-  var pairs = vec4<u32>(0u);
-  if (params.routed == 1u) {
-    if (tile >= group[0]) {
-      return;
-    }
-    e = group[1u + 3u * tile] - params.first_expert; // wraps above part_experts when below first_expert
-    count = group[3u + 3u * tile];
-    let order = 1u + 3u * params.max_tiles + group[2u + 3u * tile];
-    let k = select(vec4<u32>(0u), lane, lane < vec4<u32>(count));
-    pairs = vec4<u32>(group[order + k.x], group[order + k.y], group[order + k.z], group[order + k.w]);
-  } else {
-    let start = tile * TILE;
-    count = min(TILE, params.pairs - min(start, params.pairs));
-    pairs = vec4<u32>(start) + select(vec4<u32>(0u), lane, lane < vec4<u32>(count));
-  }
+  let t = tile_pairs(tile, params.pairs);
+  let e = t.e;
+  let count = t.count;
+  let pairs = t.pairs;
   if (e >= params.part_experts || count == 0u || o0 >= params.hidden) {
     return;
   }
@@ -73,12 +60,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let w1 = (e * params.hidden + r1) * quads;
   let w2 = (e * params.hidden + r2) * quads;
   let w3 = (e * params.hidden + r3) * quads;
-  let s_cols = (params.inter + BLOCK - 1u) / BLOCK;
-  let s_base = e * ((params.hidden + BLOCK - 1u) / BLOCK);
-  let s0 = (s_base + o0 / BLOCK) * s_cols;
-  let s1 = (s_base + r1 / BLOCK) * s_cols;
-  let s2 = (s_base + r2 / BLOCK) * s_cols;
-  let s3 = (s_base + r3 / BLOCK) * s_cols;
+  let s_cols = scale_cols(params.inter);
+  let s0 = scale_row(e, o0, params.hidden, s_cols);
+  let s1 = scale_row(e, r1, params.hidden, s_cols);
+  let s2 = scale_row(e, r2, params.hidden, s_cols);
+  let s3 = scale_row(e, r3, params.hidden, s_cols);
 
   var y0 = vec4<f32>(0.0); // y0[k] .. y3[k]: rows o0 .. o3 for pair k
   var y1 = vec4<f32>(0.0);
@@ -104,10 +90,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     var f2 = vec4<f32>(0.0);
     var f3 = vec4<f32>(0.0);
     for (var j = start; j < end; j++) {
-      let wd = quad_to_vec4(down_w[w2 + j]);
-      let wf = quad_to_vec4(down_w[w3 + j]);
-      let wa = quad_to_vec4(down_w[w0 + j]);
-      let wc = quad_to_vec4(down_w[w1 + j]);
+      let wd = down_quad(w2 + j);
+      let wf = down_quad(w3 + j);
+      let wa = down_quad(w0 + j);
+      let wc = down_quad(w1 + j);
       let h0 = h[h_rows.x + j];
       let h1 = h[h_rows.y + j];
       let h2 = h[h_rows.z + j];
@@ -129,7 +115,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       d3 += wd * h3;
       f3 += wf * h3;
     }
-#if FP8
+#if SCALED
     let s = vec4<f32>(down_s[s0 + b], down_s[s1 + b], down_s[s2 + b], down_s[s3 + b]);
 #else
     let s = ONE;

@@ -3,17 +3,17 @@
 // uses the part's expert 0: the shared expert(s), whose y is then the MoE block's base output.
 // The weighted sum over slots happens in moe-combine.wgsl, in a fixed order (no float atomics).
 // h: [pairs, inter] f32 (moe-gate-up's output) · experts: [pairs] u32 (routed) · down_w: this part's
-// experts [part_experts, hidden, inter] as quads of 4 weights, FP8 e4m3, BF16 or F32 (flags;
-// common/moe-weights.wgsl) · down_s (FP8 only; otherwise bound to the weights and not read):
+// experts [part_experts, hidden, inter] as quads of 4 weights, FP8 e4m3, Q4 4-bit, BF16 or F32 (flags;
+// common/moe-weights.wgsl) · down_s (FP8 and Q4; otherwise bound to the weights and not read):
 // [part_experts, ceil(hidden/128), ceil(inter/128)] f32 · y: [pairs, hidden] f32
 // dispatch: (ceil(hidden / (WG_SIZE * ROWS)), pairs); each thread computes ROWS outputs of one pair, sharing
 // each h load over 8 decoded quads; pairs whose expert is in another part return at once.
-// needs: inter % 4 == 0 (checked in src/kernels/moe-down.ts) · reference: src/reference/moe-experts.ts
+// Q4 scales instead: [part_experts, out, ceil(in/BLOCK)] f32, BLOCK = the group (common/moe-weights.wgsl, docs/q4.md).
+// needs: inter % 4 == 0 (Q4: % 8; checked in src/kernels/moe-down.ts) · reference: src/reference/moe-experts.ts
 
 #include "common/moe-weights.wgsl"
 
 override WG_SIZE: u32 = 64;
-const BLOCK = 128u;
 const ROWS = 8u;   // output rows per thread (register blocking: 8 named vec4 accumulators measured best)
 const ONE = vec4<f32>(1.0);
 
@@ -32,6 +32,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read> down_s: array<f32>;        // [part_experts, ceil(hidden/128), ceil(inter/128)]
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;       // [pairs, hidden]
 @group(0) @binding(5) var<uniform> params: Params;
+
+fn down_quad(i: u32) -> vec4<f32> { return load_quad(down_w[quad_word(i)], i); }  // quad i of down_w
 
 @compute @workgroup_size(WG_SIZE)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -54,14 +56,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let rows_hi = min(vec4<u32>(o0 + 4u * WG_SIZE) + step, last);
   let w_lo = (vec4<u32>(e * params.hidden) + rows_lo) * quads;   // each row's first quad
   let w_hi = (vec4<u32>(e * params.hidden) + rows_hi) * quads;
-  let s_cols = (params.inter + BLOCK - 1u) / BLOCK;
-  let s_base = vec4<u32>(e * ((params.hidden + BLOCK - 1u) / BLOCK));
-  let s_lo = (s_base + rows_lo / BLOCK) * s_cols;
-  let s_hi = (s_base + rows_hi / BLOCK) * s_cols;
+  let s_cols = scale_cols(params.inter);
+  let s_lo = scale_row4(e, rows_lo, params.hidden, s_cols);
+  let s_hi = scale_row4(e, rows_hi, params.hidden, s_cols);
 
   var acc_lo = vec4<f32>(0.0);
   var acc_hi = vec4<f32>(0.0);
-  // One 128-column block at a time: sum w * h in vec4 lanes, then scale once per block (FP8).
+  // One block of BLOCK columns at a time: sum w * h in vec4 lanes, then scale once per block (FP8, Q4).
   for (var b = 0u; b < s_cols; b++) {
     let start = b * (BLOCK / 4u);
     let end = min(start + BLOCK / 4u, quads);
@@ -75,16 +76,16 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     var a7 = vec4<f32>(0.0);
     for (var j = start; j < end; j++) {
       let hv = h[h_row + j];
-      a0 += quad_to_vec4(down_w[w_lo.x + j]) * hv;
-      a1 += quad_to_vec4(down_w[w_lo.y + j]) * hv;
-      a2 += quad_to_vec4(down_w[w_lo.z + j]) * hv;
-      a3 += quad_to_vec4(down_w[w_lo.w + j]) * hv;
-      a4 += quad_to_vec4(down_w[w_hi.x + j]) * hv;
-      a5 += quad_to_vec4(down_w[w_hi.y + j]) * hv;
-      a6 += quad_to_vec4(down_w[w_hi.z + j]) * hv;
-      a7 += quad_to_vec4(down_w[w_hi.w + j]) * hv;
+      a0 += down_quad(w_lo.x + j) * hv;
+      a1 += down_quad(w_lo.y + j) * hv;
+      a2 += down_quad(w_lo.z + j) * hv;
+      a3 += down_quad(w_lo.w + j) * hv;
+      a4 += down_quad(w_hi.x + j) * hv;
+      a5 += down_quad(w_hi.y + j) * hv;
+      a6 += down_quad(w_hi.z + j) * hv;
+      a7 += down_quad(w_hi.w + j) * hv;
     }
-#if FP8
+#if SCALED
     let sc_lo = vec4<f32>(down_s[s_lo.x + b], down_s[s_lo.y + b], down_s[s_lo.z + b], down_s[s_lo.w + b]);
     let sc_hi = vec4<f32>(down_s[s_hi.x + b], down_s[s_hi.y + b], down_s[s_hi.z + b], down_s[s_hi.w + b]);
 #else

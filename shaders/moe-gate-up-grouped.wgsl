@@ -4,19 +4,19 @@
 // wrapper dispatches once per part). With routed == 0 tile t is rows [t * TILE, t * TILE + TILE) on the
 // part's expert 0 (the shared expert), and `group` is not read.
 // x: [rows, hidden] f32 · group: moe-group's [1 + 3 * max_tiles + pairs] u32 · gate_w, up_w: this part's
-// experts [part_experts, inter, hidden] as quads of 4 weights, FP8 e4m3, BF16 or F32 (flags;
-// common/moe-weights.wgsl) · gate_s, up_s (FP8 only; otherwise bound to the weights and not read):
+// experts [part_experts, inter, hidden] as quads of 4 weights, FP8 e4m3, Q4 4-bit, BF16 or F32 (flags;
+// common/moe-weights.wgsl) · gate_s, up_s (FP8 and Q4; otherwise bound to the weights and not read):
 // [part_experts, ceil(inter/128), ceil(hidden/128)] f32 · h: [pairs, inter] f32
 // dispatch: (ceil(inter / (2 * WG_SIZE)), max_tiles); each thread computes rows i and i + WG_SIZE of one
 // tile: 2 rows x TILE pairs x (gate, up) = 16 named vec4 accumulators, each decoded quad serving 4 pairs
 // and each x load 2 rows (measured 1.2x faster than 1 row x 4 pairs, 2x faster than the decode path).
-// needs: hidden % 4 == 0 (checked in src/kernels/moe-gate-up-grouped.ts) · reference: src/reference/moe-experts.ts
+// Q4 scales instead: [part_experts, out, ceil(in/BLOCK)] f32, BLOCK = the group (common/moe-weights.wgsl, docs/q4.md).
+// needs: hidden % 4 == 0 (Q4: % 8; checked in src/kernels/moe-gate-up-grouped.ts) · reference: src/reference/moe-experts.ts
 
 #include "common/moe-weights.wgsl"
+#include "common/moe-tile.wgsl"
 
 override WG_SIZE: u32 = 64;
-const BLOCK = 128u;
-const TILE = 4u;     // pairs per tile (moe-group.wgsl)
 const ONE = vec4<f32>(1.0);
 
 struct Params {
@@ -39,31 +39,18 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> h: array<f32>;       // [pairs, inter]
 @group(0) @binding(7) var<uniform> params: Params;
 
+fn gate_quad(i: u32) -> vec4<f32> { return load_quad(gate_w[quad_word(i)], i); }  // quad i of gate_w
+fn up_quad(i: u32) -> vec4<f32> { return load_quad(up_w[quad_word(i)], i); }  // quad i of up_w
+
 @compute @workgroup_size(WG_SIZE)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let tile = wg.y;
   let i = wg.x * 2u * WG_SIZE + lid;
   let i1 = min(i + WG_SIZE, params.inter - 1u); // clamped: computed, stored only when in range
-  // The tile's expert (relative to the part) and pairs; missing pairs repeat the first (never stored).
-  var e = 0u;
-  var count = 0u;
-  var pairs = vec4<u32>(0u);
-  if (params.routed == 1u) {
-    if (tile >= group[0]) {
-      return;
-    }
-    e = group[1u + 3u * tile] - params.first_expert; // wraps above part_experts when below first_expert
-    let start = group[2u + 3u * tile];
-    count = group[3u + 3u * tile];
-    let order = 1u + 3u * params.max_tiles + start;
-    let at = vec4<u32>(0u, 1u, 2u, 3u);
-    let k = select(vec4<u32>(0u), at, at < vec4<u32>(count));
-    pairs = vec4<u32>(group[order + k.x], group[order + k.y], group[order + k.z], group[order + k.w]);
-  } else {
-    let start = tile * TILE;
-    count = min(TILE, params.rows - min(start, params.rows));
-    pairs = vec4<u32>(start) + select(vec4<u32>(0u), vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(count));
-  }
+  let t = tile_pairs(tile, params.rows);
+  let e = t.e;
+  let count = t.count;
+  let pairs = t.pairs;
   if (e >= params.part_experts || count == 0u || i >= params.inter) {
     return;
   }
@@ -71,9 +58,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let x_rows = (pairs / params.slots) * quads;          // each pair's token row of x, in vec4s
   let w_row = (e * params.inter + i) * quads;
   let w_row1 = (e * params.inter + i1) * quads;
-  let s_cols = (params.hidden + BLOCK - 1u) / BLOCK;
-  let s_row = (e * ((params.inter + BLOCK - 1u) / BLOCK) + i / BLOCK) * s_cols;
-  let s_row1 = (e * ((params.inter + BLOCK - 1u) / BLOCK) + i1 / BLOCK) * s_cols;
+  let s_cols = scale_cols(params.hidden);
+  let s_row = scale_row(e, i, params.inter, s_cols);
+  let s_row1 = scale_row(e, i1, params.inter, s_cols);
 
   var g = vec4<f32>(0.0); // g[k], u[k]: pair k's gate and up dot products for row i; gb, ub: row i1
   var u = vec4<f32>(0.0);
@@ -99,10 +86,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     var q2 = vec4<f32>(0.0);
     var q3 = vec4<f32>(0.0);
     for (var j = start; j < end; j++) {
-      let gw = quad_to_vec4(gate_w[w_row + j]);
-      let uw = quad_to_vec4(up_w[w_row + j]);
-      let gw1 = quad_to_vec4(gate_w[w_row1 + j]);
-      let uw1 = quad_to_vec4(up_w[w_row1 + j]);
+      let gw = gate_quad(w_row + j);
+      let uw = up_quad(w_row + j);
+      let gw1 = gate_quad(w_row1 + j);
+      let uw1 = up_quad(w_row1 + j);
       let x0 = x[x_rows.x + j];
       let x1 = x[x_rows.y + j];
       let x2 = x[x_rows.z + j];
@@ -124,7 +111,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       p3 += gw1 * x3;
       q3 += uw1 * x3;
     }
-#if FP8
+#if SCALED
     let s = vec4<f32>(gate_s[s_row + b], up_s[s_row + b], gate_s[s_row1 + b], up_s[s_row1 + b]);
 #else
     let s = ONE;

@@ -2,19 +2,19 @@
 // p = r * slots + k whose expert e = experts[p] lives in this part of the expert weights (decode path:
 // each pair reads its own expert's rows; only the chosen experts are read, and the indices never leave
 // the GPU). With routed == 0 every token uses expert 0 of the part (slots 1): the shared expert(s).
-// gate_w, up_w: this part's experts [part_experts, inter, hidden] as quads of 4 weights, FP8 e4m3, BF16 or
-// F32 (flags; common/moe-weights.wgsl) · gate_s, up_s (FP8 only; otherwise bound to the weights and not
+// gate_w, up_w: this part's experts [part_experts, inter, hidden] as quads of 4 weights, FP8 e4m3, Q4 4-bit, BF16 or
+// F32 (flags; common/moe-weights.wgsl) · gate_s, up_s (FP8 and Q4; otherwise bound to the weights and not
 // read): [part_experts, ceil(inter/128), ceil(hidden/128)] f32 weight_scale_inv, W[i, j] = e4m3(q[i, j]) *
 // s[i/128, j/128] (docs/conventions.md "FP8").
 // dispatch: (ceil(inter / (WG_SIZE * ROWS)), rows * slots); each thread computes ROWS outputs of one pair,
 // sharing each x load over 8 decoded quads. A workgroup whose pair's expert is in another part returns
 // at once (the wrapper dispatches once per part).
-// needs: hidden % 4 == 0 (checked in src/kernels/moe-gate-up.ts) · reference: src/reference/moe-experts.ts
+// Q4 scales instead: [part_experts, out, ceil(in/BLOCK)] f32, BLOCK = the group (common/moe-weights.wgsl, docs/q4.md).
+// needs: hidden % 4 == 0 (Q4: % 8; checked in src/kernels/moe-gate-up.ts) · reference: src/reference/moe-experts.ts
 
 #include "common/moe-weights.wgsl"
 
 override WG_SIZE: u32 = 64;
-const BLOCK = 128u;
 const ROWS = 4u;   // output rows per thread (register blocking: 8 named vec4 accumulators measured best)
 const ONE = vec4<f32>(1.0);
 
@@ -36,6 +36,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read> up_s: array<f32>;          // [part_experts, ceil(inter/128), ceil(hidden/128)]
 @group(0) @binding(6) var<storage, read_write> h: array<f32>;       // [rows * slots, inter]
 @group(0) @binding(7) var<uniform> params: Params;
+
+fn gate_quad(i: u32) -> vec4<f32> { return load_quad(gate_w[quad_word(i)], i); }  // quad i of gate_w
+fn up_quad(i: u32) -> vec4<f32> { return load_quad(up_w[quad_word(i)], i); }  // quad i of up_w
 
 fn silu_mul(g: f32, u: f32) -> f32 {
   // silu(g) = g / (1 + exp(-g)); exp(-g) = +inf for g < -88 gives -0, the right limit.
@@ -61,12 +64,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let last = params.inter - 1u;
   let rows = vec4<u32>(i0, min(i0 + WG_SIZE, last), min(i0 + 2u * WG_SIZE, last), min(i0 + 3u * WG_SIZE, last));
   let w_row = (vec4<u32>(e * params.inter) + rows) * quads;        // each row's first quad
-  let s_cols = (params.hidden + BLOCK - 1u) / BLOCK;
-  let s_row = (vec4<u32>(e * ((params.inter + BLOCK - 1u) / BLOCK)) + rows / BLOCK) * s_cols;
+  let s_cols = scale_cols(params.hidden);
+  let s_row = scale_row4(e, rows, params.inter, s_cols);
 
   var g = vec4<f32>(0.0); // g[k], u[k]: row k's gate and up dot products
   var u = vec4<f32>(0.0);
-  // One 128-column block at a time: sum w * x in vec4 lanes, then scale once per block (FP8).
+  // One block of BLOCK columns at a time: sum w * x in vec4 lanes, then scale once per block (FP8, Q4).
   for (var b = 0u; b < s_cols; b++) {
     let start = b * (BLOCK / 4u);
     let end = min(start + BLOCK / 4u, quads);
@@ -80,16 +83,16 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     var u3 = vec4<f32>(0.0);
     for (var j = start; j < end; j++) {
       let xv = x[x_row + j];
-      g0 += quad_to_vec4(gate_w[w_row.x + j]) * xv;
-      u0 += quad_to_vec4(up_w[w_row.x + j]) * xv;
-      g1 += quad_to_vec4(gate_w[w_row.y + j]) * xv;
-      u1 += quad_to_vec4(up_w[w_row.y + j]) * xv;
-      g2 += quad_to_vec4(gate_w[w_row.z + j]) * xv;
-      u2 += quad_to_vec4(up_w[w_row.z + j]) * xv;
-      g3 += quad_to_vec4(gate_w[w_row.w + j]) * xv;
-      u3 += quad_to_vec4(up_w[w_row.w + j]) * xv;
+      g0 += gate_quad(w_row.x + j) * xv;
+      u0 += up_quad(w_row.x + j) * xv;
+      g1 += gate_quad(w_row.y + j) * xv;
+      u1 += up_quad(w_row.y + j) * xv;
+      g2 += gate_quad(w_row.z + j) * xv;
+      u2 += up_quad(w_row.z + j) * xv;
+      g3 += gate_quad(w_row.w + j) * xv;
+      u3 += up_quad(w_row.w + j) * xv;
     }
-#if FP8
+#if SCALED
     let gs = vec4<f32>(gate_s[s_row.x + b], gate_s[s_row.y + b], gate_s[s_row.z + b], gate_s[s_row.w + b]);
     let us = vec4<f32>(up_s[s_row.x + b], up_s[s_row.y + b], up_s[s_row.z + b], up_s[s_row.w + b]);
 #else

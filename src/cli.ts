@@ -14,12 +14,13 @@ import * as info from './cli/info.ts';
 import * as logits from './cli/logits.ts';
 import * as perplexity from './cli/perplexity.ts';
 import * as pull from './cli/pull.ts';
+import * as quantize from './cli/quantize.ts';
 import * as serve from './cli/serve.ts';
 import * as tune from './cli/tune.ts';
 import * as verify from './cli/verify.ts';
 
 // To add a subcommand: import its module above and list it here.
-const SUBCOMMANDS: { register(program: Command): void }[] = [generate, chat, logits, perplexity, verify, info, serve, pull, tune];
+const SUBCOMMANDS: { register(program: Command): void }[] = [generate, chat, logits, perplexity, verify, info, serve, pull, tune, quantize];
 
 /** Options every subcommand sees through `command.optsWithGlobals<GlobalOptions>()`. */
 export interface GlobalOptions {

@@ -10,6 +10,7 @@ import type { TensorInfo } from '../src/checkpoint/safetensors.ts';
 import { fp8ScaleName, modelSlots, type TensorSlot } from '../src/checkpoint/tensor-names.ts';
 import { parseModelConfig, type ModelConfig } from '../src/config/model-config.ts';
 import { bufferLimit, formatBytes, planMemory, type MemoryPlan } from '../src/model/memory-plan.ts';
+import type { QuantizeFormat, WeightsPlan } from '../src/model/weight-plan.ts';
 import { V2, V2_LITE, V3 } from '../src/model/test-configs.ts';
 
 export interface Release {
@@ -72,7 +73,7 @@ const PREFILL_CHUNK = 64; // the engine's default (ModelLoadOptions.prefillChunk
 
 export interface ReleasePlan {
   release: string;
-  option: 'as stored' | '--quantize fp8';
+  option: 'as stored' | '--quantize fp8' | '--quantize q4';
   /** Sum of every stored tensor's bytes (the safetensors data; headers and tokenizer files add a few MB). */
   diskBytes: number;
   weights: number;
@@ -91,7 +92,22 @@ export interface ReleasePlan {
   cacheBytesPerTokenPer1k: number;
 }
 
-export function planRelease(r: Release, quantize?: 'fp8'): ReleasePlan {
+/**
+ * Weight bytes one decoded token reads (main model, as planned on the GPU): every weight less the embedding
+ * (one row is read), with the routed expert stacks counted at top-k of n_routed.
+ */
+export function activeWeightBytes(c: ModelConfig, main: WeightsPlan): number {
+  let active = 0;
+  for (const w of main.tensors.values()) {
+    const bytes = w.parts.reduce((n, p) => n + p.weight.bytes + (p.scale?.bytes ?? 0), 0);
+    if (w.kind === 'embedding') continue;
+    const routed = w.kind === 'experts' && /\.experts\.\d+\./.test(w.key);
+    active += routed ? (bytes * c.numExpertsPerTok) / c.nRoutedExperts : bytes;
+  }
+  return active;
+}
+
+export function planRelease(r: Release, quantize?: QuantizeFormat): ReleasePlan {
   const c = parseModelConfig(r.config);
   const { checkpoint, tensors } = releaseHeaders(c, r.format);
   const plan = (contextLength: number, limit = NO_LIMIT): MemoryPlan => planMemory(c, checkpoint, { contextLength, prefillChunk: PREFILL_CHUNK, quantize }, limit);
@@ -103,19 +119,11 @@ export function planRelease(r: Release, quantize?: 'fp8'): ReleasePlan {
     if (splittable.has(w.kind)) continue;
     for (const p of w.parts) if (p.weight.bytes > largestUnsplittable.bytes) largestUnsplittable = { ...p.weight };
   }
-  // Active bytes: the main model's weights (no MTP module), less the embedding (one row is read), with the
-  // routed expert stacks counted at top-k of n_routed.
   const main = planMemory(c, checkpoint, { contextLength: CONTEXTS[0], prefillChunk: PREFILL_CHUNK, quantize, mtp: false }, NO_LIMIT).weightPlan;
-  let active = 0;
-  for (const w of main.tensors.values()) {
-    const bytes = w.parts.reduce((n, p) => n + p.weight.bytes + (p.scale?.bytes ?? 0), 0);
-    if (w.kind === 'embedding') continue;
-    const routed = w.kind === 'experts' && /\.experts\.\d+\./.test(w.key);
-    active += routed ? (bytes * c.numExpertsPerTok) / c.nRoutedExperts : bytes;
-  }
+  const active = activeWeightBytes(c, main);
   return {
     release: r.name,
-    option: quantize ? '--quantize fp8' : 'as stored',
+    option: quantize ? `--quantize ${quantize}` : 'as stored',
     diskBytes: tensors.reduce((n, t) => n + (t.end - t.begin), 0),
     weights: first.weights,
     latentCache: plans.map((p) => p.latentCache + p.mtpCache),
@@ -132,7 +140,7 @@ export function planRelease(r: Release, quantize?: 'fp8'): ReleasePlan {
 }
 
 export function planAll(): ReleasePlan[] {
-  return RELEASES.flatMap((r) => (r.format === 'bf16' ? [planRelease(r), planRelease(r, 'fp8')] : [planRelease(r)]));
+  return RELEASES.flatMap((r) => (r.format === 'bf16' ? [planRelease(r), planRelease(r, 'fp8'), planRelease(r, 'q4')] : [planRelease(r), planRelease(r, 'q4')]));
 }
 
 const gb = (n: number) => `${(n / 1e9).toFixed(1)} GB`;
@@ -144,22 +152,24 @@ function refused(l: ReleasePlan['limits'][number]): string {
   return l.overLimit.length === 1 ? `\`${l.overLimit[0]}\`` : `${l.overLimit.length} buffers (\`${l.overLimit[0]}\`, ...)`;
 }
 
+const short = (p: ReleasePlan) => (p.option === 'as stored' ? 'stored' : p.option.slice('--quantize '.length));
+
 /** README's tables (Markdown). */
 export function formatTables(plans: ReleasePlan[]): string {
   const memory = [
     '| release | weights as | on disk | weights on GPU | latent cache 4K / 32K | activations (64-row chunk) | total at 4K | total at 32K |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...plans.map((p) => `| ${p.release} | ${p.option === 'as stored' ? 'stored' : '`--quantize fp8`'} | ${gb(p.diskBytes)} | ${gib(p.weights)} | ${gib(p.latentCache[0])} / ${gib(p.latentCache[1])} | ${gib(p.activations)} | ${gib(p.total[0])} | ${gib(p.total[1])} |`),
+    ...plans.map((p) => `| ${p.release} | ${p.option === 'as stored' ? 'stored' : `\`${p.option}\``} | ${gb(p.diskBytes)} | ${gib(p.weights)} | ${gib(p.latentCache[0])} / ${gib(p.latentCache[1])} | ${gib(p.activations)} | ${gib(p.total[0])} | ${gib(p.total[1])} |`),
   ];
   const limits = [
     `| release | weights as | largest buffer at ${BINDING_LIMITS.map((l) => gib(l)).join(' / ')} binding limit | largest unsplittable weight | refused at ${BINDING_LIMITS.map((l) => gib(l)).join(' / ')} |`,
     '| --- | --- | ---: | --- | --- |',
-    ...plans.map((p) => `| ${p.release} | ${p.option === 'as stored' ? 'stored' : 'fp8'} | ${p.limits.map((l) => gib(l.largest.bytes)).join(' / ')} | ${gib(p.largestUnsplittable.bytes)} (\`${p.largestUnsplittable.label}\`) | ${p.limits.map(refused).join(' / ')} |`),
+    ...plans.map((p) => `| ${p.release} | ${short(p)} | ${p.limits.map((l) => gib(l.largest.bytes)).join(' / ')} | ${gib(p.largestUnsplittable.bytes)} (\`${p.largestUnsplittable.label}\`) | ${p.limits.map(refused).join(' / ')} |`),
   ];
   const speed = [
     `| release | weights as | weights read per token | + latent cache per 1K context | ceiling at ${BANDWIDTHS.map((b) => (b >= 1e12 ? `${b / 1e12} TB/s` : `${b / 1e9} GB/s`)).join(' / ')} |`,
     '| --- | --- | ---: | ---: | ---: |',
-    ...plans.map((p) => `| ${p.release} | ${p.option === 'as stored' ? 'stored' : 'fp8'} | ${gb(p.activeBytesPerToken)} | ${(p.cacheBytesPerTokenPer1k / 1e6).toFixed(0)} MB | ${BANDWIDTHS.map((b) => `${(b / p.activeBytesPerToken).toFixed(0)}`).join(' / ')} tok/s |`),
+    ...plans.map((p) => `| ${p.release} | ${short(p)} | ${gb(p.activeBytesPerToken)} | ${(p.cacheBytesPerTokenPer1k / 1e6).toFixed(0)} MB | ${BANDWIDTHS.map((b) => `${(b / p.activeBytesPerToken).toFixed(0)}`).join(' / ')} tok/s |`),
   ];
   return [memory.join('\n'), limits.join('\n'), speed.join('\n')].join('\n\n');
 }

@@ -127,6 +127,11 @@ export function fp8ScaleName(weightName: string): string {
   return `${weightName}_scale_inv`;
 }
 
+/** A q4 weight (packed codes under the weight's own name) stores its group scales beside it under this name. */
+export function q4ScaleName(weightName: string): string {
+  return `${weightName}_scale`;
+}
+
 /** How a slot's tensor is loaded (src/model/upload.ts, src/reference/weights.ts), which decides its dtypes. */
 export type SlotKind = 'linear' | 'columns' | 'kvB' | 'expert' | 'embed' | 'vector';
 
@@ -154,13 +159,19 @@ export interface TensorSlot {
   kind: SlotKind;
   /** Part of the MTP module, which a checkpoint may leave out (loaded with mtp: false). */
   mtp: boolean;
+  /**
+   * 4-bit in a q4 checkpoint and under `--quantize q4` (docs/q4.md "Which tensors"): every linear and expert
+   * weight but the router and the heads, which keep their precision (as under `--quantize fp8`).
+   */
+  q4: boolean;
 }
 
 /** Every tensor the model reads, with the shape the config gives it. Build only from a validated config. */
 export function modelSlots(c: ModelConfig): TensorSlot[] {
   const slots: TensorSlot[] = [];
   let mtp = false;
-  const add = (kind: SlotKind, name: string, ...shape: number[]) => slots.push({ name, shape, kind, mtp });
+  const kept = new Set<string>();
+  const add = (kind: SlotKind, name: string, ...shape: number[]) => slots.push({ name, shape, kind, mtp, q4: (kind === 'linear' || kind === 'expert') && !kept.has(name) });
   const H = c.hiddenSize;
   const heads = c.numAttentionHeads;
   const mlpSlots = (n: MlpNames, inter: number, kind: SlotKind) => {
@@ -189,6 +200,10 @@ export function modelSlots(c: ModelConfig): TensorSlot[] {
     }
   };
   const names = modelNames(c);
+  // Routing compares scores and sampling compares logits: the router and both heads keep their precision.
+  for (const n of [...names.layers, ...names.mtp.map((m) => m.layer)]) if (n.moe) kept.add(n.moe.router);
+  kept.add(names.lmHead);
+  for (const m of names.mtp) kept.add(m.head);
   add('embed', names.embed, c.vocabSize, H);
   add('vector', names.finalNorm, H);
   add('linear', names.lmHead, c.vocabSize, H);

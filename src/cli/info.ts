@@ -9,6 +9,7 @@ import { parseIntOption, resolveModelDir } from './load-model.ts';
 import type { FolderSource } from '../checkpoint/byte-source.ts';
 import { HubError } from '../errors.ts';
 import { parseByteSize } from '../byte-size.ts';
+import type { QuantizeFormat } from '../model/weight-plan.ts';
 
 /** Optional features the kernels use when present. */
 const FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as const;
@@ -41,10 +42,10 @@ export function register(program: Command): void {
     .option('-m, --model <dir|id>', 'the checkpoint folder or Hugging Face model id to summarize: config, parameter counts, memory plan (default: the embedded tiny-v3-trained)')
     .option('--revision <rev>', 'branch, tag or commit of a Hugging Face model id (default: main)')
     .option('-c, --context-length <n>', 'context for the memory plan (default: min(max_position_embeddings, 4096))')
-    .addOption(new Option('--quantize <format>', 'plan BF16 linear weights quantized at load').choices(['fp8']))
+    .addOption(new Option('--quantize <format>', 'plan BF16 linear weights quantized at load').choices(['fp8', 'q4']))
     .option('--buffer-limit <bytes>', 'plan with buffers of at most this many bytes (below the adapter limits)')
     .option('--gpu-memory <size>', 'plan the expert offload under this GPU budget (4GB, 6G, 512MiB): resident part, expert cache, host part')
-    .action(async (options: { json?: boolean; model?: string; revision?: string; contextLength?: string; quantize?: 'fp8'; bufferLimit?: string; gpuMemory?: string }, command: Command) => {
+    .action(async (options: { json?: boolean; model?: string; revision?: string; contextLength?: string; quantize?: QuantizeFormat; bufferLimit?: string; gpuMemory?: string }, command: Command) => {
       const { fallback } = command.optsWithGlobals<GlobalOptions>();
       // Loaded on use so that the other subcommands' start-up (and --help) does not pay for the model code.
       const [{ createNodeGpu, planNodeGpu }, { defaultMemoryBudget }, { defaultAttentionWorkgroups }, { formatModelInfo, modelInfo }] = await Promise.all([

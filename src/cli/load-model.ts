@@ -11,6 +11,7 @@ import { DEFAULT_MODEL_DIR } from '../default-model.ts';
 import { parseByteSize } from '../byte-size.ts';
 import { InputError } from '../errors.ts';
 import type { NodeFallback } from '../gpu/node-webgpu.ts';
+import type { QuantizeFormat } from '../model/weight-plan.ts';
 import { progressBar } from './progress.ts';
 
 export interface ModelCliOptions {
@@ -19,7 +20,7 @@ export interface ModelCliOptions {
   /** Set by resolveModelDir() when --model named a Hugging Face model: its `owner/name` (a name for the model). */
   hubModel?: string;
   contextLength?: string;
-  quantize?: 'fp8';
+  quantize?: QuantizeFormat;
   gpuMemory?: string;
   quiet?: boolean;
 }
@@ -29,7 +30,7 @@ export function addModelOptions(cmd: Command): Command {
     .option('-m, --model <dir|id>', 'checkpoint folder, or Hugging Face model id owner/name[@revision] fetched into the hub cache (default: the embedded tiny-v3-trained)')
     .option('--revision <rev>', 'branch, tag or commit of a Hugging Face model id (default: main)')
     .option('-c, --context-length <n>', 'positions the KV cache holds (default: min(max_position_embeddings, 4096))')
-    .addOption(new Option('--quantize <format>', 'quantize BF16 linear weights at load').choices(['fp8']))
+    .addOption(new Option('--quantize <format>', 'quantize linear and expert weights at load: fp8 (BF16 ones, to FP8 blocks) or q4 (4-bit, 32-input groups)').choices(['fp8', 'q4']))
     .option('--gpu-memory <size>', 'GPU memory to use (4GB, 6G, 512MiB): routed experts beyond it stay in host memory, a cache of them on the GPU')
     .option('--quiet', 'no progress bar');
 }

@@ -8,6 +8,7 @@ import type { ModelConfig } from '../config/model-config.ts';
 import { InputError } from '../errors.ts';
 import { bufferLimit, formatBytes, formatPlanParts, planMemory, planRefusal, type BufferLimit, type BufferLimits, type MemoryPlan, type OffloadPlan } from '../model/memory-plan.ts';
 import { countParameters, type ParameterCount } from '../model/parameter-count.ts';
+import type { QuantizeFormat } from '../model/weight-plan.ts';
 
 export interface ModelInfo {
   folder: string;
@@ -32,7 +33,7 @@ export interface PlanSummary extends Omit<MemoryPlan, 'buffers' | 'weightPlan' |
 }
 
 export interface ModelInfoOptions {
-  quantize?: 'fp8';
+  quantize?: QuantizeFormat;
   /** The adapter's buffer limits (the plan is checked against them as a load would). */
   limits: BufferLimits;
   /** A cap below the limits (ModelLoadOptions.bufferLimit). */
@@ -90,7 +91,7 @@ function summary(c: ModelConfig): ModelInfo['summary'] {
     experts: c.nRoutedExperts ? `${c.nRoutedExperts} routed (top-${c.numExpertsPerTok}, width ${c.moeIntermediateSize}) + ${c.nSharedExperts} shared` : 'none',
     routing: c.nRoutedExperts ? `${c.topkMethod}, ${c.scoringFunc}${c.nGroup > 1 ? `, ${c.nGroup} groups top-${c.topkGroup}` : ''}, scale ${c.routedScalingFactor}` : '-',
     rope: c.ropeScaling ? `YaRN x${c.ropeScaling.factor} from ${c.ropeScaling.originalMaxPositionEmbeddings}` : 'plain',
-    weights: c.quantization ? `FP8 e4m3, ${c.quantization.weightBlockSize.join('x')} blocks` : 'as stored (BF16/F32)',
+    weights: !c.quantization ? 'as stored (BF16/F32)' : c.quantization.method === 'q4' ? `q4, 4-bit codes with an f32 scale per ${c.quantization.groupSize} inputs` : `FP8 e4m3, ${c.quantization.weightBlockSize.join('x')} blocks`,
     max_position_embeddings: c.maxPositionEmbeddings,
   };
 }

@@ -15,6 +15,22 @@ export interface Fp8Quantization {
   weightBlockSize: [number, number];
 }
 
+/**
+ * A folder written by `deepseek-webgpu quantize --format q4` (docs/q4.md "Saved form"): the q4 slots hold
+ * packed 4-bit codes and group scales; tensors left as they were (kv_b_proj) may still be FP8 blocks of
+ * `weightBlockSize`.
+ */
+export interface Q4Quantization {
+  method: 'q4';
+  /** Inputs per scale group. */
+  groupSize: number;
+  /** Block of the FP8 tensors the conversion kept (kv_b_proj of an FP8 source). */
+  weightBlockSize: [number, number];
+}
+
+/** quant_method of the q4 saved form. */
+export const Q4_QUANT_METHOD = 'deepseek-webgpu-q4';
+
 export interface ModelConfig {
   architecture: 'DeepseekV2ForCausalLM' | 'DeepseekV3ForCausalLM';
   modelType: string;
@@ -50,7 +66,7 @@ export interface ModelConfig {
   tieWordEmbeddings: boolean;
   bosTokenId: number | null;
   eosTokenIds: number[];
-  quantization: Fp8Quantization | null;
+  quantization: Fp8Quantization | Q4Quantization | null;
 
   // Derived once.
   /** qk_nope_head_dim + qk_rope_head_dim. */
@@ -225,12 +241,20 @@ function parseRopeScaling(json: Record<string, unknown>, file: string): YarnScal
   };
 }
 
-function parseQuantization(json: Record<string, unknown>, file: string): Fp8Quantization | null {
+function parseQuantization(json: Record<string, unknown>, file: string): Fp8Quantization | Q4Quantization | null {
   const q = json['quantization_config'];
   if (q === undefined || q === null) return null;
   if (typeof q !== 'object' || Array.isArray(q)) throw new ConfigError('quantization_config', 'expected an object', file);
   const r = readFields(q as Record<string, unknown>, file, 'quantization_config.');
-  r.oneOf('quant_method', ['fp8'], undefined);
+  const method = r.oneOf('quant_method', ['fp8', Q4_QUANT_METHOD], undefined);
+  if (method === Q4_QUANT_METHOD) {
+    r.int('bits', { min: 4, max: 4 });
+    const groupSize = r.int('group_size', { min: 8, max: LIMITS.hidden });
+    if (groupSize % 8 !== 0) throw new ConfigError('quantization_config.group_size', `got ${groupSize}; must be a multiple of 8 (8 codes per word)`, file);
+    if (r.bool('zero_point', false)) throw new ConfigError('quantization_config.zero_point', 'got true; the q4 format is symmetric (docs/q4.md)', file);
+    const block = r.intArray('weight_block_size', { min: 1, max: LIMITS.hidden, length: 2 });
+    return { method: 'q4', groupSize, weightBlockSize: [block[0], block[1]] };
+  }
   r.oneOf('fmt', ['e4m3'], 'e4m3');
   r.oneOf('activation_scheme', ['dynamic'], 'dynamic');
   const block = r.intArray('weight_block_size', { min: 1, max: LIMITS.hidden, length: 2 });

@@ -8,19 +8,25 @@
 // The element width is unchanged (FP8 stays 1 byte: nothing is dequantized); FP8 scales keep the
 // checkpoint's [ceil(out / B0), ceil(in / B1)] f32 layout and are uploaded as they are.
 //
+//
+// Q4 (docs/q4.md) packs 8 k of one row per u32, so its tiles are 4 outputs x 8 k: [groups][kWords][4 o] u32,
+// kWords = ceil(in / 8), u32 i of a tile = output 4g + i's word (the checkpoint's codes, moved, not changed);
+// padding holds 0x88888888 (code 8 = 0). Its scales [out, ceil(in / group)] f32 are uploaded as they are.
+//
 // Rows convert independently in groups of 8, so the loader can stream a large tensor: convert rows
 // [r0, r1) (r0 a multiple of 8; r1 too, or r1 = out) and write the bytes at `offset`.
 
-export type MatmulFormat = 'fp8' | 'bf16' | 'f32';
+export type MatmulFormat = 'fp8' | 'q4' | 'bf16' | 'f32';
 
-/** Bytes per weight element. */
-export const FORMAT_BYTES: Record<MatmulFormat, number> = { fp8: 1, bf16: 2, f32: 4 };
+/** Bytes per weight element (q4: half a byte; its rows are whole u32 words of 8). */
+export const FORMAT_BYTES: Record<MatmulFormat, number> = { fp8: 1, q4: 0.5, bf16: 2, f32: 4 };
 
 /** Rows convert in multiples of this (a thread's 8 outputs = 2 groups of 4). */
 export const LAYOUT_ROW_ALIGN = 8;
 
 /** Size in bytes of the whole [out, in] weight in the GPU layout. */
 export function matmulLayoutBytes(format: MatmulFormat, outDim: number, inDim: number): number {
+  if (format === 'q4') return 2 * Math.ceil(outDim / 8) * Math.ceil(inDim / 8) * 16;
   return 2 * Math.ceil(outDim / 8) * Math.ceil(inDim / 4) * 16 * FORMAT_BYTES[format];
 }
 
@@ -37,13 +43,14 @@ export interface LayoutPiece {
  */
 export function toMatmulLayout(format: MatmulFormat, src: Uint8Array, r0: number, outDim: number, inDim: number): LayoutPiece {
   const size = FORMAT_BYTES[format];
-  const n = src.length / (inDim * size);
+  const n = format === 'q4' ? src.length / (Math.ceil(inDim / 8) * 4) : src.length / (inDim * size);
   const r1 = r0 + n;
   if (!Number.isInteger(n) || n <= 0) throw new Error(`matmul layout: ${src.length} bytes is not a whole number of ${inDim}-wide ${format} rows`);
   if (r0 % LAYOUT_ROW_ALIGN !== 0) throw new Error(`matmul layout: rows must start at a multiple of ${LAYOUT_ROW_ALIGN}, got ${r0}`);
   if (r1 > outDim || (r1 !== outDim && n % LAYOUT_ROW_ALIGN !== 0)) {
     throw new Error(`matmul layout: rows [${r0}, ${r1}) of ${outDim} must end at a multiple of ${LAYOUT_ROW_ALIGN} or at ${outDim}`);
   }
+  if (format === 'q4') return q4Layout(src, r0, n, inDim);
   const kTiles = Math.ceil(inDim / 4);
   const groupElems = kTiles * 16; // elements per group of 4 rows
   const out = new Uint8Array(2 * Math.ceil(n / 8) * groupElems * size);
@@ -66,4 +73,18 @@ export function toMatmulLayout(format: MatmulFormat, src: Uint8Array, r0: number
     }
   }
   return { offset: (r0 / 4) * groupElems * size, bytes: out };
+}
+
+/** toMatmulLayout for q4 codes: `src` holds n rows of ceil(inDim / 8) little-endian words. */
+function q4Layout(src: Uint8Array, r0: number, n: number, inDim: number): LayoutPiece {
+  const words = Math.ceil(inDim / 8);
+  const aligned = src.byteOffset % 4 === 0 ? src : src.slice();
+  const from = new Uint32Array(aligned.buffer, aligned.byteOffset, aligned.length / 4);
+  const to = new Uint32Array(2 * Math.ceil(n / 8) * words * 4).fill(0x88888888);
+  // Word w of row o goes to ((o >> 2) * words + w) * 4 + (o & 3).
+  for (let o = 0; o < n; o++) {
+    const dst = (o >> 2) * words * 4 + (o & 3);
+    for (let w = 0; w < words; w++) to[dst + 4 * w] = from[o * words + w];
+  }
+  return { offset: (r0 / 4) * words * 16, bytes: new Uint8Array(to.buffer) };
 }

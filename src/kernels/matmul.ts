@@ -1,4 +1,4 @@
-// y = x · Wᵀ (or y += x · Wᵀ) for FP8 block-scaled, BF16 and F32 weights: shaders/matmul.wgsl, weights in the
+// y = x · Wᵀ (or y += x · Wᵀ) for FP8 block-scaled, q4 group-scaled, BF16 and F32 weights: shaders/matmul.wgsl, weights in the
 // layout of ./matmul-layout.ts. Reference: src/reference/matmul.ts `linear`.
 import { defineKernel, expectBytes, expectThat } from '../gpu/kernel.ts';
 import { asRange, type Bindable, type Recorder } from '../gpu/recorder.ts';
@@ -13,9 +13,9 @@ export interface MatmulWeight {
   inDim: number;
   /** [out, in] in the GPU layout (toMatmulLayout). */
   w: Bindable;
-  /** FP8: weight_scale_inv as in the checkpoint, [ceil(out / block[0]), ceil(in / block[1])] f32. */
+  /** FP8: weight_scale_inv as in the checkpoint, [ceil(out / block[0]), ceil(in / block[1])] f32. q4: [out, ceil(in / group)] f32. */
   scale?: Bindable;
-  /** FP8: quantization_config.weight_block_size; [128, 128] when absent. */
+  /** FP8: quantization_config.weight_block_size; [128, 128] when absent. q4: [1, group]. */
   block?: readonly [number, number];
 }
 
@@ -47,18 +47,31 @@ function checkCommon(format: MatmulFormat, w: Bindable, x: Bindable, y: Bindable
   expectBytes('matmul', 'y', y, (p.y_offset + (p.rows - 1) * p.y_stride + p.out_dim) * 4);
 }
 
-const fp8 = (subgroups: boolean) =>
+/** The format-specific checks of the scaled formats: block shape and scale size. */
+const scaleChecks = {
+  fp8: (scale: Bindable, p: Params, o: typeof overrides) => {
+    expectThat('matmul', o.BLOCK_ROWS % 8 === 0 && o.BLOCK_COLS % 4 === 0, `FP8 block [${o.BLOCK_ROWS}, ${o.BLOCK_COLS}] must be multiples of [8, 4]`);
+    expectBytes('matmul', 'scale', scale, Math.ceil(p.out_dim / o.BLOCK_ROWS) * p.scale_cols * 4);
+  },
+  // q4 (docs/q4.md): BLOCK_ROWS 1 (a scale per output row), BLOCK_COLS the group; tiles of 8 k.
+  q4: (scale: Bindable, p: Params, o: typeof overrides) => {
+    expectThat('matmul', o.BLOCK_ROWS === 1 && o.BLOCK_COLS % 8 === 0, `q4 group [${o.BLOCK_ROWS}, ${o.BLOCK_COLS}] must be [1, a multiple of 8]`);
+    expectThat('matmul', p.k_tiles === 2 * Math.ceil(p.in_dim / 8), `q4 k_tiles ${p.k_tiles} must be 2 * ceil(in / 8)`);
+    expectBytes('matmul', 'scale', scale, p.out_dim * p.scale_cols * 4);
+  },
+};
+// FP8 and q4 share the launch shape (the overrides above) and differ in the weight decode (flags).
+const scaled = (format: 'fp8' | 'q4', subgroups: boolean) =>
   defineKernel({
     shader: 'matmul',
     bindings: { w: 'read', scale: 'read', x: 'read', y: 'read_write' },
     params,
     overrides,
     launch,
-    flags: { FP8: true, SUBGROUPS: subgroups },
+    flags: { FP8: format === 'fp8', Q4: format === 'q4', SCALED: true, SUBGROUPS: subgroups },
     check: ({ w, scale, x, y }, p, o) => {
-      checkCommon('fp8', w, x, y, p, o);
-      expectThat('matmul', o.BLOCK_ROWS % 8 === 0 && o.BLOCK_COLS % 4 === 0, `FP8 block [${o.BLOCK_ROWS}, ${o.BLOCK_COLS}] must be multiples of [8, 4]`);
-      expectBytes('matmul', 'scale', scale, Math.ceil(p.out_dim / o.BLOCK_ROWS) * p.scale_cols * 4);
+      checkCommon(format, w, x, y, p, o);
+      scaleChecks[format](scale, p, o);
     },
     grid,
   });
@@ -74,7 +87,7 @@ const plain = (format: 'bf16' | 'f32', subgroups: boolean) =>
     grid,
   });
 // [without, with] the `subgroups` feature (x is loaded once per subgroup and broadcast).
-const kernels = { fp8: [fp8(false), fp8(true)], bf16: [plain('bf16', false), plain('bf16', true)], f32: [plain('f32', false), plain('f32', true)] } as const;
+const kernels = { fp8: [scaled('fp8', false), scaled('fp8', true)], q4: [scaled('q4', false), scaled('q4', true)], bf16: [plain('bf16', false), plain('bf16', true)], f32: [plain('f32', false), plain('f32', true)] } as const;
 
 /** Options of recordMatmul. */
 export interface MatmulOptions {
@@ -105,7 +118,7 @@ export function recordMatmul(rec: Recorder, weight: MatmulWeight, x: Bindable, y
     in_dim: inDim,
     out_dim: outDim,
     y_stride: yStride,
-    k_tiles: Math.ceil(inDim / 4),
+    k_tiles: format === 'q4' ? 2 * Math.ceil(inDim / 8) : Math.ceil(inDim / 4),
     scale_cols: Math.ceil(inDim / blockCols),
     x_offset: xr.offset / 4,
     y_offset: yr.offset / 4,
@@ -113,9 +126,9 @@ export function recordMatmul(rec: Recorder, weight: MatmulWeight, x: Bindable, y
   // Rows per thread, the workgroup size (launch constants) and subgroup use come from the launch profile.
   const o = { BLOCK_ROWS: blockRows, BLOCK_COLS: blockCols, ACCUMULATE: options.accumulate ? 1 : 0 };
   const sg = Number(knob(rec.profile, 'matmul', 'SUBGROUPS') !== 0 && rec.device.features.has('subgroups'));
-  if (format === 'fp8') {
-    expectThat('matmul', weight.scale !== undefined, 'an FP8 weight needs its scale');
-    kernels.fp8[sg].record(rec, { w: weight.w, scale: weight.scale!, x: xr.buffer, y: yr.buffer }, p, o);
+  if (format === 'fp8' || format === 'q4') {
+    expectThat('matmul', weight.scale !== undefined, `an ${format} weight needs its scale`);
+    kernels[format][sg].record(rec, { w: weight.w, scale: weight.scale!, x: xr.buffer, y: yr.buffer }, p, o);
   } else {
     kernels[format][sg].record(rec, { w: weight.w, x: xr.buffer, y: yr.buffer }, p, o);
   }

@@ -2,7 +2,7 @@
 // Reference: src/reference/moe-experts.ts. Layouts: see ExpertPart in src/kernels/moe-experts.ts.
 import { defineKernel, expectBytes, expectThat } from '../gpu/kernel.ts';
 import { workgroupKnob } from '../gpu/launch-shapes.ts';
-import { checkExpertWeights, perExpertFormat } from './moe-weights.ts';
+import { checkExpertWeights, EXPERT_BLOCK, perExpertFormat } from './moe-weights.ts';
 
 /** `moeDownGrouped[format].record(...)`: bindings as moe-down's, with moe-group's `group` for `experts`. */
 export const moeDownGrouped = perExpertFormat((format, flags) =>
@@ -10,14 +10,14 @@ export const moeDownGrouped = perExpertFormat((format, flags) =>
     shader: 'moe-down-grouped',
     bindings: { h: 'read', group: 'read', down_w: 'read', down_s: 'read', y: 'read_write' },
     params: { pairs: 'u32', hidden: 'u32', inter: 'u32', first_expert: 'u32', part_experts: 'u32', routed: 'u32', max_tiles: 'u32' },
-    overrides: {},
+    overrides: { BLOCK: EXPERT_BLOCK },
     launch: workgroupKnob,
     flags,
-    check: (b, p) => {
+    check: (b, p, o) => {
       expectThat('moe-down-grouped', p.max_tiles <= 65535, `${p.max_tiles} tiles exceed one grid dimension`);
       expectBytes('moe-down-grouped', 'h', b.h, p.pairs * p.inter * 4);
       if (p.routed) expectBytes('moe-down-grouped', 'group', b.group, (1 + 3 * p.max_tiles + p.pairs) * 4);
-      checkExpertWeights('moe-down-grouped', format, ['down_w', 'down_s'], b.down_w, b.down_s, p.part_experts, p.hidden, p.inter);
+      checkExpertWeights('moe-down-grouped', format, ['down_w', 'down_s'], b.down_w, b.down_s, p.part_experts, p.hidden, p.inter, o.BLOCK);
       expectBytes('moe-down-grouped', 'y', b.y, p.pairs * p.hidden * 4);
     },
     grid: (p, o) => [Math.ceil(p.hidden / (4 * o.WG_SIZE)), p.max_tiles], // 4 rows per thread

@@ -5,7 +5,8 @@
 // Weight layout. One projection's experts are stacked as [n_experts, out, in] (each expert's checkpoint
 // tensor, row-major) in one format for the whole ExpertWeights (src/kernels/moe-weights.ts): FP8 e4m3
 // codes (4 per u32, little endian) with weight_scale_inv stacked as [n_experts, ceil(out/128),
-// ceil(in/128)] f32; or BF16 (2 per u32, low half first) or F32, without scales. A projection too large
+// ceil(in/128)] f32; q4 codes (8 per u32 along a row) with group scales stacked as [n_experts, out,
+// ceil(in/group)] f32 (docs/q4.md); or BF16 (2 per u32, low half first) or F32, without scales. A projection too large
 // for one binding (V3: 256 x 2048 x 7168 B = 3.76 GB) is split into parts of whole experts; each part is
 // one weight buffer (and scale buffer) and the kernels are dispatched once per part (2 bindings per
 // projection per dispatch, far from the 10-binding limit). gate and up must be split the same way; down
@@ -18,7 +19,7 @@ import { moeDownGrouped } from './moe-down-grouped.ts';
 import { moeGateUp } from './moe-gate-up.ts';
 import { moeGateUpGrouped } from './moe-gate-up-grouped.ts';
 import { MOE_GROUP_MAX_EXPERTS, MOE_TILE, moeGroup, moeMaxTiles } from './moe-group.ts';
-import type { ExpertFormat } from './moe-weights.ts';
+import { EXPERT_BLOCK, type ExpertFormat } from './moe-weights.ts';
 
 export { moeGroupBytes } from './moe-group.ts';
 export type { ExpertFormat } from './moe-weights.ts';
@@ -29,14 +30,16 @@ export interface ExpertPart {
   count: number;
   /** [count, out, in] in the ExpertWeights' format: FP8 e4m3 codes 4 per u32, BF16 2 per u32, or F32. */
   weight: Bindable;
-  /** FP8 only: f32 weight_scale_inv [count, ceil(out / 128), ceil(in / 128)]. */
+  /** FP8: f32 weight_scale_inv [count, ceil(out / 128), ceil(in / 128)]; q4: f32 [count, out, ceil(in / group)]. */
   scale?: Bindable;
 }
 
 /** A layer's routed experts (or its shared expert: one part of count 1). gate[i] and up[i] hold the same experts. */
 export interface ExpertWeights {
-  /** Every part's format (FP8 parts carry scales). */
+  /** Every part's format (FP8 and q4 parts carry scales). */
   format: ExpertFormat;
+  /** q4: inputs per scale group. */
+  group?: number;
   gate: ExpertPart[];
   up: ExpertPart[];
   down: ExpertPart[];
@@ -74,7 +77,9 @@ export function recordMoeExperts(rec: Recorder, routed: ExpertWeights, shared: E
   expectThat('moe-experts', (shared !== null) === s.sharedInter > 0 && (!shared || b.hShared !== undefined), 'shared weights, sharedInter and hShared go together');
   for (const w of shared ? [routed, shared] : [routed]) {
     const parts = [...w.gate, ...w.up, ...w.down];
-    expectThat('moe-experts', parts.every((p) => (p.scale !== undefined) === (w.format === 'fp8')), `${w.format} experts: scales go with FP8 parts only`);
+    const scaled = w.format === 'fp8' || w.format === 'q4';
+    expectThat('moe-experts', parts.every((p) => (p.scale !== undefined) === scaled), `${w.format} experts: scales go with FP8 and q4 parts only`);
+    expectThat('moe-experts', (w.group !== undefined) === (w.format === 'q4'), `${w.format} experts: a group size goes with q4 only`);
   }
   const nExperts = Math.max(0, ...routed.gate.map((p) => p.firstExpert + p.count), ...routed.down.map((p) => p.firstExpert + p.count));
   recordSharedExpert(rec, shared, b, s);
@@ -103,8 +108,8 @@ export function recordSharedExpert(rec: Recorder, shared: ExpertWeights | null, 
   if (!shared) return;
   const dense = { rows: s.rows, slots: 1, inter: s.sharedInter, first_expert: 0, part_experts: 1, routed: 0 };
   const tiles = Math.ceil(s.rows / MOE_TILE);
-  recordGateUp(rec, shared.format, s.rows > 1 ? tiles : 0, shared.gate[0], shared.up[0], { x: b.x, experts: b.x, h: b.hShared! }, { ...dense, hidden: s.hidden });
-  recordDown(rec, shared.format, s.rows > 1 ? tiles : 0, shared.down[0], { h: b.hShared!, experts: b.x, y: b.out }, { ...dense, hidden: s.hidden });
+  recordGateUp(rec, shared, s.rows > 1 ? tiles : 0, shared.gate[0], shared.up[0], { x: b.x, experts: b.x, h: b.hShared! }, { ...dense, hidden: s.hidden });
+  recordDown(rec, shared, s.rows > 1 ? tiles : 0, shared.down[0], { h: b.hShared!, experts: b.x, y: b.out }, { ...dense, hidden: s.hidden });
 }
 
 /**
@@ -114,11 +119,11 @@ export function recordSharedExpert(rec: Recorder, shared: ExpertWeights | null, 
 export function recordRoutedExperts(rec: Recorder, routed: ExpertWeights, index: Bindable, tiles: number, b: MoeBuffers, s: MoeShape): void {
   routed.gate.forEach((g, i) => {
     const part = { rows: s.rows, slots: s.topK, hidden: s.hidden, inter: s.inter, first_expert: g.firstExpert, part_experts: g.count, routed: 1 };
-    recordGateUp(rec, routed.format, tiles, g, routed.up[i], { x: b.x, experts: index, h: b.h }, part);
+    recordGateUp(rec, routed, tiles, g, routed.up[i], { x: b.x, experts: index, h: b.h }, part);
   });
   for (const d of routed.down) {
     const part = { rows: s.rows, slots: s.topK, hidden: s.hidden, inter: s.inter, first_expert: d.firstExpert, part_experts: d.count, routed: 1 };
-    recordDown(rec, routed.format, tiles, d, { h: b.h, experts: index, y: b.y }, part);
+    recordDown(rec, routed, tiles, d, { h: b.h, experts: index, y: b.y }, part);
   }
 }
 
@@ -133,16 +138,18 @@ type PartParams = { rows: number; slots: number; hidden: number; inter: number; 
  * gate/up + SwiGLU of one part: grouped over `tiles` tiles, or the decode kernel when tiles is 0. Without
  * scales (BF16/F32) the weights are bound again in the scale slots, which those kernels do not read.
  */
-function recordGateUp(rec: Recorder, format: ExpertFormat, tiles: number, g: ExpertPart, u: ExpertPart, b: { x: Bindable; experts: Bindable; h: Bindable }, p: PartParams): void {
+function recordGateUp(rec: Recorder, ew: ExpertWeights, tiles: number, g: ExpertPart, u: ExpertPart, b: { x: Bindable; experts: Bindable; h: Bindable }, p: PartParams): void {
   const w = { gate_w: g.weight, gate_s: g.scale ?? g.weight, up_w: u.weight, up_s: u.scale ?? u.weight };
-  if (tiles) moeGateUpGrouped[format].record(rec, { x: b.x, group: b.experts, ...w, h: b.h }, { ...p, max_tiles: tiles });
-  else moeGateUp[format].record(rec, { x: b.x, experts: b.experts, ...w, h: b.h }, p);
+  const BLOCK = ew.group ?? EXPERT_BLOCK;
+  if (tiles) moeGateUpGrouped[ew.format].record(rec, { x: b.x, group: b.experts, ...w, h: b.h }, { ...p, max_tiles: tiles }, { BLOCK });
+  else moeGateUp[ew.format].record(rec, { x: b.x, experts: b.experts, ...w, h: b.h }, p, { BLOCK });
 }
 
 /** down of one part, per pair p = r * slots + k. */
-function recordDown(rec: Recorder, format: ExpertFormat, tiles: number, d: ExpertPart, b: { h: Bindable; experts: Bindable; y: Bindable }, p: PartParams): void {
+function recordDown(rec: Recorder, ew: ExpertWeights, tiles: number, d: ExpertPart, b: { h: Bindable; experts: Bindable; y: Bindable }, p: PartParams): void {
   const { rows, slots, ...rest } = p;
   const w = { down_w: d.weight, down_s: d.scale ?? d.weight };
-  if (tiles) moeDownGrouped[format].record(rec, { h: b.h, group: b.experts, ...w, y: b.y }, { pairs: rows * slots, ...rest, max_tiles: tiles });
-  else moeDown[format].record(rec, { h: b.h, experts: b.experts, ...w, y: b.y }, { pairs: rows * slots, ...rest });
+  const BLOCK = ew.group ?? EXPERT_BLOCK;
+  if (tiles) moeDownGrouped[ew.format].record(rec, { h: b.h, group: b.experts, ...w, y: b.y }, { pairs: rows * slots, ...rest, max_tiles: tiles }, { BLOCK });
+  else moeDown[ew.format].record(rec, { h: b.h, experts: b.experts, ...w, y: b.y }, { pairs: rows * slots, ...rest }, { BLOCK });
 }

@@ -33,6 +33,7 @@ import { bufferLimit, checkMemoryPlan, planMemory, type MemoryPlan } from './mem
 import { checkShapeLimits } from './shape-limits.ts';
 import { tensorsInUploadOrder } from './read-order.ts';
 import { uploadWeights, type GpuWeights } from './weights.ts';
+import type { QuantizeFormat } from './weight-plan.ts';
 
 export interface ModelLoadOptions {
   /** Positions one sequence may reach; default min(max_position_embeddings, 4096). */
@@ -48,8 +49,8 @@ export interface ModelLoadOptions {
   maxSequences?: number;
   /** Positions per forward call when prefilling; default 64. */
   prefillChunk?: number;
-  /** Quantize BF16/F32 linear weights to FP8 blocks at load. */
-  quantize?: 'fp8';
+  /** Quantize linear and expert weights at load: 'fp8' (BF16/F32 ones, to FP8 blocks) or 'q4' (4-bit, docs/q4.md). */
+  quantize?: QuantizeFormat;
   /** Load the MTP module when the checkpoint has one (default true). */
   mtp?: boolean;
   /** Run one throw-away step at load so pipelines are compiled before the first real one (default true). */

@@ -233,9 +233,9 @@ export class ExpertOffload {
         const part = parts.find((p) => slot >= p.firstExpert && slot < p.firstExpert + p.count)!;
         const i = slot - part.firstExpert;
         const w = { buffer: part.weight as GPUBuffer, offset: expertWeightBytes(pool.format, i, out, inDim) };
-        const sc = part.scale && { buffer: part.scale as GPUBuffer, offset: expertScaleBytes(i, out, inDim) };
+        const sc = part.scale && { buffer: part.scale as GPUBuffer, offset: expertScaleBytes(pool.format, i, out, inDim, pool.group) };
         await this.loader.expertInto(name, out, inDim, pool.format, w, sc);
-        this.stats.bytesUploaded += expertWeightBytes(pool.format, 1, out, inDim) + (sc ? expertScaleBytes(1, out, inDim) : 0);
+        this.stats.bytesUploaded += expertWeightBytes(pool.format, 1, out, inDim) + (sc ? expertScaleBytes(pool.format, 1, out, inDim, pool.group) : 0);
       }
     }
   }

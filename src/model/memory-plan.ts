@@ -13,7 +13,7 @@ import { cacheShape, LatentCache, type CacheOptions } from './kv-cache.ts';
 import { RowMaps } from './row-maps.ts';
 import { pendingHiddenBytes } from './mtp-batch.ts';
 import { expertOffloadBuffers } from './expert-offload.ts';
-import { planWeights, type PlannedBuffer, type WeightsPlan } from './weight-plan.ts';
+import { planWeights, type PlannedBuffer, type QuantizeFormat, type WeightsPlan } from './weight-plan.ts';
 
 /** The device limits a storage buffer must fit (every buffer is bound whole as storage). */
 export interface BufferLimits {
@@ -43,7 +43,7 @@ export type GroupedBuffer = PlannedBuffer & { group: BufferGroup };
 
 export interface PlanOptions extends CacheOptions {
   prefillChunk: number;
-  quantize?: 'fp8';
+  quantize?: QuantizeFormat;
   /** Load the MTP module when the checkpoint has one (default true). */
   mtp?: boolean;
   /** ForwardContext.attentionWorkgroups (sizes the attention's split scratch); default 128, a GPU's. */

@@ -1,12 +1,14 @@
 // Streams checkpoint tensors into GPU buffers in the layouts the kernels read: never a whole shard (or a
-// whole large tensor) in JS memory, FP8 kept packed, BF16 optionally quantized to FP8 blocks (experts
-// included). Which buffers, of what size and format, comes from the weight plan (./weight-plan.ts): a weight
+// whole large tensor) in JS memory, FP8 and q4 kept packed, BF16 optionally quantized to FP8 blocks, and
+// BF16 or FP8 optionally quantized to q4 (docs/q4.md), experts included. Which buffers, of what size and format, comes from the weight plan (./weight-plan.ts): a weight
 // the plan does not list is refused, so the memory plan cannot miss what is allocated here. Every buffer made
 // here is remembered so dispose() frees them all.
 import type { Checkpoint } from '../checkpoint/checkpoint.ts';
 import { decodeToF32 } from '../checkpoint/decode.ts';
+import { dequantFp8Block } from '../checkpoint/fp8-blocks.ts';
 import { quantizeFp8Blocks } from '../checkpoint/fp8-quantize.ts';
-import { fp8ScaleName, type MlpNames } from '../checkpoint/tensor-names.ts';
+import { q4Groups, q4Words, quantizeQ4 } from '../checkpoint/q4-quantize.ts';
+import { fp8ScaleName, q4ScaleName, type MlpNames } from '../checkpoint/tensor-names.ts';
 import type { Gpu } from '../gpu/device.ts';
 import { createStorage, writeStorage } from '../gpu/buffers.ts';
 import type { EmbeddingPart } from '../kernels/embed.ts';
@@ -23,7 +25,7 @@ const PIECE_BYTES = 16 << 20;
 export type BufferAt = { buffer: GPUBuffer; offset: number };
 
 /** Checkpoint dtypes the expert kernels read as stored. */
-const STORED_FORMAT: Partial<Record<string, ExpertFormat>> = { F8_E4M3: 'fp8', BF16: 'bf16', F32: 'f32' };
+const STORED_FORMAT: Partial<Record<string, ExpertFormat>> = { F8_E4M3: 'fp8', I32: 'q4', BF16: 'bf16', F32: 'f32' };
 
 export interface UploadOptions {
   /**
@@ -77,22 +79,34 @@ export class WeightUploader {
     const buffer = this.create(part.weight);
     const scale = part.scale && this.create(part.scale);
     const srcBytes = info.dtype === 'F8_E4M3' ? 1 : info.dtype === 'BF16' || info.dtype === 'F16' ? 2 : 4;
-    const quantizing = format === 'fp8' && info.dtype !== 'F8_E4M3';
+    const fp8Quantizing = format === 'fp8' && info.dtype !== 'F8_E4M3';
+    const q4Stored = format === 'q4' && info.dtype === 'I32';
     const [br, bc] = this.block;
-    // Pieces of whole layout groups, and of whole scale blocks when quantizing here (parts start on both).
-    const align = quantizing ? lcm(br, LAYOUT_ROW_ALIGN) : LAYOUT_ROW_ALIGN;
-    const rowsPerPiece = Math.max(align, Math.floor(PIECE_BYTES / (inDim * srcBytes) / align) * align);
+    // Pieces of whole layout groups, and of whole FP8 blocks when quantizing or dequantizing FP8 here (parts start on both).
+    const align = fp8Quantizing || (format === 'q4' && info.dtype === 'F8_E4M3') ? lcm(br, LAYOUT_ROW_ALIGN) : LAYOUT_ROW_ALIGN;
+    const rowBytes = q4Stored ? q4Words(inDim) * 4 : inDim * srcBytes;
+    const rowsPerPiece = Math.max(align, Math.floor(PIECE_BYTES / rowBytes / align) * align);
     const scaleCols = Math.ceil(inDim / bc);
+    const groups = q4Groups(inDim, this.plan.q4Group);
     const end = part.first + part.count;
     for (let r0 = part.first; r0 < end; r0 += rowsPerPiece) {
       const r1 = Math.min(end, r0 + rowsPerPiece);
-      let bytes = await this.read(name, r0 * inDim * srcBytes, r1 * inDim * srcBytes);
-      if (quantizing) {
-        const q = quantizeFp8Blocks(decodeToF32(bytes, info.dtype, { file: info.file, tensor: name }), r1 - r0, inDim, br, bc);
-        writeStorage(this.gpu.device, scale!, ((r0 - part.first) / br) * scaleCols * 4, q.scaleInv);
-        bytes = q.codes;
-      } else if (format === 'f32' && info.dtype !== 'F32') {
-        bytes = new Uint8Array(decodeToF32(bytes, info.dtype, { file: info.file, tensor: name }).buffer);
+      let bytes: Uint8Array;
+      if (q4Stored) {
+        bytes = await this.read(name, r0 * rowBytes, r1 * rowBytes);
+      } else if (format === 'q4') {
+        const q = quantizeQ4(await this.rowsF32(name, r0, r1, inDim), r1 - r0, inDim, this.plan.q4Group);
+        writeStorage(this.gpu.device, scale!, (r0 - part.first) * groups * 4, q.scale);
+        bytes = new Uint8Array(q.codes.buffer);
+      } else {
+        bytes = await this.read(name, r0 * inDim * srcBytes, r1 * inDim * srcBytes);
+        if (fp8Quantizing) {
+          const q = quantizeFp8Blocks(decodeToF32(bytes, info.dtype, { file: info.file, tensor: name }), r1 - r0, inDim, br, bc);
+          writeStorage(this.gpu.device, scale!, ((r0 - part.first) / br) * scaleCols * 4, q.scaleInv);
+          bytes = q.codes;
+        } else if (format === 'f32' && info.dtype !== 'F32') {
+          bytes = new Uint8Array(decodeToF32(bytes, info.dtype, { file: info.file, tensor: name }).buffer);
+        }
       }
       const piece = toMatmulLayout(format, bytes, r0 - part.first, part.count, inDim);
       writeStorage(this.gpu.device, buffer, piece.offset, piece.bytes);
@@ -100,11 +114,32 @@ export class WeightUploader {
     const weight: MatmulWeight = { format, outDim: part.count, inDim, w: buffer };
     if (format === 'fp8') {
       // Stored scales: the part's block rows (parts start on a block row).
-      if (!quantizing) writeStorage(this.gpu.device, scale!, 0, await this.readF32(fp8ScaleName(name), (part.first / br) * scaleCols, Math.ceil(end / br) * scaleCols));
+      if (!fp8Quantizing) writeStorage(this.gpu.device, scale!, 0, await this.readF32(fp8ScaleName(name), (part.first / br) * scaleCols, Math.ceil(end / br) * scaleCols));
       weight.scale = scale;
       weight.block = this.block;
     }
+    if (format === 'q4') {
+      if (q4Stored) writeStorage(this.gpu.device, scale!, 0, await this.readF32(q4ScaleName(name), part.first * groups, end * groups));
+      weight.scale = scale;
+      weight.block = [1, this.plan.q4Group];
+    }
     return weight;
+  }
+
+  /**
+   * Rows [r0, r1) of a [out, inDim] weight as f32: BF16/F16/F32 decoded, FP8 dequantized with its block scales
+   * (r0 on a block row): the values the quantizers start from.
+   */
+  private async rowsF32(name: string, r0: number, r1: number, inDim: number): Promise<Float32Array> {
+    const info = this.ckpt.info(name);
+    if (info.dtype !== 'F8_E4M3') {
+      const size = (info.end - info.begin) / info.shape.reduce((a, b) => a * b, 1);
+      return decodeToF32(await this.read(name, r0 * inDim * size, r1 * inDim * size), info.dtype, { file: info.file, tensor: name });
+    }
+    const [br, bc] = this.block;
+    const cols = Math.ceil(inDim / bc);
+    const scale = await this.readF32(fp8ScaleName(name), (r0 / br) * cols, Math.ceil(r1 / br) * cols);
+    return dequantFp8Block(await this.read(name, r0 * inDim, r1 * inDim), r1 - r0, inDim, scale, br, bc, name, info.file);
   }
 
   /**
@@ -151,12 +186,14 @@ export class WeightUploader {
    */
   async experts(names: MlpNames[]): Promise<ExpertWeights> {
     const gate = this.planOf(names[0].gate, 'experts');
-    return {
+    const weights: ExpertWeights = {
       format: gate.format as ExpertFormat,
       gate: await this.expertStack(gate),
       up: await this.expertStack(this.planOf(names[0].up, 'experts')),
       down: await this.expertStack(this.planOf(names[0].down, 'experts')),
     };
+    if (weights.format === 'q4') weights.group = this.plan.q4Group;
+    return weights;
   }
 
   private async expertStack(plan: WeightPlan): Promise<ExpertPart[]> {
@@ -168,7 +205,8 @@ export class WeightUploader {
       const scale = part.scale && this.create(part.scale);
       for (let i = 0; i < part.count; i++) {
         const w = { buffer: weight, offset: expertWeightBytes(format, i, outDim, inDim) };
-        await this.expertInto(plan.names![part.first + i], outDim, inDim, format, w, scale && { buffer: scale, offset: expertScaleBytes(i, outDim, inDim) });
+        const s = scale && { buffer: scale, offset: expertScaleBytes(format, i, outDim, inDim, this.plan.q4Group) };
+        await this.expertInto(plan.names![part.first + i], outDim, inDim, format, w, s);
       }
       parts.push({ firstExpert: part.first, count: part.count, weight, scale });
     }
@@ -176,28 +214,33 @@ export class WeightUploader {
   }
 
   /**
-   * One expert [out, in] into `w` in `format` (FP8: its scales into `s`): as stored, or converted a piece of rows
+   * One expert [out, in] into `w` in `format` (FP8, q4: its scales into `s`): as stored, or converted a piece of rows
    * at a time. Also how an offloaded expert reaches its slot (./expert-offload.ts).
    */
   async expertInto(name: string, outDim: number, inDim: number, format: ExpertFormat, w: BufferAt, s?: BufferAt): Promise<void> {
     const info = this.ckpt.info(name);
     const [br, bc] = this.block;
+    const group = this.plan.q4Group;
     if (STORED_FORMAT[info.dtype] === format) {
       await this.streamInto(name, w.buffer, w.offset);
-      if (format !== 'fp8') return;
-      writeStorage(this.gpu.device, s!.buffer, s!.offset, await this.readF32(fp8ScaleName(name)));
+      if (format === 'fp8') writeStorage(this.gpu.device, s!.buffer, s!.offset, await this.readF32(fp8ScaleName(name)));
+      if (format === 'q4') writeStorage(this.gpu.device, s!.buffer, s!.offset, await this.readF32(q4ScaleName(name)));
       return;
     }
-    // Quantized to FP8 blocks (pieces of whole block rows) or widened to f32.
+    // Quantized to FP8 blocks or q4, or widened to f32, in pieces of whole block rows (FP8 sources dequantize by block).
     const srcBytes = (info.end - info.begin) / (outDim * inDim);
     const rowsPerPiece = Math.max(br, Math.floor(PIECE_BYTES / (inDim * srcBytes) / br) * br);
     for (let r0 = 0; r0 < outDim; r0 += rowsPerPiece) {
       const r1 = Math.min(outDim, r0 + rowsPerPiece);
-      const f32 = decodeToF32(await this.read(name, r0 * inDim * srcBytes, r1 * inDim * srcBytes), info.dtype, { file: info.file, tensor: name });
+      const f32 = await this.rowsF32(name, r0, r1, inDim);
       if (format === 'fp8') {
         const q = quantizeFp8Blocks(f32, r1 - r0, inDim, br, bc);
         writeStorage(this.gpu.device, w.buffer, w.offset + r0 * inDim, q.codes);
         writeStorage(this.gpu.device, s!.buffer, s!.offset + (r0 / br) * Math.ceil(inDim / bc) * 4, q.scaleInv);
+      } else if (format === 'q4') {
+        const q = quantizeQ4(f32, r1 - r0, inDim, group);
+        writeStorage(this.gpu.device, w.buffer, w.offset + r0 * q4Words(inDim) * 4, q.codes);
+        writeStorage(this.gpu.device, s!.buffer, s!.offset + r0 * q4Groups(inDim, group) * 4, q.scale);
       } else {
         writeStorage(this.gpu.device, w.buffer, w.offset + r0 * inDim * 4, f32);
       }

@@ -7,9 +7,10 @@
 // shared_head.head by whole output rows (one matmul per part writes its column slice of the logits), the
 // embeddings by whole rows, expert stacks by whole experts. Every other weight is one buffer.
 import type { Checkpoint } from '../checkpoint/checkpoint.ts';
-import { fp8ScaleName, modelNames, type AttentionNames, type LayerNames, type MlpNames } from '../checkpoint/tensor-names.ts';
+import { Q4_GROUP, q4Groups, q4Words } from '../checkpoint/q4-quantize.ts';
+import { fp8ScaleName, modelNames, q4ScaleName, type AttentionNames, type LayerNames, type MlpNames } from '../checkpoint/tensor-names.ts';
 import type { ModelConfig } from '../config/model-config.ts';
-import { CheckpointError } from '../errors.ts';
+import { CheckpointError, ConfigError } from '../errors.ts';
 import { storageBytes } from '../gpu/buffers.ts';
 import { LAYOUT_ROW_ALIGN, matmulLayoutBytes, type MatmulFormat } from '../kernels/matmul-layout.ts';
 import { EXPERT_BLOCK, expertScaleBytes, expertWeightBytes } from '../kernels/moe-weights.ts';
@@ -20,7 +21,7 @@ export interface PlannedBuffer {
   bytes: number;
 }
 
-/** One buffer of a weight: units [first, first + count) (output rows, table rows or experts), and its FP8 scales. */
+/** One buffer of a weight: units [first, first + count) (output rows, table rows or experts), and its FP8 or q4 scales. */
 export interface WeightPart {
   first: number;
   count: number;
@@ -59,11 +60,18 @@ export interface WeightsPlan {
   /** Every buffer, in upload order. */
   buffers: PlannedBuffer[];
   bytes: number;
+  /** Inputs per scale group of the q4 weights (stored or quantized at load). */
+  q4Group: number;
 }
 
+/**
+ * Quantization at load: 'fp8' turns BF16/F32 linear and expert weights (not the kept ones) into FP8 128x128
+ * blocks; 'q4' turns them (FP8 ones too) into 4-bit codes with a scale per Q4_GROUP inputs (docs/q4.md).
+ */
+export type QuantizeFormat = 'fp8' | 'q4';
+
 export interface WeightPlanOptions {
-  /** 'fp8': BF16/F32 linear weights (not the kept ones) become FP8 128x128 blocks at load. */
-  quantize?: 'fp8';
+  quantize?: QuantizeFormat;
   /** Plan the MTP module (default true when the checkpoint has one). */
   mtp?: boolean;
   /**
@@ -85,7 +93,9 @@ export function tensorOfKey(key: string): string {
 
 /** The GPU buffers of every weight the model loads, split so each fits `limitBytes` where the weight allows. */
 export function planWeights(c: ModelConfig, ckpt: Checkpoint, o: WeightPlanOptions, limitBytes: number): WeightsPlan {
-  const p = new WeightPlanner(ckpt, c.quantization?.weightBlockSize ?? [128, 128], o.quantize, limitBytes);
+  const stored = c.quantization?.method === 'q4' ? c.quantization.groupSize : undefined;
+  if (stored !== undefined && o.quantize === 'fp8') throw new ConfigError('quantization_config', 'this folder is already 4-bit (q4); it cannot be quantized to FP8 (load it without --quantize)');
+  const p = new WeightPlanner(ckpt, c.quantization?.weightBlockSize ?? [128, 128], o.quantize, stored ?? Q4_GROUP, limitBytes);
   const names = modelNames(c);
   const H = c.hiddenSize;
   const slots = o.expertSlots !== undefined && o.expertSlots < c.nRoutedExperts ? o.expertSlots : undefined;
@@ -105,7 +115,7 @@ export function planWeights(c: ModelConfig, ckpt: Checkpoint, o: WeightPlanOptio
   p.vector(names.finalNorm, H);
   // lm_head keeps its precision, as DeepSeek's own FP8 release does.
   p.linear(names.lmHead, c.vocabSize, H, { keepFormat: true, split: true });
-  return { tensors: p.tensors, buffers: p.buffers, bytes: p.buffers.reduce((n, b) => n + b.bytes, 0) };
+  return { tensors: p.tensors, buffers: p.buffers, bytes: p.buffers.reduce((n, b) => n + b.bytes, 0), q4Group: p.group };
 }
 
 function planLayer(p: WeightPlanner, c: ModelConfig, n: LayerNames, expertSlots?: number): void {
@@ -168,7 +178,8 @@ class WeightPlanner {
   constructor(
     private readonly ckpt: Checkpoint,
     private readonly block: readonly [number, number],
-    private readonly quantize: 'fp8' | undefined,
+    private readonly quantize: QuantizeFormat | undefined,
+    readonly group: number,
     private readonly limit: number,
   ) {}
 
@@ -179,17 +190,18 @@ class WeightPlanner {
 
   /** A Linear weight [out, in] in the matmul layout; `split`: in parts of whole output rows. */
   linear(name: string, outDim: number, inDim: number, o: { keepFormat?: boolean; split?: boolean } = {}): void {
-    this.expectShape(name, [outDim, inDim]);
     const dtype = this.ckpt.info(name).dtype;
     const format = this.formatOf(dtype, o.keepFormat);
+    this.expectWeight(name, outDim, inDim, format);
     const [br, bc] = this.block;
-    if (format === 'fp8' && dtype === 'F8_E4M3') this.expectShape(fp8ScaleName(name), [Math.ceil(outDim / br), Math.ceil(inDim / bc)]);
-    // Parts of whole layout groups, and of whole scale block rows so each part's scales are whole rows too.
+    // Parts of whole layout groups, and of whole FP8 scale block rows so each part's scales are whole rows too.
     const align = format === 'fp8' ? lcm(br, LAYOUT_ROW_ALIGN) : LAYOUT_ROW_ALIGN;
     const split = o.split ? splitUnits(outDim, align, this.limit, (n) => matmulLayoutBytes(format, n, inDim)) : [[0, outDim] as [number, number]];
+    const scaleBytes = (count: number) => (format === 'q4' ? count * q4Groups(inDim, this.group) * 4 : Math.ceil(count / br) * Math.ceil(inDim / bc) * 4);
+    const scaleName = format === 'q4' ? q4ScaleName(name) : fp8ScaleName(name);
     const parts = split.map(([first, count]) => ({
       ...this.part(name, first, count, matmulLayoutBytes(format, count, inDim), split.length > 1),
-      ...(format === 'fp8' && { scale: this.buffer(partLabel(fp8ScaleName(name), first, count, split.length > 1), Math.ceil(count / br) * Math.ceil(inDim / bc) * 4) }),
+      ...((format === 'fp8' || format === 'q4') && { scale: this.buffer(partLabel(scaleName, first, count, split.length > 1), scaleBytes(count)) }),
     }));
     this.add({ key: name, kind: o.split ? 'rows' : 'linear', format, shape: [outDim, inDim], parts });
   }
@@ -244,26 +256,46 @@ class WeightPlanner {
     ];
     for (const [names, out, inDim] of projections) {
       for (const name of names) {
-        this.expectShape(name, [out, inDim]);
         const info = this.ckpt.info(name);
         if (this.formatOf(info.dtype) !== format) throw new CheckpointError(info.file, `one projection's experts must share a dtype; got ${info.dtype} beside ${first.dtype}`, name);
-        if (format === 'fp8' && info.dtype === 'F8_E4M3') this.expectShape(fp8ScaleName(name), [Math.ceil(out / br), Math.ceil(inDim / bc)]);
+        this.expectWeight(name, out, inDim, format);
       }
+      if (format === 'q4' && inDim % 8 !== 0) throw new CheckpointError(first.file, `q4 experts need a multiple of 8 inputs (whole words of 8 codes per row), got ${inDim}`, names[0]);
       const units = slots ?? names.length;
       const parts = splitUnits(units, 1, this.limit, (n) => expertWeightBytes(format, n, out, inDim)).map(([at, count]) => {
         const label = slots !== undefined ? `${names[0]} slots ${at}..${at + count - 1}` : count > 1 ? `${names[at]} .. ${names[at + count - 1]}` : names[at];
         const part: WeightPart = { first: at, count, weight: this.buffer(label, expertWeightBytes(format, count, out, inDim)) };
-        if (format === 'fp8') part.scale = this.buffer(fp8ScaleName(label), expertScaleBytes(count, out, inDim));
+        if (format === 'fp8') part.scale = this.buffer(fp8ScaleName(label), expertScaleBytes(format, count, out, inDim));
+        if (format === 'q4') part.scale = this.buffer(q4ScaleName(label), expertScaleBytes(format, count, out, inDim, this.group));
         return part;
       });
       this.add({ key: names[0], kind: 'experts', format, shape: [out, inDim], names, parts, ...(slots !== undefined && { slots }) });
     }
   }
 
-  /** FP8 stays FP8; BF16 stays BF16 unless quantizing (and not kept); anything else becomes f32. */
+  /**
+   * Stored q4 (I32 codes) stays q4; otherwise, unless kept, the requested quantization; else FP8 stays FP8,
+   * BF16 stays BF16 and anything else becomes f32.
+   */
   private formatOf(dtype: string, keepFormat = false): MatmulFormat {
-    if (dtype === 'F8_E4M3' || (this.quantize === 'fp8' && !keepFormat)) return 'fp8';
+    if (dtype === 'I32') return 'q4';
+    if (this.quantize && !keepFormat && (this.quantize === 'q4' || dtype !== 'F8_E4M3')) return this.quantize;
+    if (dtype === 'F8_E4M3') return 'fp8';
     return dtype === 'BF16' ? 'bf16' : 'f32';
+  }
+
+  /** The checkpoint tensor (and scale) behind an [out, in] weight: stored q4 codes [out, ceil(in/8)], else [out, in]. */
+  private expectWeight(name: string, outDim: number, inDim: number, format: MatmulFormat): void {
+    const info = this.ckpt.info(name);
+    if (info.dtype === 'I32') {
+      this.expectShape(name, [outDim, q4Words(inDim)]);
+      this.expectShape(q4ScaleName(name), [outDim, q4Groups(inDim, this.group)]);
+      return;
+    }
+    this.expectShape(name, [outDim, inDim]);
+    const [br, bc] = this.block;
+    if (info.dtype === 'F8_E4M3' && format !== 'fp8' && format !== 'q4') throw new Error(`weight plan: FP8 '${name}' planned as ${format}`);
+    if (info.dtype === 'F8_E4M3') this.expectShape(fp8ScaleName(name), [Math.ceil(outDim / br), Math.ceil(inDim / bc)]);
   }
 
   private part(name: string, first: number, count: number, bytes: number, split = false): WeightPart {

@@ -31,8 +31,9 @@ export class ReferenceModel {
     readonly weights: ReferenceWeights,
   ) {}
 
-  static async load(ckpt: Checkpoint, config: ModelConfig, options: { mtp?: boolean } = {}): Promise<ReferenceModel> {
-    return new ReferenceModel(config, await loadReferenceWeights(ckpt, config, options.mtp ?? true));
+  /** `quantize: 'q4'`: the weights `--quantize q4` computes with (src/reference/weights.ts). */
+  static async load(ckpt: Checkpoint, config: ModelConfig, options: { mtp?: boolean; quantize?: 'q4' } = {}): Promise<ReferenceModel> {
+    return new ReferenceModel(config, await loadReferenceWeights(ckpt, config, options.mtp ?? true, { quantize: options.quantize }));
   }
 
   newState(): ReferenceState {

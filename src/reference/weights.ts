@@ -1,14 +1,17 @@
 // Loads a checkpoint's weights for the CPU reference as plain float32 arrays: FP8 blocks dequantized
-// (one f32 multiply per weight, exactly the values the checkpoint decodes to), BF16 widened. Only for the
+// (one f32 multiply per weight, exactly the values the checkpoint decodes to), q4 codes dequantized with
+// their group scales, BF16 widened; with `quantize: 'q4'` the q4 slots go through the engine's quantizer
+// and back (docs/q4.md), the weights `--quantize q4` computes with. Only for the
 // small models the reference runs on; the GPU engine keeps FP8 packed. Every tensor's shape is checked
 // against the config here, naming the tensor on a mismatch.
 import type { ModelConfig } from '../config/model-config.ts';
 import type { Checkpoint } from '../checkpoint/checkpoint.ts';
 import { CheckpointError } from '../errors.ts';
-import { dequantFp8Block } from '../checkpoint/fp8-blocks.ts';
+import { dequantQ4, Q4_GROUP, quantizeQ4 } from '../checkpoint/q4-quantize.ts';
+import { readWeightF32 } from '../checkpoint/weight-f32.ts';
 import {
-  fp8ScaleName,
   modelNames,
+  modelSlots,
   type AttentionNames,
   type LayerNames,
   type MlpNames,
@@ -84,89 +87,97 @@ async function vector(ckpt: Checkpoint, name: string, length: number): Promise<V
   return ckpt.readF32(name);
 }
 
-async function matrix(ckpt: Checkpoint, config: ModelConfig, name: string, rows: number, cols: number): Promise<Matrix> {
-  expectShape(ckpt, name, [rows, cols]);
-  const info = ckpt.info(name);
-  if (info.dtype !== 'F8_E4M3') return { data: await ckpt.readF32(name), rows, cols };
-  const [br, bc] = config.quantization?.weightBlockSize ?? [128, 128];
-  const scaleName = fp8ScaleName(name);
-  if (!ckpt.has(scaleName)) throw new CheckpointError(info.file, `FP8 weight has no '${scaleName}'`, name);
-  expectShape(ckpt, scaleName, [Math.ceil(rows / br), Math.ceil(cols / bc)]);
-  const codes = await ckpt.read(name);
-  const scale = await ckpt.readF32(scaleName);
-  return { data: dequantFp8Block(codes, rows, cols, scale, br, bc, name, info.file), rows, cols };
+/** Where the weights come from and whether the q4 slots are quantized on the way (`quantize: 'q4'`). */
+interface Source {
+  ckpt: Checkpoint;
+  c: ModelConfig;
+  /** Names of the slots quantized to q4 on the way in. */
+  q4: Set<string>;
 }
 
-async function mlp(ckpt: Checkpoint, c: ModelConfig, n: MlpNames, hidden: number, inter: number): Promise<MlpWeights> {
+async function matrix(src: Source, name: string, rows: number, cols: number): Promise<Matrix> {
+  const data = await readWeightF32(src.ckpt, src.c, name, rows, cols);
+  if (!src.q4.has(name)) return { data, rows, cols };
+  return { data: dequantQ4(quantizeQ4(data, rows, cols, Q4_GROUP), rows, cols, Q4_GROUP), rows, cols };
+}
+
+async function mlp(src: Source, n: MlpNames, hidden: number, inter: number): Promise<MlpWeights> {
   return {
-    gate: await matrix(ckpt, c, n.gate, inter, hidden),
-    up: await matrix(ckpt, c, n.up, inter, hidden),
-    down: await matrix(ckpt, c, n.down, hidden, inter),
+    gate: await matrix(src, n.gate, inter, hidden),
+    up: await matrix(src, n.up, inter, hidden),
+    down: await matrix(src, n.down, hidden, inter),
   };
 }
 
-async function attention(ckpt: Checkpoint, c: ModelConfig, n: AttentionNames): Promise<AttentionWeights> {
+async function attention(src: Source, n: AttentionNames): Promise<AttentionWeights> {
+  const c = src.c;
   const H = c.numAttentionHeads;
   const q =
     c.qLoraRank === null
-      ? { qProj: await matrix(ckpt, c, n.qProj!, H * c.qHeadDim, c.hiddenSize) }
+      ? { qProj: await matrix(src, n.qProj!, H * c.qHeadDim, c.hiddenSize) }
       : {
-          qAProj: await matrix(ckpt, c, n.qAProj!, c.qLoraRank, c.hiddenSize),
-          qANorm: await vector(ckpt, n.qANorm!, c.qLoraRank),
-          qBProj: await matrix(ckpt, c, n.qBProj!, H * c.qHeadDim, c.qLoraRank),
+          qAProj: await matrix(src, n.qAProj!, c.qLoraRank, c.hiddenSize),
+          qANorm: await vector(src.ckpt, n.qANorm!, c.qLoraRank),
+          qBProj: await matrix(src, n.qBProj!, H * c.qHeadDim, c.qLoraRank),
         };
   return {
     ...q,
-    kvAProjWithMqa: await matrix(ckpt, c, n.kvAProjWithMqa, c.kvLoraRank + c.qkRopeHeadDim, c.hiddenSize),
-    kvANorm: await vector(ckpt, n.kvANorm, c.kvLoraRank),
-    kvBProj: await matrix(ckpt, c, n.kvBProj, H * (c.qkNopeHeadDim + c.vHeadDim), c.kvLoraRank),
-    oProj: await matrix(ckpt, c, n.oProj, c.hiddenSize, H * c.vHeadDim),
+    kvAProjWithMqa: await matrix(src, n.kvAProjWithMqa, c.kvLoraRank + c.qkRopeHeadDim, c.hiddenSize),
+    kvANorm: await vector(src.ckpt, n.kvANorm, c.kvLoraRank),
+    kvBProj: await matrix(src, n.kvBProj, H * (c.qkNopeHeadDim + c.vHeadDim), c.kvLoraRank),
+    oProj: await matrix(src, n.oProj, c.hiddenSize, H * c.vHeadDim),
   };
 }
 
-async function layer(ckpt: Checkpoint, c: ModelConfig, n: LayerNames): Promise<LayerWeights> {
+async function layer(src: Source, n: LayerNames): Promise<LayerWeights> {
+  const c = src.c;
   const w: LayerWeights = {
-    inputNorm: await vector(ckpt, n.inputNorm, c.hiddenSize),
-    postAttentionNorm: await vector(ckpt, n.postAttentionNorm, c.hiddenSize),
-    attention: await attention(ckpt, c, n.attention),
+    inputNorm: await vector(src.ckpt, n.inputNorm, c.hiddenSize),
+    postAttentionNorm: await vector(src.ckpt, n.postAttentionNorm, c.hiddenSize),
+    attention: await attention(src, n.attention),
   };
-  if (n.dense) w.dense = await mlp(ckpt, c, n.dense, c.hiddenSize, c.intermediateSize);
+  if (n.dense) w.dense = await mlp(src, n.dense, c.hiddenSize, c.intermediateSize);
   if (n.moe) {
     const experts: MlpWeights[] = [];
-    for (const e of n.moe.experts) experts.push(await mlp(ckpt, c, e, c.hiddenSize, c.moeIntermediateSize));
+    for (const e of n.moe.experts) experts.push(await mlp(src, e, c.hiddenSize, c.moeIntermediateSize));
     w.moe = {
-      router: await matrix(ckpt, c, n.moe.router, c.nRoutedExperts, c.hiddenSize),
-      correctionBias: n.moe.correctionBias ? await vector(ckpt, n.moe.correctionBias, c.nRoutedExperts) : undefined,
+      router: await matrix(src, n.moe.router, c.nRoutedExperts, c.hiddenSize),
+      correctionBias: n.moe.correctionBias ? await vector(src.ckpt, n.moe.correctionBias, c.nRoutedExperts) : undefined,
       experts,
       shared: n.moe.shared
-        ? await mlp(ckpt, c, n.moe.shared, c.hiddenSize, c.nSharedExperts * c.moeIntermediateSize)
+        ? await mlp(src, n.moe.shared, c.hiddenSize, c.nSharedExperts * c.moeIntermediateSize)
         : undefined,
     };
   }
   return w;
 }
 
-/** Read every weight the config names; `withMtp` false skips the MTP module even when present. */
-export async function loadReferenceWeights(ckpt: Checkpoint, c: ModelConfig, withMtp = true): Promise<ReferenceWeights> {
+/**
+ * Read every weight the config names; `withMtp` false skips the MTP module even when present; `quantize: 'q4'`
+ * passes the q4 slots through the engine's quantizer (as `--quantize q4` does at load).
+ */
+export async function loadReferenceWeights(ckpt: Checkpoint, c: ModelConfig, withMtp = true, options: { quantize?: 'q4' } = {}): Promise<ReferenceWeights> {
+  const q4 = new Set(options.quantize === 'q4' ? modelSlots(c).filter((s) => s.q4).map((s) => s.name) : []);
+  const src: Source = { ckpt, c, q4 };
   const names = modelNames(c);
   const layers: LayerWeights[] = [];
-  for (const n of names.layers) layers.push(await layer(ckpt, c, n));
+  for (const n of names.layers) layers.push(await layer(src, n));
   const mtp: MtpWeights[] = [];
   for (const m of withMtp ? names.mtp : []) {
     mtp.push({
-      enorm: await vector(ckpt, m.enorm, c.hiddenSize),
-      hnorm: await vector(ckpt, m.hnorm, c.hiddenSize),
-      ehProj: await matrix(ckpt, c, m.ehProj, c.hiddenSize, 2 * c.hiddenSize),
-      layer: await layer(ckpt, c, m.layer),
-      embed: await matrix(ckpt, c, m.embed, c.vocabSize, c.hiddenSize),
-      headNorm: await vector(ckpt, m.headNorm, c.hiddenSize),
-      head: await matrix(ckpt, c, m.head, c.vocabSize, c.hiddenSize),
+      enorm: await vector(src.ckpt, m.enorm, c.hiddenSize),
+      hnorm: await vector(src.ckpt, m.hnorm, c.hiddenSize),
+      ehProj: await matrix(src, m.ehProj, c.hiddenSize, 2 * c.hiddenSize),
+      layer: await layer(src, m.layer),
+      embed: await matrix(src, m.embed, c.vocabSize, c.hiddenSize),
+      headNorm: await vector(src.ckpt, m.headNorm, c.hiddenSize),
+      head: await matrix(src, m.head, c.vocabSize, c.hiddenSize),
     });
   }
   return {
-    embed: await matrix(ckpt, c, names.embed, c.vocabSize, c.hiddenSize),
-    finalNorm: await vector(ckpt, names.finalNorm, c.hiddenSize),
-    lmHead: await matrix(ckpt, c, names.lmHead, c.vocabSize, c.hiddenSize),
+    embed: await matrix(src, names.embed, c.vocabSize, c.hiddenSize),
+    finalNorm: await vector(src.ckpt, names.finalNorm, c.hiddenSize),
+    lmHead: await matrix(src, names.lmHead, c.vocabSize, c.hiddenSize),
     layers,
     mtp,
   };

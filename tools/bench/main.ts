@@ -1,4 +1,4 @@
-// `npm run bench -- <suite> [options]`. Suites: kernels, e2e, batch, serve, browser-load. Speed is claimed only from this output.
+// `npm run bench -- <suite> [options]`. Suites: kernels, e2e, batch, q4, serve, browser-load. Speed is claimed only from this output.
 import { Command, Option } from 'commander';
 import { createNodeGpu } from '../../src/gpu/node-webgpu.ts';
 import { runBrowserLoadBench } from './browser-load.ts';
@@ -6,6 +6,7 @@ import { BENCH_PROFILES, benchProfile, type BenchProfileName } from './profile.t
 import { runBatchBench } from './batch.ts';
 import { runE2e } from './e2e.ts';
 import { parseBudgets } from './offload.ts';
+import { runQ4Bench } from './q4.ts';
 import { runKernelBenches } from './kernels.ts';
 import { runServeBench } from './serve.ts';
 
@@ -30,6 +31,15 @@ program
     const records = await runKernelBenches(gpu, opts.kernel, log, profile);
     if (opts.json) console.log(JSON.stringify(records, null, 2));
     gpu.destroy();
+  });
+
+program
+  .command('q4')
+  .description('4-bit weights on the embedded model: GPU bytes, weight bytes per token and decode tok/s, stored FP8 vs --quantize q4')
+  .option('--json', 'print the results as JSON')
+  .action(async (opts: { json?: boolean }) => {
+    const rows = await runQ4Bench(opts.json ? () => {} : (line: string) => console.log(line));
+    if (opts.json) console.log(JSON.stringify(rows, null, 2));
   });
 
 program

@@ -1,20 +1,22 @@
 // MoE routing and experts at the real V3 / V2-Lite layer shapes.
 // moe-route: bytes = logits read (rows x experts x 4) + indices and weights written (rows x top_k x 8).
-// moe-experts-decode: bytes = the weights (FP8 + f32 block scales, or BF16) of the experts actually read
+// moe-experts-decode: bytes = the weights (FP8 + f32 block scales, q4 + f32 group scales, or BF16) of the experts actually read
 // (top-k routed and the shared expert, gate + up + down), + activations (small). Only 16 routed experts are allocated (a
 // V3 layer's 256 would take 11 GB); the routes pick top_k distinct ones among them, which reads exactly as
 // much as routing among 256 does. Weights are zeros: the exact FP8 decode has no data-dependent cost.
 import { createStorage, uploadStorage } from '../../../src/gpu/buffers.ts';
 import type { Gpu } from '../../../src/gpu/device.ts';
-import { FORMAT_BYTES } from '../../../src/kernels/matmul-layout.ts';
 import { moeGroupBytes, recordMoeExperts, type ExpertFormat, type ExpertPart, type ExpertWeights } from '../../../src/kernels/moe-experts.ts';
 import { recordMoeRoute } from '../../../src/kernels/moe-route.ts';
 import { MOE_ROUTE_CASES, V2_LITE, V3, type ModelShapes } from '../../../kernels-test/helpers/cases.ts';
 import type { RoutingConfig } from '../../../src/reference/moe-route.ts';
 import type { KernelBench } from '../kernel-bench.ts';
+import { expertScaleBytes, expertWeightBytes } from '../../../src/kernels/moe-weights.ts';
 
 const ALLOCATED = 16;
-const scaleCount = (format: ExpertFormat, out: number, inDim: number) => (format === 'fp8' ? Math.ceil(out / 128) * Math.ceil(inDim / 128) : 0);
+const Q4_BENCH_GROUP = 32;
+/** Bytes of one expert's [out, in] weights and scales. */
+const expertBytes1 = (format: ExpertFormat, out: number, inDim: number) => expertWeightBytes(format, 1, out, inDim) + expertScaleBytes(format, 1, out, inDim, Q4_BENCH_GROUP);
 
 function routeBench(model: 'v3' | 'v2-lite', cfg: RoutingConfig, rows: number): KernelBench {
   const n = cfg.nRoutedExperts;
@@ -41,10 +43,10 @@ function routeBench(model: 'v3' | 'v2-lite', cfg: RoutingConfig, rows: number): 
 }
 
 function projection(gpu: Gpu, format: ExpertFormat, count: number, out: number, inDim: number, buffers: GPUBuffer[]): ExpertPart[] {
-  const weight = createStorage(gpu.device, count * out * inDim * FORMAT_BYTES[format], `${format} experts`);
+  const weight = createStorage(gpu.device, expertWeightBytes(format, count, out, inDim), `${format} experts`);
   buffers.push(weight);
-  if (format !== 'fp8') return [{ firstExpert: 0, count, weight }];
-  const scale = createStorage(gpu.device, count * scaleCount(format, out, inDim) * 4, 'scales');
+  if (format !== 'fp8' && format !== 'q4') return [{ firstExpert: 0, count, weight }];
+  const scale = createStorage(gpu.device, expertScaleBytes(format, count, out, inDim, Q4_BENCH_GROUP), 'scales');
   buffers.push(scale);
   return [{ firstExpert: 0, count, weight, scale }];
 }
@@ -60,7 +62,7 @@ function expertsBench(s: ModelShapes, rows: number, grouped: boolean, format: Ex
   const { hidden, moeIntermediate: inter, topK } = s;
   const sharedInter = s.sharedExperts * inter;
   // Per expert of width w: gate + up + down = 3 w hidden weights and (FP8) their scales.
-  const expertBytes = (w: number) => 3 * w * hidden * FORMAT_BYTES[format] + 4 * (2 * scaleCount(format, w, hidden) + scaleCount(format, hidden, w));
+  const expertBytes = (w: number) => 2 * expertBytes1(format, w, hidden) + expertBytes1(format, hidden, w);
   const perExpert = new Array<number>(ALLOCATED).fill(0);
   for (const e of routes(rows, topK)) perExpert[e]++;
   const tiles = perExpert.reduce((n, c) => n + Math.ceil(c / 4), 0);
@@ -75,14 +77,17 @@ function expertsBench(s: ModelShapes, rows: number, grouped: boolean, format: Ex
     flops: 2 * 3 * hidden * (rows * topK * inter + rows * sharedInter),
     setup(gpu, rec) {
       const bufs: GPUBuffer[] = [];
+      const group = format === 'q4' ? { group: Q4_BENCH_GROUP } : {};
       const routed: ExpertWeights = {
         format,
+        ...group,
         gate: projection(gpu, format, ALLOCATED, inter, hidden, bufs),
         up: projection(gpu, format, ALLOCATED, inter, hidden, bufs),
         down: projection(gpu, format, ALLOCATED, hidden, inter, bufs),
       };
       const shared: ExpertWeights = {
         format,
+        ...group,
         gate: projection(gpu, format, 1, sharedInter, hidden, bufs),
         up: projection(gpu, format, 1, sharedInter, hidden, bufs),
         down: projection(gpu, format, 1, hidden, sharedInter, bufs),
@@ -123,4 +128,8 @@ export const benches: KernelBench[] = [
   // V2-Lite as released (BF16 experts)
   expertsBench(V2_LITE, 1, false, 'bf16'),
   expertsBench(V2_LITE, 32, true, 'bf16'),
+  // --quantize q4 (docs/q4.md)
+  expertsBench(V3, 1, false, 'q4'),
+  expertsBench(V2_LITE, 1, false, 'q4'),
+  expertsBench(V2_LITE, 32, true, 'q4'),
 ];

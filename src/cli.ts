@@ -22,11 +22,6 @@ import * as verify from './cli/verify.ts';
 // To add a subcommand: import its module above and list it here.
 const SUBCOMMANDS: { register(program: Command): void }[] = [generate, chat, logits, perplexity, verify, info, serve, pull, tune, quantize];
 
-/** Options every subcommand sees through `command.optsWithGlobals<GlobalOptions>()`. */
-export interface GlobalOptions {
-  fallback: NodeFallback;
-}
-
 export function buildProgram(): Command {
   const program = new Command('deepseek-webgpu')
     .description('DeepSeek (V2, V3, R1) inference on WebGPU')

@@ -5,13 +5,14 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { createInterface, type Interface } from 'node:readline';
 import type { Command } from 'commander';
 import type { ChatSession } from '../chat-session.ts';
-import type { GlobalOptions } from '../cli.ts';
+import type { GlobalOptions } from './global-options.ts';
 import { describeSampling, samplingInUse } from '../config/generation-config.ts';
 import type { GenerateOptions } from '../decode/generate.ts';
 import type { Engine } from '../engine.ts';
 import { InputError } from '../errors.ts';
 import { promptOpensThinking } from '../tokenizer/think.ts';
-import { addSamplingOptions, DEFAULT_MAX_NEW_TOKENS, parseGenerateOptions, TextSink, type SamplingCliOptions } from './generate.ts';
+import { addSamplingOptions, DEFAULT_MAX_NEW_TOKENS, parseGenerateOptions, type SamplingCliOptions } from './generate.ts';
+import { TextSink } from './text-sink.ts';
 import { addModelOptions, loadModelFromCli } from './load-model.ts';
 
 interface ChatCliOptions extends SamplingCliOptions {

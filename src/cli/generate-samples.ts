@@ -8,7 +8,7 @@ import { voteShare, type VoteResult } from '../decode/vote.ts';
 import type { Engine } from '../engine.ts';
 import { InputError } from '../errors.ts';
 import { parseIntOption } from './load-model.ts';
-import { TextSink } from './generate.ts';
+import { TextSink } from './text-sink.ts';
 import { statsJson } from '../decode/stats-json.ts';
 
 export interface SamplesCliOptions {

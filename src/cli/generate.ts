@@ -1,15 +1,16 @@
 // `deepseek-webgpu generate [PROMPT]`: streams a continuation (or a chat answer) as it is produced, then
 // prints prefill and decode speed. --json prints one JSON object instead.
 import { Option, type Command } from 'commander';
-import type { GlobalOptions } from '../cli.ts';
+import type { GlobalOptions } from './global-options.ts';
 import { describeSampling, samplingInUse } from '../config/generation-config.ts';
 import type { GenerateOptions } from '../decode/generate.ts';
 import { resolveSampling } from '../decode/sampling.ts';
 import type { Engine } from '../engine.ts';
 import { InputError } from '../errors.ts';
 import type { ChatMessage } from '../tokenizer/chat-template.ts';
-import { promptOpensThinking, ThinkSplitter } from '../tokenizer/think.ts';
+import { promptOpensThinking } from '../tokenizer/think.ts';
 import { parseTokenList } from './arguments.ts';
+import { TextSink } from './text-sink.ts';
 import { parseSamplesOptions, runSamples, type SamplesCliOptions } from './generate-samples.ts';
 import { addModelOptions, loadModelFromCli, parseIntOption, parseNumberOption, type ModelCliOptions } from './load-model.ts';
 import { statsJson } from '../decode/stats-json.ts';
@@ -191,33 +192,4 @@ function buildPrompt(prompt: string | undefined, ids: number[] | null, o: Genera
   if (!o.chat) return { tokens: engine.encode(prompt), text: prompt };
   const messages: ChatMessage[] = [...(o.system !== undefined ? [{ role: 'system' as const, content: o.system }] : []), { role: 'user', content: prompt }];
   return { tokens: engine.encode(messages), text: engine.renderChat(messages) };
-}
-
-/** Writes generated text to the terminal; R1-style reasoning is dimmed (or hidden). */
-export class TextSink {
-  private readonly splitter: ThinkSplitter;
-
-  constructor(
-    private readonly stream: NodeJS.WriteStream | null,
-    private readonly hideReasoning: boolean,
-    startsInThinking: boolean,
-  ) {
-    this.splitter = new ThinkSplitter({ startsInThinking });
-  }
-
-  write(text: string): void {
-    if (text) this.emit(this.splitter.push(text));
-  }
-
-  end(): void {
-    this.emit(this.splitter.end());
-  }
-
-  private emit(chunks: { kind: 'reasoning' | 'content'; text: string }[]): void {
-    if (!this.stream) return;
-    for (const c of chunks) {
-      if (c.kind === 'content') this.stream.write(c.text);
-      else if (!this.hideReasoning) this.stream.write(this.stream.isTTY ? `\x1b[2m${c.text}\x1b[0m` : c.text);
-    }
-  }
 }

@@ -2,7 +2,7 @@
 
 import { stat } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
-import type { GlobalOptions } from '../cli.ts';
+import type { GlobalOptions } from './global-options.ts';
 import type { Gpu } from '../gpu/device.ts';
 import type { NodeGpuPlan } from '../gpu/node-webgpu.ts';
 import { parseIntOption, resolveModelDir } from './load-model.ts';

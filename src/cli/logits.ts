@@ -6,7 +6,7 @@
 import { Option, type Command } from 'commander';
 import { encodeSafetensors, type OutputTensor } from '../checkpoint/safetensors-writer.ts';
 import { InputError } from '../errors.ts';
-import type { GlobalOptions } from '../cli.ts';
+import type { GlobalOptions } from './global-options.ts';
 import { parseTokenList } from './arguments.ts';
 import { addModelOptions, loadModelFromCli, modelDir, resolveModelDir, type ModelCliOptions } from './load-model.ts';
 import { checkOutputFile, writeFileAtomically } from './output-file.ts';

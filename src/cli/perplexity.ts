@@ -3,7 +3,7 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import type { GlobalOptions } from '../cli.ts';
+import type { GlobalOptions } from './global-options.ts';
 import { InputError } from '../errors.ts';
 import { DEFAULT_WINDOW, type PerplexityResult } from '../eval/perplexity.ts';
 import { readTextFile } from './input-file.ts';

@@ -1,7 +1,7 @@
 // `deepseek-webgpu serve`: loads the model once and serves the OpenAI-compatible HTTP API of src/server/
 // until Ctrl-C (SIGINT) or SIGTERM. The URL goes to stdout (useful with --port 0); request logs to stderr.
 import { Option, type Command } from 'commander';
-import type { GlobalOptions } from '../cli.ts';
+import type { GlobalOptions } from './global-options.ts';
 import type { Engine } from '../engine.ts';
 import { InputError } from '../errors.ts';
 import { normalizeOrigin } from '../server/origin-policy.ts';

@@ -3,7 +3,7 @@
 // result for this adapter and driver (src/tune/tune-cache-node.ts), where loading a model finds it. Prints a
 // table: kernel, default, tuned, speed-up.
 import type { Command } from 'commander';
-import type { GlobalOptions } from '../cli.ts';
+import type { GlobalOptions } from './global-options.ts';
 import { InputError } from '../errors.ts';
 import type { Gpu } from '../gpu/device.ts';
 import type { TuneRecord } from '../tune/tune-record.ts';

@@ -1,7 +1,7 @@
 // `deepseek-webgpu verify --model DIR`: runs a few positions through the GPU engine and the CPU reference
 // and reports how far apart their logits are — a check a user can run on a new checkpoint.
 import type { Command } from 'commander';
-import type { GlobalOptions } from '../cli.ts';
+import type { GlobalOptions } from './global-options.ts';
 import { GpuError, InputError } from '../errors.ts';
 import { parseTokenList } from './arguments.ts';
 import { addModelOptions, checkModelOptions, loadModelFromCli, type ModelCliOptions } from './load-model.ts';

@@ -4,7 +4,7 @@
 import type { ServerResponse } from 'node:http';
 import type { GenerateOptions, GenerateResult, Generation } from '../decode/generate.ts';
 import type { StepLogprobs } from '../decode/logprobs.ts';
-import type { Engine } from '../engine.ts';
+import type { Engine, EngineBatcher } from '../engine.ts';
 import type { ChatMessage } from '../tokenizer/chat-template.ts';
 import { promptOpensThinking, splitReasoning, ThinkSplitter } from '../tokenizer/think.ts';
 import { ApiError } from './api-error.ts';
@@ -80,6 +80,7 @@ export async function runCompletion(
   meta: ResponseMeta,
   signal: AbortSignal,
   hooks: CompletionHooks = {},
+  batcher: EngineBatcher | null = null,
 ): Promise<GenerateResult> {
   const r = p.request;
   // A field the request leaves out stays undefined, so the engine uses the model's generation_config.json
@@ -100,9 +101,18 @@ export async function runCompletion(
     logprobs: r.logprobs,
     signal,
   };
-  const gen = firstTokenHook(engine.generate({ tokens: p.tokens }, options), hooks.onFirstToken);
+  const start = batcher && batchable(r) ? batcher.generate : (prompt: { tokens: number[] }, o: GenerateOptions) => engine.generate(prompt, o);
+  const gen = firstTokenHook(start({ tokens: p.tokens }, options), hooks.onFirstToken);
   const text = tokenText(engine);
   return r.stream ? stream(gen, p, res, meta, signal, text) : collect(gen, p, res, meta, signal, text);
+}
+
+/**
+ * Whether the request can step in the batch: logprobs need each token's logits read back, which the batched
+ * step does not do, so those requests run alone through engine.generate (between two batch steps).
+ */
+export function batchable(r: CompletionRequest): boolean {
+  return r.logprobs === undefined;
 }
 
 /** `gen` whose iteration calls `onFirst` at its first event. */

@@ -80,12 +80,15 @@ export async function startServer(engine: Engine, options: ServerOptions = {}): 
   const maxBodyBytes = options.maxBodyBytes ?? 1 << 20;
   const modelId = options.modelId ?? folderName(engine.folder.folder.name);
   const log = options.log;
-  const batcher = options.batch === false ? null : engine.batcher({ maxBatch: options.maxBatch ?? 8 });
-  const queue = new RequestQueue(options.maxQueue ?? 16, batcher ? (options.maxBatch ?? 8) : 1);
+  const maxBatch = options.batch === false ? null : (options.maxBatch ?? 8);
+  // Made at the first completion request: the engine is touched only by requests that get through.
+  let made: EngineBatcher | null = null;
+  const batcher = () => (maxBatch === null ? null : (made ??= engine.batcher({ maxBatch })));
+  const queue = new RequestQueue(options.maxQueue ?? 16, maxBatch ?? 1);
   const gate = new AccessGate({ host, allowedHosts: options.allowedHosts, corsOrigins: options.corsOrigins, apiKey: options.apiKey });
   const started = Math.floor(Date.now() / 1000);
   const counts = { completed: 0, aborted: 0, refused: 0, failed: 0 };
-  const metrics = new ServerMetrics(queue, batcher);
+  const metrics = new ServerMetrics(queue, maxBatch === null ? null : () => made);
   const page = chatPage(modelId);
   let closing = false;
   /** Completion requests being handled, with their stop switch: close() aborts them and waits. */
@@ -103,7 +106,7 @@ export async function startServer(engine: Engine, options: ServerOptions = {}): 
       const body = await untilAborted(readJsonBody(req, maxBodyBytes), controller.signal);
       const request = endpoint === 'chat' ? parseChatRequest(body) : parseTextRequest(body);
       const prepared = prepareCompletion(engine, request);
-      const task = () => runCompletion(engine, prepared, res, newMeta(endpoint, modelId), controller.signal, { onFirstToken }, batcher);
+      const task = () => runCompletion(engine, prepared, res, newMeta(endpoint, modelId), controller.signal, { onFirstToken }, batcher());
       const result = await queue.run(task, controller.signal);
       counts[result.finishReason === 'aborted' ? 'aborted' : 'completed']++;
       metrics.completion(endpoint, seconds(), result.stats.prompt_tokens, result.stats.generated_tokens);
@@ -128,7 +131,7 @@ export async function startServer(engine: Engine, options: ServerOptions = {}): 
           status: 'ok',
           model: modelId,
           queue: { running: queue.running, running_requests: queue.runningCount, waiting: queue.waitingCount, max_waiting: queue.maxWaiting },
-          batch: batchHealth(batcher),
+          batch: batchHealth(made),
           requests: counts,
         }),
     },
@@ -215,7 +218,7 @@ export async function startServer(engine: Engine, options: ServerOptions = {}): 
   };
 }
 
-/** /health's batch fields: rows in use, requests waiting for pages, cache pages; null without batching. */
+/** /health's batch fields: rows in use, requests waiting for pages, cache pages; null without batching (or before the first request). */
 function batchHealth(batcher: EngineBatcher | null) {
   if (!batcher) return null;
   const o = batcher.occupancy;

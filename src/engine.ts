@@ -8,6 +8,7 @@ import { loadGenerationDefaults, NO_GENERATION_DEFAULTS, type GenerationDefaults
 import type { ModelConfig } from './config/model-config.ts';
 import { ChatCompletions } from './chat-completions.ts';
 import { ChatSession, type ChatSessionOptions } from './chat-session.ts';
+import { BatchRunner, type BatchOccupancy } from './decode/batch-runner.ts';
 import type { CausalLM } from './decode/causal-lm.ts';
 import { generate, usesSpeculation, type GenerateOptions, type Generation } from './decode/generate.ts';
 import { promptIdsOpenThinking, thinkingMarkers, type ThinkingMarkers } from './decode/reasoning-budget.ts';
@@ -269,7 +270,7 @@ export class ModelEngine<M extends CausalLM = CausalLM> {
   }
 
   /** Waits for the model to be free; the returned function frees it. Throws once the engine is disposed. */
-  private async acquire(): Promise<() => void> {
+  protected async acquire(): Promise<() => void> {
     const previous = this.turn;
     let release!: () => void;
     this.turn = new Promise<void>((r) => (release = r));
@@ -283,11 +284,11 @@ export class ModelEngine<M extends CausalLM = CausalLM> {
   }
 
   /** The caller's signal (if any) joined with dispose()'s, which stops every generation and run. */
-  private stoppedByDispose(signal: AbortSignal | undefined): AbortSignal {
+  protected stoppedByDispose(signal: AbortSignal | undefined): AbortSignal {
     return signal ? AbortSignal.any([signal, this.stopAll.signal]) : this.stopAll.signal;
   }
 
-  private checkOpen(): void {
+  protected checkOpen(): void {
     if (this.disposed) throw new InputError('engine', 'has been disposed; load the model again');
   }
 }
@@ -309,6 +310,36 @@ export class Engine extends ModelEngine<DeepseekModel> {
     super({ model, tokenizer, generationDefaults, name: folder.folder.name, close });
   }
 
+  /**
+   * Continuous batching over this engine's model: generations submitted to the returned batcher step together
+   * (src/decode/batch-runner.ts), each step waiting its turn like any other use of the model, so a plain
+   * generate() runs between two steps. Options left out come from `generationDefaults` as for generate().
+   */
+  batcher(options: BatcherOptions = {}): EngineBatcher {
+    this.checkOpen();
+    const shape = this.model.cache.shape;
+    const runner = new BatchRunner({
+      lm: this.model,
+      capacity: { maxBatch: options.maxBatch ?? 8, pages: shape.pages, pageSize: shape.pageSize, sequences: shape.maxSequences },
+      lock: () => this.acquire(),
+      decoder: this.tokenizer ? () => this.tokenizer!.streamDecoder({ skipSpecialTokens: true }) : undefined,
+      speculative: options.speculative,
+    });
+    const cache = this.model.cache;
+    const choices = (prompt: Prompt, o: GenerateOptions, n: number) => {
+      this.checkOpen();
+      const tokens = this.encode(prompt);
+      return runner.submitChoices(tokens, { ...withGenerationDefaults(o, this.generationDefaults, tokens.length), signal: this.stoppedByDispose(o.signal) }, n);
+    };
+    return {
+      generate: (prompt, o = {}) => choices(prompt, o, 1)[0],
+      generateChoices: choices,
+      get occupancy() {
+        return { ...runner.occupancy, pagesInUse: shape.pages - cache.freePageCount };
+      },
+    };
+  }
+
   /** Reads config.json and the checkpoint headers, uploads the weights and loads the tokenizer. */
   static async load(gpu: Gpu, source: FolderSource, options: EngineOptions = {}): Promise<Engine> {
     const folder = await openModelFolder(source);
@@ -322,6 +353,22 @@ export class Engine extends ModelEngine<DeepseekModel> {
       throw e;
     }
   }
+}
+
+export interface BatcherOptions {
+  /** Sequences stepped together; more requests wait for a row. Default 8. */
+  maxBatch?: number;
+  /** 'mtp' (default): greedy single-choice requests draft with the MTP head inside the batch. */
+  speculative?: 'mtp' | 'none';
+}
+
+/** Engine.batcher(): generate() as the engine's, but stepped together with every other generation submitted here. */
+export interface EngineBatcher {
+  generate(prompt: Prompt, options?: GenerateOptions): Generation;
+  /** `n` choices of one prompt: one prefill, the cache pages forked; choice i samples with seed + i. */
+  generateChoices(prompt: Prompt, options: GenerateOptions, n: number): Generation[];
+  /** The batch now, and the cache pages in use (the engine's own sequence's included). */
+  readonly occupancy: BatchOccupancy & { pagesInUse: number };
 }
 
 function commonPrefix(a: readonly number[], b: readonly number[]): number {

@@ -12,6 +12,8 @@ interface ServeCliOptions extends ModelCliOptions {
   host: string;
   port: string | number;
   maxQueue: string | number;
+  maxBatch: string | number;
+  batch: boolean;
   allowHost: string[];
   cors: string[];
   apiKey?: string;
@@ -28,7 +30,9 @@ export function register(program: Command): void {
       .description('serve an OpenAI-compatible HTTP API: /v1/chat/completions, /v1/completions, /v1/models, /health')
       .option('--host <address>', 'interface to bind; keep it local unless --api-key or a proxy guards it', '127.0.0.1')
       .addOption(new Option('--port <n>', 'TCP port (0 = any free port)').default(8080))
-      .addOption(new Option('--max-queue <n>', 'requests that may wait while one generates; more are refused with HTTP 429').default(16))
+      .addOption(new Option('--max-queue <n>', 'requests that may wait while the batch is full; more are refused with HTTP 429').default(16))
+      .addOption(new Option('--max-batch <n>', 'requests generating together (continuous batching: each joins at the next step)').default(8))
+      .option('--no-batch', 'generate one request at a time')
       .option('--allow-host <name>', 'also answer requests addressed to this host name (repeatable; * = any); localhost and IP addresses always are', collect, [])
       .option('--cors <origin>', 'let web pages of this origin call the API, e.g. http://localhost:3000 (repeatable; * = any page)', collect, [])
       .addOption(new Option('--api-key <key>', 'require Authorization: Bearer <key> on /v1 routes').env('DEEPSEEK_WEBGPU_API_KEY')),
@@ -38,12 +42,13 @@ export function register(program: Command): void {
     const port = parseIntOption(options.port, '--port') ?? 8080;
     if (port > 65535) throw new InputError('--port', `expected a port number <= 65535, got ${port}`);
     const maxQueue = parseIntOption(options.maxQueue, '--max-queue') ?? 16;
+    const maxBatch = parseIntOption(options.maxBatch, '--max-batch', 1) ?? 8;
     const access = accessOptions(options);
     const engine = await loadModelFromCli(options, fallback);
     try {
       const log = options.quiet ? undefined : (line: string) => console.error(line);
       // A model named by hub id is served under that id, not its snapshot folder's name (a commit hash).
-      const server = await listen(engine, { host: options.host, port, maxQueue, log, modelId: options.hubModel, ...access });
+      const server = await listen(engine, { host: options.host, port, maxQueue, maxBatch, batch: options.batch, log, modelId: options.hubModel, ...access });
       if (!isLoopback(options.host) && access.apiKey === undefined) {
         console.error(`warning: listening on ${options.host} without --api-key: anyone who reaches this address can use the model`);
       }

@@ -7,7 +7,7 @@ import { MAX_TOP_LOGPROBS, type StepLogprobs } from './logprobs.ts';
 import { reasoningBudgetFor, type ThinkingMarkers } from './reasoning-budget.ts';
 import { resolveSampling, Sampler, type SamplingOptions } from './sampling.ts';
 import { logprobSteps, plainSteps, speculativeSteps, type StepContext, type StepCounters } from './steps.ts';
-import { findStopString, longestStop, type FinishReason } from './stopping.ts';
+import { StopText, type FinishReason } from './stopping.ts';
 
 /** Turns generated ids into text incrementally (a tokenizer's streaming decoder). */
 export interface IncrementalDecoder {
@@ -170,8 +170,7 @@ export function generate(lm: CausalLM, prompt: readonly number[], options: Gener
   const maxNew = options.maxNewTokens ?? 256;
   if (!Number.isInteger(maxNew) || maxNew < 0) throw new InputError('max-new-tokens', `must be an integer >= 0, got ${maxNew}`);
   const eos = new Set(options.eosTokenIds ?? lm.config.eosTokenIds);
-  const stops = options.stopStrings ?? [];
-  const holdBack = Math.max(0, longestStop(stops) - 1);
+  const stopText = new StopText(options.stopStrings ?? []);
   const draftTokens = options.draftTokens ?? 1;
   if (!Number.isInteger(draftTokens) || draftTokens < 1) throw new InputError('draft-tokens', `must be an integer >= 1, got ${draftTokens}`);
   const top = options.logprobs;
@@ -185,8 +184,6 @@ export function generate(lm: CausalLM, prompt: readonly number[], options: Gener
 
   const tokens: number[] = [];
   const history = [...prompt];
-  let text = ''; // all decoded text, including a tail held back while it may start a stop string
-  let emitted = 0; // characters of `text` already yielded
   let finish: GenerateResult['finishReason'] = 'aborted'; // until the loop says otherwise
   let t0 = performance.now(); // reset when the generation's turn comes
   let cached = 0; // leading prompt tokens the context held at the start
@@ -205,7 +202,7 @@ export function generate(lm: CausalLM, prompt: readonly number[], options: Gener
     const decoded = Math.max(0, tokens.length - 1); // tokens after the one prefill chose
     resolve({
       tokens,
-      text,
+      text: stopText.text,
       finishReason: finish,
       stats: {
         promptTokens: prompt.length,
@@ -221,21 +218,6 @@ export function generate(lm: CausalLM, prompt: readonly number[], options: Gener
         ...(experts.start && lm.expertCache && { expertCache: expertCacheFigures(experts.start, experts.first ?? lm.expertCache, lm.expertCache, decoded) }),
       },
     });
-  };
-
-  /** The part of the new text that can be shown now, after stop-string handling. */
-  const accept = (piece: string): string => {
-    const searchFrom = text.length;
-    text += piece;
-    const hit = stops.length ? findStopString(text, stops, searchFrom) : null;
-    if (hit) {
-      text = text.slice(0, hit.index);
-      finish = 'stop';
-    }
-    const safe = hit ? text.length : Math.max(emitted, text.length - holdBack);
-    const out = text.slice(emitted, safe);
-    emitted = safe;
-    return out;
   };
 
   async function* run(): AsyncGenerator<GenerateEvent> {
@@ -271,7 +253,8 @@ export function generate(lm: CausalLM, prompt: readonly number[], options: Gener
         history.push(token);
         const decoded = options.decoder?.push(token) ?? '';
         budget?.observe(decoded);
-        const piece = accept(decoded);
+        const piece = stopText.accept(decoded);
+        if (stopText.stopped) finish = 'stop';
         const lp = logprobs.shift();
         yield lp ? { token, text: piece, logprobs: lp } : { token, text: piece };
         if (finish === 'stop') return;
@@ -283,10 +266,8 @@ export function generate(lm: CausalLM, prompt: readonly number[], options: Gener
       if (finish !== 'aborted') break;
       if (options.signal?.aborted) return; // finish stays 'aborted'
     }
-    if (emitted < text.length) {
-      yield { token: null, text: text.slice(emitted) }; // the held-back tail: no stop string came
-      emitted = text.length;
-    }
+    const tail = stopText.flush();
+    if (tail) yield { token: null, text: tail }; // the held-back tail: no stop string came
   }
 
   const iterator = (async function* () {
@@ -307,7 +288,7 @@ export function generate(lm: CausalLM, prompt: readonly number[], options: Gener
  * runs the generation to its end (events are kept, so a later or concurrent iteration still sees each event
  * once, in order).
  */
-function drainable(iterator: AsyncGenerator<GenerateEvent>, result: Promise<GenerateResult>): Generation {
+export function drainable(iterator: AsyncGenerator<GenerateEvent>, result: Promise<GenerateResult>): Generation {
   let drain: Promise<void> | null = null;
   const kept: GenerateEvent[] = [];
   let taken = 0;

@@ -29,3 +29,42 @@ export function longestStop(stops: readonly string[]): number {
   for (const stop of stops) longest = Math.max(longest, stop.length);
   return longest;
 }
+
+/**
+ * A generation's text as its tokens complete it, with stop strings applied: `accept` returns the part that can
+ * be shown now, holding back a tail that may still start a stop string. `stopped` once one has appeared (the
+ * text is cut before it).
+ */
+export class StopText {
+  /** All decoded text, including a tail held back while it may start a stop string. */
+  text = '';
+  stopped = false;
+  /** Characters of `text` already returned. */
+  private emitted = 0;
+  private readonly holdBack: number;
+
+  constructor(private readonly stops: readonly string[]) {
+    this.holdBack = Math.max(0, longestStop(stops) - 1);
+  }
+
+  accept(piece: string): string {
+    const searchFrom = this.text.length;
+    this.text += piece;
+    const hit = this.stops.length ? findStopString(this.text, this.stops, searchFrom) : null;
+    if (hit) {
+      this.text = this.text.slice(0, hit.index);
+      this.stopped = true;
+    }
+    const safe = hit ? this.text.length : Math.max(this.emitted, this.text.length - this.holdBack);
+    const out = this.text.slice(this.emitted, safe);
+    this.emitted = safe;
+    return out;
+  }
+
+  /** The held-back tail, once no stop string can come any more ('' when none). */
+  flush(): string {
+    const out = this.text.slice(this.emitted);
+    this.emitted = this.text.length;
+    return out;
+  }
+}

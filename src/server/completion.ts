@@ -5,7 +5,7 @@ import type { ServerResponse } from 'node:http';
 import type { GenerateOptions, GenerateResult, Generation } from '../decode/generate.ts';
 import type { StepLogprobs } from '../decode/logprobs.ts';
 import { sampleSeeds } from '../decode/samples.ts';
-import type { Engine } from '../engine.ts';
+import type { Engine, EngineBatcher } from '../engine.ts';
 import type { ChatMessage } from '../tokenizer/chat-template.ts';
 import { promptOpensThinking, splitReasoning, ThinkSplitter } from '../tokenizer/think.ts';
 import { ApiError } from './api-error.ts';
@@ -83,6 +83,7 @@ export async function runCompletion(
   meta: ResponseMeta,
   signal: AbortSignal,
   hooks: CompletionHooks = {},
+  batcher: EngineBatcher | null = null,
 ): Promise<GenerateResult> {
   const r = p.request;
   const options: GenerateOptions = {
@@ -92,10 +93,16 @@ export async function runCompletion(
     logprobs: r.logprobs,
     signal,
   };
-  // n choices, one after another (as generateSamples draws samples): choice i with seed + i, so a seeded
-  // request is repeatable and its choices differ. All are created (and checked) before anything is written.
-  const seeds = r.seed === undefined ? undefined : sampleSeeds(r.seed, r.n);
-  const gens = Array.from({ length: r.n }, (_, i) => engine.generate({ tokens: p.tokens }, { ...options, seed: seeds?.[i] }));
+  const prompt = { tokens: p.tokens };
+  // n choices: in the batch, one prefill forked n ways (choice i samples with seed + i); alone, one generation
+  // after another with the same seeds. All are created (and checked) before anything is written.
+  let gens: Generation[];
+  if (batcher && batchable(r)) {
+    gens = r.n === 1 ? [batcher.generate(prompt, options)] : batcher.generateChoices(prompt, options, r.n);
+  } else {
+    const seeds = r.seed === undefined ? undefined : sampleSeeds(r.seed, r.n);
+    gens = Array.from({ length: r.n }, (_, i) => engine.generate(prompt, { ...options, seed: seeds?.[i] }));
+  }
   gens[0] = firstTokenHook(gens[0], hooks.onFirstToken);
   const text = tokenText(engine);
   const results = r.stream ? await stream(gens, p, res, meta, signal, text) : await collect(gens, p, res, meta, signal, text);
@@ -108,6 +115,15 @@ function combined(results: GenerateResult[]): GenerateResult {
   const generated = results.reduce((n, x) => n + x.stats.generatedTokens, 0);
   const aborted = results.some((x) => x.finishReason === 'aborted');
   return { ...last, finishReason: aborted ? 'aborted' : last.finishReason, stats: { ...last.stats, generatedTokens: generated } };
+}
+
+/**
+ * Whether the request can step in the batch: logprobs need each token's logits read back, and a reasoning
+ * budget forces tokens into the sequence, which the batched step does not do, so those requests run alone
+ * through engine.generate (between two batch steps).
+ */
+export function batchable(r: CompletionRequest): boolean {
+  return r.logprobs === undefined && r.reasoningBudget === undefined;
 }
 
 /** `gen` whose iteration calls `onFirst` at its first event. */

@@ -58,4 +58,25 @@ describe('RequestQueue', () => {
     expect(await q.run(async () => 'd')).toBe('d');
     expect(q.running).toBe(false);
   });
+
+  it('with 3 slots, three requests run at once, the fourth waits for a slot and the sixth is refused', async () => {
+    const q = new RequestQueue(2, 3);
+    const log: string[] = [];
+    const gates = ['a', 'b', 'c', 'd', 'e'].map((name) => gate(log, name));
+    const runs = gates.map((g) => q.run(g.task));
+    await expect(q.run(async () => 'f')).rejects.toThrow(/2 waiting behind 3 running requests/);
+    await new Promise((r) => setImmediate(r));
+    expect(q.runningCount).toBe(3);
+    expect(q.waitingCount).toBe(2);
+    gates[1].release();
+    await runs[1];
+    await new Promise((r) => setImmediate(r));
+    expect(q.runningCount).toBe(3);
+    expect(q.waitingCount).toBe(1);
+    expect(log).toEqual(['a', 'b', 'c', 'd']);
+    for (const g of gates) g.release();
+    await Promise.all(runs);
+    expect(q.runningCount).toBe(0);
+    expect(log).toEqual(['a', 'b', 'c', 'd', 'e']);
+  });
 });

@@ -1,6 +1,7 @@
-// One generation at a time: the engine owns one model and one KV cache, so requests take turns. Requests
-// arriving while one runs wait in FIFO order; at most `maxWaiting` of them, beyond which they are refused at
-// once (the server answers 429) rather than piling up with ever longer waits.
+// Requests take turns for the engine: at most `slots` run at once (1 when generations run one after another;
+// the batch's rows when they step together, src/decode/batch-runner.ts). Requests arriving while every slot
+// is taken wait in FIFO order; at most `maxWaiting` of them, beyond which they are refused at once (the
+// server answers 429) rather than piling up with ever longer waits.
 
 /** The queue already holds its maximum of waiting requests. */
 export class QueueFullError extends Error {
@@ -12,16 +13,26 @@ interface Waiter {
 }
 
 export class RequestQueue {
-  private busy = false;
+  private taken = 0;
   private readonly waiting: Waiter[] = [];
 
-  /** `maxWaiting`: requests allowed to wait behind the running one (0: only the running one). */
-  constructor(readonly maxWaiting: number) {
+  /** `maxWaiting`: requests allowed to wait behind the running ones (0: only those); `slots`: requests running at once. */
+  constructor(
+    readonly maxWaiting: number,
+    readonly slots = 1,
+  ) {
     if (!Number.isInteger(maxWaiting) || maxWaiting < 0) throw new RangeError(`maxWaiting must be an integer >= 0, got ${maxWaiting}`);
+    if (!Number.isInteger(slots) || slots < 1) throw new RangeError(`slots must be an integer >= 1, got ${slots}`);
   }
 
+  /** Whether any request is running. */
   get running(): boolean {
-    return this.busy;
+    return this.taken > 0;
+  }
+
+  /** Requests running now. */
+  get runningCount(): number {
+    return this.taken;
   }
 
   get waitingCount(): number {
@@ -34,19 +45,19 @@ export class RequestQueue {
    */
   async run<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     signal?.throwIfAborted();
-    if (this.busy) {
-      if (this.waiting.length >= this.maxWaiting) throw new QueueFullError(`the queue is full (${this.maxWaiting} waiting behind the running request)`);
+    if (this.taken >= this.slots) {
+      if (this.waiting.length >= this.maxWaiting) throw new QueueFullError(`the queue is full (${this.maxWaiting} waiting behind ${this.slots === 1 ? 'the running request' : `${this.slots} running requests`})`);
       await this.wait(signal);
     } else {
-      this.busy = true;
+      this.taken++;
     }
     try {
       return await task();
     } finally {
-      // Hand the engine straight to the next waiter, so that `busy` never drops while one is queued.
+      // Hand the slot straight to the next waiter, so that a slot never looks free while one is queued.
       const next = this.waiting.shift();
       if (next) next.start();
-      else this.busy = false;
+      else this.taken--;
     }
   }
 

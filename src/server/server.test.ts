@@ -6,7 +6,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { FolderSource } from '../checkpoint/byte-source.ts';
 import { buildProgram } from '../cli.ts';
-import type { GenerateOptions, Generation } from '../decode/generate.ts';
+import type { GenerateOptions, GenerateResult, Generation } from '../decode/generate.ts';
 import { InputError } from '../errors.ts';
 import { DEFAULT_MODEL_DIR, Engine, loadModel, nodeFolder, startServer, type OpenAiServer } from '../node.ts';
 
@@ -19,8 +19,8 @@ let client: OpenAI;
 
 beforeAll(async () => {
   engine = await loadModel();
-  // max-queue 1: one request generates, one waits, more are refused (the 429 test relies on it).
-  server = await startServer(engine, { port: 0, maxQueue: 1 });
+  // max-batch 2, max-queue 1: two requests generate together, one waits, more are refused (the 429 test relies on it).
+  server = await startServer(engine, { port: 0, maxQueue: 1, maxBatch: 2 });
   client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'unused', maxRetries: 0 });
 });
 
@@ -29,9 +29,13 @@ afterAll(async () => {
   await engine?.dispose();
 });
 
-/** The engine's own output, greedy unless `extra` says otherwise; only while the server is idle (they share the engine). */
+/**
+ * The engine's own output, greedy unless `extra` says otherwise. The server's batch samples one token per step
+ * (MTP drafts only greedy requests), so a sampled request compares with generate() decoding plainly.
+ */
 async function direct(e: Engine, prompt: Parameters<Engine['generate']>[0], maxNewTokens: number, extra: GenerateOptions = { temperature: 0 }) {
-  const gen = e.generate(prompt, { maxNewTokens, ...extra });
+  const sampled = extra.temperature !== 0;
+  const gen = e.generate(prompt, { maxNewTokens, ...extra, ...(sampled ? { speculative: 'none' as const } : {}) });
   for await (const _ of gen);
   return gen.result;
 }
@@ -39,7 +43,7 @@ async function direct(e: Engine, prompt: Parameters<Engine['generate']>[0], maxN
 async function health(url = server.url) {
   const res = await fetch(`${url}/health`);
   expect(res.status).toBe(200);
-  return (await res.json()) as { status: string; queue: { running: boolean; waiting: number }; requests: Record<string, number> };
+  return (await res.json()) as { status: string; queue: { running: boolean; waiting: number }; batch: Record<string, number> | null; requests: Record<string, number> };
 }
 
 describe('answers', () => {
@@ -247,10 +251,10 @@ describe('queue and disconnects', () => {
   it('beyond max-queue, requests are refused with 429 while the others complete', async () => {
     const before = (await health()).requests;
     const ask = () => client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 40, temperature: 0 });
-    const settled = await Promise.allSettled([ask(), ask(), ask(), ask()]); // 1 runs, 1 waits, 2 refused
+    const settled = await Promise.allSettled([ask(), ask(), ask(), ask(), ask()]); // 2 run, 1 waits, 2 refused
     const done = settled.filter((s) => s.status === 'fulfilled');
     const refused = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason] : []));
-    expect(done.length).toBe(2);
+    expect(done.length).toBe(3);
     for (const r of done) expect(r.value.usage?.completion_tokens).toBe(40);
     expect(refused.length).toBe(2);
     for (const e of refused) {
@@ -259,8 +263,9 @@ describe('queue and disconnects', () => {
     }
     const after = await health();
     expect(after.requests.refused - before.refused).toBe(2);
-    expect(after.requests.completed - before.completed).toBe(2);
+    expect(after.requests.completed - before.completed).toBe(3);
     expect(after.queue).toMatchObject({ running: false, waiting: 0 });
+    expect(after.batch).toMatchObject({ sequences: 0, max_batch: 2, pages_reserved: 0 });
   });
 
   it('a client that disconnects mid-stream stops its generation; the next request proceeds', async () => {
@@ -286,7 +291,78 @@ describe('queue and disconnects', () => {
   });
 });
 
+describe('continuous batching', () => {
+  const PROMPTS = ['What is a river?', 'Who was Moses?', 'Tell me about the sea.'];
+  const chat = (content: string) => [{ role: 'user' as const, content }];
+
+  async function streamed(stream: AsyncIterable<OpenAI.ChatCompletionChunk>, onPiece?: (n: number) => void) {
+    let text = '';
+    let pieces = 0;
+    for await (const chunk of stream) {
+      const piece = chunk.choices[0]?.delta.content;
+      if (piece) {
+        text += piece;
+        onPiece?.(++pieces);
+      }
+    }
+    return text;
+  }
+
+  it('concurrent greedy requests, one joining when a row frees, each get exactly the tokens of a lone engine.generate', async () => {
+    const budgets = [20, 4, 9];
+    const want: GenerateResult[] = [];
+    for (let i = 0; i < 3; i++) want.push(await direct(engine, chat(PROMPTS[i]), budgets[i]));
+    // max-batch 2: the third waits in the queue and joins the running batch once the second has finished.
+    const asks = PROMPTS.map((p, i) => client.chat.completions.create({ model: 'm', messages: chat(p), max_tokens: budgets[i], temperature: 0, stream: true, stream_options: { include_usage: true } }));
+    const texts = await Promise.all(asks.map(async (a) => streamed(await a)));
+    expect(texts).toEqual(want.map((w) => w.text));
+    const ids = await client.completions.create({ model: 'm', prompt: [5, 6, 7], max_tokens: 6, temperature: 0 });
+    expect(ids.choices[0].text).toBe((await direct(engine, { tokens: [5, 6, 7] }, 6)).text);
+  });
+
+  it('a client that leaves mid-batch frees its row; the request beside it keeps its own tokens', async () => {
+    const want = await direct(engine, chat(PROMPTS[1]), 16);
+    const leaving = await client.chat.completions.create({ model: 'm', messages: chat(PROMPTS[0]), max_tokens: 600, temperature: 0, stream: true });
+    const staying = client.chat.completions.create({ model: 'm', messages: chat(PROMPTS[1]), max_tokens: 16, temperature: 0 });
+    try {
+      await streamed(leaving, (n) => n === 2 && leaving.controller.abort());
+    } catch (e) {
+      expect(e).toBeInstanceOf(OpenAI.APIUserAbortError);
+    }
+    expect((await staying).choices[0].message.content).toBe(want.text);
+    await expect.poll(async () => (await health()).batch?.sequences).toBe(0);
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/^deepseek_webgpu_batch_max_sequences 2$/m);
+    expect(metrics).toMatch(/^deepseek_webgpu_cache_pages \d+$/m);
+  });
+});
+
 describe('engine failures', () => {
+  it('an error in a batched step ends the stream with an error event; the next request is served', async () => {
+    // The model's batched step failing at its third call (as a lost device would); sampled, so not drafted with MTP.
+    const real = engine.model.decodeStep.bind(engine.model);
+    let calls = 0;
+    const spy = vi.spyOn(engine.model, 'decodeStep').mockImplementation(async (rows) => {
+      if (++calls === 3) throw new Error('device lost (simulated)');
+      return real(rows);
+    });
+    try {
+      const before = (await health()).requests;
+      const stream = await client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 12, temperature: 0.7, seed: 1, stream: true });
+      let pieces = 0;
+      const read = async () => {
+        for await (const chunk of stream) if (chunk.choices[0]?.delta.content) pieces++;
+      };
+      await expect(read()).rejects.toThrow(/device lost \(simulated\)/);
+      expect(pieces).toBeLessThanOrEqual(3);
+      const next = await client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 4, temperature: 0.7, seed: 1 });
+      expect(next.choices[0].finish_reason).toBe('length');
+      expect((await health()).requests.failed - before.failed).toBe(1);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('an error mid-stream ends the stream with an error event the client raises; the next request is served', async () => {
     // The engine's generation, failing after its third event (as a lost device would).
     const real = engine.generate.bind(engine);
@@ -302,7 +378,8 @@ describe('engine failures', () => {
       return { result: gen.result, [Symbol.asyncIterator]: failing } as Generation;
     });
     const before = (await health()).requests;
-    const stream = await client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 12, temperature: 0, stream: true });
+    // logprobs: the request is not batched, so it goes through engine.generate.
+    const stream = await client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 12, temperature: 0, stream: true, logprobs: true });
     let pieces = 0;
     const read = async () => {
       for await (const chunk of stream) if (chunk.choices[0]?.delta.content) pieces++;
@@ -471,7 +548,7 @@ describe('metrics and the chat page', () => {
 
 describe('shutdown', () => {
   it('close() ends a running stream with a finish chunk and [DONE] (the client raises nothing) and answers a waiting request with 503', async () => {
-    const closing = await startServer(engine, { port: 0 });
+    const closing = await startServer(engine, { port: 0, maxBatch: 1 }); // the second request waits in the queue
     const c = new OpenAI({ baseURL: `${closing.url}/v1`, apiKey: 'unused', maxRetries: 0 });
     const stream = await c.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 200, temperature: 0, stream: true, stream_options: { include_usage: true } });
     const waiting = c.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 2 }).then(
@@ -508,6 +585,7 @@ describe('serve command', () => {
     await expect(serve('--port', 'http')).rejects.toThrow(InputError);
     await expect(serve('--port', '70000')).rejects.toThrow(/--port: expected a port number <= 65535/);
     await expect(serve('--max-queue', '-1')).rejects.toThrow(/--max-queue/);
+    await expect(serve('--max-batch', '0')).rejects.toThrow(/--max-batch: expected an integer >= 1, got '0'/);
     await expect(serve('--cors', 'app.example')).rejects.toThrow(/--cors: 'app.example' is not an origin/);
     await expect(serve('--api-key', '')).rejects.toThrow(/--api-key: is empty/);
     await expect(serve('--allow-host', 'a b')).rejects.toThrow(/--allow-host/);

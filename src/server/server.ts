@@ -12,7 +12,7 @@
 // Who may call is decided first, in access.ts: the Host header, the Origin header (CORS), the API key.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Engine } from '../engine.ts';
+import type { Engine, EngineBatcher } from '../engine.ts';
 import { AccessGate } from './access.ts';
 import { ApiError, toApiError, truncateForMessage } from './api-error.ts';
 import { CHAT_PAGE_CSP, chatPage } from './chat-page.ts';
@@ -41,8 +41,16 @@ export interface ServerOptions {
   apiKey?: string;
   /** Default 8080; 0 picks a free port (see `port` on the result). */
   port?: number;
-  /** Requests allowed to wait while one generates; more are refused with 429. Default 16. */
+  /** Requests allowed to wait while the engine is full (every batch row taken); more are refused with 429. Default 16. */
   maxQueue?: number;
+  /**
+   * Continuous batching (the default): up to `maxBatch` requests generate together, each joining the running
+   * batch at the next step and leaving when it finishes (Engine.batcher()). Default 8; with `batch: false`
+   * requests generate one after another.
+   */
+  maxBatch?: number;
+  /** false: one generation at a time (no batching). Default true. */
+  batch?: boolean;
   /** Larger request bodies are refused with 413. Default 1 MiB. (Deeper than 64 levels of nesting: 400.) */
   maxBodyBytes?: number;
   /** The name /v1/models reports and responses carry; default the model folder's name. */
@@ -72,11 +80,15 @@ export async function startServer(engine: Engine, options: ServerOptions = {}): 
   const maxBodyBytes = options.maxBodyBytes ?? 1 << 20;
   const modelId = options.modelId ?? folderName(engine.folder.folder.name);
   const log = options.log;
-  const queue = new RequestQueue(options.maxQueue ?? 16);
+  const maxBatch = options.batch === false ? null : (options.maxBatch ?? 8);
+  // Made at the first completion request: the engine is touched only by requests that get through.
+  let made: EngineBatcher | null = null;
+  const batcher = () => (maxBatch === null ? null : (made ??= engine.batcher({ maxBatch })));
+  const queue = new RequestQueue(options.maxQueue ?? 16, maxBatch ?? 1);
   const gate = new AccessGate({ host, allowedHosts: options.allowedHosts, corsOrigins: options.corsOrigins, apiKey: options.apiKey });
   const started = Math.floor(Date.now() / 1000);
   const counts = { completed: 0, aborted: 0, refused: 0, failed: 0 };
-  const metrics = new ServerMetrics(queue);
+  const metrics = new ServerMetrics(queue, maxBatch === null ? null : () => made);
   const page = chatPage(modelId);
   let closing = false;
   /** Completion requests being handled, with their stop switch: close() aborts them and waits. */
@@ -94,7 +106,7 @@ export async function startServer(engine: Engine, options: ServerOptions = {}): 
       const body = await untilAborted(readJsonBody(req, maxBodyBytes), controller.signal);
       const request = endpoint === 'chat' ? parseChatRequest(body) : parseTextRequest(body);
       const prepared = prepareCompletion(engine, request);
-      const task = () => runCompletion(engine, prepared, res, newMeta(endpoint, modelId), controller.signal, { onFirstToken });
+      const task = () => runCompletion(engine, prepared, res, newMeta(endpoint, modelId), controller.signal, { onFirstToken }, batcher());
       const result = await queue.run(task, controller.signal);
       counts[result.finishReason === 'aborted' ? 'aborted' : 'completed']++;
       metrics.completion(endpoint, seconds(), result.stats.promptTokens, result.stats.generatedTokens);
@@ -118,7 +130,8 @@ export async function startServer(engine: Engine, options: ServerOptions = {}): 
         sendJson(res, 200, {
           status: 'ok',
           model: modelId,
-          queue: { running: queue.running, waiting: queue.waitingCount, max_waiting: queue.maxWaiting },
+          queue: { running: queue.running, running_requests: queue.runningCount, waiting: queue.waitingCount, max_waiting: queue.maxWaiting },
+          batch: batchHealth(made),
           requests: counts,
         }),
     },
@@ -203,6 +216,13 @@ export async function startServer(engine: Engine, options: ServerOptions = {}): 
       await closed;
     },
   };
+}
+
+/** /health's batch fields: rows in use, requests waiting for pages, cache pages; null without batching (or before the first request). */
+function batchHealth(batcher: EngineBatcher | null) {
+  if (!batcher) return null;
+  const o = batcher.occupancy;
+  return { sequences: o.sequences, max_batch: o.maxBatch, waiting_for_room: o.waiting, pages_in_use: o.pagesInUse, pages_reserved: o.pagesReserved, pages: o.pages, steps: o.steps };
 }
 
 /** Resolves when `res` has been handed to the OS, or the connection is gone. */

@@ -74,13 +74,14 @@ program
   .option('--clients <n>', 'concurrent clients', '4')
   .option('--requests <m>', 'requests in all, shared by the clients', '16')
   .option('--max-tokens <k>', 'max_tokens of each request', '32')
+  .option('--no-batch', 'the server generates one request at a time (as before continuous batching)')
   .option('--json', 'print the result as JSON')
-  .action(async (opts: { clients: string; requests: string; maxTokens: string; json?: boolean }) => {
+  .action(async (opts: { clients: string; requests: string; maxTokens: string; batch: boolean; json?: boolean }) => {
     const count = (v: string, name: string) => {
       if (!/^[1-9]\d*$/.test(v)) throw new Error(`--${name}: expected an integer >= 1, got '${v}'`);
       return Number(v);
     };
-    const options = { clients: count(opts.clients, 'clients'), requests: count(opts.requests, 'requests'), maxTokens: count(opts.maxTokens, 'max-tokens') };
+    const options = { clients: count(opts.clients, 'clients'), requests: count(opts.requests, 'requests'), maxTokens: count(opts.maxTokens, 'max-tokens'), batch: opts.batch };
     const result = await runServeBench(opts.json ? () => {} : (line) => console.log(line), options);
     if (opts.json) console.log(JSON.stringify(result, null, 2));
   });

@@ -1,9 +1,10 @@
 // `npm run bench -- serve [--clients N] [--requests M] [--max-tokens K] [--json]`: the OpenAI-compatible
 // server under load. N clients (OpenAI's official client, streaming with usage) share M chat requests,
 // each client sending its next request as soon as its last one finished, against the embedded model. The
-// engine serves one request at a time, so a request's latency is its queue wait plus its own generation;
-// the same requests run straight on the engine first, one after another, as the ceiling the server's
-// tokens/s should come close to. Every request must complete: a lost one fails the run.
+// server batches them (continuous batching, max-batch = clients) unless --no-batch, when it serves one at a
+// time and a request's latency is its queue wait plus its own generation. The same requests run straight on
+// the engine first, one after another: the sequential ceiling. Every request must complete: a lost one fails
+// the run.
 import OpenAI from 'openai';
 import type { Engine } from '../../src/engine.ts';
 import { loadModel } from '../../src/engine-node.ts';
@@ -14,6 +15,8 @@ export interface ServeBenchOptions {
   clients: number;
   requests: number;
   maxTokens: number;
+  /** Continuous batching in the server (default true). */
+  batch?: boolean;
 }
 
 export interface Percentiles {
@@ -52,8 +55,12 @@ export async function runServeBench(log: (line: string) => void, o: ServeBenchOp
     const alone = await engineAlone(engine, o.requests, o.maxTokens);
     log(`engine alone: ${o.requests} requests, ${alone.tokens} tokens in ${alone.seconds.toFixed(2)} s = ${(alone.tokens / alone.seconds).toFixed(1)} tok/s`);
 
-    const server = await startServer(engine, { port: 0, maxQueue: o.clients }); // room for every client: none refused
+    const batch = o.batch ?? true;
+    // Room for every client, running or waiting: none refused.
+    const server = await startServer(engine, { port: 0, maxQueue: o.clients, maxBatch: o.clients, batch });
     const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    // Warm-up: batched steps of every row count compile their pipelines before anything is timed.
+    if (batch) await Promise.all(Array.from({ length: o.clients }, (_, i) => client.chat.completions.create({ model: server.modelId, ...request(i, o.maxTokens) })));
     const latencies: number[] = [];
     const firstTokens: number[] = [];
     let tokens = 0;
@@ -93,7 +100,7 @@ export async function runServeBench(log: (line: string) => void, o: ServeBenchOp
       engine_alone_tokens_per_s: alone.tokens / alone.seconds,
     };
     const ms = (p: Percentiles) => `p50 ${p.p50.toFixed(0)} / p90 ${p.p90.toFixed(0)} / p99 ${p.p99.toFixed(0)} ms`;
-    log(`server: ${o.clients} clients, ${result.completed}/${o.requests} completed, ${result.lost} lost, ${tokens} tokens in ${wall.toFixed(2)} s = ${result.tokens_per_s.toFixed(1)} tok/s`);
+    log(`server (${batch ? `continuous batching, max-batch ${o.clients}` : 'one request at a time'}): ${o.clients} clients, ${result.completed}/${o.requests} completed, ${result.lost} lost, ${tokens} tokens in ${wall.toFixed(2)} s = ${result.tokens_per_s.toFixed(1)} tok/s`);
     log(`latency      ${ms(result.latency_ms)}`);
     log(`first token  ${ms(result.first_token_ms)}`);
     for (const f of failures) log(`lost: ${f}`);

@@ -1,0 +1,109 @@
+// Engine.batcher(): generations stepped together give each the tokens and text it gets alone from
+// engine.generate (greedy, seeded, stop strings, n choices with seed + i), join a running batch, and leave it
+// (cancelled, aborted) without disturbing the others. The embedded tiny-v3-trained model.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GenerateOptions, GenerateResult, Generation } from './decode/generate.ts';
+import { InputError } from './errors.ts';
+import { Engine, loadModel } from './node.ts';
+
+let engine: Engine;
+
+beforeAll(async () => {
+  engine = await loadModel();
+});
+
+afterAll(async () => {
+  await engine?.dispose();
+});
+
+const PROMPTS = ['What is a river?', 'Who was Moses?', 'The sea is', 'Once upon a time there lived'];
+
+/**
+ * engine.generate's result. Sampled generations alone draft with MTP by default, which keeps the distribution
+ * but not the tokens; a batch samples one token per step, so they compare with plain decoding.
+ */
+async function alone(prompt: string, options: GenerateOptions) {
+  const sampled = options.temperature !== 0;
+  return engine.generate(prompt, sampled ? { ...options, speculative: 'none' } : options).result;
+}
+
+async function events(gen: Generation) {
+  const texts: string[] = [];
+  for await (const e of gen) texts.push(e.text);
+  return texts.join('');
+}
+
+describe('Engine.batcher', () => {
+  it('concurrent greedy and seeded generations equal engine.generate alone, text and finish reason included', async () => {
+    const options: GenerateOptions[] = [
+      { temperature: 0, maxNewTokens: 9 },
+      { temperature: 0.8, seed: 7, maxNewTokens: 13 },
+      { temperature: 0, maxNewTokens: 5, speculative: 'none' },
+      { temperature: 1, topK: 5, seed: 3, maxNewTokens: 11 },
+    ];
+    const want: GenerateResult[] = [];
+    for (let i = 0; i < PROMPTS.length; i++) want.push(await alone(PROMPTS[i], options[i]));
+    const batcher = engine.batcher({ maxBatch: 3 }); // the fourth waits for a row
+    const gens = PROMPTS.map((p, i) => batcher.generate(p, options[i]));
+    const streamed = await Promise.all(gens.map(events));
+    const got = await Promise.all(gens.map((g) => g.result));
+    got.forEach((r, i) => {
+      expect(r.tokens).toEqual(want[i].tokens);
+      expect(r.text).toBe(want[i].text);
+      expect(streamed[i]).toBe(want[i].text);
+      expect(r.finishReason).toBe(want[i].finishReason);
+    });
+    expect(batcher.occupancy).toMatchObject({ sequences: 0, waiting: 0, pagesReserved: 0 });
+  });
+
+  it('a request joining mid-batch, a cancelled one and a stop string leave the others their own tokens', async () => {
+    const long = { temperature: 0, maxNewTokens: 16 };
+    const want = await alone(PROMPTS[0], long);
+    const stopAt = want.text.slice(3, 6);
+    const wantStop = await alone(PROMPTS[0], { ...long, stopStrings: [stopAt] });
+    const wantLate = await alone(PROMPTS[1], { temperature: 0, maxNewTokens: 6 });
+    const batcher = engine.batcher();
+    const first = batcher.generate(PROMPTS[0], long);
+    const leaving = new AbortController();
+    const aborted = batcher.generate(PROMPTS[2], { temperature: 0, maxNewTokens: 16, signal: leaving.signal });
+    const stopped = batcher.generate(PROMPTS[0], { ...long, stopStrings: [stopAt] });
+    let late: Generation | null = null;
+    let seen = 0;
+    for await (const e of first) {
+      if (e.token === null) continue;
+      if (++seen === 3) {
+        late = batcher.generate(PROMPTS[1], { temperature: 0, maxNewTokens: 6 }); // joins at the next step
+        leaving.abort();
+      }
+    }
+    const r = await first.result;
+    expect(r.tokens).toEqual(want.tokens);
+    expect((await late!.result).tokens).toEqual(wantLate.tokens);
+    const s = await stopped.result;
+    expect(s.finishReason).toBe('stop');
+    expect(s.text).toBe(wantStop.text);
+    const a = await aborted.result;
+    expect(a.finishReason).toBe('aborted');
+    expect(a.tokens.length).toBeLessThan(16);
+    expect(batcher.occupancy.sequences).toBe(0);
+  });
+
+  it('n choices share one prefill and equal engine.generate with seed + i', async () => {
+    const o = { temperature: 0.9, seed: 41, maxNewTokens: 7 };
+    const want: GenerateResult[] = [];
+    for (let i = 0; i < 3; i++) want.push(await alone(PROMPTS[3], { ...o, seed: o.seed + i }));
+    const gens = engine.batcher().generateChoices(PROMPTS[3], o, 3);
+    const got = await Promise.all(gens.map((g) => g.result));
+    expect(got.map((g) => g.tokens)).toEqual(want.map((w) => w.tokens));
+  });
+
+  it('refuses what a batch cannot take, naming the argument', () => {
+    const batcher = engine.batcher();
+    expect(() => batcher.generate('x', { logprobs: 2 })).toThrow(InputError);
+    expect(() => batcher.generate('x', { logprobs: 2 })).toThrow(/logprobs/);
+    expect(() => batcher.generateChoices('x', {}, 0)).toThrow(/n: must be a positive integer/);
+    const pages = engine.model.cache.shape.pages;
+    expect(() => batcher.generateChoices('x', { maxNewTokens: 1e9 }, 2)).toThrow(new RegExp(`need \\d+ cache pages of \\d+ rows; the cache has ${pages}`));
+    expect(() => engine.batcher({ maxBatch: 0 })).toThrow(/max-batch/);
+  });
+});

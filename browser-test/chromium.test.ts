@@ -154,10 +154,11 @@ describe.skipIf(!haveChromium)('in headless Chromium', () => {
 
   it('(b) the embedded model under a GPU budget smaller than its experts generates the unbudgeted text', async () => {
     const page = await testPage();
-    // 21 MiB: the resident part (17.5 MiB) and 8 of 16 experts per MoE layer (the whole model is 24.3 MiB).
+    // 21 MiB: the resident part (17.5 MiB, more with the paged cache's tables) and about half of the 16
+    // experts per MoE layer (the whole model is 24.3 MiB); the plan's exact count is memory-plan.test's.
     const r = await page.evaluate(() => (window as unknown as { pageTests: PageTests }).pageTests.offloadedText('/weights/tiny-v3-trained/', 'And it came to pass', '21MiB'));
     await page.close();
-    expect(r.slots, log()).toBe(8);
+    expect(r.slots, log()).toBeGreaterThanOrEqual(4); // top-k: one token's experts
     expect(r.slots!).toBeLessThan(r.experts);
     expect(r.uploaded).toBeGreaterThan(0);
     expect(r.whole.length).toBeGreaterThan(20);

@@ -188,3 +188,30 @@ describe.skipIf(!gpu)('expert offload on awkward shapes, BF16 experts, slot pool
     }
   });
 });
+
+// q4 experts (--quantize q4) in the slot pools: an upload quantizes the expert as the resident load did, codes
+// and group scales at the slot's offsets, so the offloaded logits are the resident q4 model's, bit for bit.
+describe.skipIf(!gpu)('expert offload with q4 weights', () => {
+  it('logits and hidden states of a prompt longer than a chunk equal the resident q4 run', async () => {
+    const folder = await openModelFolder(nodeFolder('kernels-test/fixtures/tiny-v3'));
+    const q4 = { ...OPTIONS, quantize: 'q4' as const };
+    const plan = (gpuMemory?: number) =>
+      planMemory(folder.config, folder.checkpoint, { contextLength: 64, prefillChunk: 8, quantize: 'q4', attentionWorkgroups: defaultAttentionWorkgroups(gpu!), gpuMemory }, bufferLimit(gpu!.limits));
+    const most = plan(plan().total - 1).offload!;
+    const budget = Math.floor(most.resident + (SLOTS + 0.5) * most.expertBytes * most.layers.length);
+    const resident = await DeepseekModel.load(gpu!, folder, q4);
+    const offloaded = await DeepseekModel.load(gpu!, folder, { ...q4, gpuMemory: budget });
+    try {
+      expect(offloaded.plan.offload?.slots).toBe(SLOTS);
+      const a = await resident.appendOutputs(PROMPT);
+      const b = await offloaded.appendOutputs(PROMPT);
+      expect(sameBits(b.logits, a.logits), 'logits').toBe(true);
+      expect(sameBits(b.hidden, a.hidden), 'hidden').toBe(true);
+      expect(offloaded.expertCache!.bytesUploaded).toBeGreaterThan(0);
+    } finally {
+      resident.dispose();
+      offloaded.dispose();
+      await folder.checkpoint.close();
+    }
+  });
+});

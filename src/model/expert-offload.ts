@@ -251,5 +251,5 @@ export class ExpertOffload {
 function shiftParts(pool: ExpertWeights, by: number): ExpertWeights {
   if (by === 0) return pool;
   const shift = (parts: ExpertPart[]) => parts.map((p) => ({ ...p, firstExpert: p.firstExpert + by }));
-  return { format: pool.format, gate: shift(pool.gate), up: shift(pool.up), down: shift(pool.down) };
+  return { ...pool, gate: shift(pool.gate), up: shift(pool.up), down: shift(pool.down) };
 }

@@ -1,4 +1,5 @@
-// The expert-offload plans of DeepSeek-V2-Lite (all 27 layers, 64 experts) under several --gpu-memory budgets,
+// The expert-offload plans of DeepSeek-V2-Lite (all 27 layers, 64 experts) under several --gpu-memory budgets
+// (as stored in BF16, --quantize fp8 and --quantize q4),
 // from header-only checkpoints (tools/plan-real-models.ts) and the engine's own memory plan: what stays on the
 // GPU, how many expert slots per MoE layer the rest of the budget buys, what stays in host memory, or the
 // refusal. Nothing is measured here (benchmarks/README.md has the measurements).
@@ -10,7 +11,7 @@ import { V2_LITE } from '../src/model/test-configs.ts';
 import { releaseHeaders } from './plan-real-models.ts';
 
 export interface OffloadLine {
-  option: 'as stored (BF16)' | '--quantize fp8';
+  option: 'as stored (BF16)' | '--quantize fp8' | '--quantize q4';
   budget: string;
   whole: number;
   /** null when the budget holds the whole model. */
@@ -28,11 +29,11 @@ export function planOffloads(contextLength = 4096): OffloadLine[] {
   const c = parseModelConfig(V2_LITE);
   const { checkpoint } = releaseHeaders(c, 'bf16');
   const lines: OffloadLine[] = [];
-  for (const quantize of [undefined, 'fp8' as const]) {
+  for (const quantize of [undefined, 'fp8' as const, 'q4' as const]) {
     const o = { contextLength, prefillChunk: 64, quantize };
     const whole = planMemory(c, checkpoint, o, NO_LIMIT).total;
     for (const budget of BUDGETS) {
-      const line: OffloadLine = { option: quantize ? '--quantize fp8' : 'as stored (BF16)', budget, whole, slots: null, resident: null, cache: null, host: null, refused: null };
+      const line: OffloadLine = { option: quantize ? `--quantize ${quantize}` : 'as stored (BF16)', budget, whole, slots: null, resident: null, cache: null, host: null, refused: null };
       try {
         const plan = planMemory(c, checkpoint, { ...o, gpuMemory: parseByteSize(budget, 'budget') }, NO_LIMIT);
         if (plan.offload) Object.assign(line, { slots: plan.offload.slots, resident: plan.offload.resident, cache: plan.offload.cache, host: plan.offload.host });

@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-const GPU_PROFILE_TESTS = ['model', 'small-kernels', 'moe-route', 'mla-merge', 'kv-append'].map((t) => `kernels-test/${t}.test.ts`);
+const GPU_PROFILE_TESTS = ['model', 'q4-model', 'small-kernels', 'moe-route', 'mla-merge', 'kv-append'].map((t) => `kernels-test/${t}.test.ts`);
 
 export default defineConfig({
   // Tests that import 'deepseek-webgpu' by name get the TypeScript sources (package.json's "source"

@@ -15,6 +15,7 @@ import { loadReferenceWeights } from '../src/reference/weights.ts';
 import { argmax, describeDiff, relL2 } from './helpers/compare.ts';
 import { loadFixtureModel, type FixtureModel } from './helpers/fixture-model.ts';
 import { getTestGpu } from './helpers/gpu.ts';
+import { testProfile } from './helpers/profile.ts';
 
 const gpu = await getTestGpu();
 
@@ -41,7 +42,7 @@ function arrays(value: unknown, path = ''): [string, Float32Array][] {
 
 describe.skipIf(!gpu).each(['kernels-test/fixtures/tiny-v3', 'kernels-test/fixtures/tiny-v2lite'])('GPU engine with --quantize q4: %s', (dir) => {
   let f: FixtureModel;
-  beforeAll(async () => void (f = await loadFixtureModel(gpu!, dir, { prefillChunk: 16, quantize: 'q4' })));
+  beforeAll(async () => void (f = await loadFixtureModel(gpu!, dir, { prefillChunk: 16, quantize: 'q4', profile: testProfile(gpu!.device) })));
   afterAll(async () => f?.close());
 
   it('keeps linear and expert weights as q4, the router, lm_head and kv_b_proj as stored', () => {

@@ -107,3 +107,15 @@ describe('Engine.batcher', () => {
     expect(() => engine.batcher({ maxBatch: 0 })).toThrow(/max-batch/);
   });
 });
+
+describe('Engine.generateSamples in one batch', () => {
+  it('steps the samples together; sample i is engine.generate with seed + i, and the vote counts their answers', async () => {
+    const set = await engine.generateSamples('The sea is', { samples: 3, temperature: 0.9, seed: 21, maxNewTokens: 7, vote: true });
+    expect(set.batched).toBe(true);
+    const want = await Promise.all([21, 22, 23].map((seed) => alone('The sea is', { temperature: 0.9, seed, maxNewTokens: 7 })));
+    expect(set.samples.map((s) => [s.seed, s.tokens])).toEqual(want.map((w, i) => [21 + i, w.tokens]));
+    expect(set.vote!.total).toBe(3);
+    // A reasoning budget forces tokens into one sequence: those samples run one after another.
+    expect((await engine.generateSamples('The sea is', { samples: 2, temperature: 0, maxNewTokens: 3, reasoningBudget: 1 })).batched).toBe(false);
+  });
+});

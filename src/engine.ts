@@ -158,13 +158,23 @@ export class ModelEngine<M extends CausalLM = CausalLM> {
   /**
    * Test-time scaling: `samples` answers to `prompt`, sample i with seed + i (the caller's seed, or a random
    * one), each with its final answer extracted, and with `vote` the majority answer and its share
-   * (src/decode/samples.ts). The samples run one after another for now, each as generate() would.
+   * (src/decode/samples.ts). The samples are stepped together in one batch (Engine.batcher(): sample i is then
+   * generate() with seed + i and speculative 'none' unless greedy) when the options allow it; logprobs, a
+   * reasoning budget or more than one draft per step need generate()'s own loop, and then they run one after
+   * another, each as generate() would.
    */
-  generateSamples(prompt: Prompt, options: SamplesOptions): Promise<SampleSet> {
+  async generateSamples(prompt: Prompt, options: SamplesOptions): Promise<SampleSet> {
     this.checkOpen();
     const tokens = this.encode(prompt);
     const opensThinking = this.tokenizer ? promptIdsOpenThinking(this.tokenizer, tokens) : false;
-    return generateSamples((o) => this.generate({ tokens }, o), options, opensThinking);
+    const batch = options.samples > 1 && options.logprobs === undefined && options.reasoningBudget === undefined && (options.draftTokens ?? 1) === 1 ? this.samplesBatch(options.samples) : null;
+    const one = batch ?? ((p: Prompt, o: GenerateOptions) => this.generate(p, o));
+    return { ...(await generateSamples((o) => one({ tokens }, o), options, opensThinking)), batched: batch !== null };
+  }
+
+  /** A generate() whose generations step together (Engine: its batcher's); null where the model cannot batch. */
+  protected samplesBatch(_samples: number): ((prompt: Prompt, options: GenerateOptions) => Generation) | null {
+    return null;
   }
 
   /**
@@ -310,6 +320,11 @@ export class Engine extends ModelEngine<DeepseekModel> {
     super({ model, tokenizer, generationDefaults, name: folder.folder.name, close });
   }
 
+  /** generateSamples' samples in one batch of their own (at most MAX_SAMPLES_BATCH rows at a time). */
+  protected override samplesBatch(samples: number): (prompt: Prompt, options: GenerateOptions) => Generation {
+    return this.batcher({ maxBatch: Math.min(samples, MAX_SAMPLES_BATCH) }).generate;
+  }
+
   /**
    * Continuous batching over this engine's model: generations submitted to the returned batcher step together
    * (src/decode/batch-runner.ts), each step waiting its turn like any other use of the model, so a plain
@@ -354,6 +369,9 @@ export class Engine extends ModelEngine<DeepseekModel> {
     }
   }
 }
+
+/** Samples stepped together at most (more wait for a row, as a batcher's requests do). */
+const MAX_SAMPLES_BATCH = 16;
 
 export interface BatcherOptions {
   /** Sequences stepped together; more requests wait for a row. Default 8. */

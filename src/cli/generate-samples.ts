@@ -1,7 +1,7 @@
 // `generate --samples N [--vote] [--answer-pattern RE]`: N samples of one prompt (seeds seed, seed + 1, ...),
 // each printed as it completes, or with --vote only the majority answer, its share of the votes and the
-// tally. --json prints one object with every sample and the vote. The samples run one after another
-// (src/decode/samples.ts).
+// tally. --json prints one object with every sample and the vote. The samples step together in one batch
+// where the options allow (Engine.generateSamples), else one after another.
 import { compileAnswerPattern } from '../decode/answers.ts';
 import type { Sample, SampleSet, SamplesOptions } from '../decode/samples.ts';
 import { voteShare, type VoteResult } from '../decode/vote.ts';
@@ -88,5 +88,5 @@ function samplesJson(set: SampleSet, sampling: Record<string, number | null | un
 function summary(set: SampleSet): string {
   const tokens = set.samples.reduce((n, s) => n + s.stats.generatedTokens, 0);
   const rate = set.samples.reduce((n, s) => n + s.stats.decodeTokensPerSecond, 0) / Math.max(1, set.samples.length);
-  return `[${set.samples.length} samples, one after another · ${tokens} tokens, decode ${rate.toFixed(1)} tok/s on average]`;
+  return `[${set.samples.length} samples, ${set.batched ? 'in one batch' : 'one after another'} · ${tokens} tokens, decode ${rate.toFixed(1)} tok/s on average]`;
 }

@@ -132,7 +132,7 @@ describe('generate --samples / --vote / --reasoning-budget', () => {
   it('--vote prints the winning answer, its share and the tally (greedy samples agree: 3/3)', async () => {
     const out = await run('generate', 'And God said', '--samples', '3', '--vote', '--temperature', '0', '-n', '5', '--quiet');
     expect(out).toMatch(/^answer: .+\nvotes: 3\/3\ntally: ".+" 3\n$/);
-    expect(stderr).toMatch(/\[3 samples, one after another · 15 tokens/);
+    expect(stderr).toMatch(/\[3 samples, in one batch · 15 tokens/);
   });
 
   it('refuses inconsistent or bad flags before loading anything', async () => {

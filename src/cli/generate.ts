@@ -57,7 +57,7 @@ export function register(program: Command): void {
       .option('--tokens <ids>', 'the prompt as comma-separated token ids instead of text'),
   );
   addSamplingOptions(generate)
-    .option('--samples <n>', 'draw n answers (seeds seed, seed + 1, ...), one after another, each printed when done')
+    .option('--samples <n>', 'draw n answers (seeds seed, seed + 1, ...) in one batch, each printed in order when done')
     .option('--vote', 'with --samples: print only the majority answer (after </think>; the last \\boxed{...} if any), its votes and the tally')
     .option('--answer-pattern <regex>', 'with --samples: the answer is the last match of this JavaScript regex (its first group, if any)')
     .option('--json', 'print one JSON object (tokens, text, stats) instead of streaming text');

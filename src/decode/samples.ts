@@ -4,8 +4,8 @@
 // Seeds: sample i uses seed + i (mod 2^32), where seed is the caller's seed or, without one, a random one; so
 // a run is repeated by its first seed, and sample i alone is `generate` with seed + i.
 //
-// The samples run one after another today (runSamples below): the engine decodes one sequence at a time.
-// With batched decoding they become one batch, by changing runSamples only.
+// generateOne decides how a sample runs: Engine.generateSamples passes its batcher's generate, so every
+// sample joins one batch and they step together (runSamples creates them all before awaiting the first).
 import { InputError } from '../errors.ts';
 import { compileAnswerPattern, extractAnswer } from './answers.ts';
 import type { GenerateOptions, GenerateResult, Generation } from './generate.ts';
@@ -34,6 +34,8 @@ export interface Sample extends GenerateResult {
 
 export interface SampleSet {
   samples: Sample[];
+  /** Whether the samples were stepped together in one batch (Engine.generateSamples), not one after another. */
+  batched?: boolean;
   /** With `vote`: the majority answer, its votes and the tally; null otherwise. */
   vote: VoteResult | null;
 }
@@ -70,8 +72,8 @@ export async function generateSamples(
 }
 
 /**
- * Runs one generation per options entry and reports each result, in order, as it completes. Sequential for
- * now (one sample after the other); the single place to switch to batched decoding. An aborted sample
+ * Runs one generation per options entry and reports each result, in order, as it completes. Every
+ * generation is created before the first is awaited, so a batcher's run together. An aborted sample
  * ends the run: the caller's signal (or a dispose) stops the later ones too.
  */
 async function runSamples(

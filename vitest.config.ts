@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-const GPU_PROFILE_TESTS = ['model', 'q4-model', 'small-kernels', 'moe-route', 'mla-merge', 'kv-append'].map((t) => `kernels-test/${t}.test.ts`);
+const GPU_PROFILE_TESTS = ['model', 'q4-model', 'batch', 'small-kernels', 'moe-route', 'mla-merge', 'kv-append'].map((t) => `kernels-test/${t}.test.ts`);
 
 export default defineConfig({
   // Tests that import 'deepseek-webgpu' by name get the TypeScript sources (package.json's "source"
@@ -18,7 +18,7 @@ export default defineConfig({
       // Everything, kernels launched as the adapter's profile says (SwiftShader: the CPU profile).
       { extends: true, test: { name: 'default', include: ['src/**/*.test.ts', 'kernels-test/**/*.test.ts', 'tools/**/*.test.ts'] } },
       // Again under the GPU launch profile (kernels-test/helpers/profile.ts), SwiftShader running a GPU's launch
-      // shapes: the model golden test and the cheapest kernel tests (about as long as the default model test; a
+      // shapes: the model golden test, batched decoding and the cheapest kernel tests (about as long as the default model test; a
       // third of the shape sweep's seeds run under it too). `npm run test:gpu-profile` runs every kernel test this way (~4 min).
       {
         extends: true,

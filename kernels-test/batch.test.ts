@@ -1,7 +1,8 @@
 // Batched decoding (src/decode/batch.ts over DeepseekModel.decodeStep and the paged latent cache) is the same
 // decoding: every sequence of a batch produces exactly the tokens it produces alone, with prompts of different
 // lengths (page size 4 dividing none of them), sequences joining and leaving between steps, n choices forked
-// from one prompt, penalties and seeded sampling per row; and every page is back in the pool at the end.
+// from one prompt, penalties and seeded sampling per row, prompts that take whole pages from the prefix cache;
+// and every page is back in the pool at the end. Both launch profiles (vitest.config.ts).
 // tiny-v3 (4 heads) and tiny-v2lite (3 heads: a block of 4 query vectors would straddle two sequences).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openModelFolder, type ModelFolder } from '../src/checkpoint/model-folder.ts';
@@ -10,6 +11,7 @@ import { DecodeBatch, type BatchRequest } from '../src/decode/batch.ts';
 import { generate } from '../src/decode/generate.ts';
 import { DeepseekModel } from '../src/model/deepseek-model.ts';
 import { getTestGpu } from './helpers/gpu.ts';
+import { testProfile, testProfileName } from './helpers/profile.ts';
 
 const gpu = await getTestGpu();
 
@@ -30,12 +32,12 @@ async function alone(model: DeepseekModel, r: BatchRequest): Promise<number[]> {
 
 const prompt = (length: number, salt: number) => Array.from({ length }, (_, i) => (i * 37 + salt * 11 + 1) % 200);
 
-describe.skipIf(!gpu).each(['kernels-test/fixtures/tiny-v3', 'kernels-test/fixtures/tiny-v2lite'])('batched decoding on %s', (dir) => {
+describe.skipIf(!gpu).each(['kernels-test/fixtures/tiny-v3', 'kernels-test/fixtures/tiny-v2lite'])(`batched decoding (${testProfileName()} profile) on %s`, (dir) => {
   let folder: ModelFolder;
   let model: DeepseekModel;
   beforeAll(async () => {
     folder = await openModelFolder(nodeFolder(dir));
-    model = await DeepseekModel.load(gpu!, folder, { prefillChunk: 16, contextLength: 48, cacheTokens: 256, pageSize: 4, maxSequences: 12 });
+    model = await DeepseekModel.load(gpu!, folder, { prefillChunk: 16, contextLength: 48, cacheTokens: 256, pageSize: 4, maxSequences: 12, profile: testProfile(gpu!.device) });
   });
   afterAll(async () => {
     model?.dispose();
@@ -79,7 +81,9 @@ describe.skipIf(!gpu).each(['kernels-test/fixtures/tiny-v3', 'kernels-test/fixtu
     const greedy = batch.addChoices({ prompt: p, maxNewTokens: 6, eosTokenIds: [] }, 3);
     const sampled = batch.addChoices({ prompt: p, maxNewTokens: 6, eosTokenIds: [], temperature: 0.9, topK: 40, seed: 17 }, 2);
     await batch.step(); // prefill: the prompt but its last token once per request, forks share its pages
-    expect(free - model.cache.freePageCount, 'two prompts of 9 rows in 4-row pages, shared by their forks').toBe(2 * 3);
+    // The second request takes the first's 2 whole pages from the prefix cache and prefills its 9th row only.
+    expect(free - model.cache.freePageCount, 'two prompts of 9 rows in 4-row pages, shared by their forks').toBe(3 + 1);
+    expect([...greedy, ...sampled].map((s) => s.cachedTokens)).toEqual([0, 0, 0, 8, 8]);
     await batch.run();
     expect(model.cache.freePageCount).toBe(free);
     const want = await alone(model, { prompt: p, maxNewTokens: 6 });
@@ -87,6 +91,52 @@ describe.skipIf(!gpu).each(['kernels-test/fixtures/tiny-v3', 'kernels-test/fixtu
     for (const [i, s] of sampled.entries()) {
       expect((await s.result).tokens, `choice ${i}`).toEqual(await alone(model, { prompt: p, maxNewTokens: 6, temperature: 0.9, topK: 40, seed: 17 + i }));
     }
+  });
+
+  it.each(['none', 'mtp'] as const)('speculative %s: a prompt that starts with an earlier sequence takes its whole pages from the prefix cache, same tokens', async (speculative) => {
+    if (speculative === 'mtp' && !model.batchSpeculator()) return;
+    const free = model.cache.freePageCount;
+    const first: BatchRequest = { prompt: prompt(13, 10 + (speculative === 'mtp' ? 1 : 0)), maxNewTokens: 7, eosTokenIds: [] };
+    const batch = new DecodeBatch(model, { speculative });
+    const firstStream = batch.add(first);
+    await batch.run();
+    const out = await firstStream.result;
+    expect(out.tokens).toHaveLength(7);
+    // A chat's follow-up (the first prompt, its answer, 3 new tokens) and a prompt sharing 9 tokens with it.
+    const followUp: BatchRequest = { prompt: [...first.prompt, ...out.tokens, 5, 6, 7], maxNewTokens: 6, eosTokenIds: [] };
+    const sibling: BatchRequest = { prompt: [...first.prompt.slice(0, 9), 1, 2, 3], maxNewTokens: 6, eosTokenIds: [] };
+    const streams = [batch.add(followUp), batch.add(sibling)];
+    await batch.run();
+    // The first sequence's 19 rows (13 + 7 - 1) leave 4 whole pages of 4; the sibling shares 2 of them.
+    expect(streams.map((s) => s.cachedTokens)).toEqual([16, 8]);
+    expect(model.cache.freePageCount, 'cached pages nobody holds count as free').toBe(free);
+    expect(model.cache.prefix!.pages).toBeGreaterThanOrEqual(4);
+    expect((await streams[0].result).tokens).toEqual(await alone(model, followUp));
+    expect((await streams[1].result).tokens).toEqual(await alone(model, sibling));
+  });
+
+  it('a full pool takes back cached pages, least recently used first; clear() returns them all', async () => {
+    model.cache.prefix!.clear();
+    model.truncate(0); // the model's own sequence (alone()'s) holds no pages either
+    const free = model.cache.freePageCount;
+    const evicted = model.cache.prefix!.stats.evictions;
+    // 8 prompts of 40 tokens (10 pages each) through a 64-page pool: the cache must give pages back.
+    const requests = Array.from({ length: 8 }, (_, i): BatchRequest => ({ prompt: prompt(40, 20 + i), maxNewTokens: 2, eosTokenIds: [] }));
+    const batch = new DecodeBatch(model, { speculative: 'none' });
+    for (const r of requests) {
+      const stream = batch.add(r);
+      await batch.run();
+      expect((await stream.result).tokens).toEqual(await alone(model, r));
+    }
+    expect(model.cache.prefix!.stats.evictions - evicted).toBeGreaterThan(0);
+    const again = batch.add(requests[7]);
+    await batch.run();
+    expect(again.cachedTokens, 'the latest prompt is still cached (but its last token)').toBe(36);
+    expect((await again.result).tokens).toEqual(await alone(model, requests[7]));
+    model.cache.prefix!.clear();
+    model.truncate(0);
+    expect(model.cache.prefix!.pages).toBe(0);
+    expect(model.cache.freePageCount).toBe(free);
   });
 
   it('per-row sampling and penalties in one step: each as alone with the same seed', async () => {

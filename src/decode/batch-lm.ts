@@ -8,6 +8,8 @@ import type { SampleRequest } from '../sampling/rules.ts';
 /** A sequence of the model's cache; `length` positions are in it. */
 export interface BatchSequence {
   readonly length: number;
+  /** Rows its prompt took from the model's prefix cache instead of prefilling them. */
+  readonly reused?: number;
 }
 
 /** A sequence's row in a step: `token` is appended to `seq`. */
@@ -31,9 +33,15 @@ export interface BatchLM<S extends BatchSequence = BatchSequence> {
   openSequence(): S;
   /** A new sequence holding `seq`'s positions. */
   forkSequence(seq: S): Promise<S>;
-  /** Frees the sequence's share of the cache at once. */
-  releaseSequence(seq: S): void;
-  /** Appends `tokens` to `seq`; with `sample`, returns the next token chosen after the last of them. */
+  /**
+   * Frees the sequence's share of the cache at once. `tokens`, the tokens of its rows, when they are sound:
+   * a model with a prefix cache may keep them for later prompts that start with the same tokens.
+   */
+  releaseSequence(seq: S, tokens?: readonly number[]): void;
+  /**
+   * Appends `tokens` to `seq`; with `sample`, returns the next token chosen after the last of them. An empty
+   * `seq` may start with rows of a prefix cache (its `reused`) rather than prefill all of `tokens`.
+   */
   appendSequence(seq: S, tokens: readonly number[], sample: SampleRequest | null): Promise<number | null>;
   /** One step: each row's token appended to its sequence, each row's next token returned, in row order. */
   decodeStep(rows: readonly BatchRow<S>[]): Promise<number[]>;

@@ -198,8 +198,10 @@ export class BatchRunner {
     const result = new Promise<GenerateResult>((res, rej) => ((resolve = res), (reject = rej)));
     result.catch(() => {});
 
+    let joined: BatchStream | null = null;
+
     async function* run(): AsyncGenerator<GenerateEvent> {
-      const s = await stream;
+      const s = (joined = await stream);
       t0 = performance.now();
       const onAbort = () => s.cancel();
       if (options.signal?.aborted) s.cancel();
@@ -236,7 +238,7 @@ export class BatchRunner {
         finishReason: finish,
         stats: {
           promptTokens: promptTokens,
-          cachedTokens: 0,
+          cachedTokens: joined?.cachedTokens ?? 0,
           generatedTokens: tokens.length,
           prefillTokensPerSecond: tFirst > t0 ? promptTokens / ((tFirst - t0) / 1000) : 0,
           decodeTokensPerSecond: decoded > 0 && tFirst > 0 ? decoded / ((now - tFirst) / 1000) : 0,

@@ -46,6 +46,8 @@ export class BatchStream implements AsyncIterable<number> {
   private ended = false;
   /** @internal Set by cancel(); the batch drops the sequence before its next step. */
   cancelled = false;
+  /** Prompt tokens the model's prefix cache held (not prefilled again); known once the sequence has joined. */
+  cachedTokens = 0;
 
   constructor() {
     this.result = new Promise((resolve, reject) => {
@@ -250,6 +252,7 @@ export class DecodeBatch<S extends BatchSequence = BatchSequence> {
         this.running.push(m);
         const sample = m.sampler.next(m.history);
         const first = m.speculative ? await this.spec!.prefill(m.seq, prompt) : await this.lm.appendSequence(m.seq, prompt, sample);
+        m.stream.cachedTokens = m.seq.reused ?? 0;
         this.emit(m, first!);
         return;
       }
@@ -260,6 +263,7 @@ export class DecodeBatch<S extends BatchSequence = BatchSequence> {
       for (const m of members.slice(1)) {
         m.seq = await this.lm.forkSequence(root);
       }
+      for (const m of members) m.stream.cachedTokens = root.reused ?? 0;
       this.running.push(...members);
     } catch (e) {
       for (const m of members) this.end(m, null, e);
@@ -283,7 +287,9 @@ export class DecodeBatch<S extends BatchSequence = BatchSequence> {
     if (i >= 0) this.running.splice(i, 1);
     if (m.seq) {
       this.spec?.forget(m.seq);
-      this.lm.releaseSequence(m.seq);
+      // A sequence that ended normally offers its rows (prompt and output) to the prefix cache; after a failed
+      // step they may be unsound.
+      this.lm.releaseSequence(m.seq, reason ? m.history : undefined);
     }
     m.seq = null;
     if (reason) m.stream.finish(reason);

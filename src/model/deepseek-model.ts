@@ -45,6 +45,11 @@ export interface ModelLoadOptions {
   cacheTokens?: number;
   /** Rows per page of the latent cache, a power of two; default 16. */
   pageSize?: number;
+  /**
+   * Keep the whole cache pages of batched sequences for later prompts that start with the same tokens
+   * (docs/architecture.md "The prefix cache"); default true.
+   */
+  prefixCache?: boolean;
   /** Sequences the cache can hold at once (the batch's, forks included); default 64. */
   maxSequences?: number;
   /** Positions per forward call when prefilling; default 64. */
@@ -202,7 +207,7 @@ export class DeepseekModel implements CausalLM {
     }
     options.onProgress?.(total, total, 'upload');
     const mtp = weights.mtp.length > 0;
-    const cache = new LatentCache(gpu, cacheShape(c, mtp, cacheOptions));
+    const cache = new LatentCache(gpu, cacheShape(c, mtp, cacheOptions), undefined, { prefixCache: options.prefixCache });
     const act = new Activations(gpu, c, chunk, chunk, mtp, wgs);
     const invFreq = uploadStorage(gpu.device, Float32Array.from(c.ropeInvFreq), 'rope inverse frequencies');
     let offload: ExpertOffload | undefined;
@@ -423,15 +428,31 @@ export class DeepseekModel implements CausalLM {
     return this.work(async () => seq.fork(this.rec));
   }
 
-  /** Returns a sequence's pages to the cache at once; it is unusable afterwards. */
-  releaseSequence(seq: CacheSequence): void {
+  /**
+   * Returns a sequence's pages to the cache at once; it is unusable afterwards. With `tokens` (the tokens of its
+   * rows), its whole pages stay in the prefix cache for prompts that start with them.
+   */
+  releaseSequence(seq: CacheSequence, tokens?: readonly number[]): void {
     if (seq === this.seq) throw new InputError('sequence', "is the model's own; truncate(0) empties it");
+    if (tokens) seq.keepPrefix(tokens);
     seq.release();
   }
 
-  /** append() on another sequence of the cache: a prompt into `seq`, and the next token when `sample` is given. */
+  /**
+   * append() on another sequence of the cache: a prompt into `seq`, and the next token when `sample` is given.
+   * An empty sequence first takes what the prefix cache holds of `tokens` (at least the last token is run, for
+   * its logits), and offers its own whole pages to it afterwards.
+   */
   appendSequence(seq: CacheSequence, tokens: readonly number[], sample: SampleRequest | null): Promise<number | null> {
-    return this.work(() => this.appendNow(tokens, sample, seq));
+    return this.work(async () => {
+      if (seq.length > 0) return this.appendNow(tokens, sample, seq);
+      const P = this.cache.pageSize;
+      const from = seq.startFromPrefix(this.rec, tokens, Math.floor((sample ? tokens.length - 1 : tokens.length) / P), false);
+      const rest = tokens.slice(from);
+      const next = rest.length > 0 ? await this.appendNow(rest, sample, seq) : null;
+      seq.keepPrefix(tokens);
+      return next;
+    });
   }
 
   /**

@@ -5,6 +5,8 @@
 // here); sequences of any lengths share the pool, take pages as they grow and return them when released.
 // A fork shares its parent's pages (reference counts); a shared page is copied before either sequence writes
 // into it (copy on write), so forks from one prompt cost no copy of the prompt's full pages.
+// Whole pages of finished (and freshly prefilled) sequences stay in a prefix cache (src/model/prefix-cache.ts)
+// until the pool needs them, so a prompt that starts with the same tokens takes them instead of prefilling.
 // Rows past a sequence's length are garbage and never read (attention is causal), so truncating — a new
 // conversation or a speculative rollback — is just setting the length.
 import type { ModelConfig } from '../config/model-config.ts';
@@ -13,6 +15,7 @@ import type { Gpu } from '../gpu/device.ts';
 import { createStorage, storageBytes } from '../gpu/buffers.ts';
 import type { Recorder } from '../gpu/recorder.ts';
 import { pageShift } from '../kernels/row-map.ts';
+import { PrefixCache } from './prefix-cache.ts';
 
 /** Rows per page by default: a sequence wastes at most 15 rows, and a page table entry covers 16 positions. */
 export const DEFAULT_PAGE_SIZE = 16;
@@ -78,11 +81,14 @@ export class LatentCache {
   private readonly freeSlots: number[];
   /** One page of one layer, the stop between a shared page and its copy (a buffer can't be copied onto itself). */
   private readonly pageScratch: GPUBuffer;
+  /** Whole pages kept for later prompts that start with their tokens; null when the load turned it off. */
+  readonly prefix: PrefixCache | null;
 
   constructor(
     gpu: Gpu,
     readonly shape: CacheShape,
     label = 'latent cache',
+    options: { prefixCache?: boolean } = {},
   ) {
     this.pageShift = pageShift(shape.pageSize);
     for (const [name, v] of Object.entries({ pages: shape.pages, maxLength: shape.maxLength, maxSequences: shape.maxSequences })) {
@@ -100,6 +106,7 @@ export class LatentCache {
     // Popped from the end: low pages and slots first.
     this.freePages = Array.from({ length: shape.pages }, (_, i) => shape.pages - 1 - i);
     this.freeSlots = Array.from({ length: shape.maxSequences }, (_, i) => shape.maxSequences - 1 - i);
+    this.prefix = (options.prefixCache ?? true) ? new PrefixCache(shape.pageSize, { share: (p) => this.share(p), drop: (p) => this.drop(p), refCount: (p) => this.refs[p] }) : null;
   }
 
   static bytesPerLayer(s: Pick<CacheShape, 'latentDim' | 'pageSize' | 'pages'>): number {
@@ -124,8 +131,9 @@ export class LatentCache {
     return this.shape.pages * this.shape.pageSize;
   }
 
+  /** Pages no sequence holds: free ones and those only the prefix cache keeps (taken back when needed). */
   get freePageCount(): number {
-    return this.freePages.length;
+    return this.freePages.length + (this.prefix?.reclaimable ?? 0);
   }
 
   get bytes(): number {
@@ -151,7 +159,8 @@ export class LatentCache {
 
   /** @internal A free page, referenced once. */
   takePage(): number {
-    const page = this.freePages.pop();
+    let page = this.freePages.pop();
+    while (page === undefined && this.prefix?.evict()) page = this.freePages.pop();
     if (page === undefined) {
       throw new InputError('cache', `the latent cache's ${this.shape.pages} pages of ${this.shape.pageSize} rows are all in use; release a sequence or load with more cache tokens`);
     }
@@ -211,6 +220,8 @@ export class CacheSequence {
   length = 0;
   /** Rows of the MTP layer's cache (it trails the main cache; speculation resumes at most there). */
   mtpLength = 0;
+  /** Rows taken from the prefix cache when the sequence started (its prompt's cached tokens). */
+  reused = 0;
 
   constructor(
     readonly cache: LatentCache,
@@ -259,6 +270,33 @@ export class CacheSequence {
     }
   }
 
+  /**
+   * Starts the empty sequence with the longest run of cached whole pages that `tokens` starts with (at most
+   * `maxPages`); with `mtp`, only pages whose MTP rows hold too, so both caches continue from the same row.
+   * Returns the rows taken (also in `reused`).
+   */
+  startFromPrefix(rec: Recorder, tokens: readonly number[], maxPages: number, mtp: boolean): number {
+    this.checkLive();
+    if (this.length !== 0 || this.pages.length !== 0) throw new InputError('sequence', `holds ${this.length} positions: only an empty one starts from the prefix cache`);
+    const prefix = this.cache.prefix;
+    if (!prefix || maxPages < 1) return 0;
+    const { pages, mtpRows } = prefix.match(tokens, maxPages, mtp);
+    this.pages = pages;
+    this.cache.setEntries(rec, this.tableAt, pages);
+    this.length = this.reused = pages.length * this.cache.pageSize;
+    this.mtpLength = mtpRows;
+    return this.length;
+  }
+
+  /**
+   * Offers the sequence's whole pages to the prefix cache: `tokens` are the tokens of its rows (at least the
+   * first `rows` of them are kept: default every row), the MTP's where it has filled them.
+   */
+  keepPrefix(tokens: readonly number[], rows = this.length): void {
+    this.checkLive();
+    this.cache.prefix?.insert(tokens, this.pages, Math.min(rows, this.length), this.mtpLength);
+  }
+
   /** Forgets positions from `length` on, in both caches, and returns the pages past them to the pool. */
   truncate(length: number): void {
     this.checkLive();
@@ -279,6 +317,7 @@ export class CacheSequence {
     child.pages = [...this.pages];
     child.length = this.length;
     child.mtpLength = this.mtpLength;
+    child.reused = this.reused;
     this.cache.setEntries(rec, child.tableAt, child.pages);
     return child;
   }
@@ -291,6 +330,7 @@ export class CacheSequence {
     this.cache.freeSlot(this.slot);
     this.length = 0;
     this.mtpLength = 0;
+    this.reused = 0;
   }
 
   private checkLive(): void {

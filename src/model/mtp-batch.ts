@@ -57,7 +57,11 @@ export class MtpBatch implements BatchSpeculator<CacheSequence> {
   prefill(seq: CacheSequence, prompt: readonly number[]): Promise<number> {
     return this.p.work(async () => {
       if (seq.length !== 0) throw new InputError('sequence', `holds ${seq.length} positions: a speculative prefill starts from an empty one`);
-      const first = await this.p.speculator.prefillRows(seq, prompt, GREEDY);
+      // Cached pages only where the MTP's rows hold too (both caches go on from the same row), and at least
+      // the last prompt token is run, for the first token's logits.
+      const from = seq.startFromPrefix(this.p.rec, prompt, Math.floor((prompt.length - 1) / seq.cache.pageSize), true);
+      const first = await this.p.speculator.prefillRows(seq, prompt.slice(from), GREEDY);
+      seq.keepPrefix(prompt, seq.mtpLength); // pages the next step would still write (an MTP row) stay out
       // The last prompt row's hidden state, pending with the first token.
       const { rec, act } = this.p;
       rec.copy(act.mtpHidden, 0, this.p.pendingHidden, this.hiddenAt(seq, 0), this.rowBytes);

@@ -40,6 +40,8 @@ export interface ChatCompletionUsage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  /** Prompt tokens the cache held from an earlier request, not computed again. */
+  prompt_tokens_details: { cached_tokens: number };
   /** The engine's figures for this answer: tokens/s of prefill and decode, MTP acceptance. */
   extra?: GenerateStatsJson;
 }
@@ -118,7 +120,7 @@ async function* chunks(gen: Generation, meta: ResponseMeta, opensThinking: boole
 }
 
 function usageOf(result: GenerateResult): ChatCompletionUsage {
-  return { ...usage(result.stats.promptTokens, result.tokens.length), extra: statsJson(result.stats) };
+  return { ...usage(result.stats.promptTokens, [result]), extra: statsJson(result.stats) };
 }
 
 function finishOf(result: GenerateResult): ChatFinishReason {

@@ -20,6 +20,7 @@ import { InputError } from './errors.ts';
 import type { Gpu } from './gpu/device.ts';
 import { DeepseekModel, type ModelLoadOptions } from './model/deepseek-model.ts';
 import { countParameters, type ParameterCount } from './model/parameter-count.ts';
+import type { PrefixCacheStats } from './model/prefix-cache.ts';
 import { ChatTemplate, encodeChat, type ChatMessage } from './tokenizer/chat-template.ts';
 import { loadTokenizerFrom } from './tokenizer/load.ts';
 import type { TextTokenizer } from './tokenizer/tokenizer.ts';
@@ -350,7 +351,8 @@ export class Engine extends ModelEngine<DeepseekModel> {
       generate: (prompt, o = {}) => choices(prompt, o, 1)[0],
       generateChoices: choices,
       get occupancy() {
-        return { ...runner.occupancy, pagesInUse: shape.pages - cache.freePageCount };
+        const prefix = cache.prefix;
+        return { ...runner.occupancy, pagesInUse: shape.pages - cache.freePageCount, prefixCache: prefix && { ...prefix.stats, pages: prefix.pages } };
       },
     };
   }
@@ -385,8 +387,11 @@ export interface EngineBatcher {
   generate(prompt: Prompt, options?: GenerateOptions): Generation;
   /** `n` choices of one prompt: one prefill, the cache pages forked; choice i samples with seed + i. */
   generateChoices(prompt: Prompt, options: GenerateOptions, n: number): Generation[];
-  /** The batch now, and the cache pages in use (the engine's own sequence's included). */
-  readonly occupancy: BatchOccupancy & { pagesInUse: number };
+  /**
+   * The batch now, the cache pages sequences hold (the engine's own sequence's included), and the prefix
+   * cache's pages and running totals (null when the model was loaded with prefixCache: false).
+   */
+  readonly occupancy: BatchOccupancy & { pagesInUse: number; prefixCache: (PrefixCacheStats & { pages: number }) | null };
 }
 
 function commonPrefix(a: readonly number[], b: readonly number[]): number {

@@ -115,6 +115,7 @@ export interface LoadExtras {
   prefillChunk?: number;
   contextLength?: number;
   mtp?: boolean;
+  prefixCache?: boolean;
 }
 
 export async function loadModelFromCli(opts: ModelCliOptions, fallback: NodeFallback, extra: LoadExtras = {}): Promise<Engine> {
@@ -131,6 +132,7 @@ export async function loadModelFromCli(opts: ModelCliOptions, fallback: NodeFall
       gpuMemory,
       prefillChunk: extra.prefillChunk,
       mtp: extra.mtp,
+      prefixCache: extra.prefixCache,
       // 'download' runs just ahead of 'upload' on a local disk: the bar shows the upload.
       onProgress: (done, total, phase) => phase !== 'download' && bar.update(done, total, phase === 'compile' ? 'compiling pipelines (warm-up step)' : undefined),
     });

@@ -14,6 +14,7 @@ interface ServeCliOptions extends ModelCliOptions {
   maxQueue: string | number;
   maxBatch: string | number;
   batch: boolean;
+  prefixCache: boolean;
   allowHost: string[];
   cors: string[];
   apiKey?: string;
@@ -33,6 +34,7 @@ export function register(program: Command): void {
       .addOption(new Option('--max-queue <n>', 'requests that may wait while the batch is full; more are refused with HTTP 429').default(16))
       .addOption(new Option('--max-batch <n>', 'requests generating together (continuous batching: each joins at the next step)').default(8))
       .option('--no-batch', 'generate one request at a time')
+      .option('--no-prefix-cache', "don't keep the cache pages of finished requests for prompts that start with the same tokens")
       .option('--allow-host <name>', 'also answer requests addressed to this host name (repeatable; * = any); localhost and IP addresses always are', collect, [])
       .option('--cors <origin>', 'let web pages of this origin call the API, e.g. http://localhost:3000 (repeatable; * = any page)', collect, [])
       .addOption(new Option('--api-key <key>', 'require Authorization: Bearer <key> on /v1 routes').env('DEEPSEEK_WEBGPU_API_KEY')),
@@ -44,7 +46,7 @@ export function register(program: Command): void {
     const maxQueue = parseIntOption(options.maxQueue, '--max-queue') ?? 16;
     const maxBatch = parseIntOption(options.maxBatch, '--max-batch', 1) ?? 8;
     const access = accessOptions(options);
-    const engine = await loadModelFromCli(options, fallback);
+    const engine = await loadModelFromCli(options, fallback, { prefixCache: options.prefixCache });
     try {
       const log = options.quiet ? undefined : (line: string) => console.error(line);
       // A model named by hub id is served under that id, not its snapshot folder's name (a commit hash).

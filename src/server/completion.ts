@@ -165,7 +165,7 @@ async function collect(gens: Generation[], p: PreparedCompletion, res: ServerRes
     if (p.request.endpoint === 'chat') chat.push(chatChoice(index, chatOutput(result.text, p.opensThinking), finish, wanted ? chatLogprobs(steps, text) : null));
     else plain.push(textChoice(index, result.text, finish, wanted ? textLogprobs(steps, text) : null));
   }
-  const use = usage(p.tokens.length, results.reduce((n, x) => n + x.tokens.length, 0));
+  const use = usage(p.tokens.length, results);
   sendJson(res, 200, p.request.endpoint === 'chat' ? chatCompletion(meta, chat, use) : textCompletion(meta, plain, use));
   return results;
 }
@@ -201,8 +201,7 @@ async function stream(gens: Generation[], p: PreparedCompletion, res: ServerResp
     sse.send(chat ? chatChunk(meta, {}, finish, logprobs.takeChat(), index) : textChunk(meta, '', finish, logprobs.takeText(), index));
     if (closing) break;
   }
-  const completion = results.reduce((n, x) => n + x.tokens.length, 0);
-  if (p.request.includeUsage) sse.send(usageChunk(meta, p.request.endpoint, usage(p.tokens.length, completion)));
+  if (p.request.includeUsage) sse.send(usageChunk(meta, p.request.endpoint, usage(p.tokens.length, results)));
   sse.end();
   return results;
 }

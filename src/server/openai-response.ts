@@ -21,6 +21,8 @@ export interface Usage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  /** As OpenAI's: prompt tokens the prefix cache held, not computed again. */
+  prompt_tokens_details: { cached_tokens: number };
 }
 
 /** The assistant's output split at R1's `</think>`; reasoning is null when the prompt did not open one. */
@@ -44,8 +46,11 @@ export function finishReason(reason: GenerateResult['finishReason']): OpenAiFini
   return reason === 'eos' || reason === 'stop' ? 'stop' : 'length';
 }
 
-export function usage(promptTokens: number, completionTokens: number): Usage {
-  return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+/** The counts of a request's choices (they share the prompt, and its cached part). */
+export function usage(promptTokens: number, results: readonly GenerateResult[]): Usage {
+  const completionTokens = results.reduce((n, r) => n + r.tokens.length, 0);
+  const cached = results[0]?.stats.cachedTokens ?? 0;
+  return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens, prompt_tokens_details: { cached_tokens: cached } };
 }
 
 /** One answer of a chat completion; a request with `n` gets n of them, indexed 0..n-1. */

@@ -15,6 +15,11 @@ export class Registry {
     return this.add(name, help, 'counter', new Counter(name));
   }
 
+  /** A counter whose running total is kept elsewhere and read at each scrape. */
+  counterReading(name: string, help: string, read: () => number): void {
+    this.add(name, help, 'counter', { render: () => [`${name} ${formatNumber(read())}`] });
+  }
+
   gauge(name: string, help: string, read: () => number): void {
     this.add(name, help, 'gauge', { render: () => [`${name} ${formatNumber(read())}`] });
   }

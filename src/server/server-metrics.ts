@@ -34,6 +34,12 @@ export class ServerMetrics {
       r.gauge(`${PREFIX}batch_waiting_for_cache`, 'Admitted requests waiting for latent cache pages before they join the batch.', read('waiting'));
       r.gauge(`${PREFIX}cache_pages_in_use`, 'Pages of the paged latent cache holding sequences now.', read('pagesInUse'));
       r.gauge(`${PREFIX}cache_pages`, 'Pages of the paged latent cache in all.', read('pages'));
+      const prefix = (field: 'pages' | 'lookupTokens' | 'reusedTokens' | 'hits' | 'lookups') => () => batcher()?.occupancy.prefixCache?.[field] ?? 0;
+      r.gauge(`${PREFIX}prefix_cache_pages`, 'Latent cache pages the prefix cache keeps for prompts that start with their tokens.', prefix('pages'));
+      r.counterReading(`${PREFIX}prefix_cache_queries_total`, 'Prompt tokens of batched requests looked up in the prefix cache.', prefix('lookupTokens'));
+      r.counterReading(`${PREFIX}prefix_cache_hits_total`, 'Prompt tokens found in the prefix cache (not prefilled again).', prefix('reusedTokens'));
+      r.counterReading(`${PREFIX}prefix_cache_requests_total`, 'Batched requests that looked up the prefix cache.', prefix('lookups'));
+      r.counterReading(`${PREFIX}prefix_cache_request_hits_total`, 'Batched requests that found at least one page of their prompt in the prefix cache.', prefix('hits'));
     }
     this.latency = r.histogram(`${PREFIX}request_duration_seconds`, 'Completion requests from arrival to the end of the answer, by endpoint.', LATENCY_BUCKETS);
     this.firstToken = r.histogram(`${PREFIX}time_to_first_token_seconds`, 'From the arrival of a completion request to its first generated token (queue wait and prefill), by endpoint.', TTFT_BUCKETS);

@@ -62,7 +62,7 @@ describe('answers', () => {
     expect(r.choices[0].message).toEqual({ role: 'assistant', content: want.text });
     expect(r.choices[0].finish_reason).toBe('length');
     const promptTokens = engine.encode(MESSAGES).length;
-    expect(r.usage).toEqual({ prompt_tokens: promptTokens, completion_tokens: 12, total_tokens: promptTokens + 12 });
+    expect(r.usage).toEqual({ prompt_tokens: promptTokens, completion_tokens: 12, total_tokens: promptTokens + 12, prompt_tokens_details: { cached_tokens: 0 } });
   });
 
   it('chat, streaming: role first, deltas add up to the greedy text, finish then usage chunk, then [DONE]', async () => {
@@ -90,7 +90,7 @@ describe('answers', () => {
     const r = await client.completions.create({ model: 'm', prompt: 'In the beginning', max_tokens: 10, temperature: 0 });
     expect(r.object).toBe('text_completion');
     expect(r.choices[0].text).toBe(want.text);
-    expect(r.usage).toEqual({ prompt_tokens: 4, completion_tokens: 10, total_tokens: 14 });
+    expect(r.usage).toEqual({ prompt_tokens: 4, completion_tokens: 10, total_tokens: 14, prompt_tokens_details: { cached_tokens: 0 } });
     const stream = await client.completions.create({ model: 'm', prompt: 'In the beginning', max_tokens: 10, temperature: 0, stream: true });
     const pieces: string[] = [];
     let finish: string | null = null;
@@ -163,7 +163,7 @@ describe('n choices and the reasoning_budget extension', () => {
     const want = await Promise.all([5, 6, 7].map(async (seed) => (await direct(engine, 'In the beginning', 5, { temperature: 0.9, seed })).text));
     const r = await client.completions.create({ model: 'm', prompt: 'In the beginning', max_tokens: 5, temperature: 0.9, seed: 5, n: 3 });
     expect(r.choices.map((c) => [c.index, c.text])).toEqual(want.map((text, i) => [i, text]));
-    expect(r.usage).toEqual({ prompt_tokens: 4, completion_tokens: 15, total_tokens: 19 });
+    expect(r.usage).toEqual({ prompt_tokens: 4, completion_tokens: 15, total_tokens: 19, prompt_tokens_details: { cached_tokens: 0 } });
     const stream = await client.chat.completions.create({ model: 'm', messages: MESSAGES, max_tokens: 4, temperature: 0.9, seed: 5, n: 2, stream: true });
     const texts = ['', ''];
     const finishes: (string | null)[] = [null, null];
@@ -334,6 +334,27 @@ describe('continuous batching', () => {
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     expect(metrics).toMatch(/^deepseek_webgpu_batch_max_sequences 2$/m);
     expect(metrics).toMatch(/^deepseek_webgpu_cache_pages \d+$/m);
+  });
+
+  it("a chat's follow-up takes its history's pages from the prefix cache: same answer, cached_tokens in usage, /health and /metrics", async () => {
+    const first = [{ role: 'user' as const, content: 'Tell me about the sea, and about the rivers that run into it.' }];
+    const a = await client.chat.completions.create({ model: 'm', messages: first, max_tokens: 24, temperature: 0 });
+    const followUp = [...first, { role: 'assistant' as const, content: a.choices[0].message.content ?? '' }, { role: 'user' as const, content: 'And the lakes?' }];
+    const want = await direct(engine, followUp, 8);
+    const cacheNow = async () => (await health()).batch!.prefix_cache as unknown as Record<string, number>;
+    const before = await cacheNow();
+    const b = await client.chat.completions.create({ model: 'm', messages: followUp, max_tokens: 8, temperature: 0 });
+    expect(b.choices[0].message.content).toBe(want.text);
+    const cached = b.usage!.prompt_tokens_details!.cached_tokens!;
+    expect(cached, 'whole 16-row pages of the first turn').toBeGreaterThanOrEqual(16);
+    expect(cached % 16).toBe(0);
+    const after = await cacheNow();
+    expect(after.cached_tokens - before.cached_tokens).toBe(cached);
+    expect(after.request_hits - before.request_hits).toBe(1);
+    expect(after.pages).toBeGreaterThan(0);
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(new RegExp(`^deepseek_webgpu_prefix_cache_hits_total ${after.cached_tokens}$`, 'm'));
+    expect(metrics).toMatch(/^deepseek_webgpu_prefix_cache_pages [1-9]\d*$/m);
   });
 });
 

@@ -222,7 +222,17 @@ export async function startServer(engine: Engine, options: ServerOptions = {}): 
 function batchHealth(batcher: EngineBatcher | null) {
   if (!batcher) return null;
   const o = batcher.occupancy;
-  return { sequences: o.sequences, max_batch: o.maxBatch, waiting_for_room: o.waiting, pages_in_use: o.pagesInUse, pages_reserved: o.pagesReserved, pages: o.pages, steps: o.steps };
+  const p = o.prefixCache;
+  return {
+    sequences: o.sequences,
+    max_batch: o.maxBatch,
+    waiting_for_room: o.waiting,
+    pages_in_use: o.pagesInUse,
+    pages_reserved: o.pagesReserved,
+    pages: o.pages,
+    steps: o.steps,
+    prefix_cache: p && { pages: p.pages, requests: p.lookups, request_hits: p.hits, prompt_tokens: p.lookupTokens, cached_tokens: p.reusedTokens, evicted_pages: p.evictions },
+  };
 }
 
 /** Resolves when `res` has been handed to the OS, or the connection is gone. */

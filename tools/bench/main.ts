@@ -75,13 +75,15 @@ program
   .option('--requests <m>', 'requests in all, shared by the clients', '16')
   .option('--max-tokens <k>', 'max_tokens of each request', '32')
   .option('--no-batch', 'the server generates one request at a time (as before continuous batching)')
+  .option('--system-prompt', 'every request starts with the same long system prompt (what the prefix cache is for)')
+  .option('--no-prefix-cache', "the server keeps no pages of finished requests' prompts")
   .option('--json', 'print the result as JSON')
-  .action(async (opts: { clients: string; requests: string; maxTokens: string; batch: boolean; json?: boolean }) => {
+  .action(async (opts: { clients: string; requests: string; maxTokens: string; batch: boolean; systemPrompt?: boolean; prefixCache: boolean; json?: boolean }) => {
     const count = (v: string, name: string) => {
       if (!/^[1-9]\d*$/.test(v)) throw new Error(`--${name}: expected an integer >= 1, got '${v}'`);
       return Number(v);
     };
-    const options = { clients: count(opts.clients, 'clients'), requests: count(opts.requests, 'requests'), maxTokens: count(opts.maxTokens, 'max-tokens'), batch: opts.batch };
+    const options = { clients: count(opts.clients, 'clients'), requests: count(opts.requests, 'requests'), maxTokens: count(opts.maxTokens, 'max-tokens'), batch: opts.batch, systemPrompt: opts.systemPrompt ?? false, prefixCache: opts.prefixCache };
     const result = await runServeBench(opts.json ? () => {} : (line) => console.log(line), options);
     if (opts.json) console.log(JSON.stringify(result, null, 2));
   });

@@ -119,3 +119,31 @@ describe('Engine.generateSamples in one batch', () => {
     expect((await engine.generateSamples('The sea is', { samples: 2, temperature: 0, maxNewTokens: 3, reasoningBudget: 1 })).batched).toBe(false);
   });
 });
+
+describe('the prefix cache under engine.generate and the batcher', () => {
+  const LONG = 'The river runs from the hills to the sea, past the old mill and the church, and in the spring it is full of fish and the children swim in it all day long';
+
+  it('a prompt takes the whole pages an earlier generation left, greedy (MTP) and seeded, and gives the same tokens', async () => {
+    const prefix = engine.model.cache.prefix!;
+    const P = engine.model.cache.pageSize;
+    const L = engine.encode(LONG).length;
+    expect(L, 'the prompt spans whole pages').toBeGreaterThan(2 * P);
+    const whole = Math.floor((L - 1) / P) * P;
+    for (const options of [{ temperature: 0, maxNewTokens: 8 }, { temperature: 0.8, seed: 5, maxNewTokens: 8, speculative: 'none' as const }]) {
+      prefix.clear();
+      const fresh = await engine.generate(LONG, options).result;
+      expect(fresh.stats.cachedTokens).toBe(0);
+      const again = await engine.generate(LONG, options).result;
+      expect(again.stats.cachedTokens, JSON.stringify(options)).toBe(whole);
+      expect(again.tokens).toEqual(fresh.tokens);
+      // The batch finds the same pages (an engine.generate left them), and a batched one leaves them for generate.
+      const batched = await engine.batcher().generate(LONG, options).result;
+      expect(batched.stats.cachedTokens).toBe(whole);
+      expect(batched.tokens).toEqual(fresh.tokens);
+    }
+    prefix.clear();
+    const first = await engine.batcher().generate(LONG, { temperature: 0, maxNewTokens: 4 }).result;
+    expect(first.stats.cachedTokens).toBe(0);
+    expect((await engine.generate(LONG, { temperature: 0, maxNewTokens: 4 }).result).stats.cachedTokens).toBe(whole);
+  });
+});

@@ -139,19 +139,22 @@ export class ModelEngine<M extends CausalLM = CausalLM> {
     this.checkOpen();
     const tokens = this.encode(prompt);
     const signal = this.stoppedByDispose(options.signal);
+    const resolved = withGenerationDefaults(options, this.generationDefaults, tokens.length);
     let release = () => {};
     return generate(this.model, tokens, {
       decoder: this.tokenizer?.streamDecoder({ skipSpecialTokens: true }),
-      ...withGenerationDefaults(options, this.generationDefaults, tokens.length),
+      ...resolved,
       thinking: this.thinkingFor(options, tokens),
       signal,
       beforeStart: async () => {
         release = await this.acquire();
         this.model.truncate(0);
+        return this.model.startFromPrefix?.(tokens, usesSpeculation(this.model, resolved));
       },
-      onSettled: (generated) => {
+      onSettled: (generated, failed) => {
+        if (!failed && !this.disposed) this.model.keepPrefix?.(this.heldTokens(tokens, generated));
         release();
-        options.onSettled?.(generated);
+        options.onSettled?.(generated, failed);
       },
     });
   }
@@ -212,22 +215,33 @@ export class ModelEngine<M extends CausalLM = CausalLM> {
         turn = this.turns;
         const held = this.context?.owner === owner && this.context.turn === turn - 1 ? this.context.tokens : [];
         let keep = Math.min(commonPrefix(held, full), full.length - 1);
-        if (usesSpeculation(this.model, resolved)) keep = Math.max(0, Math.min(keep, commonPrefix(held, full) - 1, this.model.draftLength ?? 0));
+        const drafting = usesSpeculation(this.model, resolved);
+        if (drafting) keep = Math.max(0, Math.min(keep, commonPrefix(held, full) - 1, this.model.draftLength ?? 0));
         this.model.truncate(keep);
+        // Another conversation's turn, or a first one: what the prefix cache holds of the prompt instead.
+        if (keep === 0) keep = this.model.startFromPrefix?.(full, drafting) ?? 0;
         this.context = null; // until this turn settles
         return keep;
       },
-      onSettled: (generated) => {
-        // The context holds the prompt and the generated tokens, except the last one chosen (never appended);
-        // speculation may have appended tokens past an end id, which are cut off by the length.
+      onSettled: (generated, failed) => {
         if (turn > 0 && !this.disposed) {
-          const sequence = [...full, ...generated];
-          this.context = { owner, turn, tokens: sequence.slice(0, Math.min(this.model.length, sequence.length)) };
+          const tokens = this.heldTokens(full, generated);
+          this.context = { owner, turn, tokens };
+          if (!failed) this.model.keepPrefix?.(tokens);
         }
         release();
-        options.onSettled?.(generated);
+        options.onSettled?.(generated, failed);
       },
     });
+  }
+
+  /**
+   * The tokens of the context after a generation: the prompt and the generated tokens, except the last one
+   * chosen (never appended); speculation may have appended tokens past an end id, which the length cuts off.
+   */
+  private heldTokens(prompt: readonly number[], generated: readonly number[]): number[] {
+    const sequence = [...prompt, ...generated];
+    return sequence.slice(0, Math.min(this.model.length, sequence.length));
   }
 
   /** Logits of every position of `tokens` from an empty context: [T, vocab]. */

@@ -228,7 +228,7 @@ export class BatchRunner {
     }
 
     const settle = (error: { e: unknown } | null) => {
-      options.onSettled?.(tokens);
+      options.onSettled?.(tokens, error !== null);
       if (error) return reject(error.e);
       const decoded = Math.max(0, tokens.length - 1);
       const now = performance.now();

@@ -34,6 +34,14 @@ export interface CausalLM {
    * cache; row i predicts the token after nextTokens[i]. Optional: only scoring the MTP head needs it.
    */
   appendMtpLogits?(hidden: Float32Array, nextTokens: readonly number[]): Promise<Float32Array>;
+  /**
+   * From an empty context, takes what a prefix cache holds of `tokens` (whole cache pages of earlier
+   * sequences that started with the same tokens, never the last token) and returns the positions now held.
+   * `draft`: only where the draft head's cache rows hold too (speculative decoding resumes there). Optional.
+   */
+  startFromPrefix?(tokens: readonly number[], draft: boolean): number;
+  /** Offers the context's positions, whose tokens are `tokens`, to the prefix cache. Optional. */
+  keepPrefix?(tokens: readonly number[]): void;
   /** Resolves when no operation is running on the device (dispose() after it frees nothing in use). */
   idle(): Promise<void>;
   /** Frees device memory; the instance is unusable afterwards. */

@@ -45,7 +45,7 @@ export interface GenerateOptions extends SamplingOptions {
    * Called once when the generation ends: finished, stopped by the consumer, aborted or failed; `generated`
    * holds the tokens produced so far (the prompt and these are what the context may hold afterwards).
    */
-  onSettled?: (generated: readonly number[]) => void;
+  onSettled?: (generated: readonly number[], failed: boolean) => void;
   /**
    * Awaited when the generation is first consumed, before its first step: the engine waits there for the
    * model to be free and empties its context. With it, the prompt is checked against an empty context.
@@ -196,7 +196,7 @@ export function generate(lm: CausalLM, prompt: readonly number[], options: Gener
   // Readings of the expert cache (CausalLM.expertCache) at the start and at the first token.
   const experts: { start: ExpertCacheStats | null; first: ExpertCacheStats | null } = { start: null, first: null };
   const settle = () => {
-    options.onSettled?.(tokens);
+    options.onSettled?.(tokens, failure !== null);
     if (failure) return reject(failure.error);
     const tFirst = counters.firstTokenAt;
     const decoded = Math.max(0, tokens.length - 1); // tokens after the one prefill chose

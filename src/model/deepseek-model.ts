@@ -395,6 +395,17 @@ export class DeepseekModel implements CausalLM {
     return out;
   }
 
+  /** CausalLM.startFromPrefix on the model's own sequence (emptied first by truncate(0)). */
+  startFromPrefix(tokens: readonly number[], draft: boolean): number {
+    this.checkTokens(tokens, 0);
+    return this.seq.startFromPrefix(this.rec, tokens, Math.floor((tokens.length - 1) / this.cache.pageSize), draft);
+  }
+
+  /** CausalLM.keepPrefix: the own sequence's whole pages into the prefix cache. */
+  keepPrefix(tokens: readonly number[]): void {
+    if (!this.disposed) this.seq.keepPrefix(tokens);
+  }
+
   /** Speculative decoding with the MTP head, over this model's caches; null without an MTP module. */
   speculator(): MtpSpeculator | null {
     const mtp = this.weights.mtp[0];

@@ -1,7 +1,8 @@
 // Batched decoding (src/decode/batch.ts over DeepseekModel.decodeStep and the paged latent cache) is the same
 // decoding: every sequence of a batch produces exactly the tokens it produces alone, with prompts of different
 // lengths (page size 4 dividing none of them), sequences joining and leaving between steps, n choices forked
-// from one prompt, penalties and seeded sampling per row; and every page is back in the pool at the end.
+// from one prompt, penalties and seeded sampling per row, reasoning budgets forcing `</think>`; and every page is
+// back in the pool at the end.
 // tiny-v3 (4 heads) and tiny-v2lite (3 heads: a block of 4 query vectors would straddle two sequences).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openModelFolder, type ModelFolder } from '../src/checkpoint/model-folder.ts';
@@ -21,7 +22,7 @@ async function alone(model: DeepseekModel, r: BatchRequest): Promise<number[]> {
   const known = aloneTokens.get(key);
   if (known) return known;
   model.truncate(0);
-  const gen = generate(model, r.prompt, { ...r, eosTokenIds: r.eosTokenIds ?? [], speculative: 'none' });
+  const gen = generate(model, r.prompt, { ...r, eosTokenIds: r.eosTokenIds ?? [], speculative: 'none', decoder: r.textDecoder?.() });
   for await (const _ of gen);
   const tokens = (await gen.result).tokens;
   aloneTokens.set(key, tokens);
@@ -29,6 +30,10 @@ async function alone(model: DeepseekModel, r: BatchRequest): Promise<number[]> {
 }
 
 const prompt = (length: number, salt: number) => Array.from({ length }, (_, i) => (i * 37 + salt * 11 + 1) % 200);
+
+// The fixtures have no tokenizer: ids 201 + 202 write '</think>' (in two pieces), every other id a word.
+const CLOSE = [201, 202];
+const textDecoder = () => ({ push: (id: number) => (id === 201 ? '</th' : id === 202 ? 'ink>' : ` w${id}`) });
 
 describe.skipIf(!gpu).each(['kernels-test/fixtures/tiny-v3', 'kernels-test/fixtures/tiny-v2lite'])('batched decoding on %s', (dir) => {
   let folder: ModelFolder;
@@ -100,5 +105,30 @@ describe.skipIf(!gpu).each(['kernels-test/fixtures/tiny-v3', 'kernels-test/fixtu
     const streams = requests.map((r) => batch.add(r));
     await batch.run();
     for (const [i, r] of requests.entries()) expect((await streams[i].result).tokens, `sequence ${i}`).toEqual(await alone(model, r));
+  });
+
+  it('reasoning budgets: </think> forced where generate() forces it, greedy and seeded (n choices), beside MTP rows', async () => {
+    const free = model.cache.freePageCount;
+    const thinking = { closeTokens: CLOSE, startsInThinking: true }; // the prompt opened the section
+    const greedy: BatchRequest = { prompt: prompt(7, 10), maxNewTokens: 7, eosTokenIds: [], reasoningBudget: 2, thinking, textDecoder };
+    const sampled: BatchRequest = { prompt: prompt(5, 11), maxNewTokens: 6, eosTokenIds: [], temperature: 0.9, seed: 8, reasoningBudget: 1, thinking, textDecoder };
+    const unbudgeted: BatchRequest = { prompt: prompt(6, 12), maxNewTokens: 7, eosTokenIds: [] }; // drafts with MTP where the model has it
+    const batch = new DecodeBatch(model);
+    const [g, u] = [batch.add(greedy), batch.add(unbudgeted)];
+    const choices = batch.addChoices(sampled, 2);
+    const steps = [];
+    while (batch.size > 0) steps.push(await batch.step());
+    expect(model.cache.freePageCount).toBe(free);
+    const got = (await g.result).tokens;
+    expect(got).toEqual(await alone(model, greedy));
+    expect(got.slice(2, 4), 'forced after 2 reasoning tokens').toEqual(CLOSE);
+    expect(got, 'the model would not have written it').not.toEqual(await alone(model, { ...greedy, reasoningBudget: undefined }));
+    expect((await u.result).tokens).toEqual(await alone(model, unbudgeted));
+    if (model.batchSpeculator()) expect(steps.reduce((n, s) => n + s.drafted, 0), 'the unbudgeted row drafted').toBeGreaterThan(0);
+    for (const [i, c] of choices.entries()) {
+      const tokens = (await c.result).tokens;
+      expect(tokens, `choice ${i}`).toEqual(await alone(model, { ...sampled, seed: 8 + i }));
+      expect(tokens.slice(1, 3)).toEqual(CLOSE);
+    }
   });
 });

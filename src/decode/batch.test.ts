@@ -1,11 +1,14 @@
 // DecodeBatch's scheduling on a CPU stand-in model (the GPU model's equality with single-sequence decoding
 // is kernels-test/batch.test.ts): steps split at maxBatch rows, stop conditions per sequence, cancel, a
-// failing step, forks, and every sequence released exactly once.
+// failing step, forks, reasoning budgets (token for token generate()'s), and every sequence released exactly once.
 import { describe, expect, it } from 'vitest';
 import { parseModelConfig } from '../config/model-config.ts';
 import { InputError } from '../errors.ts';
+import { isGreedy, type SampleRequest } from '../sampling/rules.ts';
 import type { BatchLM, BatchRow } from './batch-lm.ts';
-import { DecodeBatch } from './batch.ts';
+import { DecodeBatch, type BatchRequest } from './batch.ts';
+import { generate } from './generate.ts';
+import { TestLM } from './test-lm.ts';
 
 const V = 50;
 const config = parseModelConfig(
@@ -25,6 +28,9 @@ interface Seq {
 
 /** Next token: a function of the whole sequence, so a batched row is right only with its own history. */
 const nextOf = (tokens: readonly number[]) => (tokens.reduce((a, t, i) => a * 31 + t * (i + 7), 17) % (V - 1)) + 1;
+
+/** The stand-in's choice under `sample`: nextOf, moved by the random number when sampled (a seed shows). */
+const pick = (tokens: readonly number[], sample: SampleRequest) => (isGreedy(sample) ? nextOf(tokens) : ((nextOf(tokens) + Math.floor(sample.random * 7)) % (V - 1)) + 1);
 
 class StandIn implements BatchLM<Seq> {
   readonly config = config;
@@ -52,18 +58,45 @@ class StandIn implements BatchLM<Seq> {
     if (!this.open.delete(s)) throw new Error(`sequence ${s.id} released twice`);
     this.released++;
   }
-  async appendSequence(s: Seq, tokens: readonly number[], sample: unknown): Promise<number | null> {
+  async appendSequence(s: Seq, tokens: readonly number[], sample: SampleRequest | null): Promise<number | null> {
     s.tokens.push(...tokens);
-    return sample ? nextOf(s.tokens) : null;
+    return sample ? pick(s.tokens, sample) : null;
   }
   async decodeStep(rows: readonly BatchRow<Seq>[]): Promise<number[]> {
     if (this.steps.length === this.failAt) throw new InputError('batch', 'the device failed');
     this.steps.push(rows.length);
     return rows.map((r) => {
       r.seq.tokens.push(r.token);
-      return nextOf(r.seq.tokens);
+      return pick(r.seq.tokens, r.sample);
     });
   }
+}
+
+/** The same model as a CausalLM, for generate() alone. */
+class StandInAlone extends TestLM {
+  private tokens: number[] = [];
+  constructor() {
+    super(V, 40);
+  }
+  async append(tokens: readonly number[], sample: SampleRequest | null): Promise<number | null> {
+    this.tokens.push(...tokens);
+    this.length = this.tokens.length;
+    return sample ? pick(this.tokens, sample) : null;
+  }
+  override truncate(length: number): void {
+    this.tokens.length = this.length = length;
+  }
+}
+
+// '</think>' written in two pieces (as by a vocabulary without the tag as one token); every other id a word.
+const CLOSE = [41, 42];
+const PIECES: Record<number, string> = { 41: '</th', 42: 'ink>' };
+const textDecoder = () => ({ push: (id: number) => PIECES[id] ?? ` w${id}` });
+
+/** generate()'s tokens for `r` alone (choice `i`: seed + i), with the batch's stop ids and a decoder of its own. */
+async function generated(r: BatchRequest, i = 0): Promise<number[]> {
+  const seed = r.seed === undefined ? undefined : r.seed + i;
+  return (await generate(new StandInAlone(), r.prompt, { ...r, seed, eosTokenIds: [0], decoder: textDecoder() }).result).tokens;
 }
 
 /** What one sequence produces alone: greedy continuation until eos (0), the budget or the context. */
@@ -129,6 +162,32 @@ describe('DecodeBatch (CPU stand-in)', () => {
     expect(batch.size).toBe(0);
   });
 
+  it('a reasoning budget forces </think> exactly where generate() does (greedy, seeded, n choices); other rows are unaffected', async () => {
+    const lm = new StandIn(3);
+    const batch = new DecodeBatch(lm);
+    const thinking = { closeTokens: CLOSE, startsInThinking: true };
+    const budgeted: BatchRequest[] = [
+      { prompt: [5, 6, 7], maxNewTokens: 10, reasoningBudget: 3, thinking },
+      { prompt: [4], maxNewTokens: 5, reasoningBudget: 0, thinking }, // forced from the first token on
+      { prompt: [9], maxNewTokens: 6, reasoningBudget: 1, thinking: { ...thinking, startsInThinking: false } }, // no section: never forced
+    ].map((r) => ({ ...r, textDecoder }));
+    const sampled: BatchRequest = { prompt: [8, 9], maxNewTokens: 9, temperature: 1, seed: 11, reasoningBudget: 2, thinking, textDecoder };
+    const free: BatchRequest[] = [{ prompt: [1, 2], maxNewTokens: 8 }, { prompt: [3], maxNewTokens: 8, temperature: 1, seed: 4 }];
+    const streams = [...budgeted, ...free].map((r) => batch.add(r));
+    const choices = batch.addChoices(sampled, 2);
+    await batch.run();
+    const results = await Promise.all(streams.map((s) => s.result));
+    for (const [i, r] of [...budgeted, ...free].entries()) expect(results[i].tokens, `sequence ${i}`).toEqual(await generated(r));
+    for (const [i, c] of choices.entries()) expect((await c.result).tokens, `choice ${i}`).toEqual(await generated(sampled, i));
+    // The forcing happened: </think> after the budget's tokens, where the model chose otherwise.
+    expect(results[0].tokens.slice(3, 5)).toEqual(CLOSE);
+    expect(await generated({ ...budgeted[0], reasoningBudget: undefined })).not.toEqual(results[0].tokens);
+    expect(results[1].tokens.slice(0, 2)).toEqual(CLOSE);
+    for (const c of choices) expect((await c.result).tokens.slice(2, 4)).toEqual(CLOSE);
+    expect(results[2].tokens).toEqual(await generated({ ...budgeted[2], reasoningBudget: undefined }));
+    expect(lm.open.size).toBe(0);
+  });
+
   it('refuses bad requests by name before anything runs', () => {
     const batch = new DecodeBatch(new StandIn(2));
     expect(() => batch.add({ prompt: [] })).toThrow(/prompt/);
@@ -136,5 +195,9 @@ describe('DecodeBatch (CPU stand-in)', () => {
     expect(() => batch.add({ prompt: [1], maxNewTokens: 0 })).toThrow(/max-new-tokens/);
     expect(() => batch.addChoices({ prompt: [1] }, 0)).toThrow(/\bn\b/);
     expect(() => batch.add({ prompt: [1], temperature: -1 })).toThrow(/temperature/);
+    expect(() => batch.add({ prompt: [1], reasoningBudget: 2 })).toThrow(/reasoning-budget: needs a tokenizer/);
+    const thinking = { closeTokens: CLOSE, startsInThinking: true };
+    expect(() => batch.add({ prompt: [1], reasoningBudget: -1, thinking, textDecoder })).toThrow(/reasoning-budget: must be an integer >= 0/);
+    expect(batch.size).toBe(0);
   });
 });

@@ -13,9 +13,18 @@
 // penalties, with one choice, is prefilled through the draft head too and from then on steps in the batched
 // speculative step (one draft per row, verified in the same pass; the tokens are those of plain decoding).
 // Other sequences take plain batched steps in the same DecodeBatch.step().
+//
+// A reasoning budget (src/decode/reasoning-budget.ts) works per sequence as in generate(): each sequence reads
+// its own tokens through its own decoder into its own ReasoningBudget, and once the budget is spent the tokens
+// of `</think>` replace the model's choices of the next steps (the sampler still draws its request for each, so
+// the random numbers after them are generate()'s too). Budgeted sequences take plain rows, not speculative
+// ones: greedy plain and MTP decoding give the same tokens, and a plain row never has a draft to throw away
+// where a forced token is due.
 import { InputError } from '../errors.ts';
 import { isGreedy } from '../sampling/rules.ts';
 import type { BatchLM, BatchRow, BatchSequence, BatchSpeculator } from './batch-lm.ts';
+import type { IncrementalDecoder } from './generate.ts';
+import { reasoningBudgetFor, type ReasoningBudget, type ThinkingMarkers } from './reasoning-budget.ts';
 import { resolveSampling, Sampler, type SamplingOptions } from './sampling.ts';
 
 export interface BatchRequest extends SamplingOptions {
@@ -24,6 +33,12 @@ export interface BatchRequest extends SamplingOptions {
   maxNewTokens?: number;
   /** Ids that end the sequence (default: the config's eos_token_id); the id itself is not output. */
   eosTokenIds?: readonly number[];
+  /** R1-style reasoning budget, as generate()'s option; needs `thinking` and `textDecoder`. Default none. */
+  reasoningBudget?: number;
+  /** The ids of `</think>` and whether the prompt opened the section, for `reasoningBudget`. */
+  thinking?: ThinkingMarkers;
+  /** A new streaming decoder (one per sequence): the budget finds the `<think>` section in the text. */
+  textDecoder?: () => IncrementalDecoder;
 }
 
 /** Why a batched sequence ended: as generate()'s, and 'cancelled' by BatchStream.cancel(). */
@@ -115,6 +130,8 @@ interface Member<S> {
   next: number;
   /** Decoded by the batched speculative step. */
   speculative: boolean;
+  /** The reasoning budget, fed the sequence's text through its own decoder; null without one. */
+  budget: { state: ReasoningBudget; text: IncrementalDecoder } | null;
 }
 
 /** A request waiting to join: its members share the prompt's prefill. */
@@ -177,7 +194,13 @@ export class DecodeBatch<S extends BatchSequence = BatchSequence> {
     if (!Number.isInteger(maxNew) || maxNew < 1) throw new InputError('max-new-tokens', `must be an integer >= 1, got ${maxNew}`);
     const base = resolveSampling(request);
     const unpenalized = base.repetitionPenalty === 1 && base.frequencyPenalty === 0 && base.presencePenalty === 0;
-    const speculative = this.spec !== null && n === 1 && isGreedy(base) && unpenalized;
+    const budgeted = request.reasoningBudget !== undefined;
+    // A bad budget, or one without the markers or a decoder, throws while the members are made, before any joins.
+    const budgetOf = () => {
+      const state = reasoningBudgetFor({ ...request, decoder: request.textDecoder });
+      return state && { state, text: request.textDecoder!() };
+    };
+    const speculative = this.spec !== null && n === 1 && isGreedy(base) && unpenalized && !budgeted;
     const members = Array.from({ length: n }, (_, i): Member<S> => ({
       stream: new BatchStream(),
       sampler: new Sampler(resolveSampling({ ...base, seed: (base.seed + i) % 2 ** 32 }), prompt.length),
@@ -187,6 +210,7 @@ export class DecodeBatch<S extends BatchSequence = BatchSequence> {
       seq: null,
       next: prompt[prompt.length - 1],
       speculative,
+      budget: budgetOf(),
     }));
     this.joining.push({ prompt, members });
     return members.map((m) => m.stream);
@@ -266,10 +290,16 @@ export class DecodeBatch<S extends BatchSequence = BatchSequence> {
     }
   }
 
-  /** A token chosen for `m`: output it, or end the sequence on a stop condition. False once it has ended. */
-  private emit(m: Member<S>, token: number): boolean {
+  /**
+   * A token chosen for `m`: output it, or end the sequence on a stop condition. False once it has ended. A
+   * forced token (the reasoning budget's `</think>`) is output instead of the model's choice, as generate()'s
+   * steps do (src/decode/steps.ts), and goes on as if the model had chosen it.
+   */
+  private emit(m: Member<S>, chosen: number): boolean {
+    const token = m.budget?.state.next() ?? chosen;
     if (m.eos.has(token)) return this.end(m, 'eos');
     m.history.push(token);
+    m.budget?.state.observe(m.budget.text.push(token));
     m.stream.push(token);
     m.next = token;
     if (m.stream.tokens.length >= m.maxNew) return this.end(m, 'length');

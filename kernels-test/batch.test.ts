@@ -107,12 +107,12 @@ describe.skipIf(!gpu).each(['kernels-test/fixtures/tiny-v3', 'kernels-test/fixtu
     for (const [i, r] of requests.entries()) expect((await streams[i].result).tokens, `sequence ${i}`).toEqual(await alone(model, r));
   });
 
-  it('reasoning budgets: </think> forced where generate() forces it, greedy and seeded (n choices), beside MTP rows', async () => {
+  it('reasoning budgets: </think> forced where generate() forces it, greedy (with MTP where the model has it) and seeded (n choices)', async () => {
     const free = model.cache.freePageCount;
     const thinking = { closeTokens: CLOSE, startsInThinking: true }; // the prompt opened the section
-    const greedy: BatchRequest = { prompt: prompt(7, 10), maxNewTokens: 7, eosTokenIds: [], reasoningBudget: 2, thinking, textDecoder };
+    const greedy: BatchRequest = { prompt: prompt(7, 10), maxNewTokens: 9, eosTokenIds: [], reasoningBudget: 2, thinking, textDecoder };
     const sampled: BatchRequest = { prompt: prompt(5, 11), maxNewTokens: 6, eosTokenIds: [], temperature: 0.9, seed: 8, reasoningBudget: 1, thinking, textDecoder };
-    const unbudgeted: BatchRequest = { prompt: prompt(6, 12), maxNewTokens: 7, eosTokenIds: [] }; // drafts with MTP where the model has it
+    const unbudgeted: BatchRequest = { prompt: prompt(6, 12), maxNewTokens: 7, eosTokenIds: [] };
     const batch = new DecodeBatch(model);
     const [g, u] = [batch.add(greedy), batch.add(unbudgeted)];
     const choices = batch.addChoices(sampled, 2);
@@ -124,11 +124,23 @@ describe.skipIf(!gpu).each(['kernels-test/fixtures/tiny-v3', 'kernels-test/fixtu
     expect(got.slice(2, 4), 'forced after 2 reasoning tokens').toEqual(CLOSE);
     expect(got, 'the model would not have written it').not.toEqual(await alone(model, { ...greedy, reasoningBudget: undefined }));
     expect((await u.result).tokens).toEqual(await alone(model, unbudgeted));
-    if (model.batchSpeculator()) expect(steps.reduce((n, s) => n + s.drafted, 0), 'the unbudgeted row drafted').toBeGreaterThan(0);
     for (const [i, c] of choices.entries()) {
       const tokens = (await c.result).tokens;
       expect(tokens, `choice ${i}`).toEqual(await alone(model, { ...sampled, seed: 8 + i }));
       expect(tokens.slice(1, 3)).toEqual(CLOSE);
     }
+    // Alone in a batch, a greedy sequence forced from its first token on (after the MTP prefill) drafts after </think>.
+    const first: BatchRequest = { ...greedy, reasoningBudget: 0 };
+    const want = await alone(model, first); // before the count: the model's own sequence holds pages of the pool too
+    const before = model.cache.freePageCount;
+    const own = new DecodeBatch(model);
+    const s = own.add(first);
+    let drafted = 0;
+    while (own.size > 0) drafted += (await own.step()).drafted;
+    const tokens = (await s.result).tokens;
+    expect(tokens).toEqual(want);
+    expect(tokens.slice(0, 2)).toEqual(CLOSE);
+    if (model.batchSpeculator()) expect(drafted, 'drafts kept after the forced tokens').toBeGreaterThan(2);
+    expect(model.cache.freePageCount).toBe(before);
   });
 });

@@ -116,7 +116,7 @@ export class BatchRunner {
     const pending: Pending = { request, n, pages, signals: Array(n).fill(options.signal), admit, refuse };
     this.waiting.push(pending);
     options.signal?.addEventListener('abort', () => this.admitWaiting(), { once: true });
-    const speculative = this.parts.speculative !== 'none' && n === 1 && isGreedy(resolveSampling(request)) && options.reasoningBudget === undefined && lm.batchSpeculator?.() != null;
+    const speculative = this.parts.speculative !== 'none' && n === 1 && isGreedy(resolveSampling(request)) && lm.batchSpeculator?.() != null;
     const gens = Array.from({ length: n }, (_, i) => {
       const stream = admitted.then((s) => s[i]);
       stream.catch(() => {}); // a refusal reaches whoever consumes the generation

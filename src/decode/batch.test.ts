@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parseModelConfig } from '../config/model-config.ts';
 import { InputError } from '../errors.ts';
 import { isGreedy, type SampleRequest } from '../sampling/rules.ts';
-import type { BatchLM, BatchRow } from './batch-lm.ts';
+import type { BatchLM, BatchRow, BatchSpeculator, SpeculativeRow } from './batch-lm.ts';
 import { DecodeBatch, type BatchRequest } from './batch.ts';
 import { generate } from './generate.ts';
 import { TestLM } from './test-lm.ts';
@@ -40,8 +40,18 @@ class StandIn implements BatchLM<Seq> {
   released = 0;
   failAt = -1;
   private ids = 0;
+  private spec: StandInSpeculator | null;
 
-  constructor(readonly maxBatch: number) {}
+  constructor(
+    readonly maxBatch: number,
+    withDraftHead = false,
+  ) {
+    this.spec = withDraftHead ? new StandInSpeculator() : null;
+  }
+
+  batchSpeculator(): StandInSpeculator | null {
+    return this.spec;
+  }
 
   openSequence(): Seq {
     const tokens: number[] = [];
@@ -69,6 +79,51 @@ class StandIn implements BatchLM<Seq> {
       r.seq.tokens.push(r.token);
       return pick(r.seq.tokens, r.sample);
     });
+  }
+}
+
+/**
+ * Greedy drafting over the stand-in's sequences, its drafts right unless the main choice is a multiple of 5, so
+ * most are kept; the rows' `keep: false` drafts are rejected. Counts the drafts it kept.
+ */
+class StandInSpeculator implements BatchSpeculator<Seq> {
+  readonly maxBatch = 2;
+  kept = 0;
+  private readonly pending = new Map<Seq, number>();
+
+  async prefill(seq: Seq, prompt: readonly number[]): Promise<number> {
+    seq.tokens.push(...prompt);
+    const first = nextOf(seq.tokens);
+    this.pending.set(seq, first);
+    return first;
+  }
+  async step(rows: readonly SpeculativeRow<Seq>[]): Promise<number[][]> {
+    return rows.map(({ seq, token, draft, keep }) => {
+      if (this.pending.get(seq) !== token) throw new Error(`sequence ${seq.id} steps from ${token}, but ${this.pending.get(seq)} was chosen`);
+      seq.tokens.push(token);
+      const choice = nextOf(seq.tokens);
+      if (!draft) {
+        this.pending.delete(seq);
+        return [choice];
+      }
+      const d = choice % 5 === 0 ? (choice % (V - 1)) + 1 : choice;
+      if (keep === false || d !== choice) {
+        this.pending.set(seq, choice);
+        return [choice];
+      }
+      seq.tokens.push(d);
+      this.kept++;
+      const next = nextOf(seq.tokens);
+      this.pending.set(seq, next);
+      return [d, next];
+    });
+  }
+  forget(seq: Seq): void {
+    this.pending.delete(seq);
+  }
+  replaceNext(seq: Seq, t: number): void {
+    if (!this.pending.has(seq)) throw new Error(`sequence ${seq.id} has no chosen token to replace`);
+    this.pending.set(seq, t);
   }
 }
 
@@ -185,6 +240,23 @@ describe('DecodeBatch (CPU stand-in)', () => {
     expect(results[1].tokens.slice(0, 2)).toEqual(CLOSE);
     for (const c of choices) expect((await c.result).tokens.slice(2, 4)).toEqual(CLOSE);
     expect(results[2].tokens).toEqual(await generated({ ...budgeted[2], reasoningBudget: undefined }));
+    expect(lm.open.size).toBe(0);
+  });
+
+  it('with a draft head: budgeted greedy sequences draft, and </think> still comes where generate() puts it', async () => {
+    const lm = new StandIn(4, true);
+    const batch = new DecodeBatch(lm);
+    const thinking = { closeTokens: CLOSE, startsInThinking: true };
+    const requests: BatchRequest[] = [0, 1, 2, 5].map((budget, i) => ({ prompt: [i + 3, 7], maxNewTokens: 12, reasoningBudget: budget, thinking, textDecoder }));
+    requests.push({ prompt: [6], maxNewTokens: 12 });
+    requests.push({ ...requests[3], maxNewTokens: 6 }); // the first forced token is its last: a plain row, no draft state left
+    const streams = requests.map((r) => batch.add(r));
+    let drafted = 0;
+    while (batch.size > 0) drafted += (await batch.step()).drafted;
+    for (const [i, r] of requests.entries()) expect((await streams[i].result).tokens, `sequence ${i}`).toEqual(await generated(r));
+    for (const [i, budget] of [0, 1, 2, 5].entries()) expect((await streams[i].result).tokens.slice(budget, budget + 2), `budget ${budget}`).toEqual(CLOSE);
+    expect(drafted).toBeGreaterThan(10);
+    expect(lm.batchSpeculator()!.kept).toBeGreaterThan(10);
     expect(lm.open.size).toBe(0);
   });
 

@@ -17,9 +17,9 @@
 // A reasoning budget (src/decode/reasoning-budget.ts) works per sequence as in generate(): each sequence reads
 // its own tokens through its own decoder into its own ReasoningBudget, and once the budget is spent the tokens
 // of `</think>` replace the model's choices of the next steps (the sampler still draws its request for each, so
-// the random numbers after them are generate()'s too). Budgeted sequences take plain rows, not speculative
-// ones: greedy plain and MTP decoding give the same tokens, and a plain row never has a draft to throw away
-// where a forced token is due.
+// the random numbers after them are generate()'s too). A speculative sequence keeps its draft only while the
+// token after it is one the model may still choose, so a forced token only ever replaces the step's last
+// token, the one not yet in the cache (BatchSpeculator.replaceNext), as src/decode/steps.ts does alone.
 import { InputError } from '../errors.ts';
 import { isGreedy } from '../sampling/rules.ts';
 import type { BatchLM, BatchRow, BatchSequence, BatchSpeculator } from './batch-lm.ts';
@@ -194,13 +194,12 @@ export class DecodeBatch<S extends BatchSequence = BatchSequence> {
     if (!Number.isInteger(maxNew) || maxNew < 1) throw new InputError('max-new-tokens', `must be an integer >= 1, got ${maxNew}`);
     const base = resolveSampling(request);
     const unpenalized = base.repetitionPenalty === 1 && base.frequencyPenalty === 0 && base.presencePenalty === 0;
-    const budgeted = request.reasoningBudget !== undefined;
     // A bad budget, or one without the markers or a decoder, throws while the members are made, before any joins.
     const budgetOf = () => {
       const state = reasoningBudgetFor({ ...request, decoder: request.textDecoder });
       return state && { state, text: request.textDecoder!() };
     };
-    const speculative = this.spec !== null && n === 1 && isGreedy(base) && unpenalized && !budgeted;
+    const speculative = this.spec !== null && n === 1 && isGreedy(base) && unpenalized;
     const members = Array.from({ length: n }, (_, i): Member<S> => ({
       stream: new BatchStream(),
       sampler: new Sampler(resolveSampling({ ...base, seed: (base.seed + i) % 2 ** 32 }), prompt.length),
@@ -236,11 +235,18 @@ export class DecodeBatch<S extends BatchSequence = BatchSequence> {
     const speculative = rows.filter((m) => m.speculative);
     for (let i = 0; i < speculative.length; i += this.spec?.maxBatch ?? 1) {
       const part = speculative.slice(i, i + this.spec!.maxBatch);
-      // A draft needs room for two positions and a budget of two tokens; the last token is a plain row.
-      const batch = part.map((m) => ({ seq: m.seq!, token: m.next, draft: m.stream.tokens.length + 2 <= m.maxNew && m.seq!.length + 2 <= this.lm.maxLength }));
+      // A draft needs room for two positions and a budget of two tokens; the last token is a plain row. A draft
+      // is kept only when the model may choose the token after it too (a forced one may replace that token,
+      // never a kept draft); otherwise the row drafts without keeping it, as a plain row would lose the draft state.
+      const batch = part.map((m) => ({
+        seq: m.seq!,
+        token: m.next,
+        draft: m.stream.tokens.length + 2 <= m.maxNew && m.seq!.length + 2 <= this.lm.maxLength,
+        keep: (m.budget?.state.free() ?? Infinity) >= 2,
+      }));
       const produced = await this.guard(part, () => this.spec!.step(batch));
       part.forEach((m, r) => {
-        if (batch[r].draft) {
+        if (batch[r].draft && batch[r].keep) {
           stats.drafted++;
           stats.accepted += produced[r].length - 1;
         }
@@ -304,6 +310,9 @@ export class DecodeBatch<S extends BatchSequence = BatchSequence> {
     m.next = token;
     if (m.stream.tokens.length >= m.maxNew) return this.end(m, 'length');
     if (m.seq!.length >= this.lm.maxLength) return this.end(m, 'context');
+    // The draft state goes on from the forced token. It is the step's last token (see step()); after a plain row,
+    // which ends a speculative sequence's draft state, the sequence has just ended above.
+    if (token !== chosen && m.speculative) this.spec!.replaceNext(m.seq!, token);
     return true;
   }
 

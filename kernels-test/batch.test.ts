@@ -1,8 +1,9 @@
 // Batched decoding (src/decode/batch.ts over DeepseekModel.decodeStep and the paged latent cache) is the same
 // decoding: every sequence of a batch produces exactly the tokens it produces alone, with prompts of different
 // lengths (page size 4 dividing none of them), sequences joining and leaving between steps, n choices forked
-// from one prompt, penalties and seeded sampling per row, prompts that take whole pages from the prefix cache;
-// and every page is back in the pool at the end. Both launch profiles (vitest.config.ts).
+// from one prompt, penalties and seeded sampling per row, reasoning budgets forcing `</think>`, prompts that
+// take whole pages from the prefix cache; and every page is back in the pool at the end. Both launch profiles
+// (vitest.config.ts).
 // tiny-v3 (4 heads) and tiny-v2lite (3 heads: a block of 4 query vectors would straddle two sequences).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openModelFolder, type ModelFolder } from '../src/checkpoint/model-folder.ts';
@@ -23,7 +24,7 @@ async function alone(model: DeepseekModel, r: BatchRequest): Promise<number[]> {
   const known = aloneTokens.get(key);
   if (known) return known;
   model.truncate(0);
-  const gen = generate(model, r.prompt, { ...r, eosTokenIds: r.eosTokenIds ?? [], speculative: 'none' });
+  const gen = generate(model, r.prompt, { ...r, eosTokenIds: r.eosTokenIds ?? [], speculative: 'none', decoder: r.textDecoder?.() });
   for await (const _ of gen);
   const tokens = (await gen.result).tokens;
   aloneTokens.set(key, tokens);
@@ -31,6 +32,10 @@ async function alone(model: DeepseekModel, r: BatchRequest): Promise<number[]> {
 }
 
 const prompt = (length: number, salt: number) => Array.from({ length }, (_, i) => (i * 37 + salt * 11 + 1) % 200);
+
+// The fixtures have no tokenizer: ids 201 + 202 write '</think>' (in two pieces), every other id a word.
+const CLOSE = [201, 202];
+const textDecoder = () => ({ push: (id: number) => (id === 201 ? '</th' : id === 202 ? 'ink>' : ` w${id}`) });
 
 describe.skipIf(!gpu).each(['kernels-test/fixtures/tiny-v3', 'kernels-test/fixtures/tiny-v2lite'])(`batched decoding (${testProfileName()} profile) on %s`, (dir) => {
   let folder: ModelFolder;
@@ -150,5 +155,42 @@ describe.skipIf(!gpu).each(['kernels-test/fixtures/tiny-v3', 'kernels-test/fixtu
     const streams = requests.map((r) => batch.add(r));
     await batch.run();
     for (const [i, r] of requests.entries()) expect((await streams[i].result).tokens, `sequence ${i}`).toEqual(await alone(model, r));
+  });
+
+  it('reasoning budgets: </think> forced where generate() forces it, greedy (with MTP where the model has it) and seeded (n choices)', async () => {
+    const free = model.cache.freePageCount;
+    const thinking = { closeTokens: CLOSE, startsInThinking: true }; // the prompt opened the section
+    const greedy: BatchRequest = { prompt: prompt(7, 10), maxNewTokens: 9, eosTokenIds: [], reasoningBudget: 2, thinking, textDecoder };
+    const sampled: BatchRequest = { prompt: prompt(5, 11), maxNewTokens: 6, eosTokenIds: [], temperature: 0.9, seed: 8, reasoningBudget: 1, thinking, textDecoder };
+    const unbudgeted: BatchRequest = { prompt: prompt(6, 12), maxNewTokens: 7, eosTokenIds: [] };
+    const batch = new DecodeBatch(model);
+    const [g, u] = [batch.add(greedy), batch.add(unbudgeted)];
+    const choices = batch.addChoices(sampled, 2);
+    const steps = [];
+    while (batch.size > 0) steps.push(await batch.step());
+    expect(model.cache.freePageCount).toBe(free);
+    const got = (await g.result).tokens;
+    expect(got).toEqual(await alone(model, greedy));
+    expect(got.slice(2, 4), 'forced after 2 reasoning tokens').toEqual(CLOSE);
+    expect(got, 'the model would not have written it').not.toEqual(await alone(model, { ...greedy, reasoningBudget: undefined }));
+    expect((await u.result).tokens).toEqual(await alone(model, unbudgeted));
+    for (const [i, c] of choices.entries()) {
+      const tokens = (await c.result).tokens;
+      expect(tokens, `choice ${i}`).toEqual(await alone(model, { ...sampled, seed: 8 + i }));
+      expect(tokens.slice(1, 3)).toEqual(CLOSE);
+    }
+    // Alone in a batch, a greedy sequence forced from its first token on (after the MTP prefill) drafts after </think>.
+    const first: BatchRequest = { ...greedy, reasoningBudget: 0 };
+    const want = await alone(model, first); // before the count: the model's own sequence holds pages of the pool too
+    const before = model.cache.freePageCount;
+    const own = new DecodeBatch(model);
+    const s = own.add(first);
+    let drafted = 0;
+    while (own.size > 0) drafted += (await own.step()).drafted;
+    const tokens = (await s.result).tokens;
+    expect(tokens).toEqual(want);
+    expect(tokens.slice(0, 2)).toEqual(CLOSE);
+    if (model.batchSpeculator()) expect(drafted, 'drafts kept after the forced tokens').toBeGreaterThan(2);
+    expect(model.cache.freePageCount).toBe(before);
   });
 });

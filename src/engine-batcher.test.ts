@@ -115,8 +115,17 @@ describe('Engine.generateSamples in one batch', () => {
     const want = await Promise.all([21, 22, 23].map((seed) => alone('The sea is', { temperature: 0.9, seed, maxNewTokens: 7 })));
     expect(set.samples.map((s) => [s.seed, s.tokens])).toEqual(want.map((w, i) => [21 + i, w.tokens]));
     expect(set.vote!.total).toBe(3);
-    // A reasoning budget forces tokens into one sequence: those samples run one after another.
-    expect((await engine.generateSamples('The sea is', { samples: 2, temperature: 0, maxNewTokens: 3, reasoningBudget: 1 })).batched).toBe(false);
+  });
+
+  it('with a reasoning budget too: each sample forces </think> where engine.generate alone does', async () => {
+    const prompt = 'In the beginning <think>\n'; // ends inside the section, as R1's template does
+    const close = engine.tokenizer!.encode('</think>', { addBos: false });
+    const o = { temperature: 0.9, maxNewTokens: 8, reasoningBudget: 2 };
+    const set = await engine.generateSamples(prompt, { ...o, samples: 3, seed: 5 });
+    expect(set.batched).toBe(true);
+    const want = await Promise.all([5, 6, 7].map((seed) => alone(prompt, { ...o, seed })));
+    expect(set.samples.map((s) => [s.tokens, s.text])).toEqual(want.map((w) => [w.tokens, w.text]));
+    for (const s of set.samples) expect(s.tokens.slice(2, 2 + close.length), `sample ${s.index}`).toEqual(close);
   });
 });
 

@@ -117,7 +117,7 @@ export class ModelEngine<M extends CausalLM = CausalLM> {
   }
 
   /** What a reasoning budget needs from the tokenizer, when `options` set one (and did not give it). */
-  private thinkingFor(options: GenerateOptions, prompt: readonly number[]): ThinkingMarkers | undefined {
+  protected thinkingFor(options: GenerateOptions, prompt: readonly number[]): ThinkingMarkers | undefined {
     if (options.reasoningBudget === undefined || options.thinking) return options.thinking;
     return thinkingMarkers(this.requireTokenizer('reasoning-budget'), prompt);
   }
@@ -163,15 +163,15 @@ export class ModelEngine<M extends CausalLM = CausalLM> {
    * Test-time scaling: `samples` answers to `prompt`, sample i with seed + i (the caller's seed, or a random
    * one), each with its final answer extracted, and with `vote` the majority answer and its share
    * (src/decode/samples.ts). The samples are stepped together in one batch (Engine.batcher(): sample i is then
-   * generate() with seed + i and speculative 'none' unless greedy) when the options allow it; logprobs, a
-   * reasoning budget or more than one draft per step need generate()'s own loop, and then they run one after
-   * another, each as generate() would.
+   * generate() with seed + i and speculative 'none' unless greedy, its reasoning budget included) when the
+   * options allow it; logprobs or more than one draft per step need generate()'s own loop, and then they run one
+   * after another, each as generate() would.
    */
   async generateSamples(prompt: Prompt, options: SamplesOptions): Promise<SampleSet> {
     this.checkOpen();
     const tokens = this.encode(prompt);
     const opensThinking = this.tokenizer ? promptIdsOpenThinking(this.tokenizer, tokens) : false;
-    const batch = options.samples > 1 && options.logprobs === undefined && options.reasoningBudget === undefined && (options.draftTokens ?? 1) === 1 ? this.samplesBatch(options.samples) : null;
+    const batch = options.samples > 1 && options.logprobs === undefined && (options.draftTokens ?? 1) === 1 ? this.samplesBatch(options.samples) : null;
     const one = batch ?? ((p: Prompt, o: GenerateOptions) => this.generate(p, o));
     return { ...(await generateSamples((o) => one({ tokens }, o), options, opensThinking)), batched: batch !== null };
   }
@@ -359,7 +359,8 @@ export class Engine extends ModelEngine<DeepseekModel> {
     const choices = (prompt: Prompt, o: GenerateOptions, n: number) => {
       this.checkOpen();
       const tokens = this.encode(prompt);
-      return runner.submitChoices(tokens, { ...withGenerationDefaults(o, this.generationDefaults, tokens.length), signal: this.stoppedByDispose(o.signal) }, n);
+      const resolved = withGenerationDefaults(o, this.generationDefaults, tokens.length);
+      return runner.submitChoices(tokens, { ...resolved, thinking: this.thinkingFor(o, tokens), signal: this.stoppedByDispose(o.signal) }, n);
     };
     return {
       generate: (prompt, o = {}) => choices(prompt, o, 1)[0],

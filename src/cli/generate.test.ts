@@ -127,6 +127,7 @@ describe('generate --samples / --vote / --reasoning-budget', () => {
     for (const [answer, v] of votes) expect(answers.filter((a: string | null) => a === answer)).toHaveLength(v);
     expect(json.vote.answer).toBe(votes[0][0]);
     expect(json.vote.share).toBe(`${votes[0][1]}/3`);
+    expect(stderr).toMatch(/\[3 samples, in one batch · /);
   });
 
   it('--vote prints the winning answer, its share and the tally (greedy samples agree: 3/3)', async () => {

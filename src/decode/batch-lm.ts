@@ -53,6 +53,12 @@ export interface BatchLM<S extends BatchSequence = BatchSequence> {
 export interface SpeculativeRow<S extends BatchSequence = BatchSequence> extends SequenceRow<S> {
   /** Draft one token with the draft head and verify it in the same step (false: a plain row). */
   draft: boolean;
+  /**
+   * false: the draft is verified but never kept, the main model's choice after `token` is taken (the row keeps
+   * its draft state, which a plain row gives up). For a sequence whose next-but-one token will be forced.
+   * Default true.
+   */
+  keep?: boolean;
 }
 
 /**
@@ -69,4 +75,9 @@ export interface BatchSpeculator<S extends BatchSequence = BatchSequence> {
   step(rows: readonly SpeculativeRow<S>[]): Promise<number[][]>;
   /** Forgets a sequence's draft state (it was released). */
   forget(seq: S): void;
+  /**
+   * The token chosen last for `seq` (by prefill or step, not yet stepped from) is replaced by `t`, which the
+   * caller appends instead (a forced token, src/decode/reasoning-budget.ts); the next step starts from `t`.
+   */
+  replaceNext(seq: S, t: number): void;
 }

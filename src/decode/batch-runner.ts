@@ -9,6 +9,7 @@ import { isGreedy } from '../sampling/rules.ts';
 import { DecodeBatch, type BatchRequest, type BatchStream } from './batch.ts';
 import type { BatchLM } from './batch-lm.ts';
 import { drainable, type GenerateEvent, type GenerateOptions, type GenerateResult, type Generation, type IncrementalDecoder } from './generate.ts';
+import { reasoningBudgetFor } from './reasoning-budget.ts';
 import { resolveSampling } from './sampling.ts';
 import { StopText } from './stopping.ts';
 
@@ -83,7 +84,7 @@ export class BatchRunner {
     return { sequences: this.sequences, waiting: this.waiting.length, pagesReserved: this.pagesReserved, pages: c.pages, maxBatch: c.maxBatch, steps: this.steps };
   }
 
-  /** One generation of `prompt` in the batch; `options` as generate()'s (logprobs, draftTokens > 1 and reasoningBudget are not batched). */
+  /** One generation of `prompt` in the batch; `options` as generate()'s (logprobs and draftTokens > 1 are not batched). */
   submit(prompt: readonly number[], options: GenerateOptions = {}): Generation {
     return this.submitChoices(prompt, options, 1)[0];
   }
@@ -95,7 +96,6 @@ export class BatchRunner {
   submitChoices(prompt: readonly number[], options: GenerateOptions, n: number): Generation[] {
     if (options.logprobs !== undefined) throw new InputError('logprobs', 'is not available in a batch; use generate()');
     if ((options.draftTokens ?? 1) !== 1) throw new InputError('draft-tokens', 'a batch drafts one token per step; use generate() for more');
-    if (options.reasoningBudget !== undefined) throw new InputError('reasoning-budget', 'is not available in a batch (it forces tokens into one sequence); use generate()');
     if (!Number.isInteger(n) || n < 1) throw new InputError('n', `must be a positive integer, got ${n}`);
     const lm = this.parts.lm;
     const c = this.parts.capacity;
@@ -106,8 +106,10 @@ export class BatchRunner {
     if (pages > c.pages) {
       throw new InputError('prompt', `${prompt.length} tokens plus ${maxNew} new ones, ${n} way(s), need ${pages} cache pages of ${c.pageSize} rows; the cache has ${c.pages} (load with more cache tokens)`);
     }
-    const request: BatchRequest = { ...options, prompt: [...prompt], maxNewTokens: maxNew };
+    // A reasoning budget reads each sequence's text through a decoder of its own (src/decode/batch.ts).
+    const request: BatchRequest = { ...options, prompt: [...prompt], maxNewTokens: maxNew, textDecoder: this.parts.decoder };
     resolveSampling(request); // bad sampling settings throw here, not at the step that admits the request
+    reasoningBudgetFor({ ...request, decoder: request.textDecoder }); // so does a budget without its markers or a decoder
     let admit!: (streams: BatchStream[]) => void;
     let refuse!: (error: unknown) => void;
     const admitted = new Promise<BatchStream[]>((res, rej) => ((admit = res), (refuse = rej)));

@@ -1,11 +1,14 @@
 // DecodeBatch's scheduling on a CPU stand-in model (the GPU model's equality with single-sequence decoding
 // is kernels-test/batch.test.ts): steps split at maxBatch rows, stop conditions per sequence, cancel, a
-// failing step, forks, and every sequence released exactly once.
+// failing step, forks, reasoning budgets (token for token generate()'s), and every sequence released exactly once.
 import { describe, expect, it } from 'vitest';
 import { parseModelConfig } from '../config/model-config.ts';
 import { InputError } from '../errors.ts';
-import type { BatchLM, BatchRow } from './batch-lm.ts';
-import { DecodeBatch } from './batch.ts';
+import { isGreedy, type SampleRequest } from '../sampling/rules.ts';
+import type { BatchLM, BatchRow, BatchSpeculator, SpeculativeRow } from './batch-lm.ts';
+import { DecodeBatch, type BatchRequest } from './batch.ts';
+import { generate } from './generate.ts';
+import { TestLM } from './test-lm.ts';
 
 const V = 50;
 const config = parseModelConfig(
@@ -26,6 +29,9 @@ interface Seq {
 /** Next token: a function of the whole sequence, so a batched row is right only with its own history. */
 const nextOf = (tokens: readonly number[]) => (tokens.reduce((a, t, i) => a * 31 + t * (i + 7), 17) % (V - 1)) + 1;
 
+/** The stand-in's choice under `sample`: nextOf, moved by the random number when sampled (a seed shows). */
+const pick = (tokens: readonly number[], sample: SampleRequest) => (isGreedy(sample) ? nextOf(tokens) : ((nextOf(tokens) + Math.floor(sample.random * 7)) % (V - 1)) + 1);
+
 class StandIn implements BatchLM<Seq> {
   readonly config = config;
   readonly maxLength = 40;
@@ -34,8 +40,18 @@ class StandIn implements BatchLM<Seq> {
   released = 0;
   failAt = -1;
   private ids = 0;
+  private spec: StandInSpeculator | null;
 
-  constructor(readonly maxBatch: number) {}
+  constructor(
+    readonly maxBatch: number,
+    withDraftHead = false,
+  ) {
+    this.spec = withDraftHead ? new StandInSpeculator() : null;
+  }
+
+  batchSpeculator(): StandInSpeculator | null {
+    return this.spec;
+  }
 
   openSequence(): Seq {
     const tokens: number[] = [];
@@ -52,18 +68,90 @@ class StandIn implements BatchLM<Seq> {
     if (!this.open.delete(s)) throw new Error(`sequence ${s.id} released twice`);
     this.released++;
   }
-  async appendSequence(s: Seq, tokens: readonly number[], sample: unknown): Promise<number | null> {
+  async appendSequence(s: Seq, tokens: readonly number[], sample: SampleRequest | null): Promise<number | null> {
     s.tokens.push(...tokens);
-    return sample ? nextOf(s.tokens) : null;
+    return sample ? pick(s.tokens, sample) : null;
   }
   async decodeStep(rows: readonly BatchRow<Seq>[]): Promise<number[]> {
     if (this.steps.length === this.failAt) throw new InputError('batch', 'the device failed');
     this.steps.push(rows.length);
     return rows.map((r) => {
       r.seq.tokens.push(r.token);
-      return nextOf(r.seq.tokens);
+      return pick(r.seq.tokens, r.sample);
     });
   }
+}
+
+/**
+ * Greedy drafting over the stand-in's sequences, its drafts right unless the main choice is a multiple of 5, so
+ * most are kept; the rows' `keep: false` drafts are rejected. Counts the drafts it kept.
+ */
+class StandInSpeculator implements BatchSpeculator<Seq> {
+  readonly maxBatch = 2;
+  kept = 0;
+  private readonly pending = new Map<Seq, number>();
+
+  async prefill(seq: Seq, prompt: readonly number[]): Promise<number> {
+    seq.tokens.push(...prompt);
+    const first = nextOf(seq.tokens);
+    this.pending.set(seq, first);
+    return first;
+  }
+  async step(rows: readonly SpeculativeRow<Seq>[]): Promise<number[][]> {
+    return rows.map(({ seq, token, draft, keep }) => {
+      if (this.pending.get(seq) !== token) throw new Error(`sequence ${seq.id} steps from ${token}, but ${this.pending.get(seq)} was chosen`);
+      seq.tokens.push(token);
+      const choice = nextOf(seq.tokens);
+      if (!draft) {
+        this.pending.delete(seq);
+        return [choice];
+      }
+      const d = choice % 5 === 0 ? (choice % (V - 1)) + 1 : choice;
+      if (keep === false || d !== choice) {
+        this.pending.set(seq, choice);
+        return [choice];
+      }
+      seq.tokens.push(d);
+      this.kept++;
+      const next = nextOf(seq.tokens);
+      this.pending.set(seq, next);
+      return [d, next];
+    });
+  }
+  forget(seq: Seq): void {
+    this.pending.delete(seq);
+  }
+  replaceNext(seq: Seq, t: number): void {
+    if (!this.pending.has(seq)) throw new Error(`sequence ${seq.id} has no chosen token to replace`);
+    this.pending.set(seq, t);
+  }
+}
+
+/** The same model as a CausalLM, for generate() alone. */
+class StandInAlone extends TestLM {
+  private tokens: number[] = [];
+  constructor() {
+    super(V, 40);
+  }
+  async append(tokens: readonly number[], sample: SampleRequest | null): Promise<number | null> {
+    this.tokens.push(...tokens);
+    this.length = this.tokens.length;
+    return sample ? pick(this.tokens, sample) : null;
+  }
+  override truncate(length: number): void {
+    this.tokens.length = this.length = length;
+  }
+}
+
+// '</think>' written in two pieces (as by a vocabulary without the tag as one token); every other id a word.
+const CLOSE = [41, 42];
+const PIECES: Record<number, string> = { 41: '</th', 42: 'ink>' };
+const textDecoder = () => ({ push: (id: number) => PIECES[id] ?? ` w${id}` });
+
+/** generate()'s tokens for `r` alone (choice `i`: seed + i), with the batch's stop ids and a decoder of its own. */
+async function generated(r: BatchRequest, i = 0): Promise<number[]> {
+  const seed = r.seed === undefined ? undefined : r.seed + i;
+  return (await generate(new StandInAlone(), r.prompt, { ...r, seed, eosTokenIds: [0], decoder: textDecoder() }).result).tokens;
 }
 
 /** What one sequence produces alone: greedy continuation until eos (0), the budget or the context. */
@@ -129,6 +217,49 @@ describe('DecodeBatch (CPU stand-in)', () => {
     expect(batch.size).toBe(0);
   });
 
+  it('a reasoning budget forces </think> exactly where generate() does (greedy, seeded, n choices); other rows are unaffected', async () => {
+    const lm = new StandIn(3);
+    const batch = new DecodeBatch(lm);
+    const thinking = { closeTokens: CLOSE, startsInThinking: true };
+    const budgeted: BatchRequest[] = [
+      { prompt: [5, 6, 7], maxNewTokens: 10, reasoningBudget: 3, thinking },
+      { prompt: [4], maxNewTokens: 5, reasoningBudget: 0, thinking }, // forced from the first token on
+      { prompt: [9], maxNewTokens: 6, reasoningBudget: 1, thinking: { ...thinking, startsInThinking: false } }, // no section: never forced
+    ].map((r) => ({ ...r, textDecoder }));
+    const sampled: BatchRequest = { prompt: [8, 9], maxNewTokens: 9, temperature: 1, seed: 11, reasoningBudget: 2, thinking, textDecoder };
+    const free: BatchRequest[] = [{ prompt: [1, 2], maxNewTokens: 8 }, { prompt: [3], maxNewTokens: 8, temperature: 1, seed: 4 }];
+    const streams = [...budgeted, ...free].map((r) => batch.add(r));
+    const choices = batch.addChoices(sampled, 2);
+    await batch.run();
+    const results = await Promise.all(streams.map((s) => s.result));
+    for (const [i, r] of [...budgeted, ...free].entries()) expect(results[i].tokens, `sequence ${i}`).toEqual(await generated(r));
+    for (const [i, c] of choices.entries()) expect((await c.result).tokens, `choice ${i}`).toEqual(await generated(sampled, i));
+    // The forcing happened: </think> after the budget's tokens, where the model chose otherwise.
+    expect(results[0].tokens.slice(3, 5)).toEqual(CLOSE);
+    expect(await generated({ ...budgeted[0], reasoningBudget: undefined })).not.toEqual(results[0].tokens);
+    expect(results[1].tokens.slice(0, 2)).toEqual(CLOSE);
+    for (const c of choices) expect((await c.result).tokens.slice(2, 4)).toEqual(CLOSE);
+    expect(results[2].tokens).toEqual(await generated({ ...budgeted[2], reasoningBudget: undefined }));
+    expect(lm.open.size).toBe(0);
+  });
+
+  it('with a draft head: budgeted greedy sequences draft, and </think> still comes where generate() puts it', async () => {
+    const lm = new StandIn(4, true);
+    const batch = new DecodeBatch(lm);
+    const thinking = { closeTokens: CLOSE, startsInThinking: true };
+    const requests: BatchRequest[] = [0, 1, 2, 5].map((budget, i) => ({ prompt: [i + 3, 7], maxNewTokens: 12, reasoningBudget: budget, thinking, textDecoder }));
+    requests.push({ prompt: [6], maxNewTokens: 12 });
+    requests.push({ ...requests[3], maxNewTokens: 6 }); // the first forced token is its last: a plain row, no draft state left
+    const streams = requests.map((r) => batch.add(r));
+    let drafted = 0;
+    while (batch.size > 0) drafted += (await batch.step()).drafted;
+    for (const [i, r] of requests.entries()) expect((await streams[i].result).tokens, `sequence ${i}`).toEqual(await generated(r));
+    for (const [i, budget] of [0, 1, 2, 5].entries()) expect((await streams[i].result).tokens.slice(budget, budget + 2), `budget ${budget}`).toEqual(CLOSE);
+    expect(drafted).toBeGreaterThan(10);
+    expect(lm.batchSpeculator()!.kept).toBeGreaterThan(10);
+    expect(lm.open.size).toBe(0);
+  });
+
   it('refuses bad requests by name before anything runs', () => {
     const batch = new DecodeBatch(new StandIn(2));
     expect(() => batch.add({ prompt: [] })).toThrow(/prompt/);
@@ -136,5 +267,9 @@ describe('DecodeBatch (CPU stand-in)', () => {
     expect(() => batch.add({ prompt: [1], maxNewTokens: 0 })).toThrow(/max-new-tokens/);
     expect(() => batch.addChoices({ prompt: [1] }, 0)).toThrow(/\bn\b/);
     expect(() => batch.add({ prompt: [1], temperature: -1 })).toThrow(/temperature/);
+    expect(() => batch.add({ prompt: [1], reasoningBudget: 2 })).toThrow(/reasoning-budget: needs a tokenizer/);
+    const thinking = { closeTokens: CLOSE, startsInThinking: true };
+    expect(() => batch.add({ prompt: [1], reasoningBudget: -1, thinking, textDecoder })).toThrow(/reasoning-budget: must be an integer >= 0/);
+    expect(batch.size).toBe(0);
   });
 });

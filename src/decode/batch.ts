@@ -13,9 +13,18 @@
 // penalties, with one choice, is prefilled through the draft head too and from then on steps in the batched
 // speculative step (one draft per row, verified in the same pass; the tokens are those of plain decoding).
 // Other sequences take plain batched steps in the same DecodeBatch.step().
+//
+// A reasoning budget (src/decode/reasoning-budget.ts) works per sequence as in generate(): each sequence reads
+// its own tokens through its own decoder into its own ReasoningBudget, and once the budget is spent the tokens
+// of `</think>` replace the model's choices of the next steps (the sampler still draws its request for each, so
+// the random numbers after them are generate()'s too). A speculative sequence keeps its draft only while the
+// token after it is one the model may still choose, so a forced token only ever replaces the step's last
+// token, the one not yet in the cache (BatchSpeculator.replaceNext), as src/decode/steps.ts does alone.
 import { InputError } from '../errors.ts';
 import { isGreedy } from '../sampling/rules.ts';
 import type { BatchLM, BatchRow, BatchSequence, BatchSpeculator } from './batch-lm.ts';
+import type { IncrementalDecoder } from './generate.ts';
+import { reasoningBudgetFor, type ReasoningBudget, type ThinkingMarkers } from './reasoning-budget.ts';
 import { resolveSampling, Sampler, type SamplingOptions } from './sampling.ts';
 
 export interface BatchRequest extends SamplingOptions {
@@ -24,6 +33,12 @@ export interface BatchRequest extends SamplingOptions {
   maxNewTokens?: number;
   /** Ids that end the sequence (default: the config's eos_token_id); the id itself is not output. */
   eosTokenIds?: readonly number[];
+  /** R1-style reasoning budget, as generate()'s option; needs `thinking` and `textDecoder`. Default none. */
+  reasoningBudget?: number;
+  /** The ids of `</think>` and whether the prompt opened the section, for `reasoningBudget`. */
+  thinking?: ThinkingMarkers;
+  /** A new streaming decoder (one per sequence): the budget finds the `<think>` section in the text. */
+  textDecoder?: () => IncrementalDecoder;
 }
 
 /** Why a batched sequence ended: as generate()'s, and 'cancelled' by BatchStream.cancel(). */
@@ -117,6 +132,8 @@ interface Member<S> {
   next: number;
   /** Decoded by the batched speculative step. */
   speculative: boolean;
+  /** The reasoning budget, fed the sequence's text through its own decoder; null without one. */
+  budget: { state: ReasoningBudget; text: IncrementalDecoder } | null;
 }
 
 /** A request waiting to join: its members share the prompt's prefill. */
@@ -179,6 +196,11 @@ export class DecodeBatch<S extends BatchSequence = BatchSequence> {
     if (!Number.isInteger(maxNew) || maxNew < 1) throw new InputError('max-new-tokens', `must be an integer >= 1, got ${maxNew}`);
     const base = resolveSampling(request);
     const unpenalized = base.repetitionPenalty === 1 && base.frequencyPenalty === 0 && base.presencePenalty === 0;
+    // A bad budget, or one without the markers or a decoder, throws while the members are made, before any joins.
+    const budgetOf = () => {
+      const state = reasoningBudgetFor({ ...request, decoder: request.textDecoder });
+      return state && { state, text: request.textDecoder!() };
+    };
     const speculative = this.spec !== null && n === 1 && isGreedy(base) && unpenalized;
     const members = Array.from({ length: n }, (_, i): Member<S> => ({
       stream: new BatchStream(),
@@ -189,6 +211,7 @@ export class DecodeBatch<S extends BatchSequence = BatchSequence> {
       seq: null,
       next: prompt[prompt.length - 1],
       speculative,
+      budget: budgetOf(),
     }));
     this.joining.push({ prompt, members });
     return members.map((m) => m.stream);
@@ -214,11 +237,18 @@ export class DecodeBatch<S extends BatchSequence = BatchSequence> {
     const speculative = rows.filter((m) => m.speculative);
     for (let i = 0; i < speculative.length; i += this.spec?.maxBatch ?? 1) {
       const part = speculative.slice(i, i + this.spec!.maxBatch);
-      // A draft needs room for two positions and a budget of two tokens; the last token is a plain row.
-      const batch = part.map((m) => ({ seq: m.seq!, token: m.next, draft: m.stream.tokens.length + 2 <= m.maxNew && m.seq!.length + 2 <= this.lm.maxLength }));
+      // A draft needs room for two positions and a budget of two tokens; the last token is a plain row. A draft
+      // is kept only when the model may choose the token after it too (a forced one may replace that token,
+      // never a kept draft); otherwise the row drafts without keeping it, as a plain row would lose the draft state.
+      const batch = part.map((m) => ({
+        seq: m.seq!,
+        token: m.next,
+        draft: m.stream.tokens.length + 2 <= m.maxNew && m.seq!.length + 2 <= this.lm.maxLength,
+        keep: (m.budget?.state.free() ?? Infinity) >= 2,
+      }));
       const produced = await this.guard(part, () => this.spec!.step(batch));
       part.forEach((m, r) => {
-        if (batch[r].draft) {
+        if (batch[r].draft && batch[r].keep) {
           stats.drafted++;
           stats.accepted += produced[r].length - 1;
         }
@@ -270,14 +300,23 @@ export class DecodeBatch<S extends BatchSequence = BatchSequence> {
     }
   }
 
-  /** A token chosen for `m`: output it, or end the sequence on a stop condition. False once it has ended. */
-  private emit(m: Member<S>, token: number): boolean {
+  /**
+   * A token chosen for `m`: output it, or end the sequence on a stop condition. False once it has ended. A
+   * forced token (the reasoning budget's `</think>`) is output instead of the model's choice, as generate()'s
+   * steps do (src/decode/steps.ts), and goes on as if the model had chosen it.
+   */
+  private emit(m: Member<S>, chosen: number): boolean {
+    const token = m.budget?.state.next() ?? chosen;
     if (m.eos.has(token)) return this.end(m, 'eos');
     m.history.push(token);
+    m.budget?.state.observe(m.budget.text.push(token));
     m.stream.push(token);
     m.next = token;
     if (m.stream.tokens.length >= m.maxNew) return this.end(m, 'length');
     if (m.seq!.length >= this.lm.maxLength) return this.end(m, 'context');
+    // The draft state goes on from the forced token. It is the step's last token (see step()); after a plain row,
+    // which ends a speculative sequence's draft state, the sequence has just ended above.
+    if (token !== chosen && m.speculative) this.spec!.replaceNext(m.seq!, token);
     return true;
   }
 

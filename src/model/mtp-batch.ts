@@ -79,6 +79,13 @@ export class MtpBatch implements BatchSpeculator<CacheSequence> {
     this.pending.delete(seq);
   }
 
+  /** As MtpSpeculator.replaceNext: the last pending row pairs the same hidden row, which does not depend on it, with `t`. */
+  replaceNext(seq: CacheSequence, t: number): void {
+    const p = this.pending.get(seq);
+    if (!p) throw new InputError('batch', 'no chosen token to replace: the sequence has no draft state (prefill it with the speculator)');
+    p[p.length - 1] = t;
+  }
+
   private get rowBytes(): number {
     return this.p.f.c.hiddenSize * 4;
   }
@@ -151,7 +158,7 @@ export class MtpBatch implements BatchSpeculator<CacheSequence> {
     const ids = Array.from(await this.p.readback.readU32(D + N, 'batch speculative step'));
     await rec.check();
 
-    return rows.map(({ seq, draft }, i) => {
+    return rows.map(({ seq, draft, keep }, i) => {
       const choices = ids.slice(D + verifyAt[i], D + verifyAt[i] + (draft ? 2 : 1));
       if (!draft) {
         // A plain row leaves the MTP behind; the sequence can no longer speculate (it is at its last token).
@@ -160,7 +167,7 @@ export class MtpBatch implements BatchSpeculator<CacheSequence> {
         return choices;
       }
       const d = ids[drafting.indexOf(i)];
-      const accepted = d === choices[0] ? 1 : 0;
+      const accepted = keep !== false && d === choices[0] ? 1 : 0;
       const next = choices[accepted];
       seq.mtpLength += pending[i].length;
       seq.length += 1 + accepted;

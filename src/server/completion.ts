@@ -118,12 +118,12 @@ function combined(results: GenerateResult[]): GenerateResult {
 }
 
 /**
- * Whether the request can step in the batch: logprobs need each token's logits read back, and a reasoning
- * budget forces tokens into the sequence, which the batched step does not do, so those requests run alone
- * through engine.generate (between two batch steps).
+ * Whether the request can step in the batch: logprobs need each token's logits read back, which the batched
+ * step does not do, so those requests run alone through engine.generate (between two batch steps). A
+ * reasoning budget steps in the batch (src/decode/batch.ts).
  */
 export function batchable(r: CompletionRequest): boolean {
-  return r.logprobs === undefined && r.reasoningBudget === undefined;
+  return r.logprobs === undefined;
 }
 
 /** `gen` whose iteration calls `onFirst` at its first event. */

@@ -176,12 +176,20 @@ describe('n choices and the reasoning_budget extension', () => {
     expect([texts, finishes]).toEqual([chat, ['length', 'length']]);
   });
 
-  it('reasoning_budget ends the <think> section the prompt opened after that many tokens, as the library does', async () => {
+  it('reasoning_budget ends the <think> section the prompt opened after that many tokens, as the library does, in the batch', async () => {
     const prompt = 'In the beginning <think>\n';
     const want = await direct(engine, prompt, 8, { temperature: 0, reasoningBudget: 2 });
     expect(want.text).toContain('</think>');
+    const sampled = await Promise.all([3, 4].map(async (seed) => (await direct(engine, prompt, 8, { temperature: 0.9, seed, reasoningBudget: 1 })).text));
+    const steps = (await health()).batch?.steps ?? 0;
     const r = await client.completions.create({ model: 'm', prompt, max_tokens: 8, temperature: 0, reasoning_budget: 2 } as OpenAI.CompletionCreateParamsNonStreaming);
     expect(r.choices[0].text).toBe(want.text);
+    const n = await client.completions.create({ model: 'm', prompt, max_tokens: 8, temperature: 0.9, seed: 3, n: 2, reasoning_budget: 1 } as OpenAI.CompletionCreateParamsNonStreaming);
+    expect(n.choices.map((c) => c.text)).toEqual(sampled);
+    for (const text of sampled) expect(text).toContain('</think>');
+    // Both requests stepped in the batch (alone, through engine.generate, they would take no batch step): the
+    // greedy one at least 4 steps (MTP: up to 2 tokens a step), the two choices 8 after their prefill.
+    expect((await health()).batch!.steps - steps).toBeGreaterThanOrEqual(4 + 1 + 8);
   });
 });
 

@@ -4,10 +4,11 @@ import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import type { GenerateResult } from '../decode/generate.ts';
 import { startServer } from '../node.ts';
-import { direct, JSON_TYPE, MESSAGES, serveTestModel } from './test-server.ts';
+import { direct, JSON_TYPE, MESSAGES, serveTestModel, serverHealth, type Health } from './test-server.ts';
 
 // max-batch 2, max-queue 1: two requests generate together, one waits, more are refused (the 429 test relies on it).
-const fx = serveTestModel({ maxQueue: 1, maxBatch: 2 });
+// The cache is sized as `serve --max-batch 2` sizes it: two full contexts.
+const fx = serveTestModel({ maxQueue: 1, maxBatch: 2 }, { cacheSequences: 2 });
 
 describe('queue and disconnects', () => {
   it('beyond max-queue, requests are refused with 429 while the others complete', async () => {
@@ -129,5 +130,44 @@ describe('shutdown', () => {
     for (let r = await reader.read(); !r.done; r = await reader.read()) text += new TextDecoder().decode(r.value);
     await rawClosed;
     expect(text).toMatch(/"finish_reason":"length".*\n\ndata: \[DONE\]\n\n$/s);
+  });
+});
+
+describe('the cache behind the batch', () => {
+  const PROMPTS = ['What is a river?', 'Who was Moses?'];
+
+  /**
+   * Two chat requests without max_tokens, streaming: /health once each has its first token (both in the batch
+   * then), after which the clients leave.
+   */
+  async function healthWithTwoRunning(client: OpenAI, url: string): Promise<Health> {
+    const streams = await Promise.all(PROMPTS.map((content) => client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content }], temperature: 0, stream: true })));
+    const started = streams.map(async (stream) => {
+      for await (const chunk of stream) if (chunk.choices[0]?.delta.content) return;
+    });
+    await Promise.all(started);
+    const health = await serverHealth(url);
+    for (const stream of streams) stream.controller.abort();
+    await expect.poll(async () => (await serverHealth(url)).batch?.sequences).toBe(0);
+    return health;
+  }
+
+  it('sized for --max-batch full contexts, two requests without max_tokens generate together', async () => {
+    const health = await healthWithTwoRunning(fx.client, fx.server.url);
+    expect(health.cache).toEqual({ tokens: 2048, pages: 128, page_size: 16, context_length: 1024, row_tokens: 1024 });
+    // Each reserves a whole context (the prompt and the 1024 - prompt tokens left to it): 64 pages.
+    expect(health.batch).toMatchObject({ sequences: 2, waiting_for_room: 0, pages_reserved: 128 });
+  });
+
+  it('with more rows than whole contexts, a request without max_tokens takes its row’s share: cache / max-batch', async () => {
+    const four = await startServer(fx.engine, { port: 0, maxBatch: 4 });
+    try {
+      const client = new OpenAI({ baseURL: `${four.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+      const health = await healthWithTwoRunning(client, four.url);
+      expect(health.cache).toMatchObject({ tokens: 2048, pages: 128, row_tokens: 512 });
+      expect(health.batch).toMatchObject({ sequences: 2, waiting_for_room: 0, pages_reserved: 2 * 32 });
+    } finally {
+      await four.close();
+    }
   });
 });

@@ -239,4 +239,13 @@ describe('serve command', () => {
     await expect(serve('--api-key', '')).rejects.toThrow(/--api-key: is empty/);
     await expect(serve('--allow-host', 'a b')).rejects.toThrow(/--allow-host/);
   });
+
+  it('refuses a bad --cache-tokens (serve, generate, chat) before loading, and one the memory plan cannot hold naming --cache-tokens', async () => {
+    const cli = (...args: string[]) => buildProgram().exitOverride().parseAsync(['node', 'deepseek-webgpu', ...args, '--quiet']);
+    await expect(cli('serve', '--cache-tokens', '0')).rejects.toThrow(/--cache-tokens: expected an integer >= 1, got '0'/);
+    await expect(cli('generate', '--tokens', '5', '--cache-tokens', 'many')).rejects.toThrow(/--cache-tokens: expected an integer >= 1, got 'many'/);
+    await expect(cli('chat', '--cache-tokens', '-3')).rejects.toThrow(/--cache-tokens: expected an integer >= 1/);
+    // 10^11 rows of 320 bytes: one layer's pool over any buffer limit; refused from the plan, before any weight is read.
+    await expect(cli('serve', '--port', '0', '--cache-tokens', '100000000000')).rejects.toThrow(/^--cache-tokens: 100000000000 rows \(6250000000 pages of 16\) do not fit: .*latent cache layer 0.*At most \d+ rows fit$/);
+  });
 });

@@ -16,6 +16,7 @@ export interface Health {
   status: string;
   queue: { running: boolean; waiting: number };
   batch: Record<string, number> | null;
+  cache: Record<string, number>;
   requests: Record<string, number>;
 }
 

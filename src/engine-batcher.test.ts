@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GenerateOptions, GenerateResult, Generation } from './decode/generate.ts';
 import { InputError } from './errors.ts';
-import { Engine, loadModel } from './node.ts';
+import { DEFAULT_MODEL_DIR, Engine, loadModel, nodeFolder } from './node.ts';
 
 let engine: Engine;
 
@@ -105,6 +105,28 @@ describe('Engine.batcher', () => {
     const pages = engine.model.cache.shape.pages;
     expect(() => batcher.generateChoices('x', { maxNewTokens: 1e9 }, 2)).toThrow(new RegExp(`need \\d+ cache pages of \\d+ rows; the cache has ${pages}`));
     expect(() => engine.batcher({ maxBatch: 0 })).toThrow(/max-batch/);
+  });
+});
+
+describe("the engine's own sequence beside a batch", () => {
+  it('a sequential generation (logprobs) between batch steps reserves its pages: at a 4-page cache all finish with their own tokens', async () => {
+    // 4 pages of 16 rows. The two batched requests (prompts of 7 and 5 tokens) reserve 2 pages each (prompt + 24
+    // + 1 rows) and fill them; the logprobs generation, which runs on the engine's own sequence between two batch
+    // steps, fills 2 more: it must wait for pages instead of taking the batch's.
+    const small = await Engine.load(engine.gpu, nodeFolder(DEFAULT_MODEL_DIR), { cacheTokens: 64 });
+    try {
+      const o: GenerateOptions = { temperature: 0, maxNewTokens: 24 };
+      const want = [];
+      for (const p of PROMPTS.slice(0, 3)) want.push(await small.generate(p, o).result);
+      const batcher = small.batcher({ maxBatch: 2 });
+      const batched = PROMPTS.slice(0, 2).map((p) => batcher.generate(p, o).result);
+      const sequential = small.generate(PROMPTS[2], { ...o, logprobs: 1 }).result;
+      const got = await Promise.all([...batched, sequential]);
+      expect(got.map((g) => [g.tokens, g.finishReason])).toEqual(want.map((w) => [w.tokens, 'length']));
+      expect(batcher.occupancy).toMatchObject({ sequences: 0, pagesReserved: 0 });
+    } finally {
+      await small.dispose();
+    }
   });
 });
 

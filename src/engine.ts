@@ -9,6 +9,7 @@ import type { ModelConfig } from './config/model-config.ts';
 import { ChatCompletions } from './chat-completions.ts';
 import { ChatSession, type ChatSessionOptions } from './chat-session.ts';
 import { BatchRunner, type BatchOccupancy } from './decode/batch-runner.ts';
+import { PageLedger } from './decode/page-ledger.ts';
 import type { CausalLM } from './decode/causal-lm.ts';
 import { generate, usesSpeculation, type GenerateOptions, type Generation } from './decode/generate.ts';
 import { promptIdsOpenThinking, thinkingMarkers, type ThinkingMarkers } from './decode/reasoning-budget.ts';
@@ -70,7 +71,7 @@ export class ModelEngine<M extends CausalLM = CausalLM> {
   private template: ChatTemplate | undefined;
   /** Resolves when the generation, logits or perplexity call holding the model is done; the next waits for it. */
   private turn: Promise<void> = Promise.resolve();
-  private disposed = false;
+  protected disposed = false;
   /** Aborted by dispose(): running generations stop after their current step, queued ones never start. */
   private readonly stopAll = new AbortController();
   /** Counts acquire()s, so a chat turn can tell whether anything else used the context since its last turn. */
@@ -138,14 +139,15 @@ export class ModelEngine<M extends CausalLM = CausalLM> {
     this.checkOpen();
     const tokens = this.encode(prompt);
     const signal = this.stoppedByDispose(options.signal);
+    const resolved = withGenerationDefaults(options, this.generationDefaults, tokens.length);
     let release = () => {};
     return generate(this.model, tokens, {
       decoder: this.tokenizer?.streamDecoder({ skipSpecialTokens: true }),
-      ...withGenerationDefaults(options, this.generationDefaults, tokens.length),
+      ...resolved,
       thinking: this.thinkingFor(options, tokens),
       signal,
       beforeStart: async () => {
-        release = await this.acquire();
+        release = await this.acquireContext(generationRows(tokens.length, resolved), false);
         this.model.truncate(0);
       },
       onSettled: (generated) => {
@@ -207,7 +209,7 @@ export class ModelEngine<M extends CausalLM = CausalLM> {
       thinking: this.thinkingFor(options, full),
       signal,
       beforeStart: async () => {
-        release = await this.acquire();
+        release = await this.acquireContext(generationRows(full.length, resolved), true);
         turn = this.turns;
         const held = this.context?.owner === owner && this.context.turn === turn - 1 ? this.context.tokens : [];
         let keep = Math.min(commonPrefix(held, full), full.length - 1);
@@ -232,7 +234,7 @@ export class ModelEngine<M extends CausalLM = CausalLM> {
   /** Logits of every position of `tokens` from an empty context: [T, vocab]. */
   async logits(tokens: readonly number[]): Promise<Float32Array> {
     this.checkOpen();
-    const release = await this.acquire();
+    const release = await this.acquireContext(tokens.length, false);
     try {
       this.model.truncate(0);
       return await this.model.appendLogits(tokens);
@@ -251,7 +253,7 @@ export class ModelEngine<M extends CausalLM = CausalLM> {
     this.checkOpen();
     const stream = this.evalStream(input);
     const signal = this.stoppedByDispose(options.signal);
-    const release = await this.acquire();
+    const release = await this.acquireContext(Infinity, false);
     try {
       return await perplexity(lmWindowModel(this.model), stream, { ...options, signal });
     } finally {
@@ -293,6 +295,15 @@ export class ModelEngine<M extends CausalLM = CausalLM> {
     return release;
   }
 
+  /**
+   * acquire() for a run on the model's own sequence that may fill up to `rows` positions of it; `keep`: what it
+   * leaves there is used again (a chat turn's context). Engine also promises the run the cache pages it may
+   * take, so that a batch stepping between its runs never lacks one.
+   */
+  protected acquireContext(_rows: number, _keep: boolean): Promise<() => void> {
+    return this.acquire();
+  }
+
   /** The caller's signal (if any) joined with dispose()'s, which stops every generation and run. */
   protected stoppedByDispose(signal: AbortSignal | undefined): AbortSignal {
     return signal ? AbortSignal.any([signal, this.stopAll.signal]) : this.stopAll.signal;
@@ -305,6 +316,9 @@ export class ModelEngine<M extends CausalLM = CausalLM> {
 
 /** The WebGPU engine: a DeepseekModel loaded from a checkpoint folder, with the folder's tokenizer. */
 export class Engine extends ModelEngine<DeepseekModel> {
+  /** The cache's page promises: every batcher's requests and this engine's own sequence (acquireContext). */
+  private readonly ledger: PageLedger;
+
   private constructor(
     readonly gpu: Gpu,
     readonly folder: ModelFolder,
@@ -318,6 +332,29 @@ export class Engine extends ModelEngine<DeepseekModel> {
       if (ownsGpu) gpu.destroy();
     };
     super({ model, tokenizer, generationDefaults, name: folder.folder.name, close });
+    this.ledger = new PageLedger(model.cache.shape.pages);
+  }
+
+  /**
+   * Waits for the model and for the pages a run on its own sequence may fill, beside what the batchers promised
+   * their requests; meanwhile batch steps go on and no new request is admitted ahead of it. Afterwards a run
+   * that is not kept gives its pages back (nothing reads its rows again: the next run starts from an empty
+   * context); a chat's context stays, and stays promised.
+   */
+  protected override acquireContext(rows: number, keep: boolean): Promise<() => void> {
+    const need = Math.ceil(Math.min(rows, this.model.maxLength) / this.model.cache.pageSize);
+    return this.ledger.untilOwn(async () => {
+      const release = await this.acquire();
+      if (this.ledger.setOwn(Math.max(need, this.model.seq.pageCount))) {
+        return () => {
+          if (!keep && !this.disposed) this.model.truncate(0);
+          this.ledger.setOwn(this.model.seq.pageCount);
+          release();
+        };
+      }
+      release();
+      return null;
+    });
   }
 
   /** generateSamples' samples in one batch of their own (at most MAX_SAMPLES_BATCH rows at a time). */
@@ -339,6 +376,7 @@ export class Engine extends ModelEngine<DeepseekModel> {
       lock: () => this.acquire(),
       decoder: this.tokenizer ? () => this.tokenizer!.streamDecoder({ skipSpecialTokens: true }) : undefined,
       speculative: options.speculative,
+      ledger: this.ledger,
     });
     const cache = this.model.cache;
     const choices = (prompt: Prompt, o: GenerateOptions, n: number) => {
@@ -387,6 +425,11 @@ export interface EngineBatcher {
   generateChoices(prompt: Prompt, options: GenerateOptions, n: number): Generation[];
   /** The batch now, and the cache pages in use (the engine's own sequence's included). */
   readonly occupancy: BatchOccupancy & { pagesInUse: number };
+}
+
+/** Positions a generation after `promptLength` tokens may fill: prompt, budget and one (no budget: the context). */
+function generationRows(promptLength: number, options: GenerateOptions): number {
+  return promptLength + (options.maxNewTokens ?? Infinity) + 1;
 }
 
 function commonPrefix(a: readonly number[], b: readonly number[]): number {

@@ -8,6 +8,7 @@ import { InputError } from '../errors.ts';
 import { isGreedy } from '../sampling/rules.ts';
 import { DecodeBatch, type BatchRequest, type BatchStream } from './batch.ts';
 import type { BatchLM } from './batch-lm.ts';
+import { PageLedger } from './page-ledger.ts';
 import { drainable, type GenerateEvent, type GenerateOptions, type GenerateResult, type Generation, type IncrementalDecoder } from './generate.ts';
 import { resolveSampling } from './sampling.ts';
 import { StopText } from './stopping.ts';
@@ -32,6 +33,11 @@ export interface BatchRunnerParts {
   decoder?: () => IncrementalDecoder;
   /** 'mtp' (default): greedy single-choice requests draft with the model's MTP head inside the batch. */
   speculative?: 'mtp' | 'none';
+  /**
+   * The cache's page promises, shared with the other users of the model's cache (Engine: its own sequence and
+   * every batcher); default one of this runner's own over `capacity.pages`.
+   */
+  ledger?: PageLedger;
 }
 
 /** Requests and sequences now, for /health and /metrics. */
@@ -63,8 +69,11 @@ interface Pending {
 export class BatchRunner {
   private readonly batch: DecodeBatch;
   private readonly waiting: Pending[] = [];
+  private readonly ledger: PageLedger;
   private sequences = 0;
   private pagesReserved = 0;
+  /** Set while a request waits for pages and the ledger is to call back when some are given back. */
+  private waitingForPages = false;
   private steps = 0;
   private looping = false;
   /** Every admitted stream not yet ended: failed together if the loop itself cannot go on. */
@@ -76,6 +85,7 @@ export class BatchRunner {
       if (!Number.isInteger(v) || v < 1) throw new InputError(name === 'maxBatch' ? 'max-batch' : name, `must be a positive integer, got ${v}`);
     }
     this.batch = new DecodeBatch(parts.lm, { speculative: parts.speculative });
+    this.ledger = parts.ledger ?? new PageLedger(c.pages);
   }
 
   get occupancy(): BatchOccupancy {
@@ -131,12 +141,18 @@ export class BatchRunner {
       const p = this.waiting[0];
       const aborted = p.signals.every((s) => s?.aborted);
       const rows = this.sequences === 0 || this.sequences + p.n <= Math.min(c.maxBatch, c.sequences);
-      if (!aborted && !(rows && this.pagesReserved + p.pages <= c.pages)) break;
+      // The pages come from the ledger, which also counts the engine's own sequence (and other runners).
+      if (!rows && !aborted) break;
+      if (!this.ledger.takeForBatch(p.pages, aborted)) {
+        this.callBackWhenFreed();
+        break;
+      }
       this.waiting.shift();
       let streams: BatchStream[];
       try {
         streams = this.batch.addChoices(p.request, p.n);
       } catch (e) {
+        this.ledger.giveFromBatch(p.pages);
         p.refuse(e);
         continue;
       }
@@ -150,11 +166,22 @@ export class BatchRunner {
         for (const s of streams) this.live.delete(s);
         this.sequences -= p.n;
         this.pagesReserved -= p.pages;
+        this.ledger.giveFromBatch(p.pages); // wakes this runner's and the others' waiting requests
         this.admitWaiting();
       });
       p.admit(streams);
     }
     void this.loop();
+  }
+
+  /** Looks at the waiting requests again once the ledger gets pages back (from anyone). */
+  private callBackWhenFreed(): void {
+    if (this.waitingForPages) return;
+    this.waitingForPages = true;
+    void this.ledger.whenFreed().then(() => {
+      this.waitingForPages = false;
+      this.admitWaiting();
+    });
   }
 
   /** Steps while the batch has sequences, each step under the lock. */

@@ -97,6 +97,22 @@ describe('Engine.batcher', () => {
     expect(got.map((g) => g.tokens)).toEqual(want.map((w) => w.tokens));
   });
 
+  it("each request reports its own drafts and steps: a greedy one as generate() with one draft per step, a sampled one as plain decoding", async () => {
+    const greedy: GenerateOptions = { temperature: 0, maxNewTokens: 19 };
+    const sampled: GenerateOptions = { temperature: 0.8, seed: 3, maxNewTokens: 11 };
+    const want = [await alone(PROMPTS[0], { ...greedy, draftTokens: 1 }), await alone(PROMPTS[1], greedy), await alone(PROMPTS[2], sampled)];
+    const batcher = engine.batcher();
+    const got = await Promise.all([batcher.generate(PROMPTS[0], greedy).result, batcher.generate(PROMPTS[1], greedy).result, batcher.generate(PROMPTS[2], sampled).result]);
+    const counts = (r: GenerateResult) => {
+      const { speculative, drafted, accepted, acceptanceRate, tokensPerStep } = r.stats;
+      return { tokens: r.tokens, speculative, drafted, accepted, acceptanceRate, tokensPerStep };
+    };
+    expect(got.map(counts)).toEqual(want.map(counts));
+    expect(want[0].stats.drafted).toBeGreaterThan(0);
+    expect(want[0].stats.accepted).toBeGreaterThan(0); // so tokensPerStep is above 1
+    expect(got[2].stats).toMatchObject({ speculative: 'none', drafted: 0, tokensPerStep: 1 });
+  });
+
   it('refuses what a batch cannot take, naming the argument', () => {
     const batcher = engine.batcher();
     expect(() => batcher.generate('x', { logprobs: 2 })).toThrow(InputError);

@@ -6,7 +6,7 @@
 // (docs/architecture.md "Batched decoding"); until then it waits here, in order.
 import { InputError } from '../errors.ts';
 import { isGreedy } from '../sampling/rules.ts';
-import { DecodeBatch, type BatchRequest, type BatchStream } from './batch.ts';
+import { DecodeBatch, type BatchRequest, type BatchStream, type BatchStreamCounts } from './batch.ts';
 import type { BatchLM } from './batch-lm.ts';
 import { PageLedger } from './page-ledger.ts';
 import { drainable, type GenerateEvent, type GenerateOptions, type GenerateResult, type Generation, type IncrementalDecoder } from './generate.ts';
@@ -220,6 +220,7 @@ export class BatchRunner {
     let finish: GenerateResult['finishReason'] = 'aborted';
     let t0 = performance.now();
     let tFirst = 0;
+    let counts: BatchStreamCounts = { steps: 0, drafted: 0, accepted: 0 };
     let resolve!: (r: GenerateResult) => void;
     let reject!: (e: unknown) => void;
     const result = new Promise<GenerateResult>((res, rej) => ((resolve = res), (reject = rej)));
@@ -227,6 +228,7 @@ export class BatchRunner {
 
     async function* run(): AsyncGenerator<GenerateEvent> {
       const s = await stream;
+      counts = s.counts; // read at settle: the steps go on counting until then
       t0 = performance.now();
       const onAbort = () => s.cancel();
       if (options.signal?.aborted) s.cancel();
@@ -268,11 +270,10 @@ export class BatchRunner {
           prefillTokensPerSecond: tFirst > t0 ? promptTokens / ((tFirst - t0) / 1000) : 0,
           decodeTokensPerSecond: decoded > 0 && tFirst > 0 ? decoded / ((now - tFirst) / 1000) : 0,
           speculative: speculative ? 'mtp' : 'none',
-          // Per-sequence draft counts are not kept by the batch; BatchStepStats has them per step.
-          drafted: 0,
-          accepted: 0,
-          acceptanceRate: 0,
-          tokensPerStep: 0,
+          drafted: counts.drafted,
+          accepted: counts.accepted,
+          acceptanceRate: counts.drafted ? counts.accepted / counts.drafted : 0,
+          tokensPerStep: counts.steps ? decoded / counts.steps : 0,
         },
       });
     };

@@ -1,7 +1,7 @@
 // Engine.batcher(): generations stepped together give each the tokens and text it gets alone from
 // engine.generate (greedy, seeded, stop strings, n choices with seed + i), join a running batch, and leave it
 // (cancelled, aborted) without disturbing the others. The embedded tiny-v3-trained model.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { GenerateOptions, GenerateResult, Generation } from './decode/generate.ts';
 import { InputError } from './errors.ts';
 import { DEFAULT_MODEL_DIR, Engine, loadModel, nodeFolder } from './node.ts';
@@ -155,5 +155,23 @@ describe('Engine.generateSamples in one batch', () => {
     expect(set.vote!.total).toBe(3);
     // A reasoning budget forces tokens into one sequence: those samples run one after another.
     expect((await engine.generateSamples('The sea is', { samples: 2, temperature: 0, maxNewTokens: 3, reasoningBudget: 1 })).batched).toBe(false);
+  });
+
+  it('prefills the prompt once per group of choices, a group as large as the cache holds at the samples’ worst case', async () => {
+    const prefill = vi.spyOn(engine.model, 'appendSequence');
+    try {
+      const everyId = Array.from({ length: engine.config.vocabSize }, (_, i) => i); // each sample ends at its first token
+      const options = { temperature: 0.9, seed: 4, eosTokenIds: everyId };
+      const three = await engine.generateSamples('The sea is', { ...options, samples: 3, maxNewTokens: 7 });
+      expect(three.samples.map((s) => [s.seed, s.finishReason])).toEqual([4, 5, 6].map((seed) => [seed, 'eos']));
+      expect(prefill).toHaveBeenCalledTimes(1); // one sample after another: 3
+      prefill.mockClear();
+      // 4 + 300 + 1 rows: 20 pages a sample, 3 samples in the 64-page cache: groups of 3 and 2.
+      const five = await engine.generateSamples('The sea is', { ...options, samples: 5, maxNewTokens: 300 });
+      expect(five.samples.map((s) => [s.seed, s.finishReason])).toEqual([4, 5, 6, 7, 8].map((seed) => [seed, 'eos']));
+      expect(prefill).toHaveBeenCalledTimes(2);
+    } finally {
+      prefill.mockRestore();
+    }
   });
 });

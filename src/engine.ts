@@ -8,12 +8,12 @@ import { loadGenerationDefaults, NO_GENERATION_DEFAULTS, type GenerationDefaults
 import type { ModelConfig } from './config/model-config.ts';
 import { ChatCompletions } from './chat-completions.ts';
 import { ChatSession, type ChatSessionOptions } from './chat-session.ts';
-import { BatchRunner, type BatchOccupancy } from './decode/batch-runner.ts';
+import { BatchRunner, DEFAULT_BATCH_MAX_NEW_TOKENS, type BatchOccupancy } from './decode/batch-runner.ts';
 import { PageLedger } from './decode/page-ledger.ts';
 import type { CausalLM } from './decode/causal-lm.ts';
 import { generate, usesSpeculation, type GenerateOptions, type Generation } from './decode/generate.ts';
 import { promptIdsOpenThinking, thinkingMarkers, type ThinkingMarkers } from './decode/reasoning-budget.ts';
-import { generateSamples, type SampleSet, type SamplesOptions } from './decode/samples.ts';
+import { generateSamples, type ChoiceSource, type SampleSet, type SamplesOptions } from './decode/samples.ts';
 import { documentMarkers, documentStream, splitDocuments } from './eval/documents.ts';
 import { lmWindowModel } from './eval/lm-window-model.ts';
 import { perplexity, type PerplexityOptions, type PerplexityResult } from './eval/perplexity.ts';
@@ -160,22 +160,23 @@ export class ModelEngine<M extends CausalLM = CausalLM> {
   /**
    * Test-time scaling: `samples` answers to `prompt`, sample i with seed + i (the caller's seed, or a random
    * one), each with its final answer extracted, and with `vote` the majority answer and its share
-   * (src/decode/samples.ts). The samples are stepped together in one batch (Engine.batcher(): sample i is then
-   * generate() with seed + i and speculative 'none' unless greedy) when the options allow it; logprobs, a
-   * reasoning budget or more than one draft per step need generate()'s own loop, and then they run one after
-   * another, each as generate() would.
+   * (src/decode/samples.ts). The samples are stepped together in one batch as choices of the prompt, which is
+   * prefilled once per group of up to 16 (Engine.batcher()'s generateChoices: sample i is then generate() with
+   * seed + i and speculative 'none') when the options allow it; logprobs, a reasoning budget or more than one
+   * draft per step need generate()'s own loop, and then they run one after another, each as generate() would.
    */
   async generateSamples(prompt: Prompt, options: SamplesOptions): Promise<SampleSet> {
     this.checkOpen();
     const tokens = this.encode(prompt);
     const opensThinking = this.tokenizer ? promptIdsOpenThinking(this.tokenizer, tokens) : false;
-    const batch = options.samples > 1 && options.logprobs === undefined && options.reasoningBudget === undefined && (options.draftTokens ?? 1) === 1 ? this.samplesBatch(options.samples) : null;
-    const one = batch ?? ((p: Prompt, o: GenerateOptions) => this.generate(p, o));
-    return { ...(await generateSamples((o) => one({ tokens }, o), options, opensThinking)), batched: batch !== null };
+    const batchable = options.samples > 1 && options.logprobs === undefined && options.reasoningBudget === undefined && (options.draftTokens ?? 1) === 1;
+    const batch = batchable ? this.samplesBatch(options.samples, tokens, options) : null;
+    const source = batch ?? ((o: GenerateOptions) => this.generate({ tokens }, o));
+    return { ...(await generateSamples(source, options, opensThinking)), batched: batch !== null };
   }
 
-  /** A generate() whose generations step together (Engine: its batcher's); null where the model cannot batch. */
-  protected samplesBatch(_samples: number): ((prompt: Prompt, options: GenerateOptions) => Generation) | null {
+  /** The samples as choices of `prompt` stepping together (Engine: its batcher's); null where the model cannot batch. */
+  protected samplesBatch(_samples: number, _prompt: readonly number[], _options: GenerateOptions): ChoiceSource | null {
     return null;
   }
 
@@ -357,9 +358,19 @@ export class Engine extends ModelEngine<DeepseekModel> {
     });
   }
 
-  /** generateSamples' samples in one batch of their own (at most MAX_SAMPLES_BATCH rows at a time). */
-  protected override samplesBatch(samples: number): (prompt: Prompt, options: GenerateOptions) => Generation {
-    return this.batcher({ maxBatch: Math.min(samples, MAX_SAMPLES_BATCH) }).generate;
+  /**
+   * generateSamples' samples in one batch of their own (at most MAX_SAMPLES_BATCH rows at a time), as choices of
+   * the prompt: one prefill per group, a group no larger than the cache holds at the samples' worst case.
+   */
+  protected override samplesBatch(samples: number, prompt: readonly number[], options: GenerateOptions): ChoiceSource {
+    const batcher = this.batcher({ maxBatch: Math.min(samples, MAX_SAMPLES_BATCH) });
+    const shape = this.model.cache.shape;
+    const maxNew = withGenerationDefaults(options, this.generationDefaults, prompt.length).maxNewTokens ?? DEFAULT_BATCH_MAX_NEW_TOKENS;
+    const pagesEach = Math.ceil(Math.min(prompt.length + maxNew + 1, shape.maxLength) / shape.pageSize);
+    return {
+      choices: (o, n) => batcher.generateChoices({ tokens: prompt }, o, n),
+      group: Math.max(1, Math.min(samples, MAX_SAMPLES_BATCH, Math.floor(shape.pages / pagesEach))),
+    };
   }
 
   /**

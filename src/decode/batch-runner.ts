@@ -13,6 +13,9 @@ import { drainable, type GenerateEvent, type GenerateOptions, type GenerateResul
 import { resolveSampling } from './sampling.ts';
 import { StopText } from './stopping.ts';
 
+/** A request's token budget when its options give none. */
+export const DEFAULT_BATCH_MAX_NEW_TOKENS = 256;
+
 /** What the batch may hold at once: rows, and the cache behind them. */
 export interface BatchCapacity {
   /** Sequences stepped together (requests beyond wait); a request's n choices count n. */
@@ -109,7 +112,7 @@ export class BatchRunner {
     if (!Number.isInteger(n) || n < 1) throw new InputError('n', `must be a positive integer, got ${n}`);
     const lm = this.parts.lm;
     const c = this.parts.capacity;
-    const maxNew = options.maxNewTokens ?? 256;
+    const maxNew = options.maxNewTokens ?? DEFAULT_BATCH_MAX_NEW_TOKENS;
     if (!Number.isInteger(maxNew) || maxNew < 1) throw new InputError('max-new-tokens', `must be an integer >= 1 in a batch, got ${maxNew}`);
     if (n > c.sequences) throw new InputError('n', `${n} choices exceed the ${c.sequences} sequences the cache holds`);
     const pages = n * Math.ceil(Math.min(prompt.length + maxNew + 1, lm.maxLength) / c.pageSize);

@@ -1,10 +1,10 @@
 // Engine.batcher(): generations stepped together give each the tokens and text it gets alone from
 // engine.generate (greedy, seeded, stop strings, n choices with seed + i), join a running batch, and leave it
 // (cancelled, aborted) without disturbing the others. The embedded tiny-v3-trained model.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { GenerateOptions, GenerateResult, Generation } from './decode/generate.ts';
 import { InputError } from './errors.ts';
-import { Engine, loadModel } from './node.ts';
+import { DEFAULT_MODEL_DIR, Engine, loadModel, nodeFolder } from './node.ts';
 
 let engine: Engine;
 
@@ -97,6 +97,22 @@ describe('Engine.batcher', () => {
     expect(got.map((g) => g.tokens)).toEqual(want.map((w) => w.tokens));
   });
 
+  it("each request reports its own drafts and steps: a greedy one as generate() with one draft per step, a sampled one as plain decoding", async () => {
+    const greedy: GenerateOptions = { temperature: 0, maxNewTokens: 19 };
+    const sampled: GenerateOptions = { temperature: 0.8, seed: 3, maxNewTokens: 11 };
+    const want = [await alone(PROMPTS[0], { ...greedy, draftTokens: 1 }), await alone(PROMPTS[1], greedy), await alone(PROMPTS[2], sampled)];
+    const batcher = engine.batcher();
+    const got = await Promise.all([batcher.generate(PROMPTS[0], greedy).result, batcher.generate(PROMPTS[1], greedy).result, batcher.generate(PROMPTS[2], sampled).result]);
+    const counts = (r: GenerateResult) => {
+      const { speculative, drafted, accepted, acceptanceRate, tokensPerStep } = r.stats;
+      return { tokens: r.tokens, speculative, drafted, accepted, acceptanceRate, tokensPerStep };
+    };
+    expect(got.map(counts)).toEqual(want.map(counts));
+    expect(want[0].stats.drafted).toBeGreaterThan(0);
+    expect(want[0].stats.accepted).toBeGreaterThan(0); // so tokensPerStep is above 1
+    expect(got[2].stats).toMatchObject({ speculative: 'none', drafted: 0, tokensPerStep: 1 });
+  });
+
   it('refuses what a batch cannot take, naming the argument', () => {
     const batcher = engine.batcher();
     expect(() => batcher.generate('x', { logprobs: 2 })).toThrow(InputError);
@@ -105,6 +121,28 @@ describe('Engine.batcher', () => {
     const pages = engine.model.cache.shape.pages;
     expect(() => batcher.generateChoices('x', { maxNewTokens: 1e9 }, 2)).toThrow(new RegExp(`need \\d+ cache pages of \\d+ rows; the cache has ${pages}`));
     expect(() => engine.batcher({ maxBatch: 0 })).toThrow(/max-batch/);
+  });
+});
+
+describe("the engine's own sequence beside a batch", () => {
+  it('a sequential generation (logprobs) between batch steps reserves its pages: at a 4-page cache all finish with their own tokens', async () => {
+    // 4 pages of 16 rows. The two batched requests (prompts of 7 and 5 tokens) reserve 2 pages each (prompt + 24
+    // + 1 rows) and fill them; the logprobs generation, which runs on the engine's own sequence between two batch
+    // steps, fills 2 more: it must wait for pages instead of taking the batch's.
+    const small = await Engine.load(engine.gpu, nodeFolder(DEFAULT_MODEL_DIR), { cacheTokens: 64 });
+    try {
+      const o: GenerateOptions = { temperature: 0, maxNewTokens: 24 };
+      const want = [];
+      for (const p of PROMPTS.slice(0, 3)) want.push(await small.generate(p, o).result);
+      const batcher = small.batcher({ maxBatch: 2 });
+      const batched = PROMPTS.slice(0, 2).map((p) => batcher.generate(p, o).result);
+      const sequential = small.generate(PROMPTS[2], { ...o, logprobs: 1 }).result;
+      const got = await Promise.all([...batched, sequential]);
+      expect(got.map((g) => [g.tokens, g.finishReason])).toEqual(want.map((w) => [w.tokens, 'length']));
+      expect(batcher.occupancy).toMatchObject({ sequences: 0, pagesReserved: 0 });
+    } finally {
+      await small.dispose();
+    }
   });
 });
 
@@ -154,5 +192,23 @@ describe('the prefix cache under engine.generate and the batcher', () => {
     const first = await engine.batcher().generate(LONG, { temperature: 0, maxNewTokens: 4 }).result;
     expect(first.stats.cachedTokens).toBe(0);
     expect((await engine.generate(LONG, { temperature: 0, maxNewTokens: 4 }).result).stats.cachedTokens).toBe(whole);
+  });
+
+  it('prefills the prompt once per group of choices, a group as large as the cache holds at the samples’ worst case', async () => {
+    const prefill = vi.spyOn(engine.model, 'appendSequence');
+    try {
+      const everyId = Array.from({ length: engine.config.vocabSize }, (_, i) => i); // each sample ends at its first token
+      const options = { temperature: 0.9, seed: 4, eosTokenIds: everyId };
+      const three = await engine.generateSamples('The sea is', { ...options, samples: 3, maxNewTokens: 7 });
+      expect(three.samples.map((s) => [s.seed, s.finishReason])).toEqual([4, 5, 6].map((seed) => [seed, 'eos']));
+      expect(prefill).toHaveBeenCalledTimes(1); // one sample after another: 3
+      prefill.mockClear();
+      // 4 + 300 + 1 rows: 20 pages a sample, 3 samples in the 64-page cache: groups of 3 and 2.
+      const five = await engine.generateSamples('The sea is', { ...options, samples: 5, maxNewTokens: 300 });
+      expect(five.samples.map((s) => [s.seed, s.finishReason])).toEqual([4, 5, 6, 7, 8].map((seed) => [seed, 'eos']));
+      expect(prefill).toHaveBeenCalledTimes(2);
+    } finally {
+      prefill.mockRestore();
+    }
   });
 });

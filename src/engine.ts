@@ -8,11 +8,12 @@ import { loadGenerationDefaults, NO_GENERATION_DEFAULTS, type GenerationDefaults
 import type { ModelConfig } from './config/model-config.ts';
 import { ChatCompletions } from './chat-completions.ts';
 import { ChatSession, type ChatSessionOptions } from './chat-session.ts';
-import { BatchRunner, type BatchOccupancy } from './decode/batch-runner.ts';
+import { BatchRunner, DEFAULT_BATCH_MAX_NEW_TOKENS, type BatchOccupancy } from './decode/batch-runner.ts';
+import { PageLedger } from './decode/page-ledger.ts';
 import type { CausalLM } from './decode/causal-lm.ts';
 import { generate, usesSpeculation, type GenerateOptions, type Generation } from './decode/generate.ts';
 import { promptIdsOpenThinking, thinkingMarkers, type ThinkingMarkers } from './decode/reasoning-budget.ts';
-import { generateSamples, type SampleSet, type SamplesOptions } from './decode/samples.ts';
+import { generateSamples, type ChoiceSource, type SampleSet, type SamplesOptions } from './decode/samples.ts';
 import { documentMarkers, documentStream, splitDocuments } from './eval/documents.ts';
 import { lmWindowModel } from './eval/lm-window-model.ts';
 import { perplexity, type PerplexityOptions, type PerplexityResult } from './eval/perplexity.ts';
@@ -71,7 +72,7 @@ export class ModelEngine<M extends CausalLM = CausalLM> {
   private template: ChatTemplate | undefined;
   /** Resolves when the generation, logits or perplexity call holding the model is done; the next waits for it. */
   private turn: Promise<void> = Promise.resolve();
-  private disposed = false;
+  protected disposed = false;
   /** Aborted by dispose(): running generations stop after their current step, queued ones never start. */
   private readonly stopAll = new AbortController();
   /** Counts acquire()s, so a chat turn can tell whether anything else used the context since its last turn. */
@@ -147,7 +148,7 @@ export class ModelEngine<M extends CausalLM = CausalLM> {
       thinking: this.thinkingFor(options, tokens),
       signal,
       beforeStart: async () => {
-        release = await this.acquire();
+        release = await this.acquireContext(generationRows(tokens.length, resolved), false);
         this.model.truncate(0);
         return this.model.startFromPrefix?.(tokens, usesSpeculation(this.model, resolved));
       },
@@ -162,22 +163,24 @@ export class ModelEngine<M extends CausalLM = CausalLM> {
   /**
    * Test-time scaling: `samples` answers to `prompt`, sample i with seed + i (the caller's seed, or a random
    * one), each with its final answer extracted, and with `vote` the majority answer and its share
-   * (src/decode/samples.ts). The samples are stepped together in one batch (Engine.batcher(): sample i is then
-   * generate() with seed + i and speculative 'none' unless greedy, its reasoning budget included) when the
-   * options allow it; logprobs or more than one draft per step need generate()'s own loop, and then they run one
-   * after another, each as generate() would.
+   * (src/decode/samples.ts). The samples are stepped together in one batch as choices of the prompt, which is
+   * prefilled once per group of up to 16 (Engine.batcher()'s generateChoices: sample i is then generate() with
+   * seed + i and speculative 'none', its reasoning budget included) when the options allow it; logprobs or more
+   * than one draft per step need generate()'s own loop, and then they run one after another, each as generate()
+   * would.
    */
   async generateSamples(prompt: Prompt, options: SamplesOptions): Promise<SampleSet> {
     this.checkOpen();
     const tokens = this.encode(prompt);
     const opensThinking = this.tokenizer ? promptIdsOpenThinking(this.tokenizer, tokens) : false;
-    const batch = options.samples > 1 && options.logprobs === undefined && (options.draftTokens ?? 1) === 1 ? this.samplesBatch(options.samples) : null;
-    const one = batch ?? ((p: Prompt, o: GenerateOptions) => this.generate(p, o));
-    return { ...(await generateSamples((o) => one({ tokens }, o), options, opensThinking)), batched: batch !== null };
+    const batchable = options.samples > 1 && options.logprobs === undefined && (options.draftTokens ?? 1) === 1;
+    const batch = batchable ? this.samplesBatch(options.samples, tokens, options) : null;
+    const source = batch ?? ((o: GenerateOptions) => this.generate({ tokens }, o));
+    return { ...(await generateSamples(source, options, opensThinking)), batched: batch !== null };
   }
 
-  /** A generate() whose generations step together (Engine: its batcher's); null where the model cannot batch. */
-  protected samplesBatch(_samples: number): ((prompt: Prompt, options: GenerateOptions) => Generation) | null {
+  /** The samples as choices of `prompt` stepping together (Engine: its batcher's); null where the model cannot batch. */
+  protected samplesBatch(_samples: number, _prompt: readonly number[], _options: GenerateOptions): ChoiceSource | null {
     return null;
   }
 
@@ -211,7 +214,7 @@ export class ModelEngine<M extends CausalLM = CausalLM> {
       thinking: this.thinkingFor(options, full),
       signal,
       beforeStart: async () => {
-        release = await this.acquire();
+        release = await this.acquireContext(generationRows(full.length, resolved), true);
         turn = this.turns;
         const held = this.context?.owner === owner && this.context.turn === turn - 1 ? this.context.tokens : [];
         let keep = Math.min(commonPrefix(held, full), full.length - 1);
@@ -247,7 +250,7 @@ export class ModelEngine<M extends CausalLM = CausalLM> {
   /** Logits of every position of `tokens` from an empty context: [T, vocab]. */
   async logits(tokens: readonly number[]): Promise<Float32Array> {
     this.checkOpen();
-    const release = await this.acquire();
+    const release = await this.acquireContext(tokens.length, false);
     try {
       this.model.truncate(0);
       return await this.model.appendLogits(tokens);
@@ -266,7 +269,7 @@ export class ModelEngine<M extends CausalLM = CausalLM> {
     this.checkOpen();
     const stream = this.evalStream(input);
     const signal = this.stoppedByDispose(options.signal);
-    const release = await this.acquire();
+    const release = await this.acquireContext(Infinity, false);
     try {
       return await perplexity(lmWindowModel(this.model), stream, { ...options, signal });
     } finally {
@@ -308,6 +311,15 @@ export class ModelEngine<M extends CausalLM = CausalLM> {
     return release;
   }
 
+  /**
+   * acquire() for a run on the model's own sequence that may fill up to `rows` positions of it; `keep`: what it
+   * leaves there is used again (a chat turn's context). Engine also promises the run the cache pages it may
+   * take, so that a batch stepping between its runs never lacks one.
+   */
+  protected acquireContext(_rows: number, _keep: boolean): Promise<() => void> {
+    return this.acquire();
+  }
+
   /** The caller's signal (if any) joined with dispose()'s, which stops every generation and run. */
   protected stoppedByDispose(signal: AbortSignal | undefined): AbortSignal {
     return signal ? AbortSignal.any([signal, this.stopAll.signal]) : this.stopAll.signal;
@@ -320,6 +332,9 @@ export class ModelEngine<M extends CausalLM = CausalLM> {
 
 /** The WebGPU engine: a DeepseekModel loaded from a checkpoint folder, with the folder's tokenizer. */
 export class Engine extends ModelEngine<DeepseekModel> {
+  /** The cache's page promises: every batcher's requests and this engine's own sequence (acquireContext). */
+  private readonly ledger: PageLedger;
+
   private constructor(
     readonly gpu: Gpu,
     readonly folder: ModelFolder,
@@ -333,11 +348,44 @@ export class Engine extends ModelEngine<DeepseekModel> {
       if (ownsGpu) gpu.destroy();
     };
     super({ model, tokenizer, generationDefaults, name: folder.folder.name, close });
+    this.ledger = new PageLedger(model.cache.shape.pages);
   }
 
-  /** generateSamples' samples in one batch of their own (at most MAX_SAMPLES_BATCH rows at a time). */
-  protected override samplesBatch(samples: number): (prompt: Prompt, options: GenerateOptions) => Generation {
-    return this.batcher({ maxBatch: Math.min(samples, MAX_SAMPLES_BATCH) }).generate;
+  /**
+   * Waits for the model and for the pages a run on its own sequence may fill, beside what the batchers promised
+   * their requests; meanwhile batch steps go on and no new request is admitted ahead of it. Afterwards a run
+   * that is not kept gives its pages back (nothing reads its rows again: the next run starts from an empty
+   * context); a chat's context stays, and stays promised.
+   */
+  protected override acquireContext(rows: number, keep: boolean): Promise<() => void> {
+    const need = Math.ceil(Math.min(rows, this.model.maxLength) / this.model.cache.pageSize);
+    return this.ledger.untilOwn(async () => {
+      const release = await this.acquire();
+      if (this.ledger.setOwn(Math.max(need, this.model.seq.pageCount))) {
+        return () => {
+          if (!keep && !this.disposed) this.model.truncate(0);
+          this.ledger.setOwn(this.model.seq.pageCount);
+          release();
+        };
+      }
+      release();
+      return null;
+    });
+  }
+
+  /**
+   * generateSamples' samples in one batch of their own (at most MAX_SAMPLES_BATCH rows at a time), as choices of
+   * the prompt: one prefill per group, a group no larger than the cache holds at the samples' worst case.
+   */
+  protected override samplesBatch(samples: number, prompt: readonly number[], options: GenerateOptions): ChoiceSource {
+    const batcher = this.batcher({ maxBatch: Math.min(samples, MAX_SAMPLES_BATCH) });
+    const shape = this.model.cache.shape;
+    const maxNew = withGenerationDefaults(options, this.generationDefaults, prompt.length).maxNewTokens ?? DEFAULT_BATCH_MAX_NEW_TOKENS;
+    const pagesEach = Math.ceil(Math.min(prompt.length + maxNew + 1, shape.maxLength) / shape.pageSize);
+    return {
+      choices: (o, n) => batcher.generateChoices({ tokens: prompt }, o, n),
+      group: Math.max(1, Math.min(samples, MAX_SAMPLES_BATCH, Math.floor(shape.pages / pagesEach))),
+    };
   }
 
   /**
@@ -354,6 +402,7 @@ export class Engine extends ModelEngine<DeepseekModel> {
       lock: () => this.acquire(),
       decoder: this.tokenizer ? () => this.tokenizer!.streamDecoder({ skipSpecialTokens: true }) : undefined,
       speculative: options.speculative,
+      ledger: this.ledger,
     });
     const cache = this.model.cache;
     const choices = (prompt: Prompt, o: GenerateOptions, n: number) => {
@@ -407,6 +456,11 @@ export interface EngineBatcher {
    * cache's pages and running totals (null when the model was loaded with prefixCache: false).
    */
   readonly occupancy: BatchOccupancy & { pagesInUse: number; prefixCache: (PrefixCacheStats & { pages: number }) | null };
+}
+
+/** Positions a generation after `promptLength` tokens may fill: prompt, budget and one (no budget: the context). */
+function generationRows(promptLength: number, options: GenerateOptions): number {
+  return promptLength + (options.maxNewTokens ?? Infinity) + 1;
 }
 
 function commonPrefix(a: readonly number[], b: readonly number[]): number {

@@ -13,7 +13,7 @@ import { InputError } from '../errors.ts';
 import { promptOpensThinking } from '../tokenizer/think.ts';
 import { addSamplingOptions, DEFAULT_MAX_NEW_TOKENS, parseGenerateOptions, type SamplingCliOptions } from './generate.ts';
 import { TextSink } from './text-sink.ts';
-import { addModelOptions, loadModelFromCli } from './load-model.ts';
+import { addCacheTokensOption, addModelOptions, loadModelFromCli } from './load-model.ts';
 
 interface ChatCliOptions extends SamplingCliOptions {
   system?: string;
@@ -29,6 +29,7 @@ export function register(program: Command): void {
       .description('a multi-turn conversation in the terminal (history kept in the KV cache between turns)')
       .option('--system <text>', 'the system prompt'),
   );
+  addCacheTokensOption(chat, 'the context');
   addSamplingOptions(chat);
   chat.action(async (options: ChatCliOptions, command: Command) => {
     const { fallback } = command.optsWithGlobals<GlobalOptions>();

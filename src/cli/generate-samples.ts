@@ -1,7 +1,7 @@
 // `generate --samples N [--vote] [--answer-pattern RE]`: N samples of one prompt (seeds seed, seed + 1, ...),
 // each printed as it completes, or with --vote only the majority answer, its share of the votes and the
-// tally. --json prints one object with every sample and the vote. The samples step together in one batch
-// where the options allow (Engine.generateSamples), else one after another.
+// tally. --json prints one object with every sample and the vote. The samples step together in one batch,
+// choices of one prefill, where the options allow (Engine.generateSamples), else one after another.
 import { compileAnswerPattern } from '../decode/answers.ts';
 import type { Sample, SampleSet, SamplesOptions } from '../decode/samples.ts';
 import { voteShare, type VoteResult } from '../decode/vote.ts';

@@ -12,7 +12,7 @@ import { promptOpensThinking } from '../tokenizer/think.ts';
 import { parseTokenList } from './arguments.ts';
 import { TextSink } from './text-sink.ts';
 import { parseSamplesOptions, runSamples, type SamplesCliOptions } from './generate-samples.ts';
-import { addModelOptions, loadModelFromCli, parseIntOption, parseNumberOption, type ModelCliOptions } from './load-model.ts';
+import { addCacheTokensOption, addModelOptions, loadModelFromCli, parseIntOption, parseNumberOption, type ModelCliOptions } from './load-model.ts';
 import { statsJson } from '../decode/stats-json.ts';
 
 interface GenerateCliOptions extends SamplingCliOptions, SamplesCliOptions {
@@ -56,6 +56,7 @@ export function register(program: Command): void {
       .option('--system <text>', 'a system message (with --chat)')
       .option('--tokens <ids>', 'the prompt as comma-separated token ids instead of text'),
   );
+  addCacheTokensOption(generate, 'the context; --samples share it');
   addSamplingOptions(generate)
     .option('--samples <n>', 'draw n answers (seeds seed, seed + 1, ...) in one batch, each printed in order when done')
     .option('--vote', 'with --samples: print only the majority answer (after </think>; the last \\boxed{...} if any), its votes and the tally')

@@ -20,6 +20,8 @@ export interface ModelCliOptions {
   /** Set by resolveModelDir() when --model named a Hugging Face model: its `owner/name` (a name for the model). */
   hubModel?: string;
   contextLength?: string;
+  /** Only on the commands that add it (addCacheTokensOption). */
+  cacheTokens?: string;
   quantize?: QuantizeFormat;
   gpuMemory?: string;
   quiet?: boolean;
@@ -33,6 +35,11 @@ export function addModelOptions(cmd: Command): Command {
     .addOption(new Option('--quantize <format>', 'quantize linear and expert weights at load: fp8 (BF16 ones, to FP8 blocks) or q4 (4-bit, 32-input groups)').choices(['fp8', 'q4']))
     .option('--gpu-memory <size>', 'GPU memory to use (4GB, 6G, 512MiB): routed experts beyond it stay in host memory, a cache of them on the GPU')
     .option('--quiet', 'no progress bar');
+}
+
+/** --cache-tokens, on the commands that can hold more than one sequence; `byDefault` says what they get without it. */
+export function addCacheTokensOption(cmd: Command, byDefault: string): Command {
+  return cmd.option('--cache-tokens <n>', `rows of the latent cache, every sequence together (default: ${byDefault})`);
 }
 
 /** `value` is a number when it is the option's default (commander then shows it as a number in --help). */
@@ -81,15 +88,16 @@ export async function resolveModelDir(opts: Pick<ModelCliOptions, 'model' | 'rev
 }
 
 /** --model, --context-length and --gpu-memory, checked; the context against config.json's max_position_embeddings. */
-export async function checkModelOptions(opts: ModelCliOptions): Promise<{ dir: string; contextLength: number | undefined; gpuMemory: number | undefined }> {
-  const dir = await resolveModelDir(opts);
+export async function checkModelOptions(opts: ModelCliOptions): Promise<{ dir: string; contextLength: number | undefined; cacheTokens: number | undefined; gpuMemory: number | undefined }> {
   const contextLength = parseIntOption(opts.contextLength, '--context-length', 1);
+  const cacheTokens = parseIntOption(opts.cacheTokens, '--cache-tokens', 1);
+  const dir = await resolveModelDir(opts);
   const gpuMemory = opts.gpuMemory === undefined ? undefined : parseByteSize(opts.gpuMemory, '--gpu-memory');
   const max = contextLength === undefined ? undefined : await configNumber(dir, 'max_position_embeddings');
   if (contextLength !== undefined && max !== undefined && contextLength > max) {
     throw new InputError('--context-length', `${contextLength} is more than this model's max_position_embeddings (${max})`);
   }
-  return { dir, contextLength, gpuMemory };
+  return { dir, contextLength, cacheTokens, gpuMemory };
 }
 
 async function configNumber(dir: string, field: string): Promise<number | undefined> {
@@ -116,10 +124,12 @@ export interface LoadExtras {
   contextLength?: number;
   mtp?: boolean;
   prefixCache?: boolean;
+  /** Without --cache-tokens: room for this many full-context sequences, as far as memory allows (ModelLoadOptions.cacheSequences). */
+  cacheSequences?: number;
 }
 
 export async function loadModelFromCli(opts: ModelCliOptions, fallback: NodeFallback, extra: LoadExtras = {}): Promise<Engine> {
-  const { dir, contextLength, gpuMemory } = await checkModelOptions(opts);
+  const { dir, contextLength, cacheTokens, gpuMemory } = await checkModelOptions(opts);
   // Imported here, not at the top: the engine (Dawn, the tokenizers, the kernels) takes longer to load than
   // the rest of the CLI, and --help, --version and argument errors need none of it.
   const { loadModel } = await import('../engine-node.ts');
@@ -128,6 +138,8 @@ export async function loadModelFromCli(opts: ModelCliOptions, fallback: NodeFall
     return await loadModel(dir, {
       fallback,
       contextLength: contextLength ?? extra.contextLength,
+      cacheTokens,
+      cacheSequences: extra.cacheSequences,
       quantize: opts.quantize,
       gpuMemory,
       prefillChunk: extra.prefillChunk,
@@ -136,6 +148,10 @@ export async function loadModelFromCli(opts: ModelCliOptions, fallback: NodeFall
       // 'download' runs just ahead of 'upload' on a local disk: the bar shows the upload.
       onProgress: (done, total, phase) => phase !== 'download' && bar.update(done, total, phase === 'compile' ? 'compiling pipelines (warm-up step)' : undefined),
     });
+  } catch (e) {
+    // The library names its option cache-tokens; here it is the flag.
+    if (e instanceof InputError && e.argument === 'cache-tokens') throw new InputError('--cache-tokens', e.message.slice('cache-tokens: '.length));
+    throw e;
   } finally {
     bar.finish();
   }

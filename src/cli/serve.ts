@@ -6,7 +6,7 @@ import type { Engine } from '../engine.ts';
 import { InputError } from '../errors.ts';
 import { normalizeOrigin } from '../server/origin-policy.ts';
 import type { OpenAiServer, ServerOptions } from '../server/server.ts';
-import { addModelOptions, loadModelFromCli, parseIntOption, type ModelCliOptions } from './load-model.ts';
+import { addCacheTokensOption, addModelOptions, loadModelFromCli, parseIntOption, type ModelCliOptions } from './load-model.ts';
 
 interface ServeCliOptions extends ModelCliOptions {
   host: string;
@@ -25,7 +25,7 @@ const collect = (value: string, all: string[]) => [...all, value];
 const HOST_NAME = /^(\*|[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?|\[?[0-9a-f:.]+\]?)$/i;
 
 export function register(program: Command): void {
-  addModelOptions(
+  const serve = addModelOptions(
     program
       .command('serve')
       .description('serve an OpenAI-compatible HTTP API: /v1/chat/completions, /v1/completions, /v1/models, /health')
@@ -38,7 +38,9 @@ export function register(program: Command): void {
       .option('--allow-host <name>', 'also answer requests addressed to this host name (repeatable; * = any); localhost and IP addresses always are', collect, [])
       .option('--cors <origin>', 'let web pages of this origin call the API, e.g. http://localhost:3000 (repeatable; * = any page)', collect, [])
       .addOption(new Option('--api-key <key>', 'require Authorization: Bearer <key> on /v1 routes').env('DEEPSEEK_WEBGPU_API_KEY')),
-  ).action(async (options: ServeCliOptions, command: Command) => {
+  );
+  addCacheTokensOption(serve, '--max-batch full contexts, fewer if memory is short; a request without max_tokens takes at most cache / --max-batch');
+  serve.action(async (options: ServeCliOptions, command: Command) => {
     const { fallback } = command.optsWithGlobals<GlobalOptions>();
     // Checked before the model loads, so a typo costs nothing.
     const port = parseIntOption(options.port, '--port') ?? 8080;
@@ -46,7 +48,8 @@ export function register(program: Command): void {
     const maxQueue = parseIntOption(options.maxQueue, '--max-queue') ?? 16;
     const maxBatch = parseIntOption(options.maxBatch, '--max-batch', 1) ?? 8;
     const access = accessOptions(options);
-    const engine = await loadModelFromCli(options, fallback, { prefixCache: options.prefixCache });
+    // Room for every batch row to reach the full context, as far as memory allows (src/model/cache-size.ts).
+    const engine = await loadModelFromCli(options, fallback, { cacheSequences: options.batch ? maxBatch : 1, prefixCache: options.prefixCache });
     try {
       const log = options.quiet ? undefined : (line: string) => console.error(line);
       // A model named by hub id is served under that id, not its snapshot folder's name (a commit hash).
@@ -54,7 +57,11 @@ export function register(program: Command): void {
       if (!isLoopback(options.host) && access.apiKey === undefined) {
         console.error(`warning: listening on ${options.host} without --api-key: anyone who reaches this address can use the model`);
       }
-      console.log(`serving ${server.modelId} at ${server.url}/v1 (OpenAI-compatible; GET ${server.url}/health; a chat page at ${server.url}/); Ctrl-C stops`);
+      const c = server.cache;
+      console.log(
+        `serving ${server.modelId} at ${server.url}/v1 (OpenAI-compatible; GET ${server.url}/health; a chat page at ${server.url}/); ` +
+          `cache ${c.tokens} tokens (${c.pages} pages of ${c.pageSize}; ${c.rowTokens} per request without max_tokens, context ${c.contextLength}); Ctrl-C stops`,
+      );
       await untilSignal();
       console.error('stopping: ending running requests');
       await server.close();

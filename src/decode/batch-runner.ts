@@ -6,12 +6,16 @@
 // (docs/architecture.md "Batched decoding"); until then it waits here, in order.
 import { InputError } from '../errors.ts';
 import { isGreedy } from '../sampling/rules.ts';
-import { DecodeBatch, type BatchRequest, type BatchStream } from './batch.ts';
+import { DecodeBatch, type BatchRequest, type BatchStream, type BatchStreamCounts } from './batch.ts';
 import type { BatchLM } from './batch-lm.ts';
+import { PageLedger } from './page-ledger.ts';
 import { drainable, type GenerateEvent, type GenerateOptions, type GenerateResult, type Generation, type IncrementalDecoder } from './generate.ts';
 import { reasoningBudgetFor } from './reasoning-budget.ts';
 import { resolveSampling } from './sampling.ts';
 import { StopText } from './stopping.ts';
+
+/** A request's token budget when its options give none. */
+export const DEFAULT_BATCH_MAX_NEW_TOKENS = 256;
 
 /** What the batch may hold at once: rows, and the cache behind them. */
 export interface BatchCapacity {
@@ -33,6 +37,11 @@ export interface BatchRunnerParts {
   decoder?: () => IncrementalDecoder;
   /** 'mtp' (default): greedy single-choice requests draft with the model's MTP head inside the batch. */
   speculative?: 'mtp' | 'none';
+  /**
+   * The cache's page promises, shared with the other users of the model's cache (Engine: its own sequence and
+   * every batcher); default one of this runner's own over `capacity.pages`.
+   */
+  ledger?: PageLedger;
 }
 
 /** Requests and sequences now, for /health and /metrics. */
@@ -64,8 +73,11 @@ interface Pending {
 export class BatchRunner {
   private readonly batch: DecodeBatch;
   private readonly waiting: Pending[] = [];
+  private readonly ledger: PageLedger;
   private sequences = 0;
   private pagesReserved = 0;
+  /** Set while a request waits for pages and the ledger is to call back when some are given back. */
+  private waitingForPages = false;
   private steps = 0;
   private looping = false;
   /** Every admitted stream not yet ended: failed together if the loop itself cannot go on. */
@@ -77,6 +89,7 @@ export class BatchRunner {
       if (!Number.isInteger(v) || v < 1) throw new InputError(name === 'maxBatch' ? 'max-batch' : name, `must be a positive integer, got ${v}`);
     }
     this.batch = new DecodeBatch(parts.lm, { speculative: parts.speculative });
+    this.ledger = parts.ledger ?? new PageLedger(c.pages);
   }
 
   get occupancy(): BatchOccupancy {
@@ -99,7 +112,7 @@ export class BatchRunner {
     if (!Number.isInteger(n) || n < 1) throw new InputError('n', `must be a positive integer, got ${n}`);
     const lm = this.parts.lm;
     const c = this.parts.capacity;
-    const maxNew = options.maxNewTokens ?? 256;
+    const maxNew = options.maxNewTokens ?? DEFAULT_BATCH_MAX_NEW_TOKENS;
     if (!Number.isInteger(maxNew) || maxNew < 1) throw new InputError('max-new-tokens', `must be an integer >= 1 in a batch, got ${maxNew}`);
     if (n > c.sequences) throw new InputError('n', `${n} choices exceed the ${c.sequences} sequences the cache holds`);
     const pages = n * Math.ceil(Math.min(prompt.length + maxNew + 1, lm.maxLength) / c.pageSize);
@@ -133,12 +146,18 @@ export class BatchRunner {
       const p = this.waiting[0];
       const aborted = p.signals.every((s) => s?.aborted);
       const rows = this.sequences === 0 || this.sequences + p.n <= Math.min(c.maxBatch, c.sequences);
-      if (!aborted && !(rows && this.pagesReserved + p.pages <= c.pages)) break;
+      // The pages come from the ledger, which also counts the engine's own sequence (and other runners).
+      if (!rows && !aborted) break;
+      if (!this.ledger.takeForBatch(p.pages, aborted)) {
+        this.callBackWhenFreed();
+        break;
+      }
       this.waiting.shift();
       let streams: BatchStream[];
       try {
         streams = this.batch.addChoices(p.request, p.n);
       } catch (e) {
+        this.ledger.giveFromBatch(p.pages);
         p.refuse(e);
         continue;
       }
@@ -152,11 +171,22 @@ export class BatchRunner {
         for (const s of streams) this.live.delete(s);
         this.sequences -= p.n;
         this.pagesReserved -= p.pages;
+        this.ledger.giveFromBatch(p.pages); // wakes this runner's and the others' waiting requests
         this.admitWaiting();
       });
       p.admit(streams);
     }
     void this.loop();
+  }
+
+  /** Looks at the waiting requests again once the ledger gets pages back (from anyone). */
+  private callBackWhenFreed(): void {
+    if (this.waitingForPages) return;
+    this.waitingForPages = true;
+    void this.ledger.whenFreed().then(() => {
+      this.waitingForPages = false;
+      this.admitWaiting();
+    });
   }
 
   /** Steps while the batch has sequences, each step under the lock. */
@@ -195,6 +225,7 @@ export class BatchRunner {
     let finish: GenerateResult['finishReason'] = 'aborted';
     let t0 = performance.now();
     let tFirst = 0;
+    let counts: BatchStreamCounts = { steps: 0, drafted: 0, accepted: 0 };
     let resolve!: (r: GenerateResult) => void;
     let reject!: (e: unknown) => void;
     const result = new Promise<GenerateResult>((res, rej) => ((resolve = res), (reject = rej)));
@@ -204,6 +235,7 @@ export class BatchRunner {
 
     async function* run(): AsyncGenerator<GenerateEvent> {
       const s = (joined = await stream);
+      counts = s.counts; // read at settle: the steps go on counting until then
       t0 = performance.now();
       const onAbort = () => s.cancel();
       if (options.signal?.aborted) s.cancel();
@@ -245,11 +277,10 @@ export class BatchRunner {
           prefillTokensPerSecond: tFirst > t0 ? promptTokens / ((tFirst - t0) / 1000) : 0,
           decodeTokensPerSecond: decoded > 0 && tFirst > 0 ? decoded / ((now - tFirst) / 1000) : 0,
           speculative: speculative ? 'mtp' : 'none',
-          // Per-sequence draft counts are not kept by the batch; BatchStepStats has them per step.
-          drafted: 0,
-          accepted: 0,
-          acceptanceRate: 0,
-          tokensPerStep: 0,
+          drafted: counts.drafted,
+          accepted: counts.accepted,
+          acceptanceRate: counts.drafted ? counts.accepted / counts.drafted : 0,
+          tokensPerStep: counts.steps ? decoded / counts.steps : 0,
         },
       });
     };

@@ -51,9 +51,20 @@ export interface BatchResult {
   finishReason: BatchFinish;
 }
 
+/** A sequence's decode steps after its first token, and its drafts (as generate()'s stats count them). */
+export interface BatchStreamCounts {
+  steps: number;
+  /** Drafts the MTP head proposed for it. */
+  drafted: number;
+  /** Drafts the verification kept. */
+  accepted: number;
+}
+
 /** One sequence's tokens as the steps produce them; `result` settles when it ends. */
 export class BatchStream implements AsyncIterable<number> {
   readonly tokens: number[] = [];
+  /** Counted as the steps go (the batch's BatchStepStats sum them over sequences). */
+  readonly counts: BatchStreamCounts = { steps: 0, drafted: 0, accepted: 0 };
   readonly result: Promise<BatchResult>;
   private settle!: (r: BatchResult) => void;
   private fail!: (e: unknown) => void;
@@ -232,7 +243,10 @@ export class DecodeBatch<S extends BatchSequence = BatchSequence> {
       const part = plain.slice(i, i + this.lm.maxBatch);
       const batch: BatchRow<S>[] = part.map((m) => ({ seq: m.seq!, token: m.next, sample: m.sampler.next(m.history) }));
       const tokens = await this.guard(part, () => this.lm.decodeStep(batch));
-      part.forEach((m, r) => this.emit(m, tokens[r]));
+      part.forEach((m, r) => {
+        if (m.stream.tokens.length > 0) m.stream.counts.steps++; // a fork's first step chooses its first token
+        this.emit(m, tokens[r]);
+      });
     }
     const speculative = rows.filter((m) => m.speculative);
     for (let i = 0; i < speculative.length; i += this.spec?.maxBatch ?? 1) {
@@ -248,7 +262,11 @@ export class DecodeBatch<S extends BatchSequence = BatchSequence> {
       }));
       const produced = await this.guard(part, () => this.spec!.step(batch));
       part.forEach((m, r) => {
+        const counts = m.stream.counts;
+        counts.steps++;
         if (batch[r].draft && batch[r].keep) {
+          counts.drafted++;
+          counts.accepted += produced[r].length - 1;
           stats.drafted++;
           stats.accepted += produced[r].length - 1;
         }

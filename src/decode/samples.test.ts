@@ -56,6 +56,23 @@ describe('generateSamples', () => {
     expect(set.vote).toMatchObject({ answer: 'a', votes: 3, total: 3 });
   });
 
+  it('from a choice source: groups of at most `group` choices, each group seeded with its first sample’s seed', async () => {
+    const lm = new CoinLM();
+    const asked: [number, number][] = [];
+    const source = {
+      group: 3,
+      // Choice i of a group as generate() with seed + i, as a batcher's choices are.
+      choices: (o: GenerateOptions, n: number) => {
+        asked.push([o.seed!, n]);
+        return Array.from({ length: n }, (_, i) => sampler(lm, [2, 3])({ ...o, seed: (o.seed! + i) % 2 ** 32 }));
+      },
+    };
+    const set = await generateSamples(source, { samples: 7, seed: 2 ** 32 - 2, temperature: 1 }, false);
+    expect(asked).toEqual([[2 ** 32 - 2, 3], [1, 3], [4, 1]]);
+    const one = await generateSamples(sampler(lm, [2, 3]), { samples: 7, seed: 2 ** 32 - 2, temperature: 1 }, false);
+    expect(set.samples.map((s) => [s.index, s.seed, s.tokens])).toEqual(one.samples.map((s) => [s.index, s.seed, s.tokens]));
+  });
+
   it('checks its options before any sample runs', async () => {
     const lm = new CoinLM();
     await expect(generateSamples(sampler(lm, [2]), { samples: 0 }, false)).rejects.toThrow(/samples: must be an integer >= 1, got 0/);

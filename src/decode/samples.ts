@@ -4,8 +4,10 @@
 // Seeds: sample i uses seed + i (mod 2^32), where seed is the caller's seed or, without one, a random one; so
 // a run is repeated by its first seed, and sample i alone is `generate` with seed + i.
 //
-// generateOne decides how a sample runs: Engine.generateSamples passes its batcher's generate, so every
-// sample joins one batch and they step together (runSamples creates them all before awaiting the first).
+// The source decides how a sample runs: one generate() per sample (one after another), or, from
+// Engine.generateSamples, its batcher's choices of the prompt: one prefill forked into up to `group` sequences
+// (choice i with seed + i, so sample i is still generate() with seed + i), and every group stepping in one
+// batch (runSamples creates them all before awaiting the first).
 import { InputError } from '../errors.ts';
 import { compileAnswerPattern, extractAnswer } from './answers.ts';
 import type { GenerateOptions, GenerateResult, Generation } from './generate.ts';
@@ -40,18 +42,25 @@ export interface SampleSet {
   vote: VoteResult | null;
 }
 
+/** Samples drawn as choices of one prompt: `choices(options, n)` gives n generations from one prefill, choice i with seed options.seed + i. */
+export interface ChoiceSource {
+  choices(options: GenerateOptions, n: number): Generation[];
+  /** Most choices per prefill. */
+  group: number;
+}
+
 /** seed, seed + 1, ... wrapped into the sampler's [0, 2^32). */
 export function sampleSeeds(seed: number, count: number): number[] {
   return Array.from({ length: count }, (_, i) => (seed + i) % 2 ** 32);
 }
 
 /**
- * Draws `options.samples` generations through `generateOne` (an engine's generate on a fixed prompt), with
- * seeds as above; `startsInThinking` says whether the prompt opened an R1 `<think>` section. Options are
- * checked before the first sample runs.
+ * Draws `options.samples` generations through `source` (an engine's generate on a fixed prompt, or its
+ * batcher's choices of it), with seeds as above; `startsInThinking` says whether the prompt opened an R1
+ * `<think>` section. Options are checked before the first sample runs.
  */
 export async function generateSamples(
-  generateOne: (options: GenerateOptions) => Generation,
+  source: ((options: GenerateOptions) => Generation) | ChoiceSource,
   options: SamplesOptions,
   startsInThinking: boolean,
 ): Promise<SampleSet> {
@@ -67,21 +76,24 @@ export async function generateSamples(
     samples.push(sample);
     onSample?.(sample);
   };
-  await runSamples(generateOne, seeds.map((seed) => ({ ...common, seed })), done);
+  let generations: Generation[];
+  if (typeof source === 'function') {
+    generations = seeds.map((seed) => source({ ...common, seed })); // every sample's options are checked before any runs
+  } else {
+    generations = [];
+    const group = Math.max(1, source.group);
+    for (let i = 0; i < count; i += group) generations.push(...source.choices({ ...common, seed: seeds[i] }, Math.min(group, count - i)));
+  }
+  await runSamples(generations, done);
   return { samples, vote: vote ? majorityVote(samples.map((s) => s.answer)) : null };
 }
 
 /**
- * Runs one generation per options entry and reports each result, in order, as it completes. Every
- * generation is created before the first is awaited, so a batcher's run together. An aborted sample
- * ends the run: the caller's signal (or a dispose) stops the later ones too.
+ * Reports each generation's result, in order, as it completes. Every generation was created before the first
+ * is awaited, so a batcher's run together. An aborted sample ends the run: the caller's signal (or a dispose)
+ * stops the later ones too.
  */
-async function runSamples(
-  generateOne: (options: GenerateOptions) => Generation,
-  each: readonly GenerateOptions[],
-  done: (result: GenerateResult, index: number) => void,
-): Promise<void> {
-  const generations = each.map((o) => generateOne(o)); // every sample's options are checked before any runs
+async function runSamples(generations: readonly Generation[], done: (result: GenerateResult, index: number) => void): Promise<void> {
   for (const [i, gen] of generations.entries()) {
     const result = await gen.result;
     done(result, i);

@@ -27,9 +27,10 @@ import { recordMtp, recordMtpLogits } from './mtp.ts';
 import { MtpSpeculator } from './mtp-speculator.ts';
 import { ExpertOffload } from './expert-offload.ts';
 import { MtpBatch, pendingHiddenBytes } from './mtp-batch.ts';
-import { cacheShape, LatentCache, type CacheSequence } from './kv-cache.ts';
+import { cacheShape, DEFAULT_PAGE_SIZE, LatentCache, type CacheSequence } from './kv-cache.ts';
+import { sizeCache } from './cache-size.ts';
 import { RowMaps } from './row-maps.ts';
-import { bufferLimit, checkMemoryPlan, planMemory, type MemoryPlan } from './memory-plan.ts';
+import { bufferLimit, planMemory, type MemoryPlan } from './memory-plan.ts';
 import { checkShapeLimits } from './shape-limits.ts';
 import { tensorsInUploadOrder } from './read-order.ts';
 import { uploadWeights, type GpuWeights } from './weights.ts';
@@ -40,9 +41,16 @@ export interface ModelLoadOptions {
   contextLength?: number;
   /**
    * Rows of the paged latent cache, every sequence together (a batch of sequences shares them); default
-   * contextLength, one full-length sequence.
+   * contextLength, one full-length sequence (see cacheSequences). A number whose cache does not fit the memory
+   * plan is refused with an InputError naming cache-tokens and the rows that would fit.
    */
   cacheTokens?: number;
+  /**
+   * Without cacheTokens: size the cache for this many sequences of contextLength each, or for as many pages as
+   * memoryBudget and the buffer limit allow when that is less, never under one sequence (src/model/cache-size.ts).
+   * Ignored with gpuMemory, whose memory goes to the expert slots. Default 1; `serve` asks for --max-batch.
+   */
+  cacheSequences?: number;
   /** Rows per page of the latent cache, a power of two; default 16. */
   pageSize?: number;
   /**
@@ -187,10 +195,15 @@ export class DeepseekModel implements CausalLM {
     // Every buffer below is planned, and checked against the limits and the budget, before the first read.
     const gpuMemory = typeof options.gpuMemory === 'string' ? parseByteSize(options.gpuMemory, 'gpu-memory') : options.gpuMemory;
     if (gpuMemory !== undefined && (!Number.isSafeInteger(gpuMemory) || gpuMemory < 1)) throw new InputError('gpu-memory', `must be a positive number of bytes, got ${gpuMemory}`);
-    const cacheOptions = { contextLength, cacheTokens: options.cacheTokens, pageSize: options.pageSize, maxSequences: options.maxSequences };
-    const planOptions = { ...cacheOptions, prefillChunk: chunk, quantize: options.quantize, mtp: options.mtp, attentionWorkgroups: wgs, gpuMemory };
-    const plan = planMemory(c, folder.checkpoint, planOptions, bufferLimit(gpu.limits, cap));
-    checkMemoryPlan(plan, options.memoryBudget, `${folder.folder.name} with a ${contextLength}-token context`);
+    const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
+    const planOptions = { contextLength, pageSize, maxSequences: options.maxSequences, prefillChunk: chunk, quantize: options.quantize, mtp: options.mtp, attentionWorkgroups: wgs, gpuMemory };
+    const limit = bufferLimit(gpu.limits, cap);
+    const { cacheTokens, plan } = sizeCache(
+      (tokens) => planMemory(c, folder.checkpoint, { ...planOptions, cacheTokens: tokens }, limit),
+      { contextLength, pageSize, cacheTokens: options.cacheTokens, cacheSequences: gpuMemory === undefined ? options.cacheSequences : 1, budget: options.memoryBudget },
+      `${folder.folder.name} with a ${contextLength}-token context`,
+    );
+    const cacheOptions = { contextLength, cacheTokens, pageSize, maxSequences: options.maxSequences };
     const total = folder.checkpoint.names().reduce((n, name) => n + folder.checkpoint.info(name).end - folder.checkpoint.info(name).begin, 0);
     const ckpt = folder.checkpoint;
     const fetching = ckpt.prefetch(tensorsInUploadOrder(plan.weightPlan, ckpt), {

@@ -9,6 +9,7 @@ import type { Engine, EngineBatcher } from '../engine.ts';
 import type { ChatMessage } from '../tokenizer/chat-template.ts';
 import { promptOpensThinking, splitReasoning, ThinkSplitter } from '../tokenizer/think.ts';
 import { ApiError } from './api-error.ts';
+import { shareBudget, type CacheShare } from './cache-share.ts';
 import { closingError, isClosing } from './shutdown.ts';
 import { chatLogprobs, PendingLogprobs, textLogprobs, type TokenText } from './logprobs-format.ts';
 import { samplingOptions, type CompletionRequest } from './openai-request.ts';
@@ -40,8 +41,11 @@ export interface PreparedCompletion {
 // OpenAI's legacy completions endpoint defaults to 16 tokens; chat to whatever room the context leaves.
 const TEXT_DEFAULT_MAX_TOKENS = 16;
 
-/** Encodes the prompt and fixes the token budget; a 400 when prompt plus budget exceed the context. */
-export function prepareCompletion(engine: Engine, request: CompletionRequest): PreparedCompletion {
+/**
+ * Encodes the prompt and fixes the token budget; a 400 when prompt plus budget exceed the context. Without
+ * max_tokens the budget stays within `share`, the request's share of the cache (cache-share.ts), when given.
+ */
+export function prepareCompletion(engine: Engine, request: CompletionRequest, share?: CacheShare): PreparedCompletion {
   const chat = request.endpoint === 'chat';
   const tokens = engine.encode(request.prompt); // the engine's InputError (no tokenizer) becomes a 400
   const opensThinking = chat && promptOpensThinking(engine.renderChat(request.prompt as ChatMessage[]));
@@ -51,9 +55,11 @@ export function prepareCompletion(engine: Engine, request: CompletionRequest): P
   if (room <= 0) {
     throw new ApiError(400, `This model's maximum context length is ${context} tokens; the ${promptParam} alone take ${tokens.length}.`, promptParam, 'context_length_exceeded');
   }
-  // Without max_tokens: the model's own budget (generation_config.json) when it states one, as vLLM does.
+  // Without max_tokens: the model's own budget (generation_config.json) when it states one, as vLLM does, within
+  // the request's share of the cache.
   const modelBudget = engine.generationDefaults.maxNewTokens ?? (engine.generationDefaults.maxLength !== undefined ? engine.generationDefaults.maxLength - tokens.length : undefined);
-  const maxTokens = request.maxTokens ?? Math.max(1, Math.min(modelBudget ?? (chat ? room : TEXT_DEFAULT_MAX_TOKENS), room));
+  const limit = share ? shareBudget(share, tokens.length, room, TEXT_DEFAULT_MAX_TOKENS) : room;
+  const maxTokens = request.maxTokens ?? Math.max(1, Math.min(modelBudget ?? (chat ? room : TEXT_DEFAULT_MAX_TOKENS), limit));
   if (maxTokens > room) {
     throw new ApiError(
       400,

@@ -5,7 +5,7 @@
 //   POST /v1/chat/completions   messages through the chat template (stream or one body)
 //   POST /v1/completions        a raw text prompt (or token ids)
 //   GET  /v1/models             the one model served
-//   GET  /health                liveness, queue depth and request counts
+//   GET  /health                liveness, queue depth, the batch, the cache and request counts
 //   GET  /metrics               the same and more for Prometheus (server-metrics.ts)
 //   GET  /                      a chat page (chat-page.ts)
 //
@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import type { Engine, EngineBatcher } from '../engine.ts';
 import { AccessGate } from './access.ts';
 import { ApiError, toApiError, truncateForMessage } from './api-error.ts';
+import { cacheShare, type CacheShare } from './cache-share.ts';
 import { CHAT_PAGE_CSP, chatPage } from './chat-page.ts';
 import { prepareCompletion, runCompletion } from './completion.ts';
 import { readJsonBody, sendError, sendJson, sendText } from './http-io.ts';
@@ -64,6 +65,8 @@ export interface OpenAiServer {
   readonly url: string;
   readonly port: number;
   readonly modelId: string;
+  /** The latent cache and a batch row's share of it (what /health reports). */
+  readonly cache: CacheShare;
   /**
    * Stops accepting and stops running generations: a running stream ends with a finish chunk
    * (finish_reason 'length') and [DONE], any other completion request gets a 503. Resolves once they are
@@ -84,6 +87,9 @@ export async function startServer(engine: Engine, options: ServerOptions = {}): 
   // Made at the first completion request: the engine is touched only by requests that get through.
   let made: EngineBatcher | null = null;
   const batcher = () => (maxBatch === null ? null : (made ??= engine.batcher({ maxBatch })));
+  // Requests without max_tokens take at most a batch row's share of the cache (cache-share.ts). Read on first use.
+  let shared: CacheShare | null = null;
+  const share = () => (shared ??= cacheShare(engine.model.cache.shape, maxBatch));
   const queue = new RequestQueue(options.maxQueue ?? 16, maxBatch ?? 1);
   const gate = new AccessGate({ host, allowedHosts: options.allowedHosts, corsOrigins: options.corsOrigins, apiKey: options.apiKey });
   const started = Math.floor(Date.now() / 1000);
@@ -105,7 +111,7 @@ export async function startServer(engine: Engine, options: ServerOptions = {}): 
     try {
       const body = await untilAborted(readJsonBody(req, maxBodyBytes), controller.signal);
       const request = endpoint === 'chat' ? parseChatRequest(body) : parseTextRequest(body);
-      const prepared = prepareCompletion(engine, request);
+      const prepared = prepareCompletion(engine, request, share());
       const task = () => runCompletion(engine, prepared, res, newMeta(endpoint, modelId), controller.signal, { onFirstToken }, batcher());
       const result = await queue.run(task, controller.signal);
       counts[result.finishReason === 'aborted' ? 'aborted' : 'completed']++;
@@ -132,6 +138,7 @@ export async function startServer(engine: Engine, options: ServerOptions = {}): 
           model: modelId,
           queue: { running: queue.running, running_requests: queue.runningCount, waiting: queue.waitingCount, max_waiting: queue.maxWaiting },
           batch: batchHealth(made),
+          cache: cacheHealth(share()),
           requests: counts,
         }),
     },
@@ -205,6 +212,9 @@ export async function startServer(engine: Engine, options: ServerOptions = {}): 
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
     modelId,
+    get cache() {
+      return share();
+    },
     async close() {
       closing = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -233,6 +243,11 @@ function batchHealth(batcher: EngineBatcher | null) {
     steps: o.steps,
     prefix_cache: p && { pages: p.pages, requests: p.lookups, request_hits: p.hits, prompt_tokens: p.lookupTokens, cached_tokens: p.reusedTokens, evicted_pages: p.evictions },
   };
+}
+
+/** /health's cache fields: its size, and what a request without max_tokens may take. */
+function cacheHealth(c: CacheShare) {
+  return { tokens: c.tokens, pages: c.pages, page_size: c.pageSize, context_length: c.contextLength, row_tokens: c.rowTokens };
 }
 
 /** Resolves when `res` has been handed to the OS, or the connection is gone. */

@@ -148,8 +148,18 @@ describe("the engine's own sequence beside a batch", () => {
 
 describe('Engine.generateSamples in one batch', () => {
   it('steps the samples together; sample i is engine.generate with seed + i, and the vote counts their answers', async () => {
+    const t0 = performance.now();
     const set = await engine.generateSamples('The sea is', { samples: 3, temperature: 0.9, seed: 21, maxNewTokens: 7, vote: true });
+    const wall = performance.now() - t0;
     expect(set.batched).toBe(true);
+    for (const s of set.samples) {
+      // Speeds by the batch's clock, though the samples are read after the batch ended: the 6 decode steps took
+      // more than a millisecond each and less than the whole call.
+      const decodeMs = (1000 * (s.tokens.length - 1)) / s.stats.decodeTokensPerSecond;
+      expect(decodeMs).toBeGreaterThan(s.tokens.length - 1);
+      expect(decodeMs).toBeLessThan(wall);
+      expect(s.stats.prefillTokensPerSecond).toBeGreaterThan(0);
+    }
     const want = await Promise.all([21, 22, 23].map((seed) => alone('The sea is', { temperature: 0.9, seed, maxNewTokens: 7 })));
     expect(set.samples.map((s) => [s.seed, s.tokens])).toEqual(want.map((w, i) => [21 + i, w.tokens]));
     expect(set.vote!.total).toBe(3);

@@ -223,8 +223,6 @@ export class BatchRunner {
     const text = new StopText(options.stopStrings ?? []);
     const tokens: number[] = [];
     let finish: GenerateResult['finishReason'] = 'aborted';
-    let t0 = performance.now();
-    let tFirst = 0;
     let counts: BatchStreamCounts = { steps: 0, drafted: 0, accepted: 0 };
     let resolve!: (r: GenerateResult) => void;
     let reject!: (e: unknown) => void;
@@ -236,13 +234,11 @@ export class BatchRunner {
     async function* run(): AsyncGenerator<GenerateEvent> {
       const s = (joined = await stream);
       counts = s.counts; // read at settle: the steps go on counting until then
-      t0 = performance.now();
       const onAbort = () => s.cancel();
       if (options.signal?.aborted) s.cancel();
       options.signal?.addEventListener('abort', onAbort, { once: true });
       try {
         for await (const token of s) {
-          if (tokens.length === 0) tFirst = performance.now();
           tokens.push(token);
           const piece = text.accept(decoder?.push(token) ?? '');
           yield { token, text: piece };
@@ -265,17 +261,21 @@ export class BatchRunner {
       options.onSettled?.(tokens, error !== null);
       if (error) return reject(error.e);
       const decoded = Math.max(0, tokens.length - 1);
-      const now = performance.now();
+      // The batch's clock, not the consumer's: a consumer may read the tokens long after they were made.
+      const times = joined?.times ?? { joined: 0, first: 0, ended: 0 };
+      const produced = Math.max(0, (joined?.tokens.length ?? 0) - 1);
+      const end = times.ended || performance.now();
+      const cached = joined?.cachedTokens ?? 0;
       resolve({
         tokens,
         text: text.text,
         finishReason: finish,
         stats: {
           promptTokens: promptTokens,
-          cachedTokens: joined?.cachedTokens ?? 0,
+          cachedTokens: cached,
           generatedTokens: tokens.length,
-          prefillTokensPerSecond: tFirst > t0 ? promptTokens / ((tFirst - t0) / 1000) : 0,
-          decodeTokensPerSecond: decoded > 0 && tFirst > 0 ? decoded / ((now - tFirst) / 1000) : 0,
+          prefillTokensPerSecond: times.first > times.joined && times.joined > 0 ? (promptTokens - cached) / ((times.first - times.joined) / 1000) : 0,
+          decodeTokensPerSecond: produced > 0 && end > times.first ? produced / ((end - times.first) / 1000) : 0,
           speculative: speculative ? 'mtp' : 'none',
           drafted: counts.drafted,
           accepted: counts.accepted,

@@ -65,6 +65,11 @@ export class BatchStream implements AsyncIterable<number> {
   readonly tokens: number[] = [];
   /** Counted as the steps go (the batch's BatchStepStats sum them over sequences). */
   readonly counts: BatchStreamCounts = { steps: 0, drafted: 0, accepted: 0 };
+  /**
+   * When (performance.now(), ms; 0 until then) the sequence joined the batch (its prefill began), got its first
+   * token and ended: its speeds are the batch's, whenever its consumer reads the tokens.
+   */
+  readonly times = { joined: 0, first: 0, ended: 0 };
   readonly result: Promise<BatchResult>;
   private settle!: (r: BatchResult) => void;
   private fail!: (e: unknown) => void;
@@ -90,6 +95,7 @@ export class BatchStream implements AsyncIterable<number> {
 
   /** @internal */
   push(token: number): void {
+    if (this.tokens.length === 0) this.times.first = performance.now();
     this.tokens.push(token);
     this.wake();
   }
@@ -98,6 +104,7 @@ export class BatchStream implements AsyncIterable<number> {
   finish(reason: BatchFinish): void {
     if (this.ended) return;
     this.ended = true;
+    this.times.ended = performance.now();
     this.settle({ tokens: [...this.tokens], finishReason: reason });
     this.wake();
   }
@@ -106,6 +113,7 @@ export class BatchStream implements AsyncIterable<number> {
   error(e: unknown): void {
     if (this.ended) return;
     this.ended = true;
+    this.times.ended = performance.now();
     this.fail(e);
     this.wake();
   }
@@ -293,6 +301,7 @@ export class DecodeBatch<S extends BatchSequence = BatchSequence> {
 
   private async join(j: Joining<S>): Promise<void> {
     const { prompt, members } = j;
+    for (const m of members) m.stream.times.joined = performance.now();
     try {
       if (members.length === 1) {
         const m = members[0];

@@ -70,7 +70,8 @@ function request(i: number, maxTokens: number, systemPrompt = false) {
 }
 
 export async function runServeBench(log: (line: string) => void, o: ServeBenchOptions): Promise<ServeBenchResult> {
-  const engine = await loadModel(undefined, { prefixCache: o.prefixCache ?? true });
+  // The cache sized as `serve` sizes it: room for every client's full context (src/model/cache-size.ts).
+  const engine = await loadModel(undefined, { prefixCache: o.prefixCache ?? true, cacheSequences: (o.batch ?? true) ? o.clients : 1 });
   const system = o.systemPrompt ?? false;
   try {
     await engineAlone(engine, 2, o.maxTokens, system); // warm-up: pipelines compiled before anything is timed

@@ -73,8 +73,9 @@ export function cpuProfile(cores = cpuCores()): LaunchProfile {
       // outputs in multiples of WG_MULTIPLE (a 64-wide group over 192 outputs wasted a quarter of its work).
       'moe-gate-up': { WG_SIZE: 64, WG_MULTIPLE: 4 },
       'moe-down': { WG_SIZE: 64, WG_MULTIPLE: 4 },
-      'moe-gate-up-grouped': { WG_SIZE: 64 },
-      'moe-down-grouped': { WG_SIZE: 64 },
+      // Grouped path: as the decode path, fitted to the outputs (tiny-v3's 192 rows took 256 at 64 threads).
+      'moe-gate-up-grouped': { WG_SIZE: 64, WG_MULTIPLE: 4 },
+      'moe-down-grouped': { WG_SIZE: 64, WG_MULTIPLE: 4 },
       'moe-combine': { WG_SIZE: 256 },
       'residual-add': { WG_SIZE: 256 },
       swiglu: { WG_SIZE: 256 },
@@ -118,8 +119,8 @@ export function gpuProfile(traits: GpuTraits): LaunchProfile {
       'moe-group': { WG_SIZE: 256 },
       'moe-gate-up': { WG_SIZE: Math.max(64, simd), WG_MULTIPLE: simd },
       'moe-down': { WG_SIZE: Math.max(64, simd), WG_MULTIPLE: simd },
-      'moe-gate-up-grouped': { WG_SIZE: Math.max(64, simd) },
-      'moe-down-grouped': { WG_SIZE: Math.max(64, simd) },
+      'moe-gate-up-grouped': { WG_SIZE: Math.max(64, simd), WG_MULTIPLE: simd },
+      'moe-down-grouped': { WG_SIZE: Math.max(64, simd), WG_MULTIPLE: simd },
       'moe-combine': { WG_SIZE: 256 },
       'residual-add': { WG_SIZE: 256 },
       swiglu: { WG_SIZE: 256 },

@@ -68,7 +68,9 @@ export function cpuProfile(cores = cpuCores()): LaunchProfile {
       'mla-absorb-q': { WG_SIZE: 64 },
       'mla-absorb-v': { WG_SIZE: 64 },
       'moe-route': { WG_SIZE: 64 },
-      'moe-group': { WG_SIZE: 64 },
+      // MIN_PAIRS_PER_EXPERT: the experts take the grouped path (moe-group, then each expert's weights decoded
+      // once per tile of up to 4 pairs) from this many (token, expert) pairs per expert on average.
+      'moe-group': { WG_SIZE: 64, MIN_PAIRS_PER_EXPERT: 2 },
       // Decode path: the fewest workgroups of at most WG_SIZE threads, then as few threads as cover the
       // outputs in multiples of WG_MULTIPLE (a 64-wide group over 192 outputs wasted a quarter of its work).
       'moe-gate-up': { WG_SIZE: 64, WG_MULTIPLE: 4 },
@@ -116,7 +118,7 @@ export function gpuProfile(traits: GpuTraits): LaunchProfile {
       'mla-absorb-q': { WG_SIZE: 128 },
       'mla-absorb-v': { WG_SIZE: 128 },
       'moe-route': { WG_SIZE: 64 },
-      'moe-group': { WG_SIZE: 256 },
+      'moe-group': { WG_SIZE: 256, MIN_PAIRS_PER_EXPERT: 2 },
       'moe-gate-up': { WG_SIZE: Math.max(64, simd), WG_MULTIPLE: simd },
       'moe-down': { WG_SIZE: Math.max(64, simd), WG_MULTIPLE: simd },
       'moe-gate-up-grouped': { WG_SIZE: Math.max(64, simd), WG_MULTIPLE: simd },

@@ -2,6 +2,7 @@
 // src/reference/sample.ts: token ids compared exactly.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SampleRequest } from '../src/decode/causal-lm.ts';
+import { withKnobs } from '../src/gpu/launch-profile.ts';
 import { recordSample, sampleScratchBytes } from '../src/kernels/sample.ts';
 import { packPenalties, penaltyEntries } from '../src/kernels/sample-penalty.ts';
 import { argmaxScratchBytes, recordArgmax } from '../src/kernels/sample-argmax.ts';
@@ -81,6 +82,14 @@ describe.skipIf(!gpu)('sample', () => {
 
   it.each(['deepseek', 'all'] as const)('%s at the V3 vocabulary (129280): 12 random numbers', async (name) => {
     await compareDraws(logitsOf('peaked', SAMPLE_CASES.vocabs.v3, 77), request(SAMPLE_CASES.requests[name]), 12);
+  });
+
+  it('refuses a sample-filter workgroup below the 16 threads that sum its histogram columns', () => {
+    const hk = new KernelHarness(gpu!.device, h.pipelines, withKnobs(h.rec.profile, { 'sample-filter': { WG_SIZE: 8 } }));
+    const logits = hk.input(new Float32Array(10), 'logits');
+    const run = () => recordSample(hk.rec, { logits, token: hk.output(1, 'token'), scratch: hk.output(sampleScratchBytes(10) / 4, 'scratch') }, request({}, 0.5), { vocab: 10, row: 0 });
+    expect(run).toThrow(/sample-filter.*WG_SIZE 8 must be at least 16/);
+    hk.destroy();
   });
 
   it('repetition penalty, then greedy and sampled picks', async () => {

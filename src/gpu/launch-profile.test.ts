@@ -14,7 +14,7 @@ const kernelDir = new URL('../kernels/', import.meta.url);
 for (const f of readdirSync(kernelDir).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))) await import(new URL(f, kernelDir).href);
 
 /** Knobs read outside a kernel's `launch` (by the model or a wrapper), each from the profile too. */
-const READ_ELSEWHERE = ['mla-decode.TARGET_WORKGROUPS', 'sample-argmax.SPAN', 'matmul.SUBGROUPS'];
+const READ_ELSEWHERE = ['mla-decode.TARGET_WORKGROUPS', 'sample-argmax.SPAN', 'matmul.SUBGROUPS', 'moe-group.MIN_PAIRS_PER_EXPERT'];
 /** Override-constant names that are launch shapes wherever they appear. */
 const LAUNCH_NAMES = ['WG_SIZE', 'PER_THREAD', 'ROWS'];
 

@@ -13,6 +13,7 @@
 // may be split differently.
 import type { Bindable, Recorder } from '../gpu/recorder.ts';
 import { expectThat } from '../gpu/kernel.ts';
+import { knob, type LaunchProfile } from '../gpu/launch-profile.ts';
 import { moeCombine } from './moe-combine.ts';
 import { moeDown } from './moe-down.ts';
 import { moeDownGrouped } from './moe-down-grouped.ts';
@@ -83,17 +84,18 @@ export function recordMoeExperts(rec: Recorder, routed: ExpertWeights, shared: E
   }
   const nExperts = Math.max(0, ...routed.gate.map((p) => p.firstExpert + p.count), ...routed.down.map((p) => p.firstExpert + p.count));
   recordSharedExpert(rec, shared, b, s);
-  const tiles = b.group && groupedPath(s.rows * s.topK, nExperts) ? recordMoeGroup(rec, b.experts, b.group, s.rows * s.topK, nExperts) : 0;
+  const tiles = b.group && groupedPath(rec.profile, s.rows * s.topK, nExperts) ? recordMoeGroup(rec, b.experts, b.group, s.rows * s.topK, nExperts) : 0;
   recordRoutedExperts(rec, routed, tiles ? b.group! : b.experts, tiles, b, s);
   recordMoeCombine(rec, b, s, shared !== null);
 }
 
 /**
- * Whether `pairs` (token, expert) pairs over `nExperts` experts take the grouped path: at least 2 pairs per
- * expert on average, and few enough experts for moe-group's workgroup counters.
+ * Whether `pairs` (token, expert) pairs over `nExperts` experts take the grouped path: at least the launch
+ * profile's moe-group MIN_PAIRS_PER_EXPERT pairs per expert on average (docs/launch-profiles.md), and few
+ * enough experts for moe-group's workgroup counters.
  */
-export function groupedPath(pairs: number, nExperts: number): boolean {
-  return pairs >= 2 * nExperts && nExperts <= MOE_GROUP_MAX_EXPERTS;
+export function groupedPath(profile: LaunchProfile, pairs: number, nExperts: number): boolean {
+  return pairs >= knob(profile, 'moe-group', 'MIN_PAIRS_PER_EXPERT') * nExperts && nExperts <= MOE_GROUP_MAX_EXPERTS;
 }
 
 /** moe-group of `pairs` expert ids below `nExperts` into `group`; returns the tile bound the grouped kernels take. */

@@ -23,7 +23,9 @@ export const sampleFilter = defineKernel({
   params: { vocab: 'u32', row: 'u32', inv_temperature: 'f32', top_k: 'u32', top_p: 'f32', ln_min_p: 'f32' },
   overrides: {},
   launch: workgroupKnob,
-  check: ({ logits, scratch }, p) => {
+  check: ({ logits, scratch }, p, o) => {
+    // The 16 histogram columns are summed by threads 0..15 (BINS in the shader).
+    expectThat('sample-filter', o.WG_SIZE >= 16, `WG_SIZE ${o.WG_SIZE} must be at least 16`);
     expectBytes('sample-filter', 'logits', logits, (p.row + 1) * p.vocab * 4);
     expectBytes('sample-filter', 'scratch', scratch, (4 + p.vocab) * 4);
   },

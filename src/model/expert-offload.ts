@@ -154,7 +154,7 @@ export class ExpertOffload {
     recordSharedExpert(rec, shared, b, s);
     // The resident run's path choice (by the layer's expert count), so the arithmetic is the same.
     const span = batches.length * this.slots;
-    const grouped = b.group !== undefined && groupedPath(pairs, this.c.nRoutedExperts) && span <= MOE_GROUP_MAX_EXPERTS;
+    const grouped = b.group !== undefined && groupedPath(rec.profile, pairs, this.c.nRoutedExperts) && span <= MOE_GROUP_MAX_EXPERTS;
     const tiles = grouped ? recordMoeGroup(rec, this.slotIds, this.group, pairs, span) : 0;
     const index = tiles ? this.group : this.slotIds;
     for (let j = 0; j < batches.length; j++) {

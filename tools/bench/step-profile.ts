@@ -1,10 +1,13 @@
 // Where the time of a decode step goes: `npx tsx tools/bench/step-profile.ts [--model DIR] [--rows 1,2]
-// [--context N] [--samples N] [--reps N] [--steps]`.
+// [--context N] [--samples N] [--reps N] [--steps | --batch 1,2,4,8 [--sampled] [--knobs JSON]]`.
 //
 // Default: the forward pass alone (what a decode step records before lm_head and the sampler) for each row
 // count, at a context of N tokens. --steps: instead the two real decode steps, DeepseekModel.append of one
 // token (plain) and one MTP speculative step with one draft (MTP layer + head + sampler, 2-row verify,
-// lm_head on 2 rows, 2 samplers, one read-back), through the model's own API.
+// lm_head on 2 rows, 2 samplers, one read-back), through the model's own API. --batch: the batched decode
+// step (DeepseekModel.decodeStep, what DecodeBatch runs) of B sequences of N + 0..B-1 cached tokens for each
+// B, greedy, or with --sampled each row drawn at temperature 0.8 (the serve benchmark's requests); --knobs
+// '{"kernel":{"KNOB":v}}' adds the same steps on a copy of the model loaded with those launch knobs (A/B).
 // For each, it prints
 //   per kernel: every dispatch of one step replayed alone, `reps` times in one submission, summed by
 //     kernel (shader name plus the weight it reads: q_a, o, experts.gate, ...). A replayed dispatch costs its
@@ -19,8 +22,10 @@ import { createNodeGpu } from '../../src/gpu/node-webgpu.ts';
 import { uploadStorage } from '../../src/gpu/buffers.ts';
 import { PipelineCache } from '../../src/gpu/pipelines.ts';
 import { Recorder, type Bindable, type DispatchEvent } from '../../src/gpu/recorder.ts';
+import { withKnobs } from '../../src/gpu/launch-profile.ts';
 import { Activations } from '../../src/model/activations.ts';
 import { DeepseekModel } from '../../src/model/deepseek-model.ts';
+import type { CacheSequence } from '../../src/model/kv-cache.ts';
 import { placeRows, recordForward, type ForwardContext } from '../../src/model/forward.ts';
 import { RowMaps } from '../../src/model/row-maps.ts';
 import type { GpuLayer, GpuWeights } from '../../src/model/weights.ts';
@@ -84,6 +89,25 @@ async function capture(trace: (listener: ((e: DispatchEvent) => void) | null) =>
   return captured;
 }
 
+/**
+ * One batched decode step of B sequences of prompt.length + 0..B-1 cached tokens, each truncated back after it,
+ * so every step is alike: greedy, or each row drawn at temperature 0.8 with its own random number.
+ */
+async function batchStep(model: DeepseekModel, B: number, prompt: number[], sampled: boolean): Promise<() => Promise<void>> {
+  const seqs: CacheSequence[] = [];
+  for (let i = 0; i < B; i++) {
+    const seq = model.openSequence();
+    await model.appendSequence(seq, prompt.concat(prompt.slice(0, i)), null);
+    seqs.push(seq);
+  }
+  const V = model.config.vocabSize;
+  const rows = seqs.map((seq, i) => ({ seq, token: (i * 13 + 7) % V, sample: sampled ? { ...GREEDY, temperature: 0.8, random: (i * 0.37 + 0.11) % 1 } : GREEDY }));
+  return async () => {
+    await model.decodeStep(rows);
+    for (const seq of seqs) seq.truncate(seq.length - 1);
+  };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -93,6 +117,9 @@ async function main(): Promise<void> {
       samples: { type: 'string', default: '21' },
       reps: { type: 'string', default: '20' },
       steps: { type: 'boolean', default: false },
+      batch: { type: 'string' },
+      sampled: { type: 'boolean', default: false },
+      knobs: { type: 'string' },
     },
   });
   const context = Number(values.context);
@@ -101,14 +128,29 @@ async function main(): Promise<void> {
 
   const gpu = await createNodeGpu();
   const device = gpu.device;
-  const model = await DeepseekModel.load(gpu, await openModelFolder(nodeFolder(values.model)), { contextLength: context + 64 });
+  const batchSizes = values.batch?.split(',').map(Number) ?? [];
+  const sequences = batchSizes.reduce((a, b) => a + b, 0);
+  const batchLoad = { contextLength: context + 64, ...(sequences ? { maxSequences: sequences + 1, cacheTokens: (sequences + 1) * (context + 64) } : {}) };
+  const model = await DeepseekModel.load(gpu, await openModelFolder(nodeFolder(values.model)), batchLoad);
   const c = model.config;
   const prompt = Array.from({ length: context }, (_, i) => (i * 37 + 5) % c.vocabSize);
   const pipelines = new PipelineCache(device);
   const variants: Variant[] = [];
   let what: string;
+  let knobsModel: DeepseekModel | null = null;
 
-  if (values.steps) {
+  if (batchSizes.length) {
+    what = `batched decode steps after ${context}-token prompts, ${values.sampled ? 'sampled at temperature 0.8' : 'greedy'}`;
+    // --knobs: the same steps on a second copy of the model loaded with those launch knobs changed, interleaved.
+    if (values.knobs) knobsModel = await DeepseekModel.load(gpu, await openModelFolder(nodeFolder(values.model)), { ...batchLoad, profile: withKnobs(model.profile, JSON.parse(values.knobs)) });
+    const models: [string, DeepseekModel][] = knobsModel ? [['', model], [' knobs', knobsModel]] : [['', model]];
+    for (const B of batchSizes) {
+      for (const [suffix, m] of models) {
+        const step = await batchStep(m, B, prompt, values.sampled);
+        variants.push({ name: `B=${B}${suffix}`, run: step, capture: () => capture((l) => m.traceDispatches(l), step) });
+      }
+    }
+  } else if (values.steps) {
     const trace = (listener: ((e: DispatchEvent) => void) | null) => model.traceDispatches(listener);
     const spec = model.speculator();
     if (!spec) throw new Error(`${values.model} has no MTP module`);
@@ -178,7 +220,7 @@ async function main(): Promise<void> {
   }
 
   // Each dispatch of one step alone, `reps` times per submission, median of 5 submissions.
-  const names = weightNames(model.weights);
+  const names = new Map([...weightNames(model.weights), ...(knobsModel ? weightNames(knobsModel.weights) : [])]);
   const table = new Map<string, Map<string, { ms: number; count: number }>>();
   const sums = new Map<string, number>();
   const counts = new Map<string, number>();
@@ -232,6 +274,7 @@ async function main(): Promise<void> {
   const base = median(wall.get(first)!);
   console.log(`wall ratio to ${first}: ${variants.map((v) => `${v.name} ${(median(wall.get(v.name)!) / base).toFixed(2)}`).join(', ')}`);
   model.dispose();
+  knobsModel?.dispose();
   gpu.destroy();
 }
 

@@ -1,6 +1,7 @@
 // Engine.batcher(): generations stepped together give each the tokens and text it gets alone from
 // engine.generate (greedy, seeded, stop strings, n choices with seed + i), join a running batch, and leave it
 // (cancelled, aborted) without disturbing the others. The embedded tiny-v3-trained model.
+import { getEventListeners } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { GenerateOptions, GenerateResult, Generation } from './decode/generate.ts';
 import { InputError } from './errors.ts';
@@ -111,6 +112,17 @@ describe('Engine.batcher', () => {
     expect(want[0].stats.drafted).toBeGreaterThan(0);
     expect(want[0].stats.accepted).toBeGreaterThan(0); // so tokensPerStep is above 1
     expect(got[2].stats).toMatchObject({ speculative: 'none', drafted: 0, tokensPerStep: 1 });
+  });
+
+  it('a generation leaves no listener behind on the signal it was given once it has joined', async () => {
+    const controller = new AbortController();
+    const batcher = engine.batcher();
+    await Promise.all(Array.from({ length: 12 }, (_, i) => batcher.generate(PROMPTS[i % 4], { temperature: 0, maxNewTokens: 2, signal: controller.signal }).result));
+    await Promise.all(Array.from({ length: 12 }, (_, i) => batcher.generate(PROMPTS[i % 4], { temperature: 0, maxNewTokens: 2 }).result));
+    // Without a signal of the caller's, generations listen on the engine's own (dispose() aborts it).
+    const engineSignal = (engine as unknown as { stopAll: AbortController }).stopAll.signal;
+    expect(getEventListeners(engineSignal, 'abort')).toHaveLength(0);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
 
   it('refuses what a batch cannot take, naming the argument', () => {

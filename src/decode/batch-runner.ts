@@ -68,6 +68,8 @@ interface Pending {
   admit: (streams: BatchStream[]) => void;
   /** The batch refused it when it came to join (DecodeBatch.addChoices' checks). */
   refuse: (error: unknown) => void;
+  /** Stops listening to its signal (it left the queue). */
+  detach: () => void;
 }
 
 export class BatchRunner {
@@ -126,9 +128,12 @@ export class BatchRunner {
     let admit!: (streams: BatchStream[]) => void;
     let refuse!: (error: unknown) => void;
     const admitted = new Promise<BatchStream[]>((res, rej) => ((admit = res), (refuse = rej)));
-    const pending: Pending = { request, n, pages, signals: Array(n).fill(options.signal), admit, refuse };
+    // While it waits, an abort lets it leave the queue at once; once it leaves, the generation listens itself.
+    const onAbort = () => this.admitWaiting();
+    const detach = () => options.signal?.removeEventListener('abort', onAbort);
+    const pending: Pending = { request, n, pages, signals: Array(n).fill(options.signal), admit, refuse, detach };
     this.waiting.push(pending);
-    options.signal?.addEventListener('abort', () => this.admitWaiting(), { once: true });
+    options.signal?.addEventListener('abort', onAbort, { once: true });
     const speculative = this.parts.speculative !== 'none' && n === 1 && isGreedy(resolveSampling(request)) && lm.batchSpeculator?.() != null;
     const gens = Array.from({ length: n }, (_, i) => {
       const stream = admitted.then((s) => s[i]);
@@ -153,6 +158,7 @@ export class BatchRunner {
         break;
       }
       this.waiting.shift();
+      p.detach();
       let streams: BatchStream[];
       try {
         streams = this.batch.addChoices(p.request, p.n);

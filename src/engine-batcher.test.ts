@@ -156,6 +156,28 @@ describe("the engine's own sequence beside a batch", () => {
       await small.dispose();
     }
   });
+
+  it("a chat's context left between turns gives way to a batched request that needs its pages; the next turn is as fresh", async () => {
+    const small = await Engine.load(engine.gpu, nodeFolder(DEFAULT_MODEL_DIR), { cacheTokens: 64 });
+    try {
+      const o: GenerateOptions = { temperature: 0, maxNewTokens: 20 };
+      const long: GenerateOptions = { temperature: 0, maxNewTokens: 40 };
+      const wantBatched = await small.generate(PROMPTS[1], long).result;
+      const chat = small.chat();
+      await chat.send('What is a river?', o).result;
+      expect(small.model.seq.pageCount, 'the turn left its context').toBeGreaterThan(1);
+      // 3 of the 4 pages: more than the context leaves free. Before, it waited for good.
+      const batched = await small.batcher().generate(PROMPTS[1], long).result;
+      expect(batched.tokens).toEqual(wantBatched.tokens);
+      expect(small.model.seq.pageCount, 'the context gave way').toBe(0);
+      const second = await chat.send('And the sea?', o).result;
+      const fresh = small.chat();
+      await fresh.send('What is a river?', o).result;
+      expect(second.tokens).toEqual((await fresh.send('And the sea?', o).result).tokens);
+    } finally {
+      await small.dispose();
+    }
+  });
 });
 
 describe('Engine.generateSamples in one batch', () => {

@@ -325,6 +325,11 @@ export class ModelEngine<M extends CausalLM = CausalLM> {
     return signal ? AbortSignal.any([signal, this.stopAll.signal]) : this.stopAll.signal;
   }
 
+  /** Forgets what the last chat turn left in the context (the next turn prefills its prompt again). */
+  protected forgetContext(): void {
+    this.context = null;
+  }
+
   protected checkOpen(): void {
     if (this.disposed) throw new InputError('engine', 'has been disposed; load the model again');
   }
@@ -334,6 +339,8 @@ export class ModelEngine<M extends CausalLM = CausalLM> {
 export class Engine extends ModelEngine<DeepseekModel> {
   /** The cache's page promises: every batcher's requests and this engine's own sequence (acquireContext). */
   private readonly ledger: PageLedger;
+  /** A run on the model's own sequence holds its pages now (acquireContext until its release). */
+  private ownRunning = false;
 
   private constructor(
     readonly gpu: Gpu,
@@ -349,6 +356,15 @@ export class Engine extends ModelEngine<DeepseekModel> {
     };
     super({ model, tokenizer, generationDefaults, name: folder.folder.name, close });
     this.ledger = new PageLedger(model.cache.shape.pages);
+    // A chat's context left between turns gives way to batched requests that lack its pages: the batch step they
+    // wait for would make it stale anyway (any other use of the model does), and its whole pages stay in the
+    // prefix cache, where the next turn finds them.
+    this.ledger.reclaimOwn = () => {
+      if (this.ownRunning || this.disposed || this.model.seq.pageCount === 0) return false;
+      this.forgetContext();
+      this.model.truncate(0);
+      return this.ledger.setOwn(0);
+    };
   }
 
   /**
@@ -362,7 +378,9 @@ export class Engine extends ModelEngine<DeepseekModel> {
     return this.ledger.untilOwn(async () => {
       const release = await this.acquire();
       if (this.ledger.setOwn(Math.max(need, this.model.seq.pageCount))) {
+        this.ownRunning = true;
         return () => {
+          this.ownRunning = false;
           if (!keep && !this.disposed) this.model.truncate(0);
           this.ledger.setOwn(this.model.seq.pageCount);
           release();

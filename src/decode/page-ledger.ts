@@ -11,6 +11,11 @@ export class PageLedger {
   /** Sequential runs waiting for pages: batched requests wait behind them, so they cannot be starved. */
   private ownWaiting = 0;
   private wakeups: (() => void)[] = [];
+  /**
+   * Frees the engine sequence's pages when no run holds them (a chat's context left between turns, which the
+   * next batch step would make stale anyway); true when it did. Without it such pages stay promised.
+   */
+  reclaimOwn: (() => boolean) | null = null;
 
   constructor(readonly pages: number) {}
 
@@ -21,7 +26,8 @@ export class PageLedger {
 
   /** Promises `n` pages to a batched request when they are free and no sequential run waits; `force` promises them anyway (a request that leaves at once). */
   takeForBatch(n: number, force = false): boolean {
-    if (!force && (this.ownWaiting > 0 || this.batch + this.own + n > this.pages)) return false;
+    if (!force && this.ownWaiting > 0) return false;
+    if (!force && this.batch + this.own + n > this.pages && !(this.batch + n <= this.pages && this.own > 0 && this.reclaimOwn?.())) return false;
     this.batch += n;
     return true;
   }

@@ -1,7 +1,9 @@
 // The habits users bring from other tools (llama.cpp's short flags, --version, a one-line hint for a
 // mistyped flag), checked through the installed command as a shell runs it.
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
@@ -12,7 +14,9 @@ interface Ran {
 }
 
 async function cli(...args: string[]): Promise<Ran> {
-  return promisify(execFile)('node', ['bin/deepseek-webgpu.js', ...args]).then(
+  // An empty cache folder of its own: no `tune` record of this machine's reaches the command.
+  const env = { ...process.env, XDG_CACHE_HOME: mkdtempSync(join(tmpdir(), 'dsw-cache-')) };
+  return promisify(execFile)('node', ['bin/deepseek-webgpu.js', ...args], { env }).then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
     (e: Ran) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
   );
@@ -54,6 +58,8 @@ describe('the command line', () => {
     const model = JSON.parse(r.stdout).model;
     expect(model.folder).toMatch(/weights\/tiny-v3-trained$/);
     expect(model.architecture).toBe('DeepseekV3ForCausalLM');
+    // SwiftShader launches with the CPU profile; no tune record in the test's empty cache folder.
+    expect(JSON.parse(r.stdout).launch).toEqual({ profile: 'cpu', tuneRecord: null });
     const fixture = JSON.parse((await cli('info', '-m', 'kernels-test/fixtures/tiny-v3', '--json')).stdout).model;
     expect(fixture.folder).toBe('kernels-test/fixtures/tiny-v3');
   });

@@ -32,6 +32,8 @@ export interface InfoReport {
   features: Record<(typeof FEATURES)[number], boolean>;
   otherFeatures: string[];
   limits: Record<string, number>;
+  /** The launch profile a load on this adapter uses (docs/launch-profiles.md): a `tune` record's when one applies. */
+  launch: { profile: string; tuneRecord: string | null };
 }
 
 export function register(program: Command): void {
@@ -63,7 +65,7 @@ export function register(program: Command): void {
       try {
         const budget = defaultMemoryBudget(gpu.adapterInfo.isFallbackAdapter) ?? null;
         const model = await modelInfo(dir, contextLength, { quantize: options.quantize, limits: gpu.limits, bufferLimit: cap, budget, gpuMemory, attentionWorkgroups: defaultAttentionWorkgroups(gpu) });
-        const report = infoReport(gpu, plan);
+        const report = infoReport(gpu, plan, await launchFacts(gpu));
         const text = options.json ? JSON.stringify(model ? { ...report, model } : report, null, 2) : [formatInfo(report), ...(model ? [formatModelInfo(model)] : [])].join('\n\n');
         process.stdout.write(`${text}\n`);
       } finally {
@@ -93,7 +95,7 @@ async function infoSource(options: { model?: string; revision?: string }): Promi
   return remoteModelFolder(model, { revision: options.revision });
 }
 
-export function infoReport(gpu: Gpu, plan: NodeGpuPlan): InfoReport {
+export function infoReport(gpu: Gpu, plan: NodeGpuPlan, launch: InfoReport['launch']): InfoReport {
   const { vendor, architecture, device, description, isFallbackAdapter } = gpu.adapterInfo;
   const limits: Record<string, number> = {};
   for (const name of LIMITS) limits[name] = gpu.limits[name];
@@ -106,6 +108,7 @@ export function infoReport(gpu: Gpu, plan: NodeGpuPlan): InfoReport {
     features: Object.fromEntries(FEATURES.map((f) => [f, gpu.features.includes(f)])) as InfoReport['features'],
     otherFeatures: gpu.features.filter((f) => !(FEATURES as readonly string[]).includes(f)),
     limits,
+    launch,
   };
 }
 
@@ -133,6 +136,10 @@ export function formatInfo(r: InfoReport): string {
       ['other', r.otherFeatures.join(' ') || '-'],
     ]),
     section('Limits', limitRows),
+    section('Launch', [
+      ['profile', r.launch.profile],
+      ['tune record', r.launch.tuneRecord ?? 'none (run `deepseek-webgpu tune` to measure one)'],
+    ]),
   ].join('\n\n');
 }
 
@@ -140,4 +147,16 @@ function bytes(n: number): string {
   if (n >= 2 ** 30 && n % 2 ** 30 === 0) return `${n / 2 ** 30} GiB`;
   if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(n % 2 ** 20 ? 1 : 0)} MiB`;
   return `${(n / 1024).toFixed(n % 1024 ? 1 : 0)} KiB`;
+}
+
+/** The profile loadModel() would launch with on this adapter, and the `tune` record it would take it from. */
+async function launchFacts(gpu: Gpu): Promise<InfoReport['launch']> {
+  const [{ adapterProfile }, { cachedTunedProfile, tuneRecordPath }, { adapterIdentity }] = await Promise.all([
+    import('../model/deepseek-model.ts'),
+    import('../tune/tune-cache-node.ts'),
+    import('../tune/tune-record.ts'),
+  ]);
+  const base = adapterProfile(gpu);
+  const tuned = await cachedTunedProfile(gpu, base);
+  return { profile: (tuned ?? base).name, tuneRecord: tuned ? tuneRecordPath(adapterIdentity(gpu.adapterInfo)) : null };
 }

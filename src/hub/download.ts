@@ -1,12 +1,14 @@
 // One blob into the cache: written to blobs/<etag>.incomplete, resumed from that file's length with a Range
 // request (after a dropped connection, or in a later run), checked against the hub's ETag (sha256 for an
 // LFS file, git blob sha1 for a regular one), and only then renamed to blobs/<etag>. A transfer that does
-// not match is deleted, so no corrupt blob is ever left where transformers or the engine would read it.
+// not match is deleted, so no corrupt blob is ever left where transformers or the engine would read it. One
+// process at a time writes a blob (src/hub/blob-lock.ts).
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { HubError } from '../errors.ts';
+import { withBlobLock, type BlobLockOptions } from './blob-lock.ts';
 import type { RepoCache } from './cache.ts';
 import { HubUnreachableError, statusError, type FileMetadata, type HubClient } from './http.ts';
 
@@ -14,10 +16,22 @@ import { HubUnreachableError, statusError, type FileMetadata, type HubClient } f
  * Downloads the file `meta` describes into `cache`'s blobs; `onBytes(done)` reports the bytes the
  * .incomplete file holds as they arrive.
  */
-export async function downloadBlob(client: HubClient, cache: RepoCache, target: string, meta: FileMetadata, onBytes: (done: number) => void): Promise<void> {
+export async function downloadBlob(client: HubClient, cache: RepoCache, target: string, meta: FileMetadata, onBytes: (done: number) => void, lock: BlobLockOptions = {}): Promise<void> {
   const blob = cache.blobPath(meta.etag);
-  const partial = `${blob}.incomplete`;
   await mkdir(dirname(blob), { recursive: true });
+  await withBlobLock(
+    blob,
+    async () => {
+      // Another process may have written it while this one waited for the lock.
+      if ((await cache.blobSize(meta.etag)) === meta.size) return onBytes(meta.size);
+      await downloadLocked(client, target, meta, blob, onBytes);
+    },
+    lock,
+  );
+}
+
+async function downloadLocked(client: HubClient, target: string, meta: FileMetadata, blob: string, onBytes: (done: number) => void): Promise<void> {
+  const partial = `${blob}.incomplete`;
   for (let attempt = 1; ; attempt++) {
     try {
       if (await transfer(client, target, meta, partial, onBytes)) break;

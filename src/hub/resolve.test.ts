@@ -74,6 +74,15 @@ describe('resolveModel from the hub', () => {
     expect(hub.requests.filter((r) => r.method === 'HEAD').length).toBe(NEEDED.length);
   });
 
+  it('two resolves at once (two processes pulling one model) download each file once: one waits on its lock', async () => {
+    const [a, b] = await Promise.all([resolve('test-org/tiny-v3'), resolve('test-org/tiny-v3')]);
+    expect(a.dir).toBe(b.dir);
+    const gets = hub.requests.filter((r) => r.method === 'GET' && (r.server === 'cdn' || !r.path.startsWith('/api/')));
+    expect(gets.length, 'each file fetched by one of them').toBe(NEEDED.length);
+    expect((await blobs()).sort(), 'no lock or partial file left').toEqual(NEEDED.map((f) => etagOf(f, TINY.files.get(f)!)).sort());
+    for (const file of NEEDED) expect(Buffer.compare(await readFile(join(a.dir, file)), TINY.files.get(file)!)).toBe(0);
+  });
+
   it('a second resolve asks only for the listing; offline or with the hub unreachable it asks nothing', async () => {
     const first = await resolve('test-org/tiny-v3');
     hub.requests.length = 0;

@@ -85,6 +85,28 @@ describe('models by Hugging Face id on the command line', () => {
     expect(hub.requests).toEqual([]);
   });
 
+  it('serve --model owner/name serves the model under its hub id, from the cache', async () => {
+    let out = '';
+    const spies = [
+      vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((out += String(chunk)), true)),
+      vi.spyOn(process.stderr, 'write').mockImplementation(() => true),
+      vi.spyOn(console, 'log').mockImplementation((line: string) => void (out += `${line}\n`)),
+      vi.spyOn(console, 'error').mockImplementation(() => {}),
+    ];
+    try {
+      const serving = buildProgram().exitOverride().parseAsync(['node', 'deepseek-webgpu', 'serve', '--model', 'test-org/tiny-v3', '--port', '0', '--quiet']);
+      await expect.poll(() => out, { timeout: 60_000, interval: 100 }).toMatch(/^serving /);
+      const url = out.match(/at (http:\/\/\S+)\/v1 /)![1];
+      const models = (await (await fetch(`${url}/v1/models`)).json()) as { data: { id: string }[] };
+      expect(models.data.map((m) => m.id)).toEqual(['test-org/tiny-v3']);
+      expect(out).toMatch(/^serving test-org\/tiny-v3 at /);
+      process.emit('SIGINT');
+      await serving;
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+  });
+
   it('refuses local paths for pull, --revision with a folder, and names what the hub lacks', async () => {
     await expect(run('pull', 'weights/tiny-v3-trained')).rejects.toThrow(/pull: 'weights\/tiny-v3-trained' is a local path; pull takes a Hugging Face model id/);
     await expect(run('pull', './no/such')).rejects.toThrow(InputError);

@@ -18,24 +18,22 @@ const Q4_TOP = vec4<u32>(0xF0000000u);
 // Column 0: q * 2^28 of k = 8w + 0..3; column 1: of k = 8w + 4..7.
 fn q4_word(word: u32) -> mat2x4<f32> {
   let t = vec4<u32>(word ^ 0x88888888u);
-  return mat2x4<f32>(vec4<f32>(bitcast<vec4<i32>>((t * Q4_LO) & Q4_TOP)),
-                     vec4<f32>(bitcast<vec4<i32>>((t * Q4_HI) & Q4_TOP)));
+  return mat2x4<f32>(q4_top(t * Q4_LO), q4_top(t * Q4_HI));
 }
 
-// The matmul's tile decode, a quad (4 consecutive k) at a time: `half` picks nibbles 0..3 (0) or 4..7 (1).
-// Nibble n is masked in place and converted: f32(word & (0xF << 4n)) = nibble * 2^(4n) exactly (at most 4
-// significant bits, so the u32 -> f32 conversion is exact even for the top nibble), and a constant multiply
-// by 2^(-4n) brings it down.
-// A matmul tile of 4 outputs (u32 i = output i's word) x 4 k (quad `half`) as mat4x4 whose column j is the 4
-// outputs at k = 4 * half + j, each output scaled by s[i]: (nibble - 8) * s = nibble * s - 8 s, one
-// multiply-add per 4 weights after the conversion.
+// The matmul's tile: 4 outputs (u32 i = output i's word) x 4 k (`half` 0: nibbles 0..3, 1: nibbles 4..7)
+// as mat4x4 whose column j is the 4 outputs at k = 4 * half + j, each output's q scaled by s[i]. Decoded as
+// q4_word does (nibble 4 half + j to the top: a multiply by 2^(28 - 16 half - 4j)), then one multiply by
+// s * 2^-28 per 4 weights. Called with a constant `half` (the matmul walks whole words), the select folds.
 fn q4_tile(q: vec4<u32>, half: u32, s: vec4<f32>) -> mat4x4<f32> {
-  let hi = half == 1u;
-  let m = select(0xFu, 0xF0000u, hi);
-  let sd = s * select(1.0, 1.0 / 65536.0, hi);
-  let off = s * -8.0;
-  return mat4x4<f32>(vec4<f32>(q & vec4<u32>(m)) * sd + off,
-                     vec4<f32>(q & vec4<u32>(m * 16u)) * (sd * (1.0 / 16.0)) + off,
-                     vec4<f32>(q & vec4<u32>(m * 256u)) * (sd * (1.0 / 256.0)) + off,
-                     vec4<f32>(q & vec4<u32>(m * 4096u)) * (sd * (1.0 / 4096.0)) + off);
+  let t = q ^ vec4<u32>(0x88888888u);
+  let m = select(1u << 16u, 1u, half == 1u);
+  let su = s * Q4_UNIT;
+  return mat4x4<f32>(q4_top(t * (m * 4096u)) * su, q4_top(t * (m * 256u)) * su,
+                     q4_top(t * (m * 16u)) * su, q4_top(t * m) * su);
+}
+
+// The 4-bit two's complement value at bits 28..31 of each lane, as q * 2^28.
+fn q4_top(v: vec4<u32>) -> vec4<f32> {
+  return vec4<f32>(bitcast<vec4<i32>>(v & Q4_TOP));
 }

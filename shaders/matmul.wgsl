@@ -131,6 +131,19 @@ var<private> a40: vec4<f32>; var<private> a41: vec4<f32>; var<private> a50: vec4
 var<private> a60: vec4<f32>; var<private> a61: vec4<f32>; var<private> a70: vec4<f32>; var<private> a71: vec4<f32>;
 var<private> lane: u32;  // subgroup_invocation_id (SUBGROUPS)
 
+// Adds tiles w0 (group 2t) and w1 (group 2t + 1) times x[r[i], k..k+3] to row i's accumulators, for the
+// ROWS rows of the block. ROWS is an override: the branches it rules out are dead code once it is substituted.
+fn accumulate(w0: mat4x4<f32>, w1: mat4x4<f32>, r: array<u32, 8>, k: u32, s: f32, tail: bool) {
+  { let xs = x4(r[0], k, s, tail); a00 += w0 * xs; a01 += w1 * xs; }
+  if (ROWS > 1u) { let xs = x4(r[1], k, s, tail); a10 += w0 * xs; a11 += w1 * xs; }
+  if (ROWS > 2u) { let xs = x4(r[2], k, s, tail); a20 += w0 * xs; a21 += w1 * xs; }
+  if (ROWS > 3u) { let xs = x4(r[3], k, s, tail); a30 += w0 * xs; a31 += w1 * xs; }
+  if (ROWS > 4u) { let xs = x4(r[4], k, s, tail); a40 += w0 * xs; a41 += w1 * xs; }
+  if (ROWS > 5u) { let xs = x4(r[5], k, s, tail); a50 += w0 * xs; a51 += w1 * xs; }
+  if (ROWS > 6u) { let xs = x4(r[6], k, s, tail); a60 += w0 * xs; a61 += w1 * xs; }
+  if (ROWS > 7u) { let xs = x4(r[7], k, s, tail); a70 += w0 * xs; a71 += w1 * xs; }
+}
+
 // y[row, o0..o0+7] (=|+=) (lo, hi), skipping rows and outputs past the end.
 fn store(row: u32, o0: u32, lo: vec4<f32>, hi: vec4<f32>) {
   if (row >= params.rows) {
@@ -186,18 +199,19 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let s1 = s0;
 #endif
     let end = min((kb + 1u) * block_tiles, params.in_dim / 4u);  // whole tiles; the tail is below
-    for (var kt = kb * block_tiles; kt < end; kt++) {
-      let w0 = weight_tile(base0 + kt, s0);
-      let w1 = weight_tile(base1 + kt, s1);
-      // ROWS is an override: the branches it rules out are dead code once it is substituted.
-      { let xs = x4(r[0], 4u * kt, s, false); a00 += w0 * xs; a01 += w1 * xs; }
-      if (ROWS > 1u) { let xs = x4(r[1], 4u * kt, s, false); a10 += w0 * xs; a11 += w1 * xs; }
-      if (ROWS > 2u) { let xs = x4(r[2], 4u * kt, s, false); a20 += w0 * xs; a21 += w1 * xs; }
-      if (ROWS > 3u) { let xs = x4(r[3], 4u * kt, s, false); a30 += w0 * xs; a31 += w1 * xs; }
-      if (ROWS > 4u) { let xs = x4(r[4], 4u * kt, s, false); a40 += w0 * xs; a41 += w1 * xs; }
-      if (ROWS > 5u) { let xs = x4(r[5], 4u * kt, s, false); a50 += w0 * xs; a51 += w1 * xs; }
-      if (ROWS > 6u) { let xs = x4(r[6], 4u * kt, s, false); a60 += w0 * xs; a61 += w1 * xs; }
-      if (ROWS > 7u) { let xs = x4(r[7], 4u * kt, s, false); a70 += w0 * xs; a71 += w1 * xs; }
+    var kt = kb * block_tiles;
+#if Q4
+    // Whole words: one load of 4 outputs' words serves both of its tiles (kt is even here: k_tiles and
+    // block_tiles are). A word cut by in_dim leaves its first tile to the loop below.
+    for (; kt + 1u < end; kt += 2u) {
+      let q0 = w[(base0 + kt) / 2u];
+      let q1 = w[(base1 + kt) / 2u];
+      accumulate(q4_tile(q0, 0u, s0), q4_tile(q1, 0u, s1), r, 4u * kt, s, false);
+      accumulate(q4_tile(q0, 1u, s0), q4_tile(q1, 1u, s1), r, 4u * kt + 4u, s, false);
+    }
+#endif
+    for (; kt < end; kt++) {
+      accumulate(weight_tile(base0 + kt, s0), weight_tile(base1 + kt, s1), r, 4u * kt, s, false);
     }
   }
   if (params.in_dim % 4u != 0u) {  // the last tile, with x zero past in_dim
@@ -214,16 +228,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let s0 = vec4<f32>(1.0);
     let s1 = s0;
 #endif
-    let w0 = weight_tile(base0 + kt, s0);
-    let w1 = weight_tile(base1 + kt, s1);
-    { let xs = x4(r[0], 4u * kt, s, true); a00 += w0 * xs; a01 += w1 * xs; }
-    if (ROWS > 1u) { let xs = x4(r[1], 4u * kt, s, true); a10 += w0 * xs; a11 += w1 * xs; }
-    if (ROWS > 2u) { let xs = x4(r[2], 4u * kt, s, true); a20 += w0 * xs; a21 += w1 * xs; }
-    if (ROWS > 3u) { let xs = x4(r[3], 4u * kt, s, true); a30 += w0 * xs; a31 += w1 * xs; }
-    if (ROWS > 4u) { let xs = x4(r[4], 4u * kt, s, true); a40 += w0 * xs; a41 += w1 * xs; }
-    if (ROWS > 5u) { let xs = x4(r[5], 4u * kt, s, true); a50 += w0 * xs; a51 += w1 * xs; }
-    if (ROWS > 6u) { let xs = x4(r[6], 4u * kt, s, true); a60 += w0 * xs; a61 += w1 * xs; }
-    if (ROWS > 7u) { let xs = x4(r[7], 4u * kt, s, true); a70 += w0 * xs; a71 += w1 * xs; }
+    accumulate(weight_tile(base0 + kt, s0), weight_tile(base1 + kt, s1), r, 4u * kt, s, true);
   }
   let o0 = 8u * gid.x;  // >= out_dim for the spare threads: store() writes nothing
   store(row0, o0, a00, a01);

@@ -1,9 +1,9 @@
 // moe-down-grouped: moe-down.wgsl for prefill: y[p, o] = down_e[o] · h[p] for the pairs of each tile
-// (moe-group.wgsl: up to TILE pairs sharing expert e), so each decoded weight quad serves TILE pairs. Only
+// (moe-group.wgsl: up to TILE pairs sharing expert e), so each decoded weight pack serves TILE pairs. Only
 // tiles whose expert lives in this part do anything. With routed == 0 tile t is pairs (= rows)
 // [t * TILE, t * TILE + TILE) on the part's expert 0 (the shared expert), and `group` is not read.
 // h: [pairs, inter] f32 · group: moe-group's [1 + 3 * max_tiles + pairs] u32 · down_w: this part's experts
-// [part_experts, hidden, inter] as quads of 4 weights, FP8 e4m3, Q4 4-bit, BF16 or F32 (flags; common/moe-weights.wgsl)
+// [part_experts, hidden, inter] as packs of 4 weights (Q4: 8), FP8 e4m3, Q4 4-bit, BF16 or F32 (flags; common/moe-weights.wgsl)
 // · down_s (FP8 and Q4; otherwise bound to the weights and not read): [part_experts, ceil(hidden/128),
 // ceil(inter/128)] f32 · y: [pairs, hidden] f32
 // dispatch: (ceil(hidden / (4 * WG_SIZE)), max_tiles); each thread computes output rows o0 + r * WG_SIZE,
@@ -28,14 +28,14 @@ struct Params {
   max_tiles: u32,
 }
 
-@group(0) @binding(0) var<storage, read> h: array<vec4<f32>>;       // [pairs, inter / 4]
+@group(0) @binding(0) var<storage, read> h: array<Acts>;            // [pairs, inter / PACK]
 @group(0) @binding(1) var<storage, read> group: array<u32>;         // [1 + 3 * max_tiles + pairs] (routed)
-@group(0) @binding(2) var<storage, read> down_w: array<Quad>;       // [part_experts, hidden, inter / 4]
+@group(0) @binding(2) var<storage, read> down_w: array<Pack>;       // [part_experts, hidden, inter / PACK]
 @group(0) @binding(3) var<storage, read> down_s: array<f32>;        // [part_experts, ceil(hidden/128), ceil(inter/128)]
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;       // [pairs, hidden]
 @group(0) @binding(5) var<uniform> params: Params;
 
-fn down_quad(i: u32) -> vec4<f32> { return load_quad(down_w[quad_word(i)], i); }  // quad i of down_w
+fn down_pack(i: u32) -> Weights { return unpack(down_w[i]); }  // pack i of down_w
 
 @compute @workgroup_size(WG_SIZE)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -51,15 +51,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   if (e >= params.part_experts || count == 0u || o0 >= params.hidden) {
     return;
   }
-  let quads = params.inter / 4u; // per row, of h (vec4) and of each weight row (Quad)
-  let h_rows = pairs * quads;
+  let packs = params.inter / PACK; // per row, of h (Acts) and of each weight row (Pack)
+  let h_rows = pairs * packs;
   let r1 = min(o1, params.hidden - 1u); // clamped: computed, stored only when in range
   let r2 = min(o2, params.hidden - 1u);
   let r3 = min(o3, params.hidden - 1u);
-  let w0 = (e * params.hidden + o0) * quads;
-  let w1 = (e * params.hidden + r1) * quads;
-  let w2 = (e * params.hidden + r2) * quads;
-  let w3 = (e * params.hidden + r3) * quads;
+  let w0 = (e * params.hidden + o0) * packs;
+  let w1 = (e * params.hidden + r1) * packs;
+  let w2 = (e * params.hidden + r2) * packs;
+  let w3 = (e * params.hidden + r3) * packs;
   let s_cols = scale_cols(params.inter);
   let s0 = scale_row(e, o0, params.hidden, s_cols);
   let s1 = scale_row(e, r1, params.hidden, s_cols);
@@ -71,8 +71,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   var y2 = vec4<f32>(0.0);
   var y3 = vec4<f32>(0.0);
   for (var b = 0u; b < s_cols; b++) {
-    let start = b * (BLOCK / 4u);
-    let end = min(start + BLOCK / 4u, quads);
+    let start = b * (BLOCK / PACK);
+    let end = min(start + BLOCK / PACK, packs);
     var a0 = vec4<f32>(0.0);
     var a1 = vec4<f32>(0.0);
     var a2 = vec4<f32>(0.0);
@@ -90,33 +90,33 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     var f2 = vec4<f32>(0.0);
     var f3 = vec4<f32>(0.0);
     for (var j = start; j < end; j++) {
-      let wd = down_quad(w2 + j);
-      let wf = down_quad(w3 + j);
-      let wa = down_quad(w0 + j);
-      let wc = down_quad(w1 + j);
+      let wd = down_pack(w2 + j);
+      let wf = down_pack(w3 + j);
+      let wa = down_pack(w0 + j);
+      let wc = down_pack(w1 + j);
       let h0 = h[h_rows.x + j];
       let h1 = h[h_rows.y + j];
       let h2 = h[h_rows.z + j];
       let h3 = h[h_rows.w + j];
-      a0 += wa * h0;
-      c0 += wc * h0;
-      a1 += wa * h1;
-      c1 += wc * h1;
-      a2 += wa * h2;
-      c2 += wc * h2;
-      a3 += wa * h3;
-      c3 += wc * h3;
-      d0 += wd * h0;
-      f0 += wf * h0;
-      d1 += wd * h1;
-      f1 += wf * h1;
-      d2 += wd * h2;
-      f2 += wf * h2;
-      d3 += wd * h3;
-      f3 += wf * h3;
+      a0 += pack_mul(wa, h0);
+      c0 += pack_mul(wc, h0);
+      a1 += pack_mul(wa, h1);
+      c1 += pack_mul(wc, h1);
+      a2 += pack_mul(wa, h2);
+      c2 += pack_mul(wc, h2);
+      a3 += pack_mul(wa, h3);
+      c3 += pack_mul(wc, h3);
+      d0 += pack_mul(wd, h0);
+      f0 += pack_mul(wf, h0);
+      d1 += pack_mul(wd, h1);
+      f1 += pack_mul(wf, h1);
+      d2 += pack_mul(wd, h2);
+      f2 += pack_mul(wf, h2);
+      d3 += pack_mul(wd, h3);
+      f3 += pack_mul(wf, h3);
     }
 #if SCALED
-    let s = vec4<f32>(down_s[s0 + b], down_s[s1 + b], down_s[s2 + b], down_s[s3 + b]);
+    let s = UNIT * vec4<f32>(down_s[s0 + b], down_s[s1 + b], down_s[s2 + b], down_s[s3 + b]);
 #else
     let s = ONE;
 #endif

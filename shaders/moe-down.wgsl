@@ -3,11 +3,11 @@
 // uses the part's expert 0: the shared expert(s), whose y is then the MoE block's base output.
 // The weighted sum over slots happens in moe-combine.wgsl, in a fixed order (no float atomics).
 // h: [pairs, inter] f32 (moe-gate-up's output) · experts: [pairs] u32 (routed) · down_w: this part's
-// experts [part_experts, hidden, inter] as quads of 4 weights, FP8 e4m3, Q4 4-bit, BF16 or F32 (flags;
+// experts [part_experts, hidden, inter] as packs of 4 weights (Q4: 8), FP8 e4m3, Q4 4-bit, BF16 or F32 (flags;
 // common/moe-weights.wgsl) · down_s (FP8 and Q4; otherwise bound to the weights and not read):
 // [part_experts, ceil(hidden/128), ceil(inter/128)] f32 · y: [pairs, hidden] f32
 // dispatch: (ceil(hidden / (WG_SIZE * ROWS)), pairs); each thread computes ROWS outputs of one pair, sharing
-// each h load over 8 decoded quads; pairs whose expert is in another part return at once.
+// each h load over 8 decoded packs; pairs whose expert is in another part return at once.
 // Q4 scales instead: [part_experts, out, ceil(in/BLOCK)] f32, BLOCK = the group (common/moe-weights.wgsl, docs/q4.md).
 // needs: inter % 4 == 0 (Q4: % 8; checked in src/kernels/moe-down.ts) · reference: src/reference/moe-experts.ts
 
@@ -26,14 +26,14 @@ struct Params {
   routed: u32,         // 0: every pair uses the part's expert 0
 }
 
-@group(0) @binding(0) var<storage, read> h: array<vec4<f32>>;       // [pairs, inter / 4]
+@group(0) @binding(0) var<storage, read> h: array<Acts>;            // [pairs, inter / PACK]
 @group(0) @binding(1) var<storage, read> experts: array<u32>;       // [pairs] (routed)
-@group(0) @binding(2) var<storage, read> down_w: array<Quad>;       // [part_experts, hidden, inter / 4]
+@group(0) @binding(2) var<storage, read> down_w: array<Pack>;       // [part_experts, hidden, inter / PACK]
 @group(0) @binding(3) var<storage, read> down_s: array<f32>;        // [part_experts, ceil(hidden/128), ceil(inter/128)]
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;       // [pairs, hidden]
 @group(0) @binding(5) var<uniform> params: Params;
 
-fn down_quad(i: u32) -> vec4<f32> { return load_quad(down_w[quad_word(i)], i); }  // quad i of down_w
+fn down_pack(i: u32) -> Weights { return unpack(down_w[i]); }  // pack i of down_w
 
 @compute @workgroup_size(WG_SIZE)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -46,26 +46,26 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   if (e >= params.part_experts || o0 >= params.hidden) {
     return;
   }
-  let quads = params.inter / 4u; // per row, of h (vec4) and of each weight row (Quad)
-  let h_row = pair * quads;
+  let packs = params.inter / PACK; // per row, of h (Acts) and of each weight row (Pack)
+  let h_row = pair * packs;
   // This thread's ROWS output rows o0 + k * WG_SIZE, k = 0..7 (lo: 0..3, hi: 4..7). Rows past the end are
   // clamped to the last row: computed (every load in bounds) but never stored.
   let last = vec4<u32>(params.hidden - 1u);
   let step = vec4<u32>(0u, 1u, 2u, 3u) * WG_SIZE;
   let rows_lo = min(vec4<u32>(o0) + step, last);
   let rows_hi = min(vec4<u32>(o0 + 4u * WG_SIZE) + step, last);
-  let w_lo = (vec4<u32>(e * params.hidden) + rows_lo) * quads;   // each row's first quad
-  let w_hi = (vec4<u32>(e * params.hidden) + rows_hi) * quads;
+  let w_lo = (vec4<u32>(e * params.hidden) + rows_lo) * packs;   // each row's first pack
+  let w_hi = (vec4<u32>(e * params.hidden) + rows_hi) * packs;
   let s_cols = scale_cols(params.inter);
   let s_lo = scale_row4(e, rows_lo, params.hidden, s_cols);
   let s_hi = scale_row4(e, rows_hi, params.hidden, s_cols);
 
   var acc_lo = vec4<f32>(0.0);
   var acc_hi = vec4<f32>(0.0);
-  // One block of BLOCK columns at a time: sum w * h in vec4 lanes, then scale once per block (FP8, Q4).
+  // One block of BLOCK columns at a time: sum w * h in vec4 lanes, then scale once per block (FP8, Q4; s * UNIT).
   for (var b = 0u; b < s_cols; b++) {
-    let start = b * (BLOCK / 4u);
-    let end = min(start + BLOCK / 4u, quads);
+    let start = b * (BLOCK / PACK);
+    let end = min(start + BLOCK / PACK, packs);
     var a0 = vec4<f32>(0.0);
     var a1 = vec4<f32>(0.0);
     var a2 = vec4<f32>(0.0);
@@ -76,18 +76,18 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     var a7 = vec4<f32>(0.0);
     for (var j = start; j < end; j++) {
       let hv = h[h_row + j];
-      a0 += down_quad(w_lo.x + j) * hv;
-      a1 += down_quad(w_lo.y + j) * hv;
-      a2 += down_quad(w_lo.z + j) * hv;
-      a3 += down_quad(w_lo.w + j) * hv;
-      a4 += down_quad(w_hi.x + j) * hv;
-      a5 += down_quad(w_hi.y + j) * hv;
-      a6 += down_quad(w_hi.z + j) * hv;
-      a7 += down_quad(w_hi.w + j) * hv;
+      a0 += pack_mul(down_pack(w_lo.x + j), hv);
+      a1 += pack_mul(down_pack(w_lo.y + j), hv);
+      a2 += pack_mul(down_pack(w_lo.z + j), hv);
+      a3 += pack_mul(down_pack(w_lo.w + j), hv);
+      a4 += pack_mul(down_pack(w_hi.x + j), hv);
+      a5 += pack_mul(down_pack(w_hi.y + j), hv);
+      a6 += pack_mul(down_pack(w_hi.z + j), hv);
+      a7 += pack_mul(down_pack(w_hi.w + j), hv);
     }
 #if SCALED
-    let sc_lo = vec4<f32>(down_s[s_lo.x + b], down_s[s_lo.y + b], down_s[s_lo.z + b], down_s[s_lo.w + b]);
-    let sc_hi = vec4<f32>(down_s[s_hi.x + b], down_s[s_hi.y + b], down_s[s_hi.z + b], down_s[s_hi.w + b]);
+    let sc_lo = UNIT * vec4<f32>(down_s[s_lo.x + b], down_s[s_lo.y + b], down_s[s_lo.z + b], down_s[s_lo.w + b]);
+    let sc_hi = UNIT * vec4<f32>(down_s[s_hi.x + b], down_s[s_hi.y + b], down_s[s_hi.z + b], down_s[s_hi.w + b]);
 #else
     let sc_lo = ONE;
     let sc_hi = ONE;

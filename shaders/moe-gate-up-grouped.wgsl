@@ -1,14 +1,14 @@
 // moe-gate-up-grouped: moe-gate-up.wgsl for prefill: h[p, i] = silu(gate_e[i] · x[r]) * (up_e[i] · x[r])
 // for the pairs p = r * slots + k of each tile (moe-group.wgsl: up to TILE pairs sharing expert e), so each
-// decoded weight quad serves TILE tokens. Only tiles whose expert lives in this part do anything (the
+// decoded weight pack serves TILE tokens. Only tiles whose expert lives in this part do anything (the
 // wrapper dispatches once per part). With routed == 0 tile t is rows [t * TILE, t * TILE + TILE) on the
 // part's expert 0 (the shared expert), and `group` is not read.
 // x: [rows, hidden] f32 · group: moe-group's [1 + 3 * max_tiles + pairs] u32 · gate_w, up_w: this part's
-// experts [part_experts, inter, hidden] as quads of 4 weights, FP8 e4m3, Q4 4-bit, BF16 or F32 (flags;
+// experts [part_experts, inter, hidden] as packs of 4 weights (Q4: 8), FP8 e4m3, Q4 4-bit, BF16 or F32 (flags;
 // common/moe-weights.wgsl) · gate_s, up_s (FP8 and Q4; otherwise bound to the weights and not read):
 // [part_experts, ceil(inter/128), ceil(hidden/128)] f32 · h: [pairs, inter] f32
 // dispatch: (ceil(inter / (2 * WG_SIZE)), max_tiles); each thread computes rows i and i + WG_SIZE of one
-// tile: 2 rows x TILE pairs x (gate, up) = 16 named vec4 accumulators, each decoded quad serving 4 pairs
+// tile: 2 rows x TILE pairs x (gate, up) = 16 named vec4 accumulators, each decoded pack serving 4 pairs
 // and each x load 2 rows (measured 1.2x faster than 1 row x 4 pairs, 2x faster than the decode path).
 // Q4 scales instead: [part_experts, out, ceil(in/BLOCK)] f32, BLOCK = the group (common/moe-weights.wgsl, docs/q4.md).
 // needs: hidden % 4 == 0 (Q4: % 8; checked in src/kernels/moe-gate-up-grouped.ts) · reference: src/reference/moe-experts.ts
@@ -30,17 +30,17 @@ struct Params {
   max_tiles: u32,
 }
 
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;       // [rows, hidden / 4]
+@group(0) @binding(0) var<storage, read> x: array<Acts>;            // [rows, hidden / PACK]
 @group(0) @binding(1) var<storage, read> group: array<u32>;         // [1 + 3 * max_tiles + pairs] (routed)
-@group(0) @binding(2) var<storage, read> gate_w: array<Quad>;       // [part_experts, inter, hidden / 4]
+@group(0) @binding(2) var<storage, read> gate_w: array<Pack>;       // [part_experts, inter, hidden / PACK]
 @group(0) @binding(3) var<storage, read> gate_s: array<f32>;        // [part_experts, ceil(inter/128), ceil(hidden/128)]
-@group(0) @binding(4) var<storage, read> up_w: array<Quad>;         // [part_experts, inter, hidden / 4]
+@group(0) @binding(4) var<storage, read> up_w: array<Pack>;         // [part_experts, inter, hidden / PACK]
 @group(0) @binding(5) var<storage, read> up_s: array<f32>;          // [part_experts, ceil(inter/128), ceil(hidden/128)]
 @group(0) @binding(6) var<storage, read_write> h: array<f32>;       // [pairs, inter]
 @group(0) @binding(7) var<uniform> params: Params;
 
-fn gate_quad(i: u32) -> vec4<f32> { return load_quad(gate_w[quad_word(i)], i); }  // quad i of gate_w
-fn up_quad(i: u32) -> vec4<f32> { return load_quad(up_w[quad_word(i)], i); }  // quad i of up_w
+fn gate_pack(i: u32) -> Weights { return unpack(gate_w[i]); }  // pack i of gate_w
+fn up_pack(i: u32) -> Weights { return unpack(up_w[i]); }  // pack i of up_w
 
 @compute @workgroup_size(WG_SIZE)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -54,10 +54,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   if (e >= params.part_experts || count == 0u || i >= params.inter) {
     return;
   }
-  let quads = params.hidden / 4u; // per row, of x (vec4) and of each weight row (Quad)
-  let x_rows = (pairs / params.slots) * quads;          // each pair's token row of x, in vec4s
-  let w_row = (e * params.inter + i) * quads;
-  let w_row1 = (e * params.inter + i1) * quads;
+  let packs = params.hidden / PACK; // per row, of x (Acts) and of each weight row (Pack)
+  let x_rows = (pairs / params.slots) * packs;          // each pair's token row of x, in Acts
+  let w_row = (e * params.inter + i) * packs;
+  let w_row1 = (e * params.inter + i1) * packs;
   let s_cols = scale_cols(params.hidden);
   let s_row = scale_row(e, i, params.inter, s_cols);
   let s_row1 = scale_row(e, i1, params.inter, s_cols);
@@ -67,8 +67,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   var gb = vec4<f32>(0.0);
   var ub = vec4<f32>(0.0);
   for (var b = 0u; b < s_cols; b++) {
-    let start = b * (BLOCK / 4u);
-    let end = min(start + BLOCK / 4u, quads);
+    let start = b * (BLOCK / PACK);
+    let end = min(start + BLOCK / PACK, packs);
     var g0 = vec4<f32>(0.0);
     var g1 = vec4<f32>(0.0);
     var g2 = vec4<f32>(0.0);
@@ -86,33 +86,33 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     var q2 = vec4<f32>(0.0);
     var q3 = vec4<f32>(0.0);
     for (var j = start; j < end; j++) {
-      let gw = gate_quad(w_row + j);
-      let uw = up_quad(w_row + j);
-      let gw1 = gate_quad(w_row1 + j);
-      let uw1 = up_quad(w_row1 + j);
+      let gw = gate_pack(w_row + j);
+      let uw = up_pack(w_row + j);
+      let gw1 = gate_pack(w_row1 + j);
+      let uw1 = up_pack(w_row1 + j);
       let x0 = x[x_rows.x + j];
       let x1 = x[x_rows.y + j];
       let x2 = x[x_rows.z + j];
       let x3 = x[x_rows.w + j];
-      g0 += gw * x0;
-      u0 += uw * x0;
-      g1 += gw * x1;
-      u1 += uw * x1;
-      g2 += gw * x2;
-      u2 += uw * x2;
-      g3 += gw * x3;
-      u3 += uw * x3;
-      p0 += gw1 * x0;
-      q0 += uw1 * x0;
-      p1 += gw1 * x1;
-      q1 += uw1 * x1;
-      p2 += gw1 * x2;
-      q2 += uw1 * x2;
-      p3 += gw1 * x3;
-      q3 += uw1 * x3;
+      g0 += pack_mul(gw, x0);
+      u0 += pack_mul(uw, x0);
+      g1 += pack_mul(gw, x1);
+      u1 += pack_mul(uw, x1);
+      g2 += pack_mul(gw, x2);
+      u2 += pack_mul(uw, x2);
+      g3 += pack_mul(gw, x3);
+      u3 += pack_mul(uw, x3);
+      p0 += pack_mul(gw1, x0);
+      q0 += pack_mul(uw1, x0);
+      p1 += pack_mul(gw1, x1);
+      q1 += pack_mul(uw1, x1);
+      p2 += pack_mul(gw1, x2);
+      q2 += pack_mul(uw1, x2);
+      p3 += pack_mul(gw1, x3);
+      q3 += pack_mul(uw1, x3);
     }
 #if SCALED
-    let s = vec4<f32>(gate_s[s_row + b], up_s[s_row + b], gate_s[s_row1 + b], up_s[s_row1 + b]);
+    let s = UNIT * vec4<f32>(gate_s[s_row + b], up_s[s_row + b], gate_s[s_row1 + b], up_s[s_row1 + b]);
 #else
     let s = ONE;
 #endif

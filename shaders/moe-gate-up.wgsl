@@ -2,12 +2,12 @@
 // p = r * slots + k whose expert e = experts[p] lives in this part of the expert weights (decode path:
 // each pair reads its own expert's rows; only the chosen experts are read, and the indices never leave
 // the GPU). With routed == 0 every token uses expert 0 of the part (slots 1): the shared expert(s).
-// gate_w, up_w: this part's experts [part_experts, inter, hidden] as quads of 4 weights, FP8 e4m3, Q4 4-bit, BF16 or
+// gate_w, up_w: this part's experts [part_experts, inter, hidden] as packs of 4 weights (Q4: 8), FP8 e4m3, Q4 4-bit, BF16 or
 // F32 (flags; common/moe-weights.wgsl) · gate_s, up_s (FP8 and Q4; otherwise bound to the weights and not
 // read): [part_experts, ceil(inter/128), ceil(hidden/128)] f32 weight_scale_inv, W[i, j] = e4m3(q[i, j]) *
 // s[i/128, j/128] (docs/conventions.md "FP8").
 // dispatch: (ceil(inter / (WG_SIZE * ROWS)), rows * slots); each thread computes ROWS outputs of one pair,
-// sharing each x load over 8 decoded quads. A workgroup whose pair's expert is in another part returns
+// sharing each x load over 8 decoded packs. A workgroup whose pair's expert is in another part returns
 // at once (the wrapper dispatches once per part).
 // Q4 scales instead: [part_experts, out, ceil(in/BLOCK)] f32, BLOCK = the group (common/moe-weights.wgsl, docs/q4.md).
 // needs: hidden % 4 == 0 (Q4: % 8; checked in src/kernels/moe-gate-up.ts) · reference: src/reference/moe-experts.ts
@@ -28,17 +28,17 @@ struct Params {
   routed: u32,         // 0: every token uses the part's expert 0
 }
 
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;       // [rows, hidden / 4]
+@group(0) @binding(0) var<storage, read> x: array<Acts>;            // [rows, hidden / PACK]
 @group(0) @binding(1) var<storage, read> experts: array<u32>;       // [rows, slots] (routed)
-@group(0) @binding(2) var<storage, read> gate_w: array<Quad>;       // [part_experts, inter, hidden / 4]
+@group(0) @binding(2) var<storage, read> gate_w: array<Pack>;       // [part_experts, inter, hidden / PACK]
 @group(0) @binding(3) var<storage, read> gate_s: array<f32>;        // [part_experts, ceil(inter/128), ceil(hidden/128)]
-@group(0) @binding(4) var<storage, read> up_w: array<Quad>;         // [part_experts, inter, hidden / 4]
+@group(0) @binding(4) var<storage, read> up_w: array<Pack>;         // [part_experts, inter, hidden / PACK]
 @group(0) @binding(5) var<storage, read> up_s: array<f32>;          // [part_experts, ceil(inter/128), ceil(hidden/128)]
 @group(0) @binding(6) var<storage, read_write> h: array<f32>;       // [rows * slots, inter]
 @group(0) @binding(7) var<uniform> params: Params;
 
-fn gate_quad(i: u32) -> vec4<f32> { return load_quad(gate_w[quad_word(i)], i); }  // quad i of gate_w
-fn up_quad(i: u32) -> vec4<f32> { return load_quad(up_w[quad_word(i)], i); }  // quad i of up_w
+fn gate_pack(i: u32) -> Weights { return unpack(gate_w[i]); }  // pack i of gate_w
+fn up_pack(i: u32) -> Weights { return unpack(up_w[i]); }  // pack i of up_w
 
 fn silu_mul(g: f32, u: f32) -> f32 {
   // silu(g) = g / (1 + exp(-g)); exp(-g) = +inf for g < -88 gives -0, the right limit.
@@ -57,22 +57,22 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     return;
   }
   let r = pair / params.slots;
-  let quads = params.hidden / 4u; // per row, of x (vec4) and of each weight row (Quad)
-  let x_row = r * quads;
+  let packs = params.hidden / PACK; // per row, of x (Acts) and of each weight row (Pack)
+  let x_row = r * packs;
   // This thread's ROWS output rows i0 + k * WG_SIZE. Rows past the end are clamped to the last row:
   // computed (every load in bounds) but never stored.
   let last = params.inter - 1u;
   let rows = vec4<u32>(i0, min(i0 + WG_SIZE, last), min(i0 + 2u * WG_SIZE, last), min(i0 + 3u * WG_SIZE, last));
-  let w_row = (vec4<u32>(e * params.inter) + rows) * quads;        // each row's first quad
+  let w_row = (vec4<u32>(e * params.inter) + rows) * packs;        // each row's first pack
   let s_cols = scale_cols(params.hidden);
   let s_row = scale_row4(e, rows, params.inter, s_cols);
 
   var g = vec4<f32>(0.0); // g[k], u[k]: row k's gate and up dot products
   var u = vec4<f32>(0.0);
-  // One block of BLOCK columns at a time: sum w * x in vec4 lanes, then scale once per block (FP8, Q4).
+  // One block of BLOCK columns at a time: sum w * x in vec4 lanes, then scale once per block (FP8, Q4; s * UNIT).
   for (var b = 0u; b < s_cols; b++) {
-    let start = b * (BLOCK / 4u);
-    let end = min(start + BLOCK / 4u, quads);
+    let start = b * (BLOCK / PACK);
+    let end = min(start + BLOCK / PACK, packs);
     var g0 = vec4<f32>(0.0);
     var g1 = vec4<f32>(0.0);
     var g2 = vec4<f32>(0.0);
@@ -83,18 +83,18 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     var u3 = vec4<f32>(0.0);
     for (var j = start; j < end; j++) {
       let xv = x[x_row + j];
-      g0 += gate_quad(w_row.x + j) * xv;
-      u0 += up_quad(w_row.x + j) * xv;
-      g1 += gate_quad(w_row.y + j) * xv;
-      u1 += up_quad(w_row.y + j) * xv;
-      g2 += gate_quad(w_row.z + j) * xv;
-      u2 += up_quad(w_row.z + j) * xv;
-      g3 += gate_quad(w_row.w + j) * xv;
-      u3 += up_quad(w_row.w + j) * xv;
+      g0 += pack_mul(gate_pack(w_row.x + j), xv);
+      u0 += pack_mul(up_pack(w_row.x + j), xv);
+      g1 += pack_mul(gate_pack(w_row.y + j), xv);
+      u1 += pack_mul(up_pack(w_row.y + j), xv);
+      g2 += pack_mul(gate_pack(w_row.z + j), xv);
+      u2 += pack_mul(up_pack(w_row.z + j), xv);
+      g3 += pack_mul(gate_pack(w_row.w + j), xv);
+      u3 += pack_mul(up_pack(w_row.w + j), xv);
     }
 #if SCALED
-    let gs = vec4<f32>(gate_s[s_row.x + b], gate_s[s_row.y + b], gate_s[s_row.z + b], gate_s[s_row.w + b]);
-    let us = vec4<f32>(up_s[s_row.x + b], up_s[s_row.y + b], up_s[s_row.z + b], up_s[s_row.w + b]);
+    let gs = UNIT * vec4<f32>(gate_s[s_row.x + b], gate_s[s_row.y + b], gate_s[s_row.z + b], gate_s[s_row.w + b]);
+    let us = UNIT * vec4<f32>(up_s[s_row.x + b], up_s[s_row.y + b], up_s[s_row.z + b], up_s[s_row.w + b]);
 #else
     let gs = ONE;
     let us = ONE;

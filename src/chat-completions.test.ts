@@ -50,7 +50,15 @@ describe('engine.chat.completions.create', () => {
     await expect(engine.chat.completions.create({ messages, temperature: 'hot' as never })).rejects.toThrow(/temperature/);
     await expect(engine.chat.completions.create({ messages: [] })).rejects.toThrow(/messages/);
     await expect(engine.chat.completions.create({ messages, max_tokens: -1 })).rejects.toThrow(/max_tokens/);
-    await expect(engine.chat.completions.create({ messages, n: 2 } as never)).rejects.toThrow(/^n: .*generateSamples/);
+    await expect(engine.chat.completions.create({ messages, n: 2, stream: true })).rejects.toThrow(/^n: 2 choices are offered without stream only/);
+    await expect(engine.chat.completions.create({ messages, n: 17 })).rejects.toThrow(/^n: /);
+  });
+
+  it('n choices: choice i as engine.generate with seed + i, usage counting the prompt once', async () => {
+    const r = await engine.chat.completions.create({ messages, max_tokens: 6, temperature: 0.9, seed: 40, n: 3 });
+    const want = await Promise.all([40, 41, 42].map((seed) => engine.generate(messages, { maxNewTokens: 6, temperature: 0.9, seed, speculative: 'none' }).result));
+    expect(r.choices.map((c) => [c.index, c.message.content, c.finish_reason])).toEqual(want.map((w, i) => [i, w.text, 'length']));
+    expect(r.usage).toMatchObject({ prompt_tokens: want[0].stats.promptTokens, completion_tokens: 18, total_tokens: want[0].stats.promptTokens + 18 });
   });
 
   it('a generation stopped through the signal finishes with abort', async () => {

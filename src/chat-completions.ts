@@ -29,6 +29,8 @@ export interface ChatCompletionRequest {
   max_completion_tokens?: number | null;
   seed?: number | null;
   stop?: string | readonly string[] | null;
+  /** Choices (1 to 16; more than 1 not with `stream`): choice i samples with seed + i, stepped together. */
+  n?: number | null;
   frequency_penalty?: number | null;
   presence_penalty?: number | null;
   [field: string]: unknown;
@@ -79,18 +81,19 @@ export class ChatCompletions {
   /** Checks the request (an InputError naming the field), then generates through the chat template. */
   async create(request: ChatCompletionRequest, options: CreateOptions = {}): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>> {
     const r = parse(request);
-    // The server draws n choices; here one generation is one answer (generateSamples draws several).
-    if (r.n !== 1) throw new InputError('n', `${r.n} choices are not offered by chat.completions.create; use 1, or engine.generateSamples() for several`);
+    if (r.n !== 1 && r.stream) throw new InputError('n', `${r.n} choices are offered without stream only; stream one, or leave stream out`);
     const messages = r.prompt as ChatMessage[];
     const opensThinking = promptOpensThinking(this.engine.renderChat(messages));
-    const gen = this.engine.generate(messages, { ...samplingOptions(r), maxNewTokens: r.maxTokens, signal: options.signal });
+    const generateOptions = { ...samplingOptions(r), maxNewTokens: r.maxTokens, signal: options.signal };
     const meta = newMeta('chat', this.engine.name);
-    if (r.stream) return chunks(gen, meta, opensThinking, r.includeUsage);
-    const result = await gen.result;
-    const { reasoning, content } = splitReasoning(result.text, { startsInThinking: opensThinking });
-    const choice = chatChoice(0, { content, reasoning: opensThinking || reasoning !== '' ? reasoning : null }, 'stop');
-    const body = chatCompletion(meta, [choice], usageOf(result));
-    return { ...body, choices: [{ ...choice, logprobs: null, finish_reason: finishOf(result) }] } as ChatCompletion;
+    if (r.stream) return chunks(this.engine.generate(messages, generateOptions), meta, opensThinking, r.includeUsage);
+    // n choices as the engine's samples: one prefill forked n ways where the model batches, choice i seed + i.
+    const results = r.n === 1 ? [await this.engine.generate(messages, generateOptions).result] : (await this.engine.generateSamples(messages, { ...generateOptions, samples: r.n })).samples;
+    const choices = results.map((result, index) => {
+      const { reasoning, content } = splitReasoning(result.text, { startsInThinking: opensThinking });
+      return { ...chatChoice(index, { content, reasoning: opensThinking || reasoning !== '' ? reasoning : null }, 'stop'), logprobs: null, finish_reason: finishOf(result) };
+    });
+    return { ...chatCompletion(meta, [], usageOf(results)), choices } as ChatCompletion;
   }
 }
 
@@ -113,14 +116,15 @@ async function* chunks(gen: Generation, meta: ResponseMeta, opensThinking: boole
   for await (const event of gen) if (event.text) yield* pieces(splitter.push(event.text));
   const result = await gen.result;
   yield* pieces(splitter.end());
-  const use = usageOf(result);
+  const use = usageOf([result]);
   const last = chunk({});
   yield { ...last, choices: [{ ...last.choices[0], finish_reason: finishOf(result) }], usage: use };
   if (includeUsage) yield usageChunk(meta, 'chat', use) as ChatCompletionChunk;
 }
 
-function usageOf(result: GenerateResult): ChatCompletionUsage {
-  return { ...usage(result.stats.promptTokens, [result]), extra: statsJson(result.stats) };
+/** The counts of a request's choices; `extra` the first choice's engine figures. */
+function usageOf(results: readonly GenerateResult[]): ChatCompletionUsage {
+  return { ...usage(results[0].stats.promptTokens, results), extra: statsJson(results[0].stats) };
 }
 
 function finishOf(result: GenerateResult): ChatFinishReason {

@@ -2,9 +2,9 @@
 // generate() over the chat template, streamed or whole; usage on the last chunk; requests checked field by
 // field as the server checks them; a stopped generation finishes with 'abort'.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InputError, loadModel, type ChatCompletionChunk, type Engine } from 'deepseek-webgpu';
+import { InputError, loadModel, type ChatCompletionChunk, type ChatMessage, type Engine } from 'deepseek-webgpu';
 
-const messages = [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'In the beginning' }];
+const messages: ChatMessage[] = [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'In the beginning' }];
 
 describe('engine.chat.completions.create', () => {
   let engine: Engine;
